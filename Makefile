@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The test server has its own port and data, so tests never touch `make run`'s graph.
+TEST_PORT ?= 7688
+
+.PHONY: install run test lint bench-load neo4j-stop clean
+
+$(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	if [ -d tests/plugin_example ]; then $(BIN)/pip install -q -e tests/plugin_example; fi
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	@if [ -z "$$NEO4J_URI" ]; then $(BIN)/tightrope neo4j start; fi
+	$(BIN)/tightrope graph migrate
+	$(BIN)/tightrope load demo --if-empty
+	$(BIN)/tightrope serve --host 127.0.0.1 --port 8000
+
+test: install
+	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(TEST_PORT)
+	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
+		TIGHTROPE_NEO4J_PORT=$(TEST_PORT) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench-load: install
+	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(TEST_PORT)
+	env -u NEO4J_URI TIGHTROPE_NEO4J_PORT=$(TEST_PORT) $(BIN)/python -m graph.bench_load $(BENCH_ARGS)
+
+neo4j-stop:
+	-$(BIN)/tightrope neo4j stop
+	-$(BIN)/tightrope neo4j stop --port $(TEST_PORT)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""The ``tightrope`` command line: one group, one module per topic.
+
+Each topic module exposes a click command or group; they are added here so that
+``tightrope --help`` lists everything. Plugins add commands through the
+``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli.graph import graph_group
+from gateway.cli.neo4j import neo4j
+
+
+@click.group()
+@click.version_option(package_name="tightrope")
+def cli() -> None:
+    """tightrope: a GraphQL personalisation gateway over a Neo4j graph."""
+
+
+cli.add_command(neo4j)
+cli.add_command(graph_group)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,27 @@
+"""``tightrope graph migrate``: constraints and indexes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from gateway.cli.common import graph_session
+
+
+@click.group("graph")
+def graph_group() -> None:
+    """Manage the Neo4j graph's schema."""
+
+
+@graph_group.command()
+def migrate() -> None:
+    """Apply constraints and indexes (idempotent: safe to run on every start)."""
+    from graph.schema import migrate as apply
+
+    async def run() -> list[str]:
+        async with graph_session(timeout=30.0) as graph:
+            return await apply(graph)
+
+    names = asyncio.run(run())
+    click.echo(f"schema up to date: {len(names)} constraints and indexes")

@@ -1,0 +1,37 @@
+"""Who is asking: the result of checking a request's bearer token.
+
+The resource server (gateway/oauth) turns a request into a Principal; the
+schema's gate reads only this. Nothing downstream looks at tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ClientKind(StrEnum):
+    FIRST_PARTY = "first_party"
+    THIRD_PARTY = "third_party"
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The client behind a request, the customer its token is about (if any), its scopes."""
+
+    client_id: str | None = None
+    client_kind: ClientKind | None = None
+    customer_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.client_id is not None
+
+    def missing(self, required: frozenset[str]) -> frozenset[str]:
+        """The scopes of ``required`` this principal lacks."""
+        return required - self.scopes
+
+
+ANONYMOUS = Principal()

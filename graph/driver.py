@@ -1,0 +1,96 @@
+"""The one async Neo4j driver of a process, and the only place queries are sent.
+
+Everything in graph/ talks to Neo4j through a :class:`Graph`. It owns the driver,
+names the database, sends read queries to read transactions (so a cluster serves
+them from secondaries) and counts Bolt round trips, which the tests use to hold
+the no-N+1 promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, LiteralString, TypeVar
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+
+T = TypeVar("T")
+Params = Mapping[str, Any]
+
+
+class GraphUnavailable(Exception):
+    """Neo4j did not answer in time. The gateway reports it as UNAVAILABLE."""
+
+
+@dataclass(frozen=True)
+class Neo4jSettings:
+    uri: str
+    user: str
+    password: str
+    database: str = "neo4j"
+    # How long one query may wait for a connection and be retried before the
+    # caller hears that the graph is unavailable. The gateway keeps this near a
+    # second; bulk loads can afford more patience.
+    timeout: float = 1.0
+
+
+class Graph:
+    """An async driver bound to one database. Create one per process."""
+
+    def __init__(self, driver: AsyncDriver, database: str) -> None:
+        self.driver = driver
+        self.database = database
+        self.round_trips = 0
+
+    async def read(self, query: LiteralString, params: Params | None = None) -> list[dict[str, Any]]:
+        """Run a read query and return its records as dicts."""
+        return await self._run(query, params, RoutingControl.READ)
+
+    async def write(self, query: LiteralString, params: Params | None = None) -> list[dict[str, Any]]:
+        """Run a write query in its own transaction and return its records as dicts."""
+        return await self._run(query, params, RoutingControl.WRITE)
+
+    async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
+        """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
+        self.round_trips += 1
+        try:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            raise GraphUnavailable(str(exc)) from exc
+
+    async def ping(self) -> bool:
+        """True if Neo4j answers a trivial query."""
+        try:
+            await self.read("RETURN 1 AS ok")
+        except GraphUnavailable:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.driver.close()
+
+    async def _run(
+        self, query: LiteralString, params: Params | None, routing: RoutingControl
+    ) -> list[dict[str, Any]]:
+        self.round_trips += 1
+        try:
+            result = await self.driver.execute_query(
+                query, parameters_=dict(params or {}), routing_=routing, database_=self.database
+            )
+        except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            raise GraphUnavailable(str(exc)) from exc
+        return [record.data() for record in result.records]
+
+
+def connect(settings: Neo4jSettings) -> Graph:
+    """Create the process's driver. Connections open lazily; see :meth:`Graph.ping`."""
+    driver = AsyncGraphDatabase.driver(
+        settings.uri,
+        auth=(settings.user, settings.password),
+        connection_timeout=settings.timeout,
+        connection_acquisition_timeout=settings.timeout,
+        max_transaction_retry_time=settings.timeout,
+    )
+    return Graph(driver, settings.database)

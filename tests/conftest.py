@@ -1,0 +1,39 @@
+"""Shared fixtures: a real Neo4j (the test server `make test` starts) and a clean graph."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.settings import load_settings
+from graph import Graph, connect
+from graph.schema import migrate
+
+# Tests wipe the graph: never let them reach a server configured for real use.
+for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+    os.environ.pop(_name, None)
+os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
+
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings():  # type: ignore[no-untyped-def]
+    return load_settings().neo4j(timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+async def graph(neo4j_settings) -> AsyncIterator[Graph]:  # type: ignore[no-untyped-def]
+    g = connect(neo4j_settings)
+    await migrate(g)
+    yield g
+    await g.close()
+
+
+@pytest.fixture
+async def clean_graph(graph: Graph) -> Graph:
+    """The test graph, emptied of data (constraints and indexes stay)."""
+    await graph.write(WIPE)
+    return graph

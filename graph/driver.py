@@ -43,11 +43,15 @@ class Graph:
         self.database = database
         self.round_trips = 0
 
-    async def read(self, query: LiteralString, params: Params | None = None) -> list[dict[str, Any]]:
+    async def read(
+        self, query: LiteralString, params: Params | None = None
+    ) -> list[dict[str, Any]]:
         """Run a read query and return its records as dicts."""
         return await self._run(query, params, RoutingControl.READ)
 
-    async def write(self, query: LiteralString, params: Params | None = None) -> list[dict[str, Any]]:
+    async def write(
+        self, query: LiteralString, params: Params | None = None
+    ) -> list[dict[str, Any]]:
         """Run a write query in its own transaction and return its records as dicts."""
         return await self._run(query, params, RoutingControl.WRITE)
 

@@ -112,7 +112,9 @@ class LocalServer:
             conn = self.connection()
             _wait_for_bolt(conn, timeout, self)
             return conn
-        java = _require("java", "Install OpenJDK 17 (Debian: apt-get install openjdk-17-jre-headless).")
+        java = _require(
+            "java", "Install OpenJDK 17 (Debian: apt-get install openjdk-17-jre-headless)."
+        )
         if _port_taken(self.port):
             raise LocalNeo4jError(
                 f"port {self.port} is already in use by another process; "

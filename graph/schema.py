@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.oauth import STATEMENTS as OAUTH_STATEMENTS
 
 NODE_KEYS: tuple[tuple[LiteralString, LiteralString], ...] = (
     ("Customer", "id"),
@@ -37,7 +38,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT purpose_name IF NOT EXISTS FOR (n:Purpose) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
-    "CREATE CONSTRAINT viewed_event IF NOT EXISTS FOR ()-[r:VIEWED]-() REQUIRE r.event_id IS UNIQUE",
+    "CREATE CONSTRAINT viewed_event IF NOT EXISTS "
+    "FOR ()-[r:VIEWED]-() REQUIRE r.event_id IS UNIQUE",
     "CREATE CONSTRAINT cart_event IF NOT EXISTS "
     "FOR ()-[r:ADDED_TO_CART]-() REQUIRE r.event_id IS UNIQUE",
     "CREATE CONSTRAINT purchase_event IF NOT EXISTS "
@@ -46,7 +48,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "FOR ()-[r:SIGNED_IN_AS]-() REQUIRE r.event_id IS UNIQUE",
     "CREATE INDEX customer_email IF NOT EXISTS FOR (n:Customer) ON (n.email_hmac)",
     "CREATE INDEX product_brand IF NOT EXISTS FOR (n:Product) ON (n.brand_id)",
-    "CREATE INDEX access_record_customer IF NOT EXISTS FOR (n:AccessRecord) ON (n.customer_id, n.at)",
+    "CREATE INDEX access_record_customer IF NOT EXISTS "
+    "FOR (n:AccessRecord) ON (n.customer_id, n.at)",
     "CREATE FULLTEXT INDEX product_search IF NOT EXISTS FOR (n:Product) ON EACH [n.name]",
 )
 
@@ -56,7 +59,7 @@ SHOW_SCHEMA: LiteralString = "SHOW INDEXES YIELD name RETURN name"
 
 async def migrate(graph: Graph, extra: Iterable[LiteralString] = ()) -> list[str]:
     """Apply every constraint and index; return the names present afterwards."""
-    for statement in (*STATEMENTS, *extra):
+    for statement in (*STATEMENTS, *OAUTH_STATEMENTS, *extra):
         await graph.write(statement)
     await graph.write("CALL db.awaitIndexes(300)")
     return sorted(row["name"] for row in await graph.read(SHOW_SCHEMA))

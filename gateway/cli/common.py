@@ -19,10 +19,10 @@ def settings() -> Settings:
 
 
 @asynccontextmanager
-async def graph_session(timeout: float = 30.0) -> AsyncIterator[Graph]:
+async def graph_session(patience: float = 30.0) -> AsyncIterator[Graph]:
     """A Graph for one command, closed afterwards; unreachable Neo4j is a clear error."""
     try:
-        graph = connect(settings().neo4j(timeout=timeout))
+        graph = connect(settings().neo4j(timeout=patience))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

@@ -20,7 +20,7 @@ def migrate() -> None:
     from graph.schema import migrate as apply
 
     async def run() -> list[str]:
-        async with graph_session(timeout=30.0) as graph:
+        async with graph_session(patience=30.0) as graph:
             return await apply(graph)
 
     names = asyncio.run(run())

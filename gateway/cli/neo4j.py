@@ -9,7 +9,11 @@ import click
 from graph.local import NEO4J_VERSION, LocalNeo4jError, LocalServer
 
 port_option = click.option(
-    "--port", type=click.IntRange(1, 65535), default=7687, show_default=True, envvar="TIGHTROPE_NEO4J_PORT"
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=7687,
+    show_default=True,
+    envvar="TIGHTROPE_NEO4J_PORT",
 )
 
 
@@ -20,7 +24,9 @@ def neo4j() -> None:
 
 @neo4j.command()
 @port_option
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="seconds to wait for Bolt")
+@click.option(
+    "--timeout", type=float, default=120.0, show_default=True, help="seconds to wait for Bolt"
+)
 def start(port: int, timeout: float) -> None:
     """Start the server (unless it runs already) and print its Bolt URI."""
     server = LocalServer(port=port)

@@ -1,1 +1,65 @@
 """gateway: the host. What plugins may use is exported here and nowhere else."""
+
+from gateway.app import create_app
+from gateway.context import Context
+from gateway.errors import (
+    BadUserInput,
+    ConsentRequired,
+    ErrorCode,
+    Forbidden,
+    GatewayError,
+    Internal,
+    NotFound,
+    QueryTooComplex,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
+from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.pagination import (
+    Connection,
+    PageInfo,
+    connection_fields,
+    connection_types,
+    decode_cursor,
+    encode_cursor,
+    make_connection,
+    page_size,
+)
+from gateway.plugins import hookimpl
+from gateway.principal import ANONYMOUS, ClientKind, Principal
+from gateway.settings import Settings
+
+__all__ = [
+    "ANONYMOUS",
+    "BadUserInput",
+    "ClientKind",
+    "Connection",
+    "ConsentRequired",
+    "Context",
+    "DataCategory",
+    "ErrorCode",
+    "FieldRegistry",
+    "FieldSpec",
+    "Forbidden",
+    "GatewayError",
+    "Internal",
+    "NotFound",
+    "PageInfo",
+    "Principal",
+    "QueryTooComplex",
+    "RateLimited",
+    "ScopeSpec",
+    "Settings",
+    "TypeSpec",
+    "Unauthenticated",
+    "Unavailable",
+    "connection_fields",
+    "connection_types",
+    "create_app",
+    "decode_cursor",
+    "encode_cursor",
+    "hookimpl",
+    "make_connection",
+    "page_size",
+]

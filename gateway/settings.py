@@ -10,10 +10,19 @@ the local development server started by ``tightrope neo4j start`` is used.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
@@ -21,6 +30,29 @@ from graph.local import LocalNeo4jError, LocalServer
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names it."""
+
+
+def _state_dir(name: str) -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "tightrope", name)
+
+
+class ExternalIssuer(BaseModel):
+    """An identity provider whose access tokens the resource server also accepts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    # The claim that lists scopes: a space-separated string or a list.
+    scope_claim: str = "scope"
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # What kind of client these tokens come from, and whether ``sub`` is our customer id.
+    client_kind: Literal["first_party", "third_party", "public"] = "third_party"
+    subject_is_customer: bool = True
 
 
 class Settings(BaseSettings):
@@ -35,7 +67,52 @@ class Settings(BaseSettings):
     neo4j_port: int = Field(default=7687, ge=1, le=65535, description="port of the local server")
     neo4j_timeout: float = Field(default=1.0, gt=0, le=60)
 
+    # Dev mode turns on GraphiQL and the development principal header.
     dev_mode: bool = False
+
+    # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
+    # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
+    disabled_plugins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Pagination: a client may ask for at most max_page_size items per page.
+    default_page_size: int = Field(default=20, ge=1)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    # Query limits: a query beyond them is refused with QUERY_TOO_COMPLEX before
+    # any resolver runs, and a body beyond max_body_bytes is refused unread.
+    max_query_depth: int = Field(default=10, ge=1, le=100)
+    max_aliases: int = Field(default=30, ge=0, le=1000)
+    max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+
+    # OAuth 2 (gateway/oauth). The issuer is the public base URL of this gateway;
+    # it is the ``iss`` of every token issued and, unless set, the ``aud`` too.
+    oauth_issuer: str = "http://127.0.0.1:8000"
+    oauth_audience: str | None = None
+    # Signing keys and the sign-in cookie key: a directory only this user can read.
+    oauth_keys_dir: str = Field(default_factory=lambda: _state_dir("oauth"))
+    oauth_access_token_ttl: int = Field(default=300, ge=30, le=3600)
+    oauth_refresh_token_ttl: int = Field(default=30 * 86400, ge=3600)
+    oauth_code_ttl: int = Field(default=120, ge=10, le=600)
+    # Other issuers whose tokens are accepted, as JSON:
+    # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "scope_claim": "scp"}]
+    oauth_external_issuers: tuple[ExternalIssuer, ...] = ()
+
+    @field_validator("disabled_plugins", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _page_sizes_agree(self) -> Self:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(
+                f"default_page_size ({self.default_page_size}) exceeds "
+                f"max_page_size ({self.max_page_size})"
+            )
+        return self
 
     def neo4j(self, timeout: float | None = None) -> Neo4jSettings:
         """How to reach Neo4j: the configured server, else the local one."""
@@ -60,8 +137,16 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
         raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def _describe(loc: tuple[int | str, ...], message: str) -> str:
+    """Name a bad setting the way an operator sets it: field and environment variable."""
+    if not loc:
+        return f"settings: {message}"
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    env = alias.choices[0] if isinstance(alias, AliasChoices) else f"TIGHTROPE_{name.upper()}"
+    return f"{name} ({env}): {message}"

@@ -4,6 +4,47 @@ What plugins and the gateway may use is exported here; everything else in this
 package is internal to it.
 """
 
+from graph.catalogue import (
+    ProductPage,
+    brands_by_id,
+    categories_by_id,
+    categories_of_products,
+    children_of,
+    list_products,
+    products_by_sku,
+    search_products,
+)
+from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
 from graph.driver import Graph, GraphUnavailable, Neo4jSettings, connect
+from graph.events import RowError, WriteResult, parse_event, write_events
+from graph.model import Brand, Category, Customer, Device, Event, Product, Session
 
-__all__ = ["Graph", "GraphUnavailable", "Neo4jSettings", "connect"]
+__all__ = [
+    "Brand",
+    "Category",
+    "Customer",
+    "Device",
+    "Event",
+    "Graph",
+    "GraphUnavailable",
+    "Neo4jSettings",
+    "Product",
+    "ProductPage",
+    "RowError",
+    "Session",
+    "WriteResult",
+    "brands_by_id",
+    "categories_by_id",
+    "categories_of_products",
+    "children_of",
+    "connect",
+    "customers_by_id",
+    "devices_by_id",
+    "devices_of_customers",
+    "list_products",
+    "parse_event",
+    "products_by_sku",
+    "search_products",
+    "sessions_by_id",
+    "write_events",
+]

@@ -1,0 +1,208 @@
+"""The app factory: plugins → registry → schema → one Starlette app with one Graph.
+
+Request flow: BodySizeLimit → route. ``/graphql`` asks ``app.state.authenticate``
+for the request's Principal, builds a fresh :class:`Context` (principal, graph,
+new DataLoaders) and runs the schema, whose extensions label errors and refuse
+over-complex documents and whose scope gate guards fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from inspect import isawaitable
+
+import strawberry
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from gateway.authenticate import Authenticate, default_authenticate
+from gateway.context import Context, LoaderFactory, make_loaders
+from gateway.fields import FieldRegistry
+from gateway.limits import BodySizeLimit
+from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.schema import build_schema, collect_registry
+from gateway.settings import Settings, load_settings
+from graph import Graph, connect
+
+log = logging.getLogger("tightrope.app")
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """What start-up builds from the plugins, before any connection is made."""
+
+    settings: Settings
+    host: PluginHost
+    registry: FieldRegistry
+    schema: strawberry.Schema
+    loaders: dict[str, LoaderFactory]
+    plugin_settings: dict[type[BaseSettings], BaseSettings]
+    routes: list[BaseRoute]
+
+
+def assemble(
+    settings: Settings, plugins: Iterable[object] = (), *, use_entry_points: bool = True
+) -> Assembly:
+    """Load the plugins and build the schema; any plugin problem raises PluginError."""
+    host = load_plugins(settings.disabled_plugins, plugins, use_entry_points=use_entry_points)
+    plugin_settings: dict[type[BaseSettings], BaseSettings] = {}
+    for name, model in host.collect("register_settings"):
+        try:
+            plugin_settings[model] = model()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise PluginError(f"plugin {name!r}: invalid settings: {problems}") from exc
+    loaders: dict[str, LoaderFactory] = {}
+    owners: dict[str, str] = {}
+    for name, mapping in host.collect("register_loaders"):
+        for key, factory in mapping.items():
+            if key in loaders:
+                raise PluginError(
+                    f"loader {key!r} is registered by both {owners[key]!r} and {name!r}"
+                )
+            loaders[key], owners[key] = factory, name
+    registry = collect_registry(host, settings)
+    schema = build_schema(registry, settings)
+    routes = [
+        route
+        for _, result in host.collect("register_routes", settings=settings)
+        for route in result
+    ]
+    return Assembly(settings, host, registry, schema, loaders, plugin_settings, routes)
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context: built afresh for every request."""
+
+    def __init__(self, assembly: Assembly) -> None:
+        super().__init__(
+            assembly.schema,
+            graphql_ide="graphiql" if assembly.settings.dev_mode else None,
+            allow_queries_via_get=True,
+        )
+        self.assembly = assembly
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.app.state
+        graph: Graph = state.graph
+        principal = await state.authenticate(request)
+        return Context(
+            request=request if isinstance(request, Request) else None,
+            principal=principal,
+            graph=graph,
+            settings=self.assembly.settings,
+            loaders=make_loaders(graph, self.assembly.loaders),
+            plugin_settings_by_type=self.assembly.plugin_settings,
+        )
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The process is up (says nothing about Neo4j)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when Neo4j answers; 503 otherwise, so a load balancer stops sending traffic."""
+    graph: Graph | None = getattr(request.app.state, "graph", None)
+    ready = graph is not None and await graph.ping()
+    return JSONResponse({"ready": ready, "neo4j": "up" if ready else "down"}, 200 if ready else 503)
+
+
+def create_app(
+    settings: Settings | None = None,
+    plugins: Iterable[object] = (),
+    *,
+    use_entry_points: bool = True,
+    authenticate: Authenticate | None = None,
+) -> Starlette:
+    """The gateway app. ``plugins`` are registered beside the installed ones.
+
+    ``authenticate`` replaces the default (anonymous, plus the dev-mode header);
+    it can also be swapped later on ``app.state.authenticate``.
+    """
+    settings = settings or load_settings()
+    assembly = assemble(settings, plugins, use_entry_points=use_entry_points)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        graph = connect(settings.neo4j())
+        app.state.graph = graph
+        started = False
+        try:
+            await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
+            started = True
+            yield
+        finally:
+            if started:
+                await _run_hook(
+                    assembly.host, "shutdown", app, graph, settings, stop_on_error=False
+                )
+            await graph.close()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLView(assembly), methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *assembly.routes,
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assembly = assembly
+    app.state.registry = assembly.registry
+    app.state.schema = assembly.schema
+    app.state.plugins = assembly.host
+    app.state.authenticate = authenticate or default_authenticate(
+        settings, assembly.registry.scope_names
+    )
+    return app
+
+
+async def _run_hook(
+    host: PluginHost,
+    hook: str,
+    app: Starlette,
+    graph: Graph,
+    settings: Settings,
+    *,
+    stop_on_error: bool,
+) -> None:
+    try:
+        results = host.collect(hook, app=app, graph=graph, settings=settings)
+    except PluginError:
+        if stop_on_error:
+            raise
+        log.exception("a plugin failed in %s", hook)
+        return
+    for name, result in results:
+        if not isawaitable(result):
+            continue
+        try:
+            await result
+        except Exception as exc:
+            if stop_on_error:
+                raise PluginError(
+                    f"plugin {name!r} failed in {hook}: {type(exc).__name__}: {exc}"
+                ) from exc
+            log.exception("plugin %r failed in %s", name, hook)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn (``tightrope serve``): settings from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,57 @@
+"""The per-request GraphQL context: who asks, the graph, and this request's DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from graphql import GraphQLError
+from pydantic_settings import BaseSettings
+from starlette.requests import Request
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from gateway.errors import GatewayError, to_graphql_error
+from gateway.principal import Principal
+from gateway.settings import Settings
+from graph import Graph
+
+S = TypeVar("S", bound=BaseSettings)
+
+LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
+
+
+@dataclass
+class Context:
+    """``info.context`` in every resolver. Created afresh for each request."""
+
+    request: Request | None
+    principal: Principal
+    graph: Graph
+    settings: Settings
+    loaders: Mapping[str, DataLoader[Any, Any]]
+    plugin_settings_by_type: Mapping[type[BaseSettings], BaseSettings] = field(default_factory=dict)
+    # Errors a resolver reports beside a value it still returns (e.g. one bad
+    # event of a batch); the ErrorCodes extension adds them to the response.
+    reported_errors: list[GraphQLError] = field(default_factory=list)
+
+    def loader(self, name: str) -> DataLoader[Any, Any]:
+        try:
+            return self.loaders[name]
+        except KeyError:
+            raise LookupError(f"no plugin registered a loader named {name!r}") from None
+
+    def plugin_settings(self, model: type[S]) -> S:
+        value = self.plugin_settings_by_type[model]
+        assert isinstance(value, model)
+        return value
+
+    def report(self, error: GatewayError, info: Info[Any, Any] | None = None) -> None:
+        """Add ``error`` to the response without failing the field being resolved."""
+        path = info.path.as_list() if info is not None else None
+        self.reported_errors.append(to_graphql_error(error, path))
+
+
+def make_loaders(graph: Graph, factories: Mapping[str, LoaderFactory]) -> dict[str, Any]:
+    return {name: factory(graph) for name, factory in factories.items()}

@@ -1,0 +1,156 @@
+"""Every extension point of tightrope, in one place.
+
+pluggy calls hooks synchronously, so hooks *register things* at start-up (fields,
+loaders, routes, commands, settings models); request-time work is done by what
+they register, which may be async. An implementation may accept any subset of a
+spec's parameters, so adding a parameter never breaks an old plugin.
+
+Unless a docstring says otherwise a hook is *collecting*: every plugin's result
+is gathered, in pluggy's call order, and ``None`` results are skipped. The host
+calls each implementation on its own so that an error, or a clash between two
+plugins, names the plugin it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from pydantic_settings import BaseSettings
+    from starlette.applications import Starlette
+    from starlette.routing import BaseRoute
+    from strawberry.dataloader import DataLoader
+
+    from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
+    from gateway.settings import Settings
+    from graph import Graph
+
+hookspec = pluggy.HookspecMarker("tightrope")
+
+
+@hookspec
+def register_settings() -> type[BaseSettings] | None:
+    """A plugin's own settings model, read from the environment and validated at start-up.
+
+    Return a ``pydantic_settings.BaseSettings`` subclass (give it its own
+    ``env_prefix``). The host instantiates it once per app; a bad value stops
+    start-up with an error naming the plugin and the setting. Resolvers read the
+    instance with ``info.context.plugin_settings(Model)``.
+
+    Collecting: one model per plugin.
+    """
+
+
+@hookspec
+def register_scopes() -> Iterable[ScopeSpec] | None:
+    """OAuth scopes a plugin introduces, beside the core catalogue.
+
+    Return ``ScopeSpec(name, description)`` items; the description is shown to
+    customers on the consent page. A field may only require declared scopes, and
+    two plugins declaring the same scope is a start-up error naming both.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def register_types() -> Iterable[TypeSpec] | None:
+    """Object types a plugin adds beside the core types (Customer, Product, ...).
+
+    Return ``TypeSpec(name)`` items; their fields are registered with
+    ``register_fields`` like any other. Use this for types that refer to types
+    built at start-up, such as a connection of products; types that refer to
+    nothing built at start-up can simply be strawberry types.
+
+    Collecting: all results are concatenated; a name declared twice is an error.
+    """
+
+
+@hookspec
+def register_fields(settings: Settings) -> Iterable[FieldSpec] | None:
+    """Fields a plugin adds to ``Query``, ``Mutation``, a core type or a declared type.
+
+    :param settings: the gateway's validated settings (page sizes, dev mode, ...).
+
+    Return ``FieldSpec`` items, each naming its data category and required
+    scopes; the host builds the schema from them and enforces the scopes. The
+    same (type, field) registered by two plugins is a start-up error naming both.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def register_loaders() -> Mapping[str, Callable[[Graph], DataLoader[Any, Any]]] | None:
+    """Factories of DataLoaders, by name; the host creates every one afresh per request.
+
+    Return ``{name: factory}`` where ``factory(graph)`` returns a
+    ``strawberry.dataloader.DataLoader``. Resolvers fetch them with
+    ``info.context.loader(name)``, so that reads of one request are batched and
+    nothing is cached across requests. A name registered twice is an error.
+
+    Collecting: the mappings are merged.
+    """
+
+
+@hookspec
+def register_routes(settings: Settings) -> Iterable[BaseRoute] | None:
+    """Starlette routes (or mounts) a plugin serves beside ``/graphql``.
+
+    :param settings: the gateway's validated settings.
+
+    Handlers reach the graph through ``request.app.state.graph``.
+
+    Collecting: all results are concatenated, in call order, after the host's routes.
+    """
+
+
+@hookspec
+def register_commands() -> Iterable[click.Command] | None:
+    """Click commands a plugin adds to the ``tightrope`` command line.
+
+    A command whose name is taken already is an error naming the plugin.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def graph_constraints() -> Iterable[str] | None:
+    """Cypher statements for the constraints and indexes a plugin's data needs.
+
+    Each statement must be idempotent (``IF NOT EXISTS``); ``tightrope graph
+    migrate`` applies them after the core schema.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def startup(app: Starlette, graph: Graph, settings: Settings) -> Awaitable[None] | None:
+    """Called once when an app starts serving, after its graph is opened.
+
+    :param app: the Starlette app (``app.state`` holds the graph, settings, registry).
+    :param graph: the app's one Graph.
+    :param settings: the gateway's validated settings.
+
+    May return an awaitable (e.g. call an ``async def`` function and return its
+    coroutine), which the host awaits. An error stops start-up.
+
+    Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec
+def shutdown(app: Starlette, graph: Graph, settings: Settings) -> Awaitable[None] | None:
+    """Called once when an app stops, before its graph is closed (flush buffers here).
+
+    Parameters as for ``startup``; a returned awaitable is awaited. An error is
+    logged and does not stop the other plugins' shutdown.
+
+    Collecting: every implementation runs, in call order.
+    """

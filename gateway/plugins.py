@@ -1,0 +1,141 @@
+"""The plugin manager: a fresh one per app, loaded from the ``tightrope`` entry points.
+
+The built-in plugins in ``plugins/`` are declared in pyproject.toml exactly like a
+third party's, so the host never imports a plugin by name. A plugin that cannot
+be imported or registered stops start-up with an error that names it; a plugin
+named in ``disabled_plugins`` is never imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from gateway import hookspecs
+
+GROUP = "tightrope"
+
+hookimpl = pluggy.HookimplMarker(GROUP)
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered, or clashes with another; names them."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    package: str
+    version: str
+    hooks: tuple[str, ...]
+
+
+class PluginHost:
+    """A pluggy manager plus where each plugin came from."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self._origin: dict[str, tuple[str, str]] = {}
+
+    def register(self, plugin: object, name: str, package: str = "", version: str = "") -> None:
+        if self.pm.has_plugin(name):
+            raise PluginError(f"plugin {name!r}: another plugin is registered under that name")
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            raise PluginError(f"plugin {name!r} failed to register: {exc}") from exc
+        self._origin[name] = (package, version)
+
+    def load_entry_points(
+        self, points: Iterable[EntryPoint] | None = None, disabled: Iterable[str] = ()
+    ) -> None:
+        """Import and register each entry point of the group, skipping disabled names."""
+        skip = set(disabled)
+        found = entry_points(group=GROUP) if points is None else points
+        for point in sorted(found, key=lambda ep: ep.name):
+            if point.name in skip:
+                continue
+            try:
+                plugin = point.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {point.name!r} ({point.value}) failed to import: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            dist = point.dist
+            self.register(
+                plugin,
+                point.name,
+                package=dist.name if dist is not None else "",
+                version=dist.version if dist is not None else "",
+            )
+
+    def check(self) -> None:
+        """Refuse implementations of hooks that do not exist (usually a typo)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {self.name_of(exc.plugin)!r}: {exc}") from exc
+
+    def name_of(self, plugin: object) -> str:
+        return self.pm.get_name(plugin) or repr(plugin)
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook; return (plugin name, result) pairs.
+
+        Each implementation gets the arguments it asks for. A raised exception
+        becomes a PluginError naming the plugin. ``None`` results are skipped.
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        results: list[tuple[str, Any]] = []
+        # pluggy calls the most recently registered (and tryfirst) implementations first.
+        for impl in reversed(hook.get_hookimpls()):
+            name = impl.plugin_name
+            args = {arg: kwargs[arg] for arg in impl.argnames}
+            try:
+                result = impl.function(**args)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+            if result is not None:
+                results.append((name, result))
+        return results
+
+    def describe(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(self.pm.list_name_plugin()):
+            package, version = self._origin.get(name, ("", ""))
+            hooks = tuple(sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ()))
+            infos.append(PluginInfo(name, package, version, hooks))
+        return infos
+
+
+def load_plugins(
+    disabled: Iterable[str] = (),
+    extra: Iterable[object] = (),
+    *,
+    use_entry_points: bool = True,
+    points: Iterable[EntryPoint] | None = None,
+) -> PluginHost:
+    """A new host with the installed plugins (unless disabled) and ``extra`` objects.
+
+    ``extra`` plugins (tests, embedding applications) are named by their
+    ``tightrope_name`` attribute, else their module or class name.
+    """
+    disabled = tuple(disabled)
+    host = PluginHost()
+    if use_entry_points:
+        host.load_entry_points(points, disabled)
+    for plugin in extra:
+        name = getattr(plugin, "tightrope_name", None) or getattr(plugin, "__name__", None)
+        name = str(name or type(plugin).__name__)
+        if name not in disabled:
+            host.register(plugin, name)
+    host.check()
+    return host

@@ -1,0 +1,194 @@
+"""Reads of the catalogue: products, brands and the category tree.
+
+Every function takes many ids at once, so the gateway's DataLoaders can batch a
+whole request's reads into one query per kind. Lists are paged by keyset on the
+SKU (stable under inserts); fulltext search is paged by offset, since its order
+is by score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from graph.driver import Graph
+from graph.model import Brand, Category, Product
+
+# Brand and category ids come from the relationships, so a product's own
+# properties never have to be kept in step with them.
+_PRODUCT_FIELDS: LiteralString = """
+  p.sku AS sku, p.name AS name, p.price AS price, coalesce(p.in_stock, true) AS in_stock,
+  coalesce(head([(p)-[:OF_BRAND]->(b:Brand) | b.id]), '') AS brand_id,
+  coalesce(head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]), '') AS category_id
+"""
+
+PRODUCTS_BY_SKU: LiteralString = (
+    """
+UNWIND $skus AS sku
+MATCH (p:Product {sku: sku})
+RETURN"""
+    + _PRODUCT_FIELDS
+)
+
+# Filters are optional: a null parameter switches its filter off. A category
+# filter includes the category's descendants.
+LIST_PRODUCTS: LiteralString = (
+    """
+MATCH (p:Product)
+WHERE ($after IS NULL OR p.sku > $after)
+  AND ($brand_id IS NULL OR EXISTS { (p)-[:OF_BRAND]->(:Brand {id: $brand_id}) })
+  AND ($category_id IS NULL OR
+       EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
+WITH p ORDER BY p.sku LIMIT $limit
+RETURN"""
+    + _PRODUCT_FIELDS
+)
+
+SEARCH_PRODUCTS: LiteralString = (
+    """
+CALL db.index.fulltext.queryNodes('product_search', $search) YIELD node AS p, score
+WHERE ($brand_id IS NULL OR EXISTS { (p)-[:OF_BRAND]->(:Brand {id: $brand_id}) })
+  AND ($category_id IS NULL OR
+       EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
+WITH p, score ORDER BY score DESC, p.sku SKIP $offset LIMIT $limit
+RETURN"""
+    + _PRODUCT_FIELDS
+)
+
+BRANDS_BY_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (b:Brand {id: id})
+RETURN b.id AS id, b.name AS name
+"""
+
+CATEGORIES_BY_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (c:Category {id: id})
+RETURN c.id AS id, c.name AS name, head([(c)-[:PARENT]->(up:Category) | up.id]) AS parent_id
+"""
+
+CHILDREN_OF: LiteralString = """
+UNWIND $ids AS id
+MATCH (child:Category)-[:PARENT]->(:Category {id: id})
+RETURN id AS of, child.id AS id, child.name AS name, id AS parent_id
+ORDER BY child.name, child.id
+"""
+
+CATEGORIES_OF_PRODUCTS: LiteralString = """
+UNWIND $skus AS sku
+MATCH (:Product {sku: sku})-[:IN_CATEGORY]->(c:Category)
+RETURN sku AS of, c.id AS id, c.name AS name,
+       head([(c)-[:PARENT]->(up:Category) | up.id]) AS parent_id
+ORDER BY c.name, c.id
+"""
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    """One page of a product list: the products, and whether more follow."""
+
+    products: tuple[Product, ...]
+    has_next: bool
+
+
+def _product(row: dict[str, Any]) -> Product:
+    return Product(
+        sku=row["sku"],
+        name=row["name"] or "",
+        price=float(row["price"] if row["price"] is not None else 0.0),
+        brand_id=row["brand_id"],
+        category_id=row["category_id"],
+        in_stock=bool(row["in_stock"]),
+    )
+
+
+def _category(row: dict[str, Any]) -> Category:
+    return Category(id=row["id"], name=row["name"] or "", parent_id=row["parent_id"])
+
+
+async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
+    """The products with these SKUs, in the order asked; None where there is none."""
+    rows = await graph.read(PRODUCTS_BY_SKU, {"skus": list(skus)})
+    found = {row["sku"]: _product(row) for row in rows}
+    return [found.get(sku) for sku in skus]
+
+
+async def list_products(
+    graph: Graph,
+    first: int,
+    after: str | None = None,
+    brand_id: str | None = None,
+    category_id: str | None = None,
+) -> ProductPage:
+    """Up to ``first`` products after SKU ``after``, in SKU order, optionally filtered."""
+    rows = await graph.read(
+        LIST_PRODUCTS,
+        {"after": after, "brand_id": brand_id, "category_id": category_id, "limit": first + 1},
+    )
+    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+
+
+async def search_products(
+    graph: Graph,
+    search: str,
+    first: int,
+    offset: int = 0,
+    brand_id: str | None = None,
+    category_id: str | None = None,
+) -> ProductPage:
+    """Products whose name matches ``search`` (words, not Lucene syntax), best first."""
+    rows = await graph.read(
+        SEARCH_PRODUCTS,
+        {
+            "search": lucene_terms(search),
+            "brand_id": brand_id,
+            "category_id": category_id,
+            "offset": offset,
+            "limit": first + 1,
+        },
+    )
+    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+
+
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+
+
+def lucene_terms(search: str) -> str:
+    """The user's words with Lucene's operators escaped, so any text is a valid query."""
+    words = [_LUCENE_SPECIAL.sub(r"\\\1", word) for word in search.split()]
+    # Reserved words would otherwise be read as operators.
+    return " ".join(f'"{w}"' if w in ("AND", "OR", "NOT", "TO") else w for w in words)
+
+
+async def brands_by_id(graph: Graph, ids: Sequence[str]) -> list[Brand | None]:
+    rows = await graph.read(BRANDS_BY_ID, {"ids": list(ids)})
+    found = {row["id"]: Brand(row["id"], row["name"] or "") for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def categories_by_id(graph: Graph, ids: Sequence[str]) -> list[Category | None]:
+    rows = await graph.read(CATEGORIES_BY_ID, {"ids": list(ids)})
+    found = {row["id"]: _category(row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def children_of(graph: Graph, ids: Sequence[str]) -> list[list[Category]]:
+    """The direct children of each category, by name."""
+    rows = await graph.read(CHILDREN_OF, {"ids": list(ids)})
+    return _grouped(rows, ids)
+
+
+async def categories_of_products(graph: Graph, skus: Sequence[str]) -> list[list[Category]]:
+    """The categories each product is filed under, by name."""
+    rows = await graph.read(CATEGORIES_OF_PRODUCTS, {"skus": list(skus)})
+    return _grouped(rows, skus)
+
+
+def _grouped(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[list[Category]]:
+    by_key: dict[str, list[Category]] = defaultdict(list)
+    for row in rows:
+        by_key[row["of"]].append(_category(row))
+    return [by_key.get(key, []) for key in keys]

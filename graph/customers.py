@@ -1,0 +1,91 @@
+"""Reads of customers, their devices and visitors' sessions, batched by id.
+
+Timestamps come back as timezone-aware Python datetimes (the driver's own time
+types stay inside graph/).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, LiteralString
+
+from graph.driver import Graph
+from graph.model import Customer, Device, Session
+
+CUSTOMERS_BY_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (c:Customer {id: id})
+RETURN c.id AS id, c.created_at AS created_at
+"""
+
+SESSIONS_BY_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (s:Session {id: id})
+RETURN s.id AS id, s.started_at AS started_at, s.channel AS channel,
+       head([(s)-[:ON]->(d:Device) | d.id]) AS device_id
+"""
+
+DEVICES_BY_ID: LiteralString = """
+UNWIND $ids AS id
+MATCH (d:Device {id: id})
+RETURN d.id AS id, d.kind AS kind, d.ua_family AS ua_family,
+       d.first_seen AS first_seen, d.last_seen AS last_seen
+"""
+
+DEVICES_OF_CUSTOMERS: LiteralString = """
+UNWIND $ids AS id
+MATCH (d:Device)-[:USED_BY]->(:Customer {id: id})
+RETURN id AS of, d.id AS id, d.kind AS kind, d.ua_family AS ua_family,
+       d.first_seen AS first_seen, d.last_seen AS last_seen
+ORDER BY d.last_seen DESC, d.id
+"""
+
+
+def _time(value: Any) -> datetime:
+    if value is None:
+        return datetime.fromtimestamp(0).astimezone()
+    native = value.to_native() if hasattr(value, "to_native") else value
+    assert isinstance(native, datetime)
+    return native
+
+
+def _device(row: dict[str, Any]) -> Device:
+    return Device(
+        id=row["id"],
+        kind=row["kind"] or "desktop",
+        ua_family=row["ua_family"] or "",
+        first_seen=_time(row["first_seen"]),
+        last_seen=_time(row["last_seen"]),
+    )
+
+
+async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
+    rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
+    found = {row["id"]: Customer(row["id"], _time(row["created_at"])) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:
+    rows = await graph.read(SESSIONS_BY_ID, {"ids": list(ids)})
+    found = {
+        row["id"]: Session(row["id"], _time(row["started_at"]), row["channel"], row["device_id"])
+        for row in rows
+    }
+    return [found.get(i) for i in ids]
+
+
+async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]:
+    rows = await graph.read(DEVICES_BY_ID, {"ids": list(ids)})
+    found = {row["id"]: _device(row) for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[Device]]:
+    """Each customer's linked devices, most recently seen first."""
+    rows = await graph.read(DEVICES_OF_CUSTOMERS, {"ids": list(ids)})
+    by_customer: dict[str, list[Device]] = defaultdict(list)
+    for row in rows:
+        by_customer[row["of"]].append(_device(row))
+    return [by_customer.get(i, []) for i in ids]

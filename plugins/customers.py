@@ -1,0 +1,138 @@
+"""Built-in plugin ``tightrope-customers``: customers, their devices, visitors' sessions.
+
+``customer(id)`` is the back office's door (scope ``customers:read``); ``me`` is
+the customer the request's token is about. Which fields of a customer a client
+may read is declared here, as scopes and data categories, and enforced by the
+host's gate.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from gateway import DataCategory, FieldSpec, NotFound, Principal, Unauthenticated, hookimpl
+from graph import (
+    Customer,
+    Device,
+    Session,
+    customers_by_id,
+    devices_by_id,
+    devices_of_customers,
+    sessions_by_id,
+)
+
+Info = strawberry.Info
+
+
+@hookimpl
+def register_loaders() -> dict[str, Any]:
+    def loader(fetch: Any) -> Any:
+        return lambda graph: DataLoader(load_fn=partial(fetch, graph))
+
+    return {
+        "customer": loader(customers_by_id),
+        "session": loader(sessions_by_id),
+        "device": loader(devices_by_id),
+        "customer_devices": loader(devices_of_customers),
+    }
+
+
+async def _customer(info: Info, customer_id: str) -> Customer:
+    found: Customer | None = await info.context.loader("customer").load(customer_id)
+    if found is None:
+        raise NotFound(f"no customer with id {customer_id!r}", id=customer_id)
+    return found
+
+
+async def customer(root: Any, info: Info, id: strawberry.ID) -> Customer:
+    return await _customer(info, id)
+
+
+async def me(root: Any, info: Info) -> Customer:
+    principal: Principal = info.context.principal
+    if principal.customer_id is None:
+        raise Unauthenticated("me needs a token issued for a customer")
+    return await _customer(info, principal.customer_id)
+
+
+async def session(root: Any, info: Info, id: strawberry.ID) -> Session:
+    found: Session | None = await info.context.loader("session").load(id)
+    if found is None:
+        raise NotFound(f"no session with id {id!r}", id=id)
+    return found
+
+
+async def customer_devices(root: Customer, info: Info) -> list[Device]:
+    found: list[Device] = await info.context.loader("customer_devices").load(root.id)
+    return found
+
+
+async def session_device(root: Session, info: Info) -> Device | None:
+    if root.device_id is None:
+        return None
+    found: Device | None = await info.context.loader("device").load(root.device_id)
+    return found
+
+
+@hookimpl
+def register_fields() -> list[FieldSpec]:
+    profile, device = DataCategory.PROFILE, DataCategory.DEVICE
+    browsing = DataCategory.BROWSING_HISTORY
+    return [
+        FieldSpec(
+            "Query",
+            "customer",
+            "Customer",
+            customer,
+            description="Any customer, for the retailer's back office.",
+            data_category=profile,
+            scopes=frozenset({"customers:read"}),
+        ),
+        FieldSpec(
+            "Query",
+            "me",
+            "Customer",
+            me,
+            description="The customer the token was issued for.",
+            data_category=profile,
+        ),
+        FieldSpec(
+            "Query",
+            "session",
+            "Session",
+            session,
+            description="A visit by id; an anonymous visitor's session id is its key.",
+            data_category=browsing,
+        ),
+        FieldSpec("Customer", "id", "ID!", data_category=profile),
+        FieldSpec(
+            "Customer",
+            "createdAt",
+            "DateTime!",
+            attr="created_at",
+            data_category=profile,
+            scopes=frozenset({"profile:read"}),
+        ),
+        FieldSpec(
+            "Customer",
+            "devices",
+            "[Device!]!",
+            customer_devices,
+            description="Devices linked to this customer, most recently seen first.",
+            data_category=device,
+            scopes=frozenset({"devices:read"}),
+        ),
+        FieldSpec("Device", "id", "ID!", data_category=device),
+        FieldSpec("Device", "kind", "String!", data_category=device),
+        FieldSpec("Device", "uaFamily", "String!", attr="ua_family", data_category=device),
+        FieldSpec("Device", "firstSeen", "DateTime!", attr="first_seen", data_category=device),
+        FieldSpec("Device", "lastSeen", "DateTime!", attr="last_seen", data_category=device),
+        FieldSpec("Session", "id", "ID!", data_category=browsing),
+        FieldSpec("Session", "startedAt", "DateTime!", attr="started_at", data_category=browsing),
+        FieldSpec("Session", "channel", "String", data_category=browsing),
+        FieldSpec("Session", "device", "Device", session_device, data_category=device),
+    ]

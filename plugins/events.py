@@ -1,0 +1,131 @@
+"""Built-in plugin ``tightrope-events``: the ``trackEvents`` mutation.
+
+Events go through the same code as the bulk loader (``parse_event`` and
+``write_events``), so the API and a file import store exactly the same thing.
+Each event carries an id its sender chose: sending a batch again stores nothing
+twice. A bad event is reported as a ``BAD_USER_INPUT`` error with its index and
+does not stop the good ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import strawberry
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway import BadUserInput, FieldSpec, Principal, hookimpl
+from graph import Event, RowError, parse_event, write_events
+
+Info = strawberry.Info
+
+
+class EventsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIGHTROPE_EVENTS_", extra="ignore")
+
+    # One request may carry at most this many events; more is BAD_USER_INPUT.
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+
+
+@hookimpl
+def register_settings() -> type[BaseSettings]:
+    return EventsSettings
+
+
+@strawberry.input(description="One behavioural event. `at` is ISO 8601 with a timezone.")
+class EventInput:
+    event_id: strawberry.ID
+    type: str = strawberry.field(description="view, add_to_cart, purchase or login")
+    at: str
+    session_id: strawberry.ID | None = None
+    device_id: strawberry.ID | None = None
+    channel: str | None = None
+    sku: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    qty: int | None = None
+    price: float | None = None
+    order_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class RejectedEvent:
+    index: int
+    event_id: str | None
+    field: str
+    message: str
+
+
+@strawberry.type(description="What trackEvents did with a batch.")
+class TrackEventsResult:
+    accepted: int = strawberry.field(description="Events stored by this call.")
+    duplicates: int = strawberry.field(description="Events stored before (a retry).")
+    rejected: list[RejectedEvent]
+
+
+async def track_events(root: Any, info: Info, events: list[EventInput]) -> TrackEventsResult:
+    limit = info.context.plugin_settings(EventsSettings).max_batch
+    if len(events) > limit:
+        raise BadUserInput(f"at most {limit} events per call", argument="events")
+    principal: Principal = info.context.principal
+    rejected: list[RejectedEvent] = []
+    parsed: list[Event] = []
+    index_of: dict[str, int] = {}
+    for index, item in enumerate(events):
+        row = dataclasses.asdict(item)
+        try:
+            # A token issued for a customer speaks for that customer only.
+            if principal.customer_id is not None:
+                if row["customer_id"] in (None, ""):
+                    row["customer_id"] = principal.customer_id
+                elif row["customer_id"] != principal.customer_id:
+                    raise RowError("customer_id", "is not the customer of this token")
+            event = parse_event(row)
+        except RowError as exc:
+            rejected.append(
+                RejectedEvent(
+                    index=index, event_id=row.get("event_id"), field=exc.field, message=exc.reason
+                )
+            )
+            continue
+        parsed.append(event)
+        index_of.setdefault(event.event_id, index)
+    result = await write_events(info.context.graph, parsed)
+    for problem in result.rejected:
+        index = index_of.get(problem.event_id, -1)
+        rejected.append(
+            RejectedEvent(
+                index=index, event_id=problem.event_id, field=problem.field, message=problem.reason
+            )
+        )
+    rejected.sort(key=lambda r: r.index)
+    for r in rejected:
+        info.context.report(
+            BadUserInput(
+                f"events[{r.index}].{r.field}: {r.message}",
+                index=r.index,
+                eventId=r.event_id,
+                field=r.field,
+            ),
+            info,
+        )
+    return TrackEventsResult(
+        accepted=sum(result.created.values()),
+        duplicates=sum(result.already_stored.values()),
+        rejected=rejected,
+    )
+
+
+@hookimpl
+def register_fields() -> list[FieldSpec]:
+    return [
+        FieldSpec(
+            "Mutation",
+            "trackEvents",
+            TrackEventsResult,
+            track_events,
+            description="Record views, add-to-carts, purchases and logins; idempotent by eventId.",
+            scopes=frozenset({"events:write"}),
+        )
+    ]

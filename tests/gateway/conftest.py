@@ -1,0 +1,98 @@
+"""Fixtures for the gateway: an app served over HTTP (in process) and a small catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gateway import create_app
+from gateway.settings import Settings, load_settings
+from graph import Graph
+
+CATALOGUE = """
+CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
+CREATE (women:Category {id: 'women', name: 'Women'}),
+       (shoes:Category {id: 'shoes', name: 'Shoes'})-[:PARENT]->(women),
+       (coats:Category {id: 'coats', name: 'Coats'})-[:PARENT]->(women),
+       (home:Category {id: 'home', name: 'Home'})
+WITH acme, zen, shoes, coats, home
+UNWIND range(1, $n) AS i
+WITH i, CASE WHEN i % 2 = 0 THEN 'Trail Runner ' ELSE 'Wool Coat ' END + i AS name,
+     CASE WHEN i % 3 = 0 THEN zen ELSE acme END AS b,
+     CASE WHEN i % 2 = 0 THEN shoes ELSE coats END AS c, home
+CREATE (p:Product {sku: 'sku-' + right('000' + toString(i), 3), name: name,
+                   price: 10.0 + i, in_stock: i % 5 <> 0})
+CREATE (p)-[:OF_BRAND]->(b)
+CREATE (p)-[:IN_CATEGORY]->(c)
+FOREACH (_ IN CASE WHEN i % 10 = 0 THEN [1] ELSE [] END | CREATE (p)-[:IN_CATEGORY]->(home))
+"""
+
+PEOPLE = """
+CREATE (c:Customer {id: 'c1', created_at: datetime('2025-01-02T03:04:05Z')})
+CREATE (d:Device {id: 'd1', kind: 'mobile', ua_family: 'Safari',
+                  first_seen: datetime('2025-02-01T00:00:00Z'),
+                  last_seen: datetime('2025-03-01T00:00:00Z')})-[:USED_BY]->(c)
+CREATE (:Session {id: 's1', started_at: datetime('2025-03-01T00:00:00Z'), channel: 'web'})
+       -[:ON]->(d)
+"""
+
+
+async def seed(graph: Graph, products: int = 60) -> None:
+    await graph.write(CATALOGUE, {"n": products})
+    await graph.write(PEOPLE)
+
+
+@pytest.fixture
+async def demo_graph(clean_graph: Graph) -> Graph:
+    """The test graph holding 60 products, 2 brands, 4 categories, one customer."""
+    await seed(clean_graph)
+    return clean_graph
+
+
+def settings_for_tests(**overrides: Any) -> Settings:
+    overrides.setdefault("dev_mode", True)
+    return load_settings(**overrides)
+
+
+@asynccontextmanager
+async def serve(
+    settings: Settings | None = None, plugins: Iterable[object] = (), **kwargs: Any
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    """An app with its lifespan running, and an HTTP client talking to it."""
+    app = create_app(settings or settings_for_tests(), plugins, **kwargs)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield app, client
+
+
+Serve = Callable[..., AbstractAsyncContextManager[tuple[Starlette, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+def served() -> Serve:
+    return serve
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    customer: str | None = None,
+) -> dict[str, Any]:
+    """POST a GraphQL request; ``customer`` sends the dev-mode principal header."""
+    headers = {"X-Tightrope-Dev-Customer": customer} if customer else {}
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]

@@ -16,7 +16,9 @@ for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
     os.environ.pop(_name, None)
 os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
 
-WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
+# CALL { } IN TRANSACTIONS needs an auto-commit transaction, which Graph.write
+# (a managed transaction) is not: delete in batches until nothing is left.
+WIPE = "MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS deleted"
 
 
 @pytest.fixture(scope="session")
@@ -35,5 +37,6 @@ async def graph(neo4j_settings) -> AsyncIterator[Graph]:  # type: ignore[no-unty
 @pytest.fixture
 async def clean_graph(graph: Graph) -> Graph:
     """The test graph, emptied of data (constraints and indexes stay)."""
-    await graph.write(WIPE)
+    while (await graph.write(WIPE))[0]["deleted"]:
+        pass
     return graph

@@ -1,0 +1,141 @@
+"""What the OAuth tests share: a client that drives the flow as a browser would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+BASE = "http://127.0.0.1"
+
+
+@dataclass
+class Form:
+    action: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    checkboxes: list[tuple[str, str, bool]] = field(default_factory=list)
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+
+
+class FormParser(HTMLParser):
+    """Collect every form with its inputs, as a client parsing the page would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(action=a.get("action")))
+        elif not self.forms:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text")
+            if kind == "checkbox":
+                self.forms[-1].checkboxes.append((a["name"], a["value"], "checked" in a))
+            else:
+                self.forms[-1].fields[a.get("name", "")] = a.get("value", "")
+        elif tag == "button" and a.get("name"):
+            self.forms[-1].buttons.append((a["name"], a.get("value", "")))
+
+
+def forms(html: str) -> list[Form]:
+    parser = FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    return verifier, challenge.decode()
+
+
+def authorize_url(client_id: str, redirect_uri: str, scope: str, challenge: str | None, state: str = "xyz") -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+    }
+    if challenge:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    return f"/oauth/authorize?{urlencode(params)}"
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def sign_in(http: httpx.AsyncClient, url: str, customer: str, password: str) -> httpx.Response:
+    """Load the sign-in page, fill the form in and follow to the next page."""
+    page = await http.get(url)
+    assert page.status_code == 200, page.text
+    form = forms(page.text)[0]
+    data = form.fields | {"customer": customer, "password": password}
+    posted = await http.post(url, data=data)
+    if posted.status_code != 303:
+        return posted
+    return await http.get(posted.headers["location"])
+
+
+async def consent(
+    http: httpx.AsyncClient, url: str, page: httpx.Response, untick: set[str] = frozenset(), action: str = "approve"  # type: ignore[assignment]
+) -> httpx.Response:
+    """Submit the consent form with some scopes unticked; return the redirect."""
+    form = forms(page.text)[0]
+    data: dict[str, str | list[str]] = dict(form.fields)
+    ticked = [v for n, v, checked in form.checkboxes if checked and v not in untick]
+    data["grant_scope"] = ticked
+    assert ("action", action) in form.buttons
+    data["action"] = action
+    return await http.post(url, data=data)
+
+
+@dataclass
+class Tokens:
+    access_token: str
+    refresh_token: str | None
+    scope: str
+
+
+async def full_flow(
+    http: httpx.AsyncClient,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    customer: str,
+    password: str,
+    *,
+    secret: str | None = None,
+    untick: set[str] = frozenset(),  # type: ignore[assignment]
+) -> Tokens:
+    verifier, challenge = pkce_pair()
+    url = authorize_url(client_id, redirect_uri, scope, challenge)
+    page = await sign_in(http, url, customer, password)
+    if page.status_code == 200:
+        page = await consent(http, url, page, untick)
+    assert page.status_code == 302, page.text
+    params = query_of(page.headers["location"])
+    assert params["state"] == "xyz"
+    data = {
+        "grant_type": "authorization_code",
+        "code": params["code"],
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+        "client_id": client_id,
+    }
+    auth = (client_id, secret) if secret else None
+    if secret:
+        del data["client_id"]
+    response = await http.post("/oauth/token", data=data, auth=auth)  # type: ignore[arg-type]
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Tokens(body["access_token"], body.get("refresh_token"), body["scope"])

@@ -1,0 +1,135 @@
+"""The authorization code + PKCE flow, end to end over HTTP, as a client runs it."""
+
+from __future__ import annotations
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from starlette.applications import Starlette
+
+from .conftest import PASSWORD, add_client
+from .helpers import authorize_url, consent, forms, full_flow, pkce_pair, query_of, sign_in
+
+SCOPES = "profile:read purchases:read recommendations:read"
+
+
+async def test_customer_signs_in_consents_and_the_token_works(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES + " browsing:read")
+    tokens = await full_flow(
+        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD, secret=client.secret
+    )
+    assert tokens.refresh_token
+    me = await http.get("/whoami", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    assert me.status_code == 200, me.text
+    assert me.json() == {
+        "client_id": client.client_id,
+        "client_kind": "third_party",
+        "customer_id": customer,
+        "scopes": sorted(SCOPES.split()),
+    }
+
+
+async def test_access_token_is_an_rfc9068_jwt_verifiable_with_the_published_keys(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    tokens = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
+    keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
+    decoded = jwt.decode(tokens.access_token, keys, algorithms=["ES256"])
+    assert decoded.header["typ"] == "at+jwt"
+    assert decoded.header["kid"]
+    claims = decoded.claims
+    assert claims["iss"] == "http://127.0.0.1"
+    assert claims["aud"] == "http://127.0.0.1"
+    assert claims["sub"] == customer
+    assert claims["client_id"] == client.client_id
+    assert claims["exp"] - claims["iat"] <= 600
+    assert {"jti", "nbf", "gid"} <= claims.keys()
+
+
+async def test_unticked_scope_is_not_granted(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    tokens = await full_flow(
+        http,
+        client.client_id,
+        client.redirect_uri,
+        SCOPES,
+        customer,
+        PASSWORD,
+        secret=client.secret,
+        untick={"purchases:read"},
+    )
+    assert set(tokens.scope.split()) == {"profile:read", "recommendations:read"}
+    me = await http.get("/whoami", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    assert "purchases:read" not in me.json()["scopes"]
+
+
+async def test_consent_page_lists_each_scope_in_plain_language(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES, name="Budget Buddy")
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    page = await sign_in(http, url, customer, PASSWORD)
+    assert page.status_code == 200
+    assert "Budget Buddy" in page.text
+    assert "what you have bought" in page.text
+    boxes = forms(page.text)[0].checkboxes
+    assert sorted(v for _, v, checked in boxes if checked) == sorted(SCOPES.split())
+    assert page.headers["x-frame-options"] == "DENY"
+
+
+async def test_denying_sends_access_denied_to_the_client(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    page = await sign_in(http, url, customer, PASSWORD)
+    answer = await consent(http, url, page, action="deny")
+    assert answer.status_code == 302
+    assert answer.headers["location"].startswith(client.redirect_uri)
+    params = query_of(answer.headers["location"])
+    assert (params["error"], params["state"]) == ("access_denied", "xyz")
+    assert "code" not in params
+
+
+async def test_trusted_first_party_client_skips_consent(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "first_party", SCOPES, trusted=True)
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    answer = await sign_in(http, url, customer, PASSWORD)
+    assert answer.status_code == 302
+    assert "code" in query_of(answer.headers["location"])
+
+
+async def test_wrong_password_shows_the_sign_in_page_again(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    page = await sign_in(http, url, customer, "not the password")
+    assert page.status_code == 401
+    assert "do not match" in page.text
+    assert forms(page.text)[0].fields["action"] == "sign_in"
+
+
+async def test_a_form_without_the_csrf_token_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    await http.get(url)
+    posted = await http.post(
+        url, data={"action": "sign_in", "customer": customer, "password": PASSWORD}
+    )
+    assert posted.status_code == 400
+    assert "tightrope_signin" not in posted.cookies

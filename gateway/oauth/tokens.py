@@ -179,6 +179,4 @@ def _describe(exc: JoseError) -> str:
     name = type(exc).__name__
     if name == "ExpiredTokenError":
         return "token expired"
-    if name == "InvalidTokenError":
-        return "token not yet valid"
     return str(exc.description or exc.error)

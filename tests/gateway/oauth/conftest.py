@@ -33,7 +33,9 @@ async def whoami(request: Request) -> Response:
         return JSONResponse(
             {"error": "invalid_token", "error_description": str(exc)},
             status_code=401,
-            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc}"'
+            },
         )
     return JSONResponse(
         {

@@ -57,7 +57,9 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge.decode()
 
 
-def authorize_url(client_id: str, redirect_uri: str, scope: str, challenge: str | None, state: str = "xyz") -> str:
+def authorize_url(
+    client_id: str, redirect_uri: str, scope: str, challenge: str | None, state: str = "xyz"
+) -> str:
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -74,7 +76,9 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-async def sign_in(http: httpx.AsyncClient, url: str, customer: str, password: str) -> httpx.Response:
+async def sign_in(
+    http: httpx.AsyncClient, url: str, customer: str, password: str
+) -> httpx.Response:
     """Load the sign-in page, fill the form in and follow to the next page."""
     page = await http.get(url)
     assert page.status_code == 200, page.text
@@ -87,7 +91,11 @@ async def sign_in(http: httpx.AsyncClient, url: str, customer: str, password: st
 
 
 async def consent(
-    http: httpx.AsyncClient, url: str, page: httpx.Response, untick: set[str] = frozenset(), action: str = "approve"  # type: ignore[assignment]
+    http: httpx.AsyncClient,
+    url: str,
+    page: httpx.Response,
+    untick: set[str] = frozenset(),
+    action: str = "approve",  # type: ignore[assignment]
 ) -> httpx.Response:
     """Submit the consent form with some scopes unticked; return the redirect."""
     form = forms(page.text)[0]

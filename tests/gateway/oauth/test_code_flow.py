@@ -18,7 +18,13 @@ async def test_customer_signs_in_consents_and_the_token_works(
 ) -> None:
     client = await add_client(app, "third_party", SCOPES + " browsing:read")
     tokens = await full_flow(
-        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD, secret=client.secret
+        http,
+        client.client_id,
+        client.redirect_uri,
+        SCOPES,
+        customer,
+        PASSWORD,
+        secret=client.secret,
     )
     assert tokens.refresh_token
     me = await http.get("/whoami", headers={"Authorization": f"Bearer {tokens.access_token}"})
@@ -35,7 +41,9 @@ async def test_access_token_is_an_rfc9068_jwt_verifiable_with_the_published_keys
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "public", SCOPES)
-    tokens = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
+    tokens = await full_flow(
+        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD
+    )
     keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
     decoded = jwt.decode(tokens.access_token, keys, algorithms=["ES256"])
     assert decoded.header["typ"] == "at+jwt"

@@ -1,0 +1,489 @@
+"""Every way a client can get it wrong (or try it on) is refused with the right error."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+
+import httpx
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from starlette.applications import Starlette
+
+from gateway.oauth import OAuthService
+from graph.oauth import revoke_grant
+
+from .conftest import PASSWORD, add_client
+from .helpers import authorize_url, consent, full_flow, pkce_pair, query_of, sign_in
+
+SCOPES = "profile:read purchases:read"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def refused(http: httpx.AsyncClient, token: str) -> str:
+    """The resource server's refusal reason; fails if the token was accepted."""
+    answer = await http.get("/whoami", headers=bearer(token))
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    return str(answer.json()["error_description"])
+
+
+async def code_for(
+    http: httpx.AsyncClient, client_id: str, redirect_uri: str, customer: str, challenge: str | None
+) -> str:
+    url = authorize_url(client_id, redirect_uri, SCOPES, challenge)
+    page = await sign_in(http, url, customer, PASSWORD)
+    if page.status_code == 200:
+        page = await consent(http, url, page)
+    assert page.status_code == 302, page.text
+    return query_of(page.headers["location"])["code"]
+
+
+# ------------------------------------------------------------------ authorization endpoint
+
+
+async def test_unregistered_redirect_uri_is_refused_without_redirecting(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    _, challenge = pkce_pair()
+    for uri in (
+        "https://evil.example/callback",
+        client.redirect_uri + "/extra",
+        client.redirect_uri.upper(),
+        client.redirect_uri + "?x=1",
+    ):
+        answer = await http.get(authorize_url(client.client_id, uri, SCOPES, challenge))
+        assert answer.status_code == 400, uri
+        assert "location" not in answer.headers
+        assert "invalid_request" in answer.text
+
+
+async def test_unknown_client_is_refused(http: httpx.AsyncClient) -> None:
+    _, challenge = pkce_pair()
+    answer = await http.get(authorize_url("nobody", "https://x.example/cb", SCOPES, challenge))
+    assert answer.status_code == 400
+    assert "invalid_client" in answer.text
+
+
+async def test_scope_outside_the_clients_allowed_set_is_refused(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    client = await add_client(app, "third_party", "profile:read")
+    _, challenge = pkce_pair()
+    answer = await http.get(
+        authorize_url(
+            client.client_id, client.redirect_uri, "profile:read customers:read", challenge
+        )
+    )
+    assert answer.status_code == 302
+    assert query_of(answer.headers["location"])["error"] == "invalid_scope"
+
+
+async def test_public_client_must_use_pkce(app: Starlette, http: httpx.AsyncClient) -> None:
+    client = await add_client(app, "public", SCOPES)
+    answer = await http.get(authorize_url(client.client_id, client.redirect_uri, SCOPES, None))
+    assert answer.status_code == 302
+    assert query_of(answer.headers["location"])["error"] == "invalid_request"
+
+
+async def test_plain_pkce_is_refused(app: Starlette, http: httpx.AsyncClient) -> None:
+    client = await add_client(app, "public", SCOPES)
+    verifier, _ = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, None) + (
+        f"&code_challenge={verifier}&code_challenge_method=plain"
+    )
+    answer = await http.get(url)
+    assert query_of(answer.headers["location"])["error"] == "invalid_request"
+
+
+# ------------------------------------------------------------------ token endpoint
+
+
+async def test_missing_code_verifier_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    _, challenge = pkce_pair()
+    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
+    answer = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": client.redirect_uri,
+            "client_id": client.client_id,
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"
+
+
+async def test_wrong_code_verifier_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    _, challenge = pkce_pair()
+    other_verifier, _ = pkce_pair()
+    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
+    answer = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": other_verifier,
+            "redirect_uri": client.redirect_uri,
+            "client_id": client.client_id,
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
+
+
+async def test_redirect_uri_must_match_at_the_token_endpoint(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    verifier, challenge = pkce_pair()
+    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
+    answer = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": "https://evil.example/cb",
+            "client_id": client.client_id,
+        },
+    )
+    assert answer.json()["error"] == "invalid_grant"
+
+
+async def test_a_code_used_twice_is_refused_and_its_tokens_revoked(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    verifier, challenge = pkce_pair()
+    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": client.redirect_uri,
+        "client_id": client.client_id,
+    }
+    first = await http.post("/oauth/token", data=data)
+    assert first.status_code == 200
+    issued = first.json()
+    assert (await http.get("/whoami", headers=bearer(issued["access_token"]))).status_code == 200
+
+    second = await http.post("/oauth/token", data=data)
+    assert second.status_code == 400
+    assert second.json()["error"] == "invalid_grant"
+
+    assert await refused(http, issued["access_token"]) == "token revoked"
+    refresh = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": client.client_id,
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+async def test_a_confidential_client_must_authenticate(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    verifier, challenge = pkce_pair()
+    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": client.redirect_uri,
+        "client_id": client.client_id,
+    }
+    answer = await http.post("/oauth/token", data=data)
+    assert answer.json()["error"] == "invalid_client"
+    answer = await http.post("/oauth/token", data=data, auth=(client.client_id, "wrong"))
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"
+
+
+async def test_client_credentials_only_for_first_party(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    service = await add_client(app, "first_party", "customers:read profile:read")
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "customers:read"},
+        auth=(service.client_id, service.secret or ""),
+    )
+    assert answer.status_code == 200, answer.text
+    assert "refresh_token" not in answer.json()
+    me = await http.get("/whoami", headers=bearer(answer.json()["access_token"]))
+    assert me.json()["customer_id"] is None
+    assert me.json()["scopes"] == ["customers:read"]
+
+    third = await add_client(app, "third_party", SCOPES)
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(third.client_id, third.secret or ""),
+    )
+    assert answer.json()["error"] == "unauthorized_client"
+
+
+# ------------------------------------------------------------------ refresh tokens
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES)
+    first = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
+    rotate = {"grant_type": "refresh_token", "client_id": client.client_id}
+    answer = await http.post("/oauth/token", data=rotate | {"refresh_token": first.refresh_token})
+    assert answer.status_code == 200, answer.text
+    second = answer.json()
+    assert second["refresh_token"] != first.refresh_token
+    assert (await http.get("/whoami", headers=bearer(second["access_token"]))).status_code == 200
+
+    # The spent token comes back: a thief or a confused client. Nobody keeps the family.
+    reuse = await http.post("/oauth/token", data=rotate | {"refresh_token": first.refresh_token})
+    assert reuse.json()["error"] == "invalid_grant"
+    assert await refused(http, second["access_token"]) == "token revoked"
+    after = await http.post(
+        "/oauth/token", data=rotate | {"refresh_token": second["refresh_token"]}
+    )
+    assert after.json()["error"] == "invalid_grant"
+
+
+async def test_refresh_cannot_widen_the_scopes(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", SCOPES + " browsing:read")
+    first = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
+    answer = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client.client_id,
+            "refresh_token": first.refresh_token,
+            "scope": SCOPES + " browsing:read",
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_scope"
+    narrower = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client.client_id,
+            "refresh_token": first.refresh_token,
+            "scope": "profile:read",
+        },
+    )
+    assert narrower.json()["scope"] == "profile:read"
+
+
+async def test_revoked_grant_ends_access_and_refresh_at_once(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    issued = await full_flow(
+        http,
+        client.client_id,
+        client.redirect_uri,
+        SCOPES,
+        customer,
+        PASSWORD,
+        secret=client.secret,
+    )
+    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+    assert await revoke_grant(app.state.graph, customer, client.client_id, int(time.time()))
+    assert await refused(http, issued.access_token) == "token revoked"
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token},
+        auth=(client.client_id, client.secret or ""),
+    )
+    assert answer.json()["error"] == "invalid_grant"
+
+
+# ------------------------------------------------------------------ revocation and introspection
+
+
+async def test_rfc7009_revocation_ends_access_and_refresh(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    issued = await full_flow(
+        http,
+        client.client_id,
+        client.redirect_uri,
+        SCOPES,
+        customer,
+        PASSWORD,
+        secret=client.secret,
+    )
+    auth = (client.client_id, client.secret or "")
+    introspect = await http.post(
+        "/oauth/introspect", data={"token": issued.access_token}, auth=auth
+    )
+    assert introspect.json()["active"] is True
+    assert introspect.json()["sub"] == customer
+
+    answer = await http.post(
+        "/oauth/revoke",
+        data={"token": issued.refresh_token, "token_type_hint": "refresh_token"},
+        auth=auth,
+    )
+    assert answer.status_code == 200
+    assert await refused(http, issued.access_token) == "token revoked"
+    introspect = await http.post(
+        "/oauth/introspect", data={"token": issued.access_token}, auth=auth
+    )
+    assert introspect.json() == {"active": False}
+    # RFC 7009: an unknown token is not an error.
+    unknown = await http.post("/oauth/revoke", data={"token": "no-such-token"}, auth=auth)
+    assert unknown.status_code == 200
+
+
+async def test_another_client_cannot_introspect_or_revoke_my_token(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    mine = await add_client(app, "third_party", SCOPES, name="mine")
+    other = await add_client(app, "third_party", SCOPES, name="other")
+    issued = await full_flow(
+        http, mine.client_id, mine.redirect_uri, SCOPES, customer, PASSWORD, secret=mine.secret
+    )
+    auth = (other.client_id, other.secret or "")
+    introspect = await http.post(
+        "/oauth/introspect", data={"token": issued.access_token}, auth=auth
+    )
+    assert introspect.json() == {"active": False}
+    revoke = await http.post("/oauth/revoke", data={"token": issued.refresh_token}, auth=auth)
+    assert revoke.status_code == 400
+    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+
+
+# ------------------------------------------------------------------ forged and stale tokens
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _parts(token: str) -> tuple[dict[str, object], dict[str, object], str]:
+    h, p, s = token.split(".")
+    pad = lambda x: x + "=" * (-len(x) % 4)  # noqa: E731
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(h))),
+        json.loads(base64.urlsafe_b64decode(pad(p))),
+        s,
+    )
+
+
+async def _good_token(app: Starlette, http: httpx.AsyncClient, customer: str) -> str:
+    client = await add_client(app, "public", SCOPES)
+    issued = await full_flow(
+        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD
+    )
+    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+    return issued.access_token
+
+
+async def test_alg_none_is_refused(app: Starlette, http: httpx.AsyncClient, customer: str) -> None:
+    header, payload, _ = _parts(await _good_token(app, http, customer))
+    forged = f"{_b64(json.dumps(header | {'alg': 'none'}).encode())}.{_b64(json.dumps(payload).encode())}."
+    assert "algorithm" in await refused(http, forged)
+
+
+async def test_hs256_signed_with_the_public_key_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    header, payload, _ = _parts(await _good_token(app, http, customer))
+    public = json.dumps((await http.get("/.well-known/jwks.json")).json()["keys"][0]).encode()
+    head = _b64(json.dumps(header | {"alg": "HS256"}).encode())
+    body = _b64(json.dumps(payload).encode())
+    sig = _b64(hmac.new(public, f"{head}.{body}".encode(), "sha256").digest())
+    assert "algorithm" in await refused(http, f"{head}.{body}.{sig}")
+    # The same with joserfc, keyed with the PEM-free raw JWK text.
+    forged = jwt.encode(header | {"alg": "HS256"}, payload, OctKey.import_key(public))
+    assert "algorithm" in await refused(http, forged)
+
+
+async def test_tampered_payload_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    token = await _good_token(app, http, customer)
+    header, payload, sig = _parts(token)
+    wider = payload | {"scope": "profile:read purchases:read customers:read", "sub": "someone-else"}
+    forged = f"{token.split('.')[0]}.{_b64(json.dumps(wider).encode())}.{sig}"
+    assert await refused(http, forged) == "bad signature"
+
+
+def _sign(app: Starlette, **overrides: object) -> str:
+    """A token signed with the real key, with some claims changed."""
+    service: OAuthService = app.state.oauth
+    key = service.keys.signing_key()
+    now = int(time.time())
+    claims = {
+        "iss": "http://127.0.0.1",
+        "aud": "http://127.0.0.1",
+        "sub": "c-1",
+        "client_id": "x",
+        "scope": "profile:read",
+        "gid": "g",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": "j",
+    } | overrides
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, claims, key.key)
+
+
+async def test_expired_token_is_refused(app: Starlette, http: httpx.AsyncClient) -> None:
+    assert await refused(http, _sign(app, exp=int(time.time()) - 60)) == "token expired"
+
+
+async def test_token_not_yet_valid_is_refused(app: Starlette, http: httpx.AsyncClient) -> None:
+    assert "not yet valid" in await refused(http, _sign(app, nbf=int(time.time()) + 600))
+
+
+async def test_wrong_issuer_or_audience_is_refused(app: Starlette, http: httpx.AsyncClient) -> None:
+    assert await refused(http, _sign(app, iss="https://other.example")) == "unknown issuer"
+    assert "aud" in await refused(http, _sign(app, aud="https://other.example"))
+
+
+async def test_token_of_another_type_is_refused(app: Starlette, http: httpx.AsyncClient) -> None:
+    service: OAuthService = app.state.oauth
+    key = service.keys.signing_key()
+    id_token = jwt.encode(
+        {"alg": "ES256", "kid": key.kid, "typ": "JWT"},
+        {"iss": "http://127.0.0.1", "aud": "http://127.0.0.1", "exp": 2**31},
+        key.key,
+    )
+    assert "typ" in await refused(http, id_token)
+
+
+async def test_a_token_signed_with_an_unknown_key_is_refused(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    header, payload, _ = _parts(await _good_token(app, http, customer))
+    from joserfc.jwk import ECKey
+
+    stranger = ECKey.generate_key("P-256")
+    forged = jwt.encode(header, payload, stranger)
+    assert await refused(http, forged) == "bad signature"
+    forged = jwt.encode(header | {"kid": "made-up"}, payload, stranger)
+    assert await refused(http, forged) == "unknown signing key"

@@ -111,7 +111,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         extensions.update(original.extensions)
     elif isinstance(original, GraphUnavailable):
         code, message = ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         log.error("internal error at %s", error.path, exc_info=original)
         code, message, extensions = ErrorCode.INTERNAL, INTERNAL_MESSAGE, {}
     elif "code" in extensions:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, LiteralString, cast
 
 import pluggy
 
@@ -139,3 +139,12 @@ def load_plugins(
             host.register(plugin, name)
     host.check()
     return host
+
+
+def constraints_of(host: PluginHost) -> list[LiteralString]:
+    """The plugins' ``graph_constraints`` statements, for ``migrate(graph, extra)``."""
+    statements: list[LiteralString] = []
+    for _name, result in host.collect("graph_constraints"):
+        # A plugin's statements are code it ships, not input: trusted like our own.
+        statements.extend(cast(LiteralString, statement) for statement in result)
+    return statements

@@ -92,9 +92,10 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
             spec = _with_plugin(spec, plugin)
             where = f"{spec.type_name}.{spec.name} (plugin {plugin!r})"
             if spec.key in fields:
+                first, second = sorted((fields[spec.key].plugin, plugin))
                 raise PluginError(
                     f"field {spec.type_name}.{spec.name} is registered by both "
-                    f"{fields[spec.key].plugin!r} and {plugin!r}"
+                    f"{first!r} and {second!r}"
                 )
             if spec.type_name not in types:
                 raise PluginError(f"{where}: unknown type {spec.type_name!r}")

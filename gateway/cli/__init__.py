@@ -11,6 +11,8 @@ import click
 
 from gateway.cli.graph import graph_group
 from gateway.cli.neo4j import neo4j
+from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
+from gateway.cli.serve import serve
 
 
 @click.group()
@@ -21,7 +23,11 @@ def cli() -> None:
 
 cli.add_command(neo4j)
 cli.add_command(graph_group)
+cli.add_command(serve)
+cli.add_command(plugins_command)
+cli.add_command(schema_command)
 
 
 def main() -> None:
+    add_plugin_commands(cli)
     cli()

@@ -1,0 +1,52 @@
+"""The scope gate: fields declare scopes, the host enforces them for every resolver."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from gateway import ClientKind, Principal
+from gateway.plugins import load_plugins
+from gateway.schema import build_schema, collect_registry
+from graph import Graph
+from tests.gateway.conftest import Serve, gql, settings_for_tests
+
+
+def principal_with(*scopes: str):  # type: ignore[no-untyped-def]
+    async def authenticate(request: Request) -> Principal:
+        return Principal("app", ClientKind.THIRD_PARTY, "c1", frozenset(scopes))
+
+    return authenticate
+
+
+async def test_missing_scope_nulls_the_field_names_path_and_scope(
+    demo_graph: Graph, served: Serve
+) -> None:
+    query = "{ me { id createdAt devices { id } } }"
+    async with served(authenticate=principal_with("profile:read")) as (_, client):
+        body = await gql(client, query)
+    assert body["data"] == {
+        "me": {"id": "c1", "createdAt": "2025-01-02T03:04:05+00:00", "devices": None}
+    }
+    [error] = body["errors"]
+    assert error["path"] == ["me", "devices"]
+    assert error["extensions"] == {"code": "FORBIDDEN", "missingScopes": ["devices:read"]}
+    assert "me.devices" in error["message"] and "devices:read" in error["message"]
+
+
+async def test_the_seam_can_be_replaced_on_a_running_app(demo_graph: Graph, served: Serve) -> None:
+    async with served() as (app, client):
+        app.state.authenticate = principal_with("devices:read")
+        body = await gql(client, "{ me { devices { id } createdAt } }")
+    assert body["data"]["me"]["devices"] == [{"id": "d1"}]
+    assert body["data"]["me"]["createdAt"] is None
+
+
+def test_sdl_shows_required_scopes_and_data_categories() -> None:
+    settings = settings_for_tests()
+    registry = collect_registry(load_plugins(), settings)
+    sdl = build_schema(registry, settings).as_str()
+    assert 'devices: [Device!] @requiresScopes(scopes: ["devices:read"])' in sdl
+    assert 'customer(id: ID!): Customer @requiresScopes(scopes: ["customers:read"])' in sdl
+    spec = registry.get("Customer", "devices")
+    assert spec is not None and spec.plugin == "tightrope-customers"
+    assert spec.scopes == frozenset({"devices:read"})

@@ -11,6 +11,12 @@ import click
 
 from gateway.cli.graph import graph_group
 from gateway.cli.neo4j import neo4j
+from gateway.cli.oauth import (
+    clients_group,
+    customers_group,
+    keys_group,
+    token_command,
+)
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
 from gateway.cli.serve import serve
 
@@ -26,6 +32,10 @@ cli.add_command(graph_group)
 cli.add_command(serve)
 cli.add_command(plugins_command)
 cli.add_command(schema_command)
+cli.add_command(clients_group)
+cli.add_command(keys_group)
+cli.add_command(customers_group)
+cli.add_command(token_command)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from inspect import isawaitable
 
 import strawberry
@@ -139,7 +139,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        graph = connect(settings.neo4j())
+        # No driver retries: a request answers UNAVAILABLE after one attempt
+        # (about neo4j_timeout) rather than after the driver's back-off.
+        graph = connect(replace(settings.neo4j(), retry_time=0.0))
         app.state.graph = graph
         started = False
         try:

@@ -33,6 +33,10 @@ class Neo4jSettings:
     # caller hears that the graph is unavailable. The gateway keeps this near a
     # second; bulk loads can afford more patience.
     timeout: float = 1.0
+    # How long a failed transaction is retried; None means ``timeout``. The
+    # driver's back-off can overshoot it by seconds, so the gateway passes 0 to
+    # answer UNAVAILABLE after one failed attempt instead of hanging.
+    retry_time: float | None = None
 
 
 class Graph:
@@ -95,6 +99,8 @@ def connect(settings: Neo4jSettings) -> Graph:
         auth=(settings.user, settings.password),
         connection_timeout=settings.timeout,
         connection_acquisition_timeout=settings.timeout,
-        max_transaction_retry_time=settings.timeout,
+        max_transaction_retry_time=(
+            settings.timeout if settings.retry_time is None else settings.retry_time
+        ),
     )
     return Graph(driver, settings.database)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.graph import graph_group
+from gateway.cli.load import load
 from gateway.cli.neo4j import neo4j
 from gateway.cli.oauth import (
     clients_group,
@@ -32,6 +33,7 @@ cli.add_command(graph_group)
 cli.add_command(serve)
 cli.add_command(plugins_command)
 cli.add_command(schema_command)
+cli.add_command(load)
 cli.add_command(clients_group)
 cli.add_command(keys_group)
 cli.add_command(customers_group)

@@ -1,0 +1,137 @@
+"""The retail graph as plain, frozen dataclasses.
+
+These are what the loader, the demo generator and the repository functions pass
+around: no driver types, no behaviour. Timestamps are timezone-aware datetimes;
+the driver stores them as Neo4j ``DateTime`` values, which compare and sort
+correctly across offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+# The purposes a customer can grant or withhold consent for (DESIGN.md, Consent).
+PURPOSES: Final = (
+    "personalisation",
+    "cross_device",
+    "analytics",
+    "third_party_sharing",
+    "marketing",
+)
+
+EventType = Literal["view", "add_to_cart", "purchase", "login"]
+EVENT_TYPES: Final[tuple[EventType, ...]] = ("view", "add_to_cart", "purchase", "login")
+
+DeviceKind = Literal["mobile", "desktop", "tablet", "kiosk"]
+DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = ("mobile", "desktop", "tablet", "kiosk")
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: str
+    name: str
+    parent_id: str | None = None  # None for a root such as "Women"
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    sku: str
+    name: str
+    price: float
+    brand_id: str
+    category_id: str
+    in_stock: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    created_at: datetime
+    # Only a keyed hash of the email is kept, so the graph can match a returning
+    # customer by email without holding the address itself.
+    email_hmac: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    kind: DeviceKind
+    ua_family: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLink:
+    """(:Device)-[:USED_BY]->(:Customer): how we know a device is a customer's."""
+
+    device_id: str
+    customer_id: str
+    method: str  # "login", "app_install", "probabilistic", ...
+    confidence: float  # 1.0 for deterministic links
+    linked_at: datetime
+    evidence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    customer_id: str
+    purpose: str  # one of PURPOSES
+    granted: bool
+    at: datetime
+    version: str = "1"
+    source: str = "web"  # where it was given: "web", "app", "store", "import"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    started_at: datetime
+    channel: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One behavioural event, as sent by a frontend or found in an events file.
+
+    ``event_id`` is chosen by the sender and makes every write idempotent: the
+    same event sent twice is stored once.
+    """
+
+    event_id: str
+    type: EventType
+    at: datetime
+    session_id: str | None = None
+    device_id: str | None = None
+    channel: str | None = None
+    sku: str | None = None
+    customer_id: str | None = None
+    qty: int | None = None
+    price: float | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    brands: tuple[Brand, ...]
+    categories: tuple[Category, ...]  # parents before children
+    products: tuple[Product, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBase:
+    """Customers with their known devices, device links and consents."""
+
+    customers: tuple[Customer, ...]
+    devices: tuple[Device, ...]
+    links: tuple[DeviceLink, ...]
+    consents: tuple[Consent, ...]

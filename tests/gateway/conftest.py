@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
 
-from gateway import create_app
+from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.settings import Settings, load_settings
 from graph import Graph
 
@@ -54,9 +56,28 @@ async def demo_graph(clean_graph: Graph) -> Graph:
     return clean_graph
 
 
+_TEST_KEYS = tempfile.mkdtemp(prefix="tightrope-test-keys-")
+
+
 def settings_for_tests(**overrides: Any) -> Settings:
     overrides.setdefault("dev_mode", True)
+    # Signing keys of test apps live in a throwaway directory, not the user's.
+    overrides.setdefault("oauth_keys_dir", _TEST_KEYS)
     return load_settings(**overrides)
+
+
+# Tests of the core API stand in for OAuth with this header: it names the
+# customer and grants every declared scope. It exists only in the tests'
+# authenticate function, never in the served app.
+TEST_CUSTOMER_HEADER = "X-Test-Customer"
+
+
+async def authenticate_for_tests(request: Request) -> Principal:
+    customer = request.headers.get(TEST_CUSTOMER_HEADER)
+    if not customer:
+        return ANONYMOUS
+    scopes = request.app.state.registry.scope_names
+    return Principal("test-client", ClientKind.FIRST_PARTY, customer, scopes)
 
 
 @asynccontextmanager
@@ -64,6 +85,7 @@ async def serve(
     settings: Settings | None = None, plugins: Iterable[object] = (), **kwargs: Any
 ) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     """An app with its lifespan running, and an HTTP client talking to it."""
+    kwargs.setdefault("authenticate", authenticate_for_tests)
     app = create_app(settings or settings_for_tests(), plugins, **kwargs)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -85,8 +107,8 @@ async def gql(
     variables: dict[str, Any] | None = None,
     customer: str | None = None,
 ) -> dict[str, Any]:
-    """POST a GraphQL request; ``customer`` sends the dev-mode principal header."""
-    headers = {"X-Tightrope-Dev-Customer": customer} if customer else {}
+    """POST a GraphQL request; ``customer`` names the test principal's customer."""
+    headers = {TEST_CUSTOMER_HEADER: customer} if customer else {}
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from graph import Graph
-from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
+from tests.gateway.conftest import Serve, codes, gql
 
 ME = "{ me { id createdAt devices { id kind uaFamily lastSeen } } }"
 
 
-async def test_me_is_the_customer_of_the_dev_principal(demo_graph: Graph, served: Serve) -> None:
+async def test_me_is_the_customer_of_the_principal(demo_graph: Graph, served: Serve) -> None:
     async with served() as (_, client):
         body = await gql(client, ME, customer="c1")
     assert "errors" not in body, body
@@ -30,12 +30,6 @@ async def test_me_without_a_customer_is_unauthenticated(demo_graph: Graph, serve
     async with served() as (_, client):
         body = await gql(client, "{ me { id } }")
     assert body["data"] == {"me": None}
-    assert codes(body) == ["UNAUTHENTICATED"]
-
-
-async def test_dev_header_is_ignored_outside_dev_mode(demo_graph: Graph, served: Serve) -> None:
-    async with served(settings_for_tests(dev_mode=False)) as (_, client):
-        body = await gql(client, "{ me { id } }", customer="c1")
     assert codes(body) == ["UNAUTHENTICATED"]
 
 

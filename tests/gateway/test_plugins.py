@@ -142,10 +142,10 @@ async def test_hook_register_scopes(graph: Graph, served: Serve) -> None:
     )
     async with served(plugins=[wishlists]) as (app, client):
         anonymous = await gql(client, "{ wishlist }")
-        dev = await gql(client, "{ wishlist }", customer="c1")
+        holder = await gql(client, "{ wishlist }", customer="c1")
     assert "wishlist:read" in app.state.registry.scope_names
     assert codes(anonymous) == ["FORBIDDEN"]
-    assert dev["data"] == {"wishlist": "hello"}  # the dev principal holds every declared scope
+    assert holder["data"] == {"wishlist": "hello"}  # a principal holding the new scope
 
     undeclared = Plugin("sloppy", register_fields=lambda: field("wishlist:write"))
     with pytest.raises(PluginError, match=r"'sloppy'.*undeclared scope.*wishlist:write"):

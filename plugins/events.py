@@ -72,6 +72,7 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
     rejected: list[RejectedEvent] = []
     parsed: list[Event] = []
     index_of: dict[str, int] = {}
+    first_with_id: dict[str, Event] = {}
     for index, item in enumerate(events):
         row = dataclasses.asdict(item)
         try:
@@ -82,6 +83,9 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
                 elif row["customer_id"] != principal.customer_id:
                     raise RowError("customer_id", "is not the customer of this token")
             event = parse_event(row)
+            first = first_with_id.get(event.event_id)
+            if first is not None and first != event:
+                raise RowError("event_id", "used by a different event earlier in this batch")
         except RowError as exc:
             rejected.append(
                 RejectedEvent(
@@ -91,6 +95,7 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
             continue
         parsed.append(event)
         index_of.setdefault(event.event_id, index)
+        first_with_id.setdefault(event.event_id, event)
     result = await write_events(info.context.graph, parsed)
     for problem in result.rejected:
         index = index_of.get(problem.event_id, -1)

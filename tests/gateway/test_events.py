@@ -133,3 +133,21 @@ async def test_tracking_needs_events_write(demo_graph: Graph, served: Serve) -> 
         body = await gql(client, TRACK, {"events": EVENTS[:1]})
     assert body["data"] == {"trackEvents": None}
     assert codes(body) == ["FORBIDDEN"]
+
+
+async def test_an_event_id_reused_for_another_event_is_rejected_at_its_index(
+    demo_graph: Graph, served: Serve
+) -> None:
+    view = {
+        "eventId": "v",
+        "type": "view",
+        "at": "2025-05-01T10:00:00Z",
+        "sessionId": "s4",
+        "sku": "sku-001",
+    }
+    batch = [view, dict(view), {**view, "sku": "sku-002"}]
+    async with served() as (_, client):
+        body = await gql(client, TRACK, {"events": batch}, customer="c1")
+    result = body["data"]["trackEvents"]
+    assert (result["accepted"], result["duplicates"]) == (1, 1)
+    assert [(r["index"], r["field"]) for r in result["rejected"]] == [(2, "event_id")]

@@ -95,6 +95,9 @@ class PluginHost:
         results: list[tuple[str, Any]] = []
         # pluggy calls the most recently registered (and tryfirst) implementations first.
         for impl in reversed(hook.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                # Wrappers wrap pluggy's own call loop; here each plugin is called alone.
+                continue
             name = impl.plugin_name
             args = {arg: kwargs[arg] for arg in impl.argnames}
             try:

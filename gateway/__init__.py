@@ -16,6 +16,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
     Connection,
     PageInfo,
@@ -62,4 +63,5 @@ __all__ = [
     "hookimpl",
     "make_connection",
     "page_size",
+    "password_sign_in",
 ]

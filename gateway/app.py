@@ -1,7 +1,8 @@
 """The app factory: plugins → registry → schema → one Starlette app with one Graph.
 
-Request flow: BodySizeLimit → route. ``/graphql`` asks ``app.state.authenticate``
-for the request's Principal, builds a fresh :class:`Context` (principal, graph,
+Request flow: BodySizeLimit → BearerTokens (a bad bearer token is refused with
+401 here) → route. ``/graphql`` asks ``app.state.authenticate`` for the
+request's Principal, builds a fresh :class:`Context` (principal, graph,
 new DataLoaders) and runs the schema, whose extensions label errors and refuse
 over-complex documents and whose scope gate guards fields.
 """
@@ -25,10 +26,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from gateway.authenticate import Authenticate, default_authenticate
+from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory, make_loaders
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
+from gateway.oauth import OAuthService, oauth_routes
+from gateway.oauth.asgi import BearerTokens
+from gateway.oauth.login import from_hook
+from gateway.oauth.scopes import ScopeCatalogue
 from gateway.plugins import PluginError, PluginHost, load_plugins
 from gateway.schema import build_schema, collect_registry
 from gateway.settings import Settings, load_settings
@@ -131,11 +136,17 @@ def create_app(
 ) -> Starlette:
     """The gateway app. ``plugins`` are registered beside the installed ones.
 
-    ``authenticate`` replaces the default (anonymous, plus the dev-mode header);
-    it can also be swapped later on ``app.state.authenticate``.
+    ``authenticate`` replaces the default (the bearer token, verified by the
+    OAuth resource server); it can also be swapped later on
+    ``app.state.authenticate``.
     """
     settings = settings or load_settings()
     assembly = assemble(settings, plugins, use_entry_points=use_entry_points)
+    oauth = OAuthService(
+        settings,
+        ScopeCatalogue(assembly.registry.scopes),
+        authenticate_customer=from_hook(assembly.host.pm.hook.authenticate_customer),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,9 +171,13 @@ def create_app(
             Route("/graphql", GraphQLView(assembly), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *oauth_routes(),
             *assembly.routes,
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BearerTokens, service=oauth),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -170,9 +185,8 @@ def create_app(
     app.state.registry = assembly.registry
     app.state.schema = assembly.schema
     app.state.plugins = assembly.host
-    app.state.authenticate = authenticate or default_authenticate(
-        settings, assembly.registry.scope_names
-    )
+    app.state.oauth = oauth
+    app.state.authenticate = authenticate or oauth.authenticate
     return app
 
 

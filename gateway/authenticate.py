@@ -2,10 +2,11 @@
 
 ``create_app`` stores a function ``authenticate(request) -> Principal`` on
 ``app.state.authenticate``; the GraphQL context getter calls it for every
-request. The default below knows no tokens: every request is anonymous, except
-that in dev mode the header ``X-Tightrope-Dev-Customer`` stands in for a
-customer-bound token holding every declared scope. The OAuth resource server
-replaces this function with bearer-token verification (and removes the header).
+request. By default it is :meth:`gateway.oauth.OAuthService.authenticate`: the
+request's bearer token, verified by the OAuth resource server (no token:
+anonymous). Tests may pass their own to ``create_app``. There is no header
+that stands in for a token, in dev mode or otherwise: for development, mint a
+real token with ``tightrope token``.
 """
 
 from __future__ import annotations
@@ -14,26 +15,6 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
-from gateway.principal import ANONYMOUS, ClientKind, Principal
-from gateway.settings import Settings
+from gateway.principal import Principal
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
-
-DEV_CUSTOMER_HEADER = "X-Tightrope-Dev-Customer"
-DEV_CLIENT_ID = "tightrope-dev"
-
-
-def default_authenticate(settings: Settings, all_scopes: frozenset[str]) -> Authenticate:
-    async def authenticate(request: Request) -> Principal:
-        if settings.dev_mode:
-            customer = request.headers.get(DEV_CUSTOMER_HEADER)
-            if customer:
-                return Principal(
-                    client_id=DEV_CLIENT_ID,
-                    client_kind=ClientKind.FIRST_PARTY,
-                    customer_id=customer,
-                    scopes=all_scopes,
-                )
-        return ANONYMOUS
-
-    return authenticate

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import click
     from pydantic_settings import BaseSettings
     from starlette.applications import Starlette
+    from starlette.requests import Request
     from starlette.routing import BaseRoute
     from strawberry.dataloader import DataLoader
 
@@ -153,4 +154,23 @@ def shutdown(app: Starlette, graph: Graph, settings: Settings) -> Awaitable[None
     logged and does not stop the other plugins' shutdown.
 
     Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec(firstresult=True)
+def authenticate_customer(request: Request, graph: Graph) -> str | Awaitable[str | None] | None:
+    """Who the customer on the authorization server's sign-in page is.
+
+    :param request: the Starlette request to ``/oauth/authorize``: a GET (an SSO
+        cookie or header may already say who it is) or the POST of the sign-in
+        form (fields ``customer`` and ``password``; ``await request.form()``).
+    :param graph: the app's one Graph.
+
+    Return the customer id, or an awaitable of it (e.g. an ``async def``
+    function's coroutine, which the host awaits), or None to let the next plugin
+    answer. The built-in ``tightrope-password-login`` plugin answers last, with
+    a password check. The host awaits the first non-None result; a result of
+    None there means "not signed in".
+
+    First result wins (``firstresult``).
     """

@@ -18,6 +18,7 @@ from graph.customers import customers_by_id, devices_by_id, devices_of_customers
 from graph.driver import Graph, GraphUnavailable, Neo4jSettings, connect
 from graph.events import RowError, WriteResult, parse_event, write_events
 from graph.model import Brand, Category, Customer, Device, Event, Product, Session
+from graph.oauth import GrantRecord, list_grants, revoke_grant
 
 __all__ = [
     "Brand",
@@ -25,6 +26,7 @@ __all__ = [
     "Customer",
     "Device",
     "Event",
+    "GrantRecord",
     "Graph",
     "GraphUnavailable",
     "Neo4jSettings",
@@ -41,9 +43,11 @@ __all__ = [
     "customers_by_id",
     "devices_by_id",
     "devices_of_customers",
+    "list_grants",
     "list_products",
     "parse_event",
     "products_by_sku",
+    "revoke_grant",
     "search_products",
     "sessions_by_id",
     "write_events",

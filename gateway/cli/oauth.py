@@ -9,24 +9,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import uuid
 
 import click
 
 from gateway.cli.common import graph_session, settings
 from gateway.oauth.clients import ClientError, register_client
+from gateway.oauth.devtokens import dev_token
 from gateway.oauth.passwords import hash_password
 from gateway.oauth.routes import OAuthService
 from gateway.oauth.scopes import ScopeCatalogue, join, parse
-from gateway.oauth.tokens import issue
-from graph.oauth import (
-    FamilyRecord,
-    create_family,
-    get_client,
-    list_clients,
-    remove_client,
-    set_password_hash,
-)
+from graph.oauth import list_clients, remove_client, set_password_hash
 
 
 def _catalogue() -> ScopeCatalogue:
@@ -172,39 +164,16 @@ def token_command(customer_id: str | None, client_id: str, scopes: str) -> None:
     customers:read only for first-party clients. It has no refresh token and
     lives as long as ``oauth_access_token_ttl``.
     """
-    config = settings()
-    service = OAuthService(config, _catalogue())
+    service = OAuthService(settings(), _catalogue())
 
     async def run() -> str:
         async with graph_session() as graph:
-            client = await get_client(graph, client_id)
-            if client is None:
-                raise click.ClickException(f"no client {client_id!r}")
-            wanted = set(parse(scopes))
-            allowed = set(client.allowed_scopes) & service.catalogue.allowed_for(client.kind)
-            if not wanted <= allowed:
-                raise click.ClickException(
-                    f"client {client_id} may not hold {join(wanted - allowed)}"
-                )
-            now = int(time.time())
-            family = FamilyRecord(
-                id=uuid.uuid4().hex,
-                client_id=client_id,
-                customer_id=customer_id,
-                scopes=tuple(sorted(wanted)),
-                expires_at=now + service.config.access_token_ttl,
-                revoked_at=None,
-            )
-            await create_family(graph, family, now)
-            return issue(
-                service.keys,
-                issuer=service.config.issuer,
-                audience=service.config.audience,
-                client_id=client_id,
-                subject=customer_id or client_id,
-                scopes=wanted,
-                family_id=family.id,
-                ttl=service.config.access_token_ttl,
+            return await dev_token(
+                graph, service, client_id=client_id, customer_id=customer_id, scopes=parse(scopes)
             )
 
-    click.echo(asyncio.run(run()))
+    try:
+        token = asyncio.run(run())
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(token)

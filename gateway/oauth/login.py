@@ -7,6 +7,9 @@ with ``tightrope customers set-password`` and stored as Argon2id hashes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
+
 import anyio.to_thread
 from starlette.requests import Request
 
@@ -30,3 +33,15 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     # Argon2 is deliberately slow and memory-hungry: keep it off the event loop.
     ok = await anyio.to_thread.run_sync(verify_password, stored, password)
     return customer.strip() if ok else None
+
+
+def from_hook(hook: Callable[..., object]) -> Callable[[Request, Graph], Awaitable[str | None]]:
+    """Ask the plugins' ``authenticate_customer`` hook (firstresult), awaiting its answer."""
+
+    async def authenticate(request: Request, graph: Graph) -> str | None:
+        result = hook(request=request, graph=graph)
+        if isawaitable(result):
+            result = await result
+        return result if isinstance(result, str) and result else None
+
+    return authenticate

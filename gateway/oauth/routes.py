@@ -88,7 +88,14 @@ class OAuthService:
         return self._signer
 
     async def authenticate(self, request: Request) -> Principal:
-        """The gateway's ``authenticate(request)``: bearer token → Principal."""
+        """The gateway's ``authenticate(request)``: bearer token → Principal.
+
+        Behind :class:`gateway.oauth.asgi.BearerTokens` the token was verified
+        already and its Principal waits in the request's state.
+        """
+        checked = request.scope.get("state", {}).get("principal")
+        if isinstance(checked, Principal):
+            return checked
         return await self.resource.authenticate(request, request.app.state.graph)
 
     def metadata(self) -> dict[str, Any]:

@@ -24,8 +24,11 @@ class ScopeLike(Protocol):
     def description(self) -> str: ...
 
 
-# Scopes a third-party or public client may never hold, whatever it asks for.
-FIRST_PARTY_ONLY: frozenset[str] = frozenset({"customers:read"})
+# Scopes a third-party or public client may never hold, whatever it asks for:
+# reading any customer (the back office), and seeing or changing which apps a
+# customer authorised (the retailer's own privacy dashboard; scopes declared by
+# the built-in tightrope-authorised-apps plugin).
+FIRST_PARTY_ONLY: frozenset[str] = frozenset({"customers:read", "apps:read", "apps:write"})
 
 
 class UnknownScope(ValueError):

@@ -147,3 +147,32 @@ async def full_flow(
     assert response.status_code == 200, response.text
     body = response.json()
     return Tokens(body["access_token"], body.get("refresh_token"), body["scope"])
+
+
+async def bearer_for(app: object, customer_id: str | None, scopes: object = None) -> str:
+    """A real access token for ``customer_id`` from a first-party test client.
+
+    ``scopes`` defaults to every scope the app declares (what a trusted first-party
+    frontend could hold); the token goes through the same verification as any.
+    """
+    from gateway.oauth import OAuthService
+    from gateway.oauth.clients import register_client
+    from gateway.oauth.devtokens import dev_token
+
+    state = app.state  # type: ignore[attr-defined]
+    service: OAuthService = state.oauth
+    wanted = service.catalogue.names if scopes is None else frozenset(scopes)  # type: ignore[arg-type]
+    client_id = getattr(state, "test_client_id", None)
+    if client_id is None:
+        record, _ = await register_client(
+            state.graph,
+            service.catalogue,
+            name="tests",
+            kind="first_party",
+            scopes=service.catalogue.names,
+            trusted=True,
+        )
+        client_id = state.test_client_id = record.client_id
+    return await dev_token(
+        state.graph, service, client_id=client_id, customer_id=customer_id, scopes=wanted
+    )

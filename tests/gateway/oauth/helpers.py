@@ -83,6 +83,8 @@ async def sign_in(
     page = await http.get(url)
     assert page.status_code == 200, page.text
     form = forms(page.text)[0]
+    if form.fields.get("action") != "sign_in":
+        return page  # signed in already: straight to the consent page
     data = form.fields | {"customer": customer, "password": password}
     posted = await http.post(url, data=data)
     if posted.status_code != 303:

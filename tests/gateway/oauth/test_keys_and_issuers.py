@@ -1,0 +1,133 @@
+"""Key rotation keeps old tokens valid until they expire; external issuers are trusted by JWKS."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from starlette.applications import Starlette
+
+from gateway.oauth import InvalidToken, OAuthService
+from gateway.oauth.keys import KEYS_FILE, KeyStore
+from gateway.oauth.resource import ResourceServer
+from gateway.oauth.scopes import ScopeCatalogue
+from gateway.principal import ClientKind
+from gateway.settings import ExternalIssuer
+from graph import Graph
+
+from .conftest import PASSWORD, add_client
+from .helpers import full_flow
+
+
+async def test_tokens_signed_before_a_rotation_still_work(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "public", "profile:read")
+    before = await full_flow(
+        http, client.client_id, client.redirect_uri, "profile:read", customer, PASSWORD
+    )
+    service: OAuthService = app.state.oauth
+    old_kid = service.keys.signing_key().kid
+    # Another process (the CLI) rotates; this one notices through the file.
+    KeyStore(service.keys.directory, retention=600).rotate()
+    assert service.keys.signing_key().kid != old_kid
+    published = {k["kid"] for k in (await http.get("/.well-known/jwks.json")).json()["keys"]}
+    assert old_kid in published
+    answer = await http.get("/whoami", headers={"Authorization": f"Bearer {before.access_token}"})
+    assert answer.status_code == 200
+    after = await full_flow(
+        http, client.client_id, client.redirect_uri, "profile:read", customer, PASSWORD
+    )
+    keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
+    decoded = jwt.decode(after.access_token, keys, algorithms=["ES256"])
+    assert decoded.header["kid"] != old_kid
+
+
+def test_a_retired_key_stops_verifying_after_its_retention(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path, retention=300)
+    old = store.rotate()
+    store.rotate()
+    assert store.verification_key(old.kid) is not None
+    # Pretend the rotation happened long ago.
+    data = json.loads((tmp_path / KEYS_FILE).read_text())
+    for item in data["keys"]:
+        if item["kid"] == old.kid:
+            item["retired_at"] = int(time.time()) - 301
+    (tmp_path / KEYS_FILE).write_text(json.dumps(data))
+    fresh = KeyStore(tmp_path, retention=300)
+    assert fresh.verification_key(old.kid) is None
+    assert old.kid not in {k["kid"] for k in fresh.jwks()["keys"]}
+    assert '"d"' not in json.dumps(fresh.jwks())  # public parts only
+
+
+# ------------------------------------------------------------------ external issuers
+
+ISSUER = "https://login.retailer.example"
+AUDIENCE = "https://api.retailer.example"
+
+
+@pytest.fixture
+def idp_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "idp-1", "alg": "RS256"}, private=True)
+
+
+def external_server(idp_key: RSAKey) -> ResourceServer:
+    jwks = {"keys": [idp_key.as_dict(private=False)]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=jwks))
+    issuer = ExternalIssuer(
+        issuer=ISSUER,
+        jwks_uri=f"{ISSUER}/jwks",
+        audience=AUDIENCE,
+        scope_claim="scp",
+        client_kind="third_party",
+    )
+    return ResourceServer(
+        KeyStore("/nonexistent-not-used", retention=60),
+        ScopeCatalogue(),
+        issuer="http://127.0.0.1",
+        audience="http://127.0.0.1",
+        external=[issuer],
+        http=httpx.AsyncClient(transport=transport),
+    )
+
+
+def idp_token(key: RSAKey, **claims: object) -> str:
+    now = int(time.time())
+    body = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "c1",
+        "azp": "partner-app",
+        "scp": ["profile:read", "customers:read"],
+        "iat": now,
+        "exp": now + 300,
+    } | claims
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, body, key)
+
+
+async def test_an_external_issuers_token_becomes_a_principal(
+    clean_graph: Graph, idp_key: RSAKey
+) -> None:
+    server = external_server(idp_key)
+    principal = await server.verify(idp_token(idp_key), clean_graph)
+    assert principal.client_id == "partner-app"
+    assert principal.client_kind == ClientKind.THIRD_PARTY
+    assert principal.customer_id == "c1"
+    # customers:read is never a third party's, whoever issued the token.
+    assert principal.scopes == frozenset({"profile:read"})
+
+
+async def test_external_tokens_are_checked_like_ours(clean_graph: Graph, idp_key: RSAKey) -> None:
+    server = external_server(idp_key)
+    for bad in (
+        idp_token(idp_key, aud="https://elsewhere.example"),
+        idp_token(idp_key, exp=int(time.time()) - 60),
+        idp_token(RSAKey.generate_key(2048, parameters={"kid": "idp-1"}, private=True)),
+    ):
+        with pytest.raises(InvalidToken):
+            await server.verify(bad, clean_graph)

@@ -123,12 +123,35 @@ SET_SIGN_IN_HASH: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
 MERGE (c)-[:SIGNS_IN_WITH]->(p:Password)
 SET p.hash = $hash, p.updated_at = $now
+REMOVE p.failures, p.failed_at
 RETURN c.id AS id
 """
 
 GET_SIGN_IN_HASH: LiteralString = """
 MATCH (:Customer {id: $customer_id})-[:SIGNS_IN_WITH]->(p:Password)
 RETURN p.hash AS hash
+"""
+
+# Failed sign-ins are counted on the Password node, so every gateway process
+# sees the same count; a success (or a new password) clears it.
+COUNT_FAILURE: LiteralString = """
+MATCH (:Customer {id: $customer_id})-[:SIGNS_IN_WITH]->(p:Password)
+SET p.failures = CASE WHEN coalesce(p.failed_at, 0) < $now - $window THEN 1
+                      ELSE coalesce(p.failures, 0) + 1 END,
+    p.failed_at = $now
+RETURN p.failures AS failures
+"""
+
+RECENT_FAILURES: LiteralString = """
+MATCH (:Customer {id: $customer_id})-[:SIGNS_IN_WITH]->(p:Password)
+RETURN CASE WHEN coalesce(p.failed_at, 0) < $now - $window THEN 0
+            ELSE coalesce(p.failures, 0) END AS failures
+"""
+
+CLEAR_FAILURES: LiteralString = """
+MATCH (:Customer {id: $customer_id})-[:SIGNS_IN_WITH]->(p:Password)
+WHERE p.failures IS NOT NULL
+REMOVE p.failures, p.failed_at
 """
 
 
@@ -138,6 +161,24 @@ async def set_password_hash(graph: Graph, customer_id: str, hash_: str, now: int
         SET_SIGN_IN_HASH, {"customer_id": customer_id, "hash": hash_, "now": now}
     )
     return bool(rows)
+
+
+async def count_sign_in_failure(graph: Graph, customer_id: str, now: int, window: int) -> int:
+    rows = await graph.write(
+        COUNT_FAILURE, {"customer_id": customer_id, "now": now, "window": window}
+    )
+    return int(rows[0]["failures"]) if rows else 0
+
+
+async def recent_sign_in_failures(graph: Graph, customer_id: str, now: int, window: int) -> int:
+    rows = await graph.read(
+        RECENT_FAILURES, {"customer_id": customer_id, "now": now, "window": window}
+    )
+    return int(rows[0]["failures"]) if rows else 0
+
+
+async def clear_sign_in_failures(graph: Graph, customer_id: str) -> None:
+    await graph.write(CLEAR_FAILURES, {"customer_id": customer_id})
 
 
 async def get_password_hash(graph: Graph, customer_id: str) -> str | None:

@@ -7,6 +7,7 @@ with ``tightrope customers set-password`` and stored as Argon2id hashes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 
@@ -15,7 +16,19 @@ from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
 from graph import Graph
-from graph.oauth import get_password_hash
+from graph.oauth import (
+    clear_sign_in_failures,
+    count_sign_in_failure,
+    get_password_hash,
+    recent_sign_in_failures,
+)
+
+# After this many wrong passwords within the window, the customer's password
+# sign-in is refused (with the same message as a wrong password) until the
+# window has passed since the last failure. Online guessing is then limited to
+# a few tries per quarter hour per customer, whatever the number of processes.
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
 
 
 async def password_sign_in(request: Request, graph: Graph) -> str | None:
@@ -29,10 +42,18 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     password = form.get("password")
     if not isinstance(customer, str) or not isinstance(password, str) or not customer:
         return None
-    stored = await get_password_hash(graph, customer.strip())
+    customer = customer.strip()
+    now = int(time.time())
+    if await recent_sign_in_failures(graph, customer, now, FAILURE_WINDOW) >= MAX_FAILURES:
+        return None
+    stored = await get_password_hash(graph, customer)
     # Argon2 is deliberately slow and memory-hungry: keep it off the event loop.
     ok = await anyio.to_thread.run_sync(verify_password, stored, password)
-    return customer.strip() if ok else None
+    if not ok:
+        await count_sign_in_failure(graph, customer, now, FAILURE_WINDOW)
+        return None
+    await clear_sign_in_failures(graph, customer)
+    return customer
 
 
 def from_hook(hook: Callable[..., object]) -> Callable[[Request, Graph], Awaitable[str | None]]:

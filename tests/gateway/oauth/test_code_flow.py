@@ -141,3 +141,22 @@ async def test_a_form_without_the_csrf_token_is_refused(
     )
     assert posted.status_code == 400
     assert "tightrope_signin" not in posted.cookies
+
+
+async def test_repeated_wrong_passwords_lock_password_sign_in_for_a_while(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    _, challenge = pkce_pair()
+    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    for _ in range(5):
+        assert (await sign_in(http, url, customer, "guess")).status_code == 401
+    # Even the right password is refused now, with the same words as a wrong one.
+    locked = await sign_in(http, url, customer, PASSWORD)
+    assert locked.status_code == 401
+    assert "do not match" in locked.text
+    # Another customer is not affected.
+    from .conftest import add_customer
+
+    await add_customer(app.state.graph, "c-2")
+    assert (await sign_in(http, url, "c-2", PASSWORD)).status_code == 200

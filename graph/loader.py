@@ -16,6 +16,7 @@ streamed in batches.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import sys
@@ -521,45 +522,64 @@ async def load_file(
     return report
 
 
-async def _load_events(
-    graph: Graph, rows: Iterator[Row], report: LoadReport, batch: int, bar: tqdm[Any]
-) -> None:
-    chunk: list[Row] = []
-    last_line = 0
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= batch:
-            last_line = await _event_chunk(graph, chunk, report, bar, last_line)
-            chunk = []
-    await _event_chunk(graph, chunk, report, bar, last_line)
-    bar.update(bar.total - bar.n if bar.total else 0)
+@dataclass
+class _ParsedChunk:
+    events: list[Event]
+    lines: dict[str, list[int]]  # event_id -> the lines it appeared on
+    last_line: int
 
 
-async def _event_chunk(
-    graph: Graph, chunk: list[Row], report: LoadReport, bar: tqdm[Any], last_line: int
-) -> int:
+def _read_chunk(rows: Iterator[Row], batch: int, report: LoadReport) -> _ParsedChunk | None:
+    """Read and validate up to ``batch`` rows; None at the end of the file."""
     events: list[Event] = []
     lines: dict[str, list[int]] = {}
-    for line, row in chunk:
+    last_line = 0
+    for line, row in rows:
         report.rows += 1
+        last_line = line
         try:
             event = parse_event(row)
         except RowError as exc:
             report.bad.append(BadRow(line, exc.field, exc.reason))
-            continue
-        events.append(event)
-        lines.setdefault(event.event_id, []).append(line)
-    result = await write_events(graph, events, batch_size=max(1, len(events)))
+        else:
+            events.append(event)
+            lines.setdefault(event.event_id, []).append(line)
+        if report.rows % batch == 0:
+            break
+    return _ParsedChunk(events, lines, last_line) if last_line else None
+
+
+async def _load_events(
+    graph: Graph, rows: Iterator[Row], report: LoadReport, batch: int, bar: tqdm[Any]
+) -> None:
+    # Reading and validating the next chunk (in a thread) overlaps with Neo4j
+    # writing the previous one: the client's work is then nearly free.
+    writing: asyncio.Task[None] | None = None
+    done_line = 0
+    while True:
+        try:
+            chunk = await asyncio.to_thread(_read_chunk, rows, batch, report)
+        finally:
+            if writing is not None:
+                await writing  # even when reading failed: never leave a write behind
+        if chunk is None:
+            break
+        writing = asyncio.create_task(_write_chunk(graph, chunk, report, bar, done_line))
+        done_line = chunk.last_line
+    bar.update(bar.total - bar.n if bar.total else 0)
+
+
+async def _write_chunk(
+    graph: Graph, chunk: _ParsedChunk, report: LoadReport, bar: tqdm[Any], done_line: int
+) -> None:
+    result = await write_events(graph, chunk.events, batch_size=max(1, len(chunk.events)))
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)
     for rejected in result.rejected:
-        at = lines[rejected.event_id]
+        at = chunk.lines[rejected.event_id]
         line = at[-1] if rejected.field == "event_id" else at[0]
         report.bad.append(BadRow(line, rejected.field, rejected.reason))
-    if chunk:
-        bar.update(chunk[-1][0] - last_line)
-        return chunk[-1][0]
-    return last_line
+    bar.update(chunk.last_line - done_line)
 
 
 _PARSERS: Final[dict[str, Callable[[Mapping[str, Any]], Any]]] = {

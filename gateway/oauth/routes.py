@@ -230,25 +230,32 @@ async def _issue_code(
 # ------------------------------------------------------------------ token endpoints
 
 
+async def _answer(server: AuthorizationServer, work: Any, *args: Any) -> Response:
+    try:
+        response: Response = await server.run(work, *args)
+    except OAuth2Error as error:
+        # Raised before authlib's own handling starts: a plain-http request URL
+        # off loopback (insecure_transport). Answer it like any OAuth error.
+        response = server.handle_error_response(None, error)
+    return response
+
+
 async def token(request: Request) -> Response:
     _, server = _service(request)
     http = await HttpRequest.read(request)
-    response: Response = await server.run(server.create_token_response, http)
-    return response
+    return await _answer(server, server.create_token_response, http)
 
 
 async def revoke(request: Request) -> Response:
     _, server = _service(request)
     http = await HttpRequest.read(request)
-    response: Response = await server.run(server.create_endpoint_response, "revocation", http)
-    return response
+    return await _answer(server, server.create_endpoint_response, "revocation", http)
 
 
 async def introspect(request: Request) -> Response:
     _, server = _service(request)
     http = await HttpRequest.read(request)
-    response: Response = await server.run(server.create_endpoint_response, "introspection", http)
-    return response
+    return await _answer(server, server.create_endpoint_response, "introspection", http)
 
 
 async def metadata(request: Request) -> Response:

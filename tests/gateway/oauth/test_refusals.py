@@ -488,3 +488,14 @@ async def test_a_token_signed_with_an_unknown_key_is_refused(
     assert await refused(http, forged) == "bad signature"
     forged = jwt.encode(header | {"kid": "made-up"}, payload, stranger)
     assert await refused(http, forged) == "unknown signing key"
+
+
+async def test_plain_http_off_loopback_is_refused_as_insecure_transport(app: Starlette) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shop.example") as http:
+        answer = await http.post("/oauth/token", data={"grant_type": "client_credentials"})
+        page = await http.get("/oauth/authorize?response_type=code&client_id=x")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "insecure_transport"
+    assert page.status_code == 400
+    assert "insecure_transport" in page.text

@@ -17,7 +17,8 @@ sessions and devices are MERGEd first in their own statements, so the event
 statements only MATCH them; an event's own id is checked through the
 relationship uniqueness constraint (an index seek) and the relationship is then
 CREATEd, which is cheaper than MERGE on a pattern whose product end is a dense
-node.
+node. The seek locks the id, so two writers sending the same new event at once
+store it once (a deadlock between them is retried by the managed transaction).
 """
 
 from __future__ import annotations

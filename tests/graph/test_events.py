@@ -166,3 +166,18 @@ async def test_a_resent_event_in_one_batch_counts_once_and_a_clash_is_rejected(
     result = await write_events(clean_graph, [view, view, clash])
     assert result.created["view"] == 1 and result.already_stored["view"] == 1
     assert [(r.event_id, r.field) for r in result.rejected] == [("e1", "event_id")]
+
+
+async def test_two_writers_sending_the_same_events_at_once_store_them_once(
+    clean_graph: Graph,
+) -> None:
+    import asyncio
+
+    await seed_graph(clean_graph)
+    events = [ev(f"e{i}", "view", session_id=f"s{i % 7}", sku="SKU-1") for i in range(300)]
+    a, b = await asyncio.gather(
+        write_events(clean_graph, events), write_events(clean_graph, events)
+    )
+    assert a.created["view"] + b.created["view"] == 300
+    assert a.already_stored["view"] + b.already_stored["view"] == 300
+    assert (await graph_counts(clean_graph))["views"] == 300

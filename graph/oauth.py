@@ -37,6 +37,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "FOR (n:TokenFamily) ON (n.customer_id, n.client_id)",
     "CREATE INDEX token_family_client IF NOT EXISTS FOR (n:TokenFamily) ON (n.client_id)",
     "CREATE INDEX auth_code_expiry IF NOT EXISTS FOR (n:AuthCode) ON (n.expires_at)",
+    "CREATE INDEX token_family_expiry IF NOT EXISTS FOR (n:TokenFamily) ON (n.expires_at)",
 )
 
 
@@ -373,10 +374,17 @@ class LiveFamily:
     allowed_scopes: frozenset[str]
 
 
+# Families a day past their end (and their refresh tokens) are swept as new ones
+# are made, a bounded batch at a time, so the store stays the size of what lives.
 CREATE_FAMILY: LiteralString = """
 MERGE (f:TokenFamily {id: $id})
 ON CREATE SET f.client_id = $client_id, f.customer_id = $customer_id, f.scopes = $scopes,
               f.created_at = $now, f.expires_at = $expires_at
+WITH count(*) AS done
+MATCH (old:TokenFamily) WHERE old.expires_at < $now - 86400
+WITH old LIMIT 100
+OPTIONAL MATCH (r:RefreshToken)-[:OF]->(old)
+DETACH DELETE r, old
 """
 
 GET_FAMILY: LiteralString = "MATCH (f:TokenFamily {id: $id}) RETURN f {.*} AS f"

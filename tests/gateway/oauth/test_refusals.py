@@ -499,3 +499,19 @@ async def test_plain_http_off_loopback_is_refused_as_insecure_transport(app: Sta
     assert answer.json()["error"] == "insecure_transport"
     assert page.status_code == 400
     assert "insecure_transport" in page.text
+
+
+async def test_long_dead_token_families_are_swept(app: Starlette) -> None:
+    from graph.oauth import FamilyRecord, create_family
+
+    graph = app.state.graph
+    now = int(time.time())
+    dead = FamilyRecord("dead", "c", "cu", ("profile:read",), now - 2 * 86400, None)
+    await create_family(graph, dead, now - 3 * 86400)
+    await graph.write(
+        "MATCH (f:TokenFamily {id: 'dead'}) CREATE (:RefreshToken {hash: 'h'})-[:OF]->(f)"
+    )
+    alive = FamilyRecord("alive", "c", "cu", ("profile:read",), now + 600, None)
+    await create_family(graph, alive, now)
+    rows = await graph.read("MATCH (n) WHERE n:TokenFamily OR n:RefreshToken RETURN n.id AS id")
+    assert [r["id"] for r in rows] == ["alive"]

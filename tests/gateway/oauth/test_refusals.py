@@ -515,3 +515,31 @@ async def test_long_dead_token_families_are_swept(app: Starlette) -> None:
     await create_family(graph, alive, now)
     rows = await graph.read("MATCH (n) WHERE n:TokenFamily OR n:RefreshToken RETURN n.id AS id")
     assert [r["id"] for r in rows] == ["alive"]
+
+
+async def test_scopes_shrink_with_the_clients_allowed_set_even_before_refresh(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client = await add_client(app, "third_party", SCOPES)
+    issued = await full_flow(
+        http,
+        client.client_id,
+        client.redirect_uri,
+        SCOPES,
+        customer,
+        PASSWORD,
+        secret=client.secret,
+    )
+    # The operator narrows what the app may hold.
+    await app.state.graph.write(
+        "MATCH (c:Client {client_id: $id}) SET c.allowed_scopes = ['profile:read']",
+        {"id": client.client_id},
+    )
+    me = await http.get("/whoami", headers=bearer(issued.access_token))
+    assert me.json()["scopes"] == ["profile:read"]
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token},
+        auth=(client.client_id, client.secret or ""),
+    )
+    assert answer.json()["scope"] == "profile:read"

@@ -230,6 +230,23 @@ async def _issue_code(
 # ------------------------------------------------------------------ token endpoints
 
 
+# A single-page app on another origin calls the token, revocation and key
+# endpoints from the browser. They use no cookies (a code needs its PKCE
+# verifier, a client its secret), so any origin may call them; credentials are
+# never allowed cross-origin, and /oauth/authorize (which has cookies) sends no
+# CORS headers at all.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=CORS_HEADERS)
+
+
 async def _answer(server: AuthorizationServer, work: Any, *args: Any) -> Response:
     try:
         response: Response = await server.run(work, *args)
@@ -237,6 +254,7 @@ async def _answer(server: AuthorizationServer, work: Any, *args: Any) -> Respons
         # Raised before authlib's own handling starts: a plain-http request URL
         # off loopback (insecure_transport). Answer it like any OAuth error.
         response = server.handle_error_response(None, error)
+    response.headers.update(CORS_HEADERS)
     return response
 
 
@@ -260,19 +278,22 @@ async def introspect(request: Request) -> Response:
 
 async def metadata(request: Request) -> Response:
     service: OAuthService = request.app.state.oauth
-    return JSONResponse(service.metadata())
+    return JSONResponse(service.metadata(), headers=CORS_HEADERS)
 
 
 async def jwks(request: Request) -> Response:
     service: OAuthService = request.app.state.oauth
-    return JSONResponse(service.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    headers = {"Cache-Control": "public, max-age=300", **CORS_HEADERS}
+    return JSONResponse(service.keys.jwks(), headers=headers)
 
 
 def oauth_routes() -> list[Route]:
     return [
         Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
         Route("/oauth/token", token, methods=["POST"]),
+        Route("/oauth/token", preflight, methods=["OPTIONS"]),
         Route("/oauth/revoke", revoke, methods=["POST"]),
+        Route("/oauth/revoke", preflight, methods=["OPTIONS"]),
         Route("/oauth/introspect", introspect, methods=["POST"]),
         Route("/.well-known/oauth-authorization-server", metadata, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),

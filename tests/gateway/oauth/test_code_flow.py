@@ -160,3 +160,20 @@ async def test_repeated_wrong_passwords_lock_password_sign_in_for_a_while(
 
     await add_customer(app.state.graph, "c-2")
     assert (await sign_in(http, url, "c-2", PASSWORD)).status_code == 200
+
+
+async def test_a_browser_app_on_another_origin_may_call_the_token_endpoint_not_authorize(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    origin = {"Origin": "https://spa.example"}
+    preflight = await http.options(
+        "/oauth/token",
+        headers=origin | {"Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    token = await http.post("/oauth/token", data={"grant_type": "refresh_token"}, headers=origin)
+    assert token.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in token.headers
+    page = await http.get("/oauth/authorize?response_type=code&client_id=x", headers=origin)
+    assert "access-control-allow-origin" not in page.headers

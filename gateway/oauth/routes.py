@@ -176,7 +176,10 @@ async def authorize(request: Request) -> Response:
                     ),
                     status=401,
                 )
-            response = RedirectResponse(str(request.url), status_code=303)
+            # Back to the same authorization request, as a relative URL: the
+            # Host header never decides where a signed-in customer is sent.
+            back = f"{request.url.path}?{request.url.query}"
+            response = RedirectResponse(back, status_code=303)
             signer.set_session(response, signed_in)
             return response
         if customer is None:

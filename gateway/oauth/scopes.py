@@ -8,7 +8,7 @@ scope lists. The consent page shows customers the descriptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Protocol
 
 from gateway.fields import CORE_SCOPES
@@ -51,9 +51,6 @@ class ScopeCatalogue:
     @property
     def names(self) -> frozenset[str]:
         return frozenset(self._scopes)
-
-    def as_mapping(self) -> Mapping[str, ScopeLike]:
-        return dict(self._scopes)
 
     def check(self, names: Iterable[str]) -> frozenset[str]:
         """Return ``names`` as a set, or raise UnknownScope naming the unknown ones."""

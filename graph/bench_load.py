@@ -215,7 +215,15 @@ async def _bench(graph: Graph, args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     events = list(data.event_stream())
     generate_s = time.perf_counter() - began
-    main, profiled, naive = events[:n], events[n : n + batch], events[n + batch :]
+    # The profiled batch and the naive sample are spread over the whole stream,
+    # so they hold every event type in its usual share (the stream's tail is
+    # mostly anonymous visitors).
+    every = len(events) // (batch + sample)
+    picked = list(range(every - 1, len(events), every))[: batch + sample]
+    skip = set(picked)
+    main = [e for i, e in enumerate(events) if i not in skip][:n]
+    profiled = [events[i] for i in picked[:batch]]
+    naive = [events[i] for i in picked[batch:]]
     say(
         f"{len(events)} events generated in {generate_s:.1f}s; writing {n} in batches of {batch}..."
     )

@@ -19,6 +19,9 @@ relationship uniqueness constraint (an index seek) and the relationship is then
 CREATEd, which is cheaper than MERGE on a pattern whose product end is a dense
 node. The seek locks the id, so two writers sending the same new event at once
 store it once (a deadlock between them is retried by the managed transaction).
+The seek is forced with an index hint: while a type has few relationships the
+planner prefers scanning the whole index, and the cached plan then stays
+(measured: 984 db hits per purchase row instead of 8).
 """
 
 from __future__ import annotations
@@ -237,6 +240,7 @@ MERGE (s)-[:ON]->(d)
 CREATE_VIEWS: LiteralString = """
 UNWIND $rows AS r
 OPTIONAL MATCH ()-[seen:VIEWED {event_id: r.event_id}]->()
+  USING INDEX seen:VIEWED(event_id)
 WITH r WHERE seen IS NULL
 MATCH (s:Session {id: r.session_id})
 MATCH (p:Product {sku: r.sku})
@@ -247,6 +251,7 @@ RETURN count(*) AS created
 CREATE_CARTS: LiteralString = """
 UNWIND $rows AS r
 OPTIONAL MATCH ()-[seen:ADDED_TO_CART {event_id: r.event_id}]->()
+  USING INDEX seen:ADDED_TO_CART(event_id)
 WITH r WHERE seen IS NULL
 MATCH (s:Session {id: r.session_id})
 MATCH (p:Product {sku: r.sku})
@@ -257,6 +262,7 @@ RETURN count(*) AS created
 CREATE_PURCHASES: LiteralString = """
 UNWIND $rows AS r
 OPTIONAL MATCH ()-[seen:PURCHASED {event_id: r.event_id}]->()
+  USING INDEX seen:PURCHASED(event_id)
 WITH r WHERE seen IS NULL
 MATCH (c:Customer {id: r.customer_id})
 MATCH (p:Product {sku: r.sku})
@@ -270,6 +276,7 @@ RETURN count(*) AS created
 CREATE_LOGINS: LiteralString = """
 UNWIND $rows AS r
 OPTIONAL MATCH ()-[seen:SIGNED_IN_AS {event_id: r.event_id}]->()
+  USING INDEX seen:SIGNED_IN_AS(event_id)
 WITH r WHERE seen IS NULL
 MATCH (s:Session {id: r.session_id})
 MATCH (c:Customer {id: r.customer_id})

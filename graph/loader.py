@@ -377,7 +377,8 @@ def _format(path: Path, first_line: str) -> Literal["csv", "jsonl"]:
 
 def _open(path: Path) -> Any:
     try:
-        return path.open(encoding="utf-8", newline="")
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+        return path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise LoadError(f"cannot read {path}: {exc.strerror or exc}") from exc
 

@@ -227,3 +227,12 @@ def test_demo_if_empty_loads_once(clean_graph: Graph) -> None:
     second = CliRunner().invoke(cli, [*args, "--if-empty", "--no-progress"])
     assert second.exit_code == 0, second.output
     assert "demo not loaded" in second.output
+
+
+async def test_a_spreadsheet_export_with_a_byte_order_mark_loads(
+    clean_graph: Graph, tmp_path: Path
+) -> None:
+    path = tmp_path / "catalogue.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CATALOGUE_CSV.encode())
+    report = await load_file(clean_graph, path, progress=False)
+    assert report.written["product"] == 2

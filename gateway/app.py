@@ -1,10 +1,11 @@
 """The app factory: plugins → registry → schema → one Starlette app with one Graph.
 
-Request flow: BodySizeLimit → BearerTokens (a bad bearer token is refused with
-401 here) → route. ``/graphql`` asks ``app.state.authenticate`` for the
-request's Principal, builds a fresh :class:`Context` (principal, graph,
-new DataLoaders) and runs the schema, whose extensions label errors and refuse
-over-complex documents and whose scope gate guards fields.
+Request flow: SecurityHeaders → RequestId → BodySizeLimit → BearerTokens (a bad
+bearer token is refused with 401 here) → RateLimit → route. ``/graphql`` asks
+``app.state.authenticate`` for the request's Principal, builds a fresh
+:class:`Context` (principal, graph, new DataLoaders) and runs the schema, whose
+extensions label errors and refuse over-complex documents and whose scope gate
+guards fields.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.ratelimit import Buckets, RateLimit
+from gateway.requestid import RequestId
 from gateway.schema import build_schema, collect_registry
+from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
 from graph import Graph, connect
 
@@ -175,8 +179,11 @@ def create_app(
             *assembly.routes,
         ],
         middleware=[
+            Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
+            Middleware(RequestId),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BearerTokens, service=oauth),
+            Middleware(RateLimit, **rate_limits(settings)),
         ],
         lifespan=lifespan,
     )
@@ -188,6 +195,17 @@ def create_app(
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate
     return app
+
+
+def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
+    """The bucket tables of :class:`RateLimit`; None where a rate of 0 turns one off."""
+    keys = settings.rate_limit_max_keys
+    graphql = settings.rate_limit_per_second
+    sign_in = settings.sign_in_rate_per_minute / 60
+    return {
+        "graphql": Buckets(graphql, settings.rate_limit_burst, max_keys=keys) if graphql else None,
+        "sign_in": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+    }
 
 
 async def _run_hook(

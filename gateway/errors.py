@@ -4,7 +4,8 @@ Resolvers and plugins raise the types below; :class:`ErrorCodes` runs once per
 operation and gives every error in the response an ``extensions.code``. Anything
 that is not one of ours (a bug, a Cypher error, a driver error we did not expect)
 becomes ``INTERNAL`` with a fixed message: its text and trace are logged here and
-never leave the server.
+never leave the server. An ``INTERNAL`` error names the request id
+(``extensions.requestId``, gateway/requestid.py), which the log line carries too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from gateway.requestid import current_request_id
 from graph import GraphUnavailable
 
 log = logging.getLogger("tightrope.errors")
@@ -112,7 +114,9 @@ def classify(error: GraphQLError) -> GraphQLError:
     elif isinstance(original, GraphUnavailable):
         code, message = ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE
     elif original is not None and not isinstance(original, GraphQLError):
-        log.error("internal error at %s", error.path, exc_info=original)
+        log.error(
+            "internal error at %s (request %s)", error.path, current_request_id(), exc_info=original
+        )
         code, message, extensions = ErrorCode.INTERNAL, INTERNAL_MESSAGE, {}
     elif "code" in extensions:
         return error
@@ -123,9 +127,12 @@ def classify(error: GraphQLError) -> GraphQLError:
         code = ErrorCode.BAD_USER_INPUT
     else:
         # A GraphQLError raised during execution without a code is not one we meant.
-        log.error("uncoded error at %s: %s", error.path, message)
+        log.error("uncoded error at %s (request %s): %s", error.path, current_request_id(), message)
         code, message, extensions = ErrorCode.INTERNAL, INTERNAL_MESSAGE, {}
     extensions["code"] = code.value
+    request_id = current_request_id()
+    if code is ErrorCode.INTERNAL and request_id is not None:
+        extensions["requestId"] = request_id
     return GraphQLError(
         message,
         nodes=error.nodes,

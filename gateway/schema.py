@@ -16,7 +16,12 @@ from typing import Any, Optional, get_args, get_origin
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
@@ -144,6 +149,7 @@ def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Sche
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            *([] if settings.introspection_enabled else [DisableIntrospection]),
         ],
     )
 

@@ -85,6 +85,24 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
 
+    # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
+    # production gateway does not hand its schema to anyone who asks;
+    # ``tightrope schema`` prints the SDL for client code generators.
+    introspection: bool | None = None
+
+    # Rate limits, per process (gateway/ratelimit.py); a rate of 0 turns one off.
+    # /graphql: per authenticated client, else per client IP.
+    rate_limit_per_second: float = Field(default=50.0, ge=0, allow_inf_nan=False)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # POST /oauth/token and /oauth/authorize: per client IP, against guessing.
+    sign_in_rate_per_minute: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    sign_in_burst: int = Field(default=20, ge=1)
+    # Buckets kept at most (idle ones are dropped sooner).
+    rate_limit_max_keys: int = Field(default=100_000, ge=100)
+
+    # Browsers reach the gateway over HTTPS (perhaps through a proxy): send HSTS.
+    behind_tls: bool = False
+
     # OAuth 2 (gateway/oauth). The issuer is the public base URL of this gateway;
     # it is the ``iss`` of every token issued and, unless set, the ``aud`` too.
     oauth_issuer: str = "http://127.0.0.1:8000"
@@ -113,6 +131,10 @@ class Settings(BaseSettings):
                 f"max_page_size ({self.max_page_size})"
             )
         return self
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.dev_mode if self.introspection is None else self.introspection
 
     def neo4j(self, timeout: float | None = None) -> Neo4jSettings:
         """How to reach Neo4j: the configured server, else the local one."""

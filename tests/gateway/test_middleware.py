@@ -6,7 +6,12 @@ import logging
 import re
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from gateway import hookimpl
+from gateway.requestid import RequestIdLogFilter
 from gateway.secheaders import graphiql_origins
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
@@ -35,6 +40,7 @@ async def test_a_well_formed_request_id_is_echoed_else_one_is_made(
 async def test_a_masked_internal_error_names_the_request_and_its_log_line(
     demo_graph: Graph, served: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.handler.addFilter(RequestIdLogFilter())
     with caplog.at_level(logging.ERROR, logger="tightrope.errors"):
         async with served(plugins=[Leaky()]) as (_, client):
             response = await client.post(
@@ -45,6 +51,39 @@ async def test_a_masked_internal_error_names_the_request_and_its_log_line(
     assert "hunter2" not in response.text
     logged = [r for r in caplog.records if "support-7" in r.getMessage()]
     assert logged and logged[0].exc_info is not None  # the operator finds the real error
+    # A log format can carry the id of every record made during the request.
+    assert [getattr(r, "request_id", None) for r in logged] == ["support-7"] * len(logged)
+
+
+class Crashing:
+    """A plugin route with a bug: the 500 still names the request."""
+
+    tightrope_name = "crashing"
+
+    @staticmethod
+    async def crash(request: Request) -> Response:
+        raise RuntimeError("secret detail")
+
+    @hookimpl
+    def register_routes(self) -> list[Route]:
+        return [Route("/crash", self.crash)]
+
+
+async def test_an_unhandled_error_answers_500_with_the_request_id(
+    graph: Graph, served: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="tightrope.requests"):
+        async with served(plugins=[Crashing()]) as (_, client):
+            response = await client.get("/crash", headers={"X-Request-ID": "support-8"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "support-8"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL",
+        "requestId": "support-8",
+    }
+    assert "secret detail" not in response.text
+    assert any("support-8" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
 async def test_security_headers_on_every_response(graph: Graph, served: Serve) -> None:

@@ -17,11 +17,27 @@ from graph.catalogue import (
 from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
 from graph.driver import Graph, GraphUnavailable, Neo4jSettings, connect
 from graph.events import RowError, WriteResult, parse_event, write_events
+from graph.history import (
+    CartItem,
+    CartKey,
+    Purchase,
+    PurchasePage,
+    PurchasesKey,
+    ViewedProduct,
+    ViewsKey,
+    carts_of_customers,
+    carts_of_sessions,
+    purchases_of_customers,
+    views_of_customers,
+    views_of_sessions,
+)
 from graph.model import Brand, Category, Customer, Device, Event, Product, Session
 from graph.oauth import GrantRecord, list_grants, revoke_grant
 
 __all__ = [
     "Brand",
+    "CartItem",
+    "CartKey",
     "Category",
     "Customer",
     "Device",
@@ -32,10 +48,17 @@ __all__ = [
     "Neo4jSettings",
     "Product",
     "ProductPage",
+    "Purchase",
+    "PurchasePage",
+    "PurchasesKey",
     "RowError",
     "Session",
+    "ViewedProduct",
+    "ViewsKey",
     "WriteResult",
     "brands_by_id",
+    "carts_of_customers",
+    "carts_of_sessions",
     "categories_by_id",
     "categories_of_products",
     "children_of",
@@ -47,8 +70,11 @@ __all__ = [
     "list_products",
     "parse_event",
     "products_by_sku",
+    "purchases_of_customers",
     "revoke_grant",
     "search_products",
     "sessions_by_id",
+    "views_of_customers",
+    "views_of_sessions",
     "write_events",
 ]

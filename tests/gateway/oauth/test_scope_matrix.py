@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,7 +38,7 @@ from graphql import (
 )
 
 from gateway.schema import sdl
-from graph import Graph
+from graph import Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
 
 from .conftest import add_client
@@ -170,6 +171,8 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         # Data for every type: the seed, plus an app the customer authorised.
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
+        # ... and the customer's history: a view, a basket item and a purchase.
+        await write_events(demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]))
 
         schema = build_schema(sdl(app.state.schema))
         catalogue = (await http.get("/.well-known/oauth-authorization-server")).json()[
@@ -224,6 +227,18 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
             for field in t.fields
         }
         assert every - checked == set(), "fields the matrix saw no data for"
+
+
+def history_of(customer: str, session: str) -> list[Event]:
+    """A view and an add-to-cart in ``session`` an hour ago, and a purchase (a basket
+    item must be recent to count, so these are dated from now)."""
+    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    rows = [
+        {"type": "view", "session_id": session, "sku": "sku-001"},
+        {"type": "add_to_cart", "session_id": session, "sku": "sku-002"},
+        {"type": "purchase", "customer_id": customer, "sku": "sku-003"},
+    ]
+    return [parse_event({**row, "event_id": f"matrix-{i}", "at": at}) for i, row in enumerate(rows)]
 
 
 async def _post(http: httpx.AsyncClient, document: str, token: str) -> dict[str, Any]:

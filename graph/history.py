@@ -1,0 +1,316 @@
+"""Reads of what people did: purchases, views and carts, for customers and sessions.
+
+Every function takes many keys at once so that a DataLoader can answer a whole
+request with one query per kind. A key carries its own page size (and, for
+carts, the start of the window) because one request may ask for different
+sizes; Cypher does not allow a LIMIT that depends on a row, so each list is
+sorted, collected and sliced per key instead. That costs nothing extra for
+views and carts, which must aggregate all of a key's events to keep the newest
+per product anyway, and little for purchases, whose number per customer is small.
+
+A customer's browsing is that of every session signed in as the customer or
+run on a device linked to them (``USED_BY``). A device link below
+``min_confidence`` is left out: a probabilistic link ("same IP prefix and
+browser") may be a household member's tablet, whose browsing is not the
+customer's. A link without a recorded confidence counts as certain; both write
+paths (login events, the loader) always record one.
+
+Timestamps are compared with ``<`` and ``>`` only: Neo4j orders ``DateTime``
+values by instant, but ``=`` between two offsets of the same instant is false.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, LiteralString
+
+from graph.catalogue import _PRODUCT_FIELDS, _product
+from graph.customers import _time
+from graph.driver import Graph
+from graph.model import Product
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One order line: (:Customer)-[:PURCHASED]->(:Product)."""
+
+    product: Product
+    at: datetime
+    qty: int
+    price: float
+    order_id: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePage:
+    purchases: tuple[Purchase, ...]
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ViewedProduct:
+    """A product someone viewed, with the last time they viewed it."""
+
+    product: Product
+    viewed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CartItem:
+    """A product in a basket, with the last time it was added."""
+
+    product: Product
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasesKey:
+    """A page of a customer's purchases, newest first, after the purchase at (at, event_id)."""
+
+    customer_id: str
+    first: int
+    after_at: datetime | None = None
+    after_event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewsKey:
+    """The ``limit`` most recently viewed products of a customer or a session."""
+
+    id: str
+    limit: int
+    min_confidence: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CartKey:
+    """The basket of a customer or a session: adds since ``since``, not bought after."""
+
+    id: str
+    since: datetime
+    limit: int
+    min_confidence: float = 1.0
+
+
+# -- Cypher ---------------------------------------------------------------------
+
+# The sessions that count as one customer's, for a row holding `c` and `k`.
+_CUSTOMER_SESSIONS: LiteralString = """
+  CALL (c, k) {
+    MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
+    RETURN s
+    UNION
+    MATCH (s:Session)-[:ON]->(:Device)-[u:USED_BY]->(c)
+    WHERE coalesce(u.confidence, 1.0) >= k.min_confidence
+    RETURN s
+  }
+"""
+
+# The keyset condition is written with < and > only (see the module docstring).
+PURCHASES_OF_CUSTOMERS: LiteralString = (
+    """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (:Customer {id: k.id})-[r:PURCHASED]->(p:Product)
+  WHERE k.after_at IS NULL
+     OR r.at < datetime(k.after_at)
+     OR (NOT r.at > datetime(k.after_at) AND r.event_id < k.after_event_id)
+  WITH k.limit AS lim, r, p ORDER BY r.at DESC, r.event_id DESC
+  WITH lim, collect({r: r, p: p}) AS lines
+  UNWIND lines[..lim] AS line
+  RETURN line.r AS r, line.p AS p
+}
+WITH k, r, p
+RETURN k.key AS of, r.at AS at, r.event_id AS event_id, coalesce(r.qty, 1) AS qty,
+       coalesce(r.price, p.price, 0.0) AS line_price,
+       coalesce(r.order_id, r.event_id) AS order_id,"""
+    + _PRODUCT_FIELDS
+)
+
+_VIEWS_RETURN: LiteralString = (
+    """
+  WITH k.limit AS lim, p, max(v.at) AS last ORDER BY last DESC, p.sku
+  WITH lim, collect({p: p, last: last}) AS items
+  UNWIND items[..lim] AS item
+  RETURN item.p AS p, item.last AS last
+}
+WITH k, p, last
+RETURN k.key AS of, last AS at,"""
+    + _PRODUCT_FIELDS
+)
+
+VIEWS_OF_CUSTOMERS: LiteralString = (
+    """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (c:Customer {id: k.id})"""
+    + _CUSTOMER_SESSIONS
+    + """
+  MATCH (s)-[v:VIEWED]->(p:Product)"""
+    + _VIEWS_RETURN
+)
+
+VIEWS_OF_SESSIONS: LiteralString = (
+    """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (:Session {id: k.id})-[v:VIEWED]->(p:Product)"""
+    + _VIEWS_RETURN
+)
+
+_CART_RETURN: LiteralString = (
+    """
+  WITH lim, p, added_at ORDER BY added_at DESC, p.sku
+  WITH lim, collect({p: p, added_at: added_at}) AS items
+  UNWIND items[..lim] AS item
+  RETURN item.p AS p, item.added_at AS added_at
+}
+WITH k, p, added_at
+RETURN k.key AS of, added_at AS at,"""
+    + _PRODUCT_FIELDS
+)
+
+# An add stays in the basket until the customer buys the product at or after
+# the last add (on any device or in a shop).
+CARTS_OF_CUSTOMERS: LiteralString = (
+    """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (c:Customer {id: k.id})"""
+    + _CUSTOMER_SESSIONS
+    + """
+  MATCH (s)-[a:ADDED_TO_CART]->(p:Product)
+  WHERE a.at > datetime(k.since)
+  WITH k.limit AS lim, c, p, max(a.at) AS added_at
+  WHERE NOT EXISTS { (c)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
+    + _CART_RETURN
+)
+
+# A visitor's basket empties of what a customer the session belongs to (signed
+# in, or on their linked device) bought since: the same reach as above, reversed.
+CARTS_OF_SESSIONS: LiteralString = (
+    """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (s:Session {id: k.id})-[a:ADDED_TO_CART]->(p:Product)
+  WHERE a.at > datetime(k.since)
+  WITH k.limit AS lim, k.min_confidence AS min_confidence, s, p, max(a.at) AS added_at
+  WHERE NOT EXISTS {
+    MATCH (s)-[:SIGNED_IN_AS]->(:Customer)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at
+  }
+  AND NOT EXISTS {
+    MATCH (s)-[:ON]->(:Device)-[u:USED_BY]->(:Customer)-[b:PURCHASED]->(p)
+    WHERE coalesce(u.confidence, 1.0) >= min_confidence AND NOT b.at < added_at
+  }"""
+    + _CART_RETURN
+)
+
+
+# -- reads ------------------------------------------------------------------------
+
+
+def _grouped(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
+    """Rows by the index of the key they answer (the queries return it as ``of``)."""
+    by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_key[row["of"]].append(row)
+    return [by_key.get(i, []) for i in range(count)]
+
+
+async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> list[PurchasePage]:
+    """A page of each customer's purchases, newest first (ties: higher event id first)."""
+    params = [
+        {
+            "key": i,
+            "id": key.customer_id,
+            # One more than asked tells whether another page follows.
+            "limit": key.first + 1,
+            "after_at": key.after_at.isoformat() if key.after_at else None,
+            "after_event_id": key.after_event_id or "",
+        }
+        for i, key in enumerate(keys)
+    ]
+    rows = await graph.read(PURCHASES_OF_CUSTOMERS, {"keys": params})
+    pages = []
+    for key, found in zip(keys, _grouped(rows, len(keys)), strict=True):
+        lines = sorted(
+            (
+                Purchase(
+                    product=_product(row),
+                    at=_time(row["at"]),
+                    qty=int(row["qty"]),
+                    price=float(row["line_price"]),
+                    order_id=str(row["order_id"]),
+                    event_id=str(row["event_id"]),
+                )
+                for row in found
+            ),
+            key=lambda line: (line.at, line.event_id),
+            reverse=True,
+        )
+        pages.append(PurchasePage(tuple(lines[: key.first]), len(lines) > key.first))
+    return pages
+
+
+async def _views(graph: Graph, query: LiteralString, keys: Sequence[ViewsKey]) -> Any:
+    params = [
+        {"key": i, "id": key.id, "limit": key.limit, "min_confidence": key.min_confidence}
+        for i, key in enumerate(keys)
+    ]
+    rows = await graph.read(query, {"keys": params})
+    return [
+        sorted(
+            (ViewedProduct(_product(row), _time(row["at"])) for row in found),
+            key=lambda view: (-view.viewed_at.timestamp(), view.product.sku),
+        )
+        for found in _grouped(rows, len(keys))
+    ]
+
+
+async def views_of_customers(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
+    """Each customer's most recently viewed products across their sessions, newest first."""
+    found: list[list[ViewedProduct]] = await _views(graph, VIEWS_OF_CUSTOMERS, keys)
+    return found
+
+
+async def views_of_sessions(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
+    """Each session's most recently viewed products, newest first."""
+    found: list[list[ViewedProduct]] = await _views(graph, VIEWS_OF_SESSIONS, keys)
+    return found
+
+
+async def _carts(graph: Graph, query: LiteralString, keys: Sequence[CartKey]) -> Any:
+    params = [
+        {
+            "key": i,
+            "id": key.id,
+            "since": key.since.isoformat(),
+            "limit": key.limit,
+            "min_confidence": key.min_confidence,
+        }
+        for i, key in enumerate(keys)
+    ]
+    rows = await graph.read(query, {"keys": params})
+    return [
+        sorted(
+            (CartItem(_product(row), _time(row["at"])) for row in found),
+            key=lambda item: (-item.added_at.timestamp(), item.product.sku),
+        )
+        for found in _grouped(rows, len(keys))
+    ]
+
+
+async def carts_of_customers(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
+    """Each customer's basket across their sessions and devices, last added first."""
+    found: list[list[CartItem]] = await _carts(graph, CARTS_OF_CUSTOMERS, keys)
+    return found
+
+
+async def carts_of_sessions(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
+    """Each session's basket, last added first."""
+    found: list[list[CartItem]] = await _carts(graph, CARTS_OF_SESSIONS, keys)
+    return found

@@ -1,0 +1,239 @@
+"""Built-in plugin ``tightrope-history``: what a customer bought, viewed and has in the basket.
+
+A customer's views and basket span every session signed in as them and every
+session on a device linked to them, so the basket started on the phone is
+still there on the laptop. Those fields need ``browsing:read``; purchases need
+``purchases:read``. A visitor's own session answers the same questions without
+a scope, like the session's other fields: its id is the visitor's key.
+
+Each field reads through a per-request DataLoader, so a request about many
+customers or sessions costs one query per field, however many there are.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import strawberry
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from strawberry.dataloader import DataLoader
+
+from gateway import (
+    BadUserInput,
+    Connection,
+    DataCategory,
+    FieldSpec,
+    Settings,
+    TypeSpec,
+    connection_fields,
+    connection_types,
+    decode_cursor,
+    encode_cursor,
+    hookimpl,
+    make_connection,
+    page_size,
+)
+from graph import (
+    CartItem,
+    CartKey,
+    Customer,
+    PurchasePage,
+    PurchasesKey,
+    Session,
+    ViewedProduct,
+    ViewsKey,
+    carts_of_customers,
+    carts_of_sessions,
+    purchases_of_customers,
+    views_of_customers,
+    views_of_sessions,
+)
+
+Info = strawberry.Info
+
+
+class HistorySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIGHTROPE_HISTORY_", extra="ignore")
+
+    # An item added to a basket longer ago than this is no longer in it.
+    cart_window_days: int = Field(default=30, ge=1, le=3650)
+    # Devices linked to a customer with less confidence than this (a
+    # probabilistic "same network, same browser" guess) do not add their
+    # sessions to the customer's views and basket: they may be someone else's.
+    # 1.0 keeps to links a sign-in or an app install proved.
+    min_link_confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+@hookimpl
+def register_settings() -> type[BaseSettings]:
+    return HistorySettings
+
+
+@hookimpl
+def register_loaders() -> dict[str, Any]:
+    def loader(fetch: Any) -> Any:
+        return lambda graph: DataLoader(load_fn=partial(fetch, graph))
+
+    return {
+        "customer_purchases": loader(purchases_of_customers),
+        "customer_views": loader(views_of_customers),
+        "customer_cart": loader(carts_of_customers),
+        "session_views": loader(views_of_sessions),
+        "session_cart": loader(carts_of_sessions),
+    }
+
+
+@hookimpl
+def register_types() -> list[TypeSpec]:
+    return [
+        TypeSpec("Purchase", "One order line: a product bought, when, how many, at what price."),
+        *connection_types("Purchase"),
+        TypeSpec("ViewedProduct", "A product viewed, with the last time it was viewed."),
+        TypeSpec("CartItem", "A product in the basket, with the last time it was added."),
+    ]
+
+
+# -- resolvers ----------------------------------------------------------------
+
+
+def _after(after: str | None) -> tuple[datetime | None, str | None]:
+    position = decode_cursor(after)
+    if position is None:
+        return None, None
+    at, event_id = position.get("at"), position.get("id")
+    if not isinstance(at, str) or not isinstance(event_id, str):
+        raise BadUserInput("after: not a cursor of this list", argument="after")
+    try:
+        return datetime.fromisoformat(at), event_id
+    except ValueError:
+        raise BadUserInput("after: not a cursor of this list", argument="after") from None
+
+
+async def customer_purchases(
+    root: Customer, info: Info, first: int | None = None, after: str | None = None
+) -> Connection:
+    settings: Settings = info.context.settings
+    size = page_size(first, settings.default_page_size, settings.max_page_size)
+    after_at, after_id = _after(after)
+    key = PurchasesKey(root.id, size, after_at, after_id)
+    page: PurchasePage = await info.context.loader("customer_purchases").load(key)
+    cursors = [encode_cursor({"at": p.at.isoformat(), "id": p.event_id}) for p in page.purchases]
+    return make_connection(page.purchases, cursors, page.has_next)
+
+
+def _views_key(info: Info, id: str, first: int | None) -> ViewsKey:
+    settings: Settings = info.context.settings
+    size = page_size(first, settings.default_page_size, settings.max_page_size)
+    confidence = info.context.plugin_settings(HistorySettings).min_link_confidence
+    return ViewsKey(id, size, confidence)
+
+
+def _cart_key(info: Info, id: str) -> CartKey:
+    history = info.context.plugin_settings(HistorySettings)
+    since = datetime.now(UTC) - timedelta(days=history.cart_window_days)
+    # A basket is bounded like any list, so a bot's session cannot make it huge.
+    limit = info.context.settings.max_page_size
+    return CartKey(id, since, limit, history.min_link_confidence)
+
+
+async def customer_recently_viewed(
+    root: Customer, info: Info, first: int | None = None
+) -> list[ViewedProduct]:
+    key = _views_key(info, root.id, first)
+    found: list[ViewedProduct] = await info.context.loader("customer_views").load(key)
+    return found
+
+
+async def customer_cart(root: Customer, info: Info) -> list[CartItem]:
+    found: list[CartItem] = await info.context.loader("customer_cart").load(
+        _cart_key(info, root.id)
+    )
+    return found
+
+
+async def session_views(root: Session, info: Info, first: int | None = None) -> list[ViewedProduct]:
+    key = _views_key(info, root.id, first)
+    found: list[ViewedProduct] = await info.context.loader("session_views").load(key)
+    return found
+
+
+async def session_cart(root: Session, info: Info) -> list[CartItem]:
+    key = _cart_key(info, root.id)
+    found: list[CartItem] = await info.context.loader("session_cart").load(key)
+    return found
+
+
+@hookimpl
+def register_fields() -> list[FieldSpec]:
+    purchases, browsing = DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY
+    purchases_read = frozenset({"purchases:read"})
+    browsing_read = frozenset({"browsing:read"})
+    return [
+        FieldSpec(
+            "Customer",
+            "purchases",
+            "PurchaseConnection!",
+            customer_purchases,
+            description="What the customer bought, newest first.",
+            data_category=purchases,
+            scopes=purchases_read,
+        ),
+        FieldSpec(
+            "Customer",
+            "recentlyViewed",
+            "[ViewedProduct!]!",
+            customer_recently_viewed,
+            description="Products the customer viewed in any of their sessions, on any of "
+            "their devices: each once, most recently viewed first.",
+            data_category=browsing,
+            scopes=browsing_read,
+        ),
+        FieldSpec(
+            "Customer",
+            "cart",
+            "[CartItem!]!",
+            customer_cart,
+            description="The basket across the customer's devices: products added recently "
+            "and not bought since, last added first.",
+            data_category=browsing,
+            scopes=browsing_read,
+        ),
+        FieldSpec(
+            "Session",
+            "views",
+            "[ViewedProduct!]!",
+            session_views,
+            description="Products viewed in this session: each once, most recent first.",
+            data_category=browsing,
+        ),
+        FieldSpec(
+            "Session",
+            "cart",
+            "[CartItem!]!",
+            session_cart,
+            description="This session's basket: products added recently and not bought "
+            "since, last added first.",
+            data_category=browsing,
+        ),
+        FieldSpec("Purchase", "product", "Product!", data_category=purchases),
+        FieldSpec("Purchase", "at", "DateTime!", data_category=purchases),
+        FieldSpec("Purchase", "qty", "Int!", data_category=purchases),
+        FieldSpec(
+            "Purchase",
+            "price",
+            "Float!",
+            description="The unit price paid.",
+            data_category=purchases,
+        ),
+        FieldSpec("Purchase", "orderId", "ID!", attr="order_id", data_category=purchases),
+        *connection_fields("Purchase"),
+        FieldSpec("ViewedProduct", "product", "Product!", data_category=browsing),
+        FieldSpec(
+            "ViewedProduct", "viewedAt", "DateTime!", attr="viewed_at", data_category=browsing
+        ),
+        FieldSpec("CartItem", "product", "Product!", data_category=browsing),
+        FieldSpec("CartItem", "addedAt", "DateTime!", attr="added_at", data_category=browsing),
+    ]

@@ -24,7 +24,8 @@ SESSIONS_BY_ID: LiteralString = """
 UNWIND $ids AS id
 MATCH (s:Session {id: id})
 RETURN s.id AS id, s.started_at AS started_at, s.channel AS channel,
-       head([(s)-[:ON]->(d:Device) | d.id]) AS device_id
+       head([(s)-[:ON]->(d:Device) | d.id]) AS device_id,
+       head([(s)-[:SIGNED_IN_AS]->(c:Customer) | c.id]) AS customer_id
 """
 
 DEVICES_BY_ID: LiteralString = """
@@ -70,7 +71,13 @@ async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | N
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:
     rows = await graph.read(SESSIONS_BY_ID, {"ids": list(ids)})
     found = {
-        row["id"]: Session(row["id"], _time(row["started_at"]), row["channel"], row["device_id"])
+        row["id"]: Session(
+            row["id"],
+            _time(row["started_at"]),
+            row["channel"],
+            row["device_id"],
+            row["customer_id"],
+        )
         for row in rows
     }
     return [found.get(i) for i in ids]

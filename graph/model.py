@@ -97,6 +97,8 @@ class Session:
     started_at: datetime
     channel: str | None = None
     device_id: str | None = None
+    # The customer the visitor signed in as during this session, if they did.
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

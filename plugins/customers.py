@@ -14,7 +14,15 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from gateway import DataCategory, FieldSpec, NotFound, Principal, Unauthenticated, hookimpl
+from gateway import (
+    DataCategory,
+    FieldSpec,
+    Forbidden,
+    NotFound,
+    Principal,
+    Unauthenticated,
+    hookimpl,
+)
 from graph import (
     Customer,
     Device,
@@ -26,6 +34,9 @@ from graph import (
 )
 
 Info = strawberry.Info
+
+CUSTOMERS_READ = "customers:read"
+BROWSING_READ = "browsing:read"
 
 
 @hookimpl
@@ -63,7 +74,28 @@ async def session(root: Any, info: Info, id: strawberry.ID) -> Session:
     found: Session | None = await info.context.loader("session").load(id)
     if found is None:
         raise NotFound(f"no session with id {id!r}", id=id)
+    _may_read_session(info.context.principal, found)
     return found
+
+
+def _may_read_session(principal: Principal, found: Session) -> None:
+    """An anonymous visit is read by whoever holds its id; a signed-in one is personal.
+
+    Once the visitor signed in, the session's views and basket are that customer's
+    browsing history: a session id alone (a cookie on a shared computer, say) must
+    not show them. Then only a token for that customer with ``browsing:read``, or
+    the back office's ``customers:read``, may read it.
+    """
+    if found.customer_id is None or CUSTOMERS_READ in principal.scopes:
+        return
+    if principal.customer_id == found.customer_id and BROWSING_READ in principal.scopes:
+        return
+    needed = [BROWSING_READ] if principal.customer_id == found.customer_id else []
+    raise Forbidden(
+        f"session {found.id!r} belongs to a signed-in customer: it needs a token for "
+        "that customer with browsing:read, or customers:read",
+        missingScopes=needed or [CUSTOMERS_READ],
+    )
 
 
 async def customer_devices(root: Customer, info: Info) -> list[Device]:
@@ -90,7 +122,7 @@ def register_fields() -> list[FieldSpec]:
             customer,
             description="Any customer, for the retailer's back office.",
             data_category=profile,
-            scopes=frozenset({"customers:read"}),
+            scopes=frozenset({CUSTOMERS_READ}),
         ),
         FieldSpec(
             "Query",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
+from gateway import ClientKind, Principal
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql
 
@@ -63,3 +66,41 @@ async def test_session_of_an_anonymous_visitor(demo_graph: Graph, served: Serve)
         "device": {"id": "d1", "kind": "mobile"},
     }
     assert codes(unknown) == ["NOT_FOUND"]
+
+
+def token_for(customer: str | None, *scopes: str):  # type: ignore[no-untyped-def]
+    async def authenticate(request: Request) -> Principal:
+        return Principal("app", ClientKind.FIRST_PARTY, customer, frozenset(scopes))
+
+    return authenticate
+
+
+async def test_a_signed_in_session_is_read_only_by_its_customer(
+    demo_graph: Graph, served: Serve
+) -> None:
+    # s1 was anonymous; the visitor then signed in as c1. From now on the id
+    # alone (say, a cookie left on a shared computer) must not reveal the visit.
+    await demo_graph.write(
+        "MATCH (s:Session {id: 's1'}), (c:Customer {id: 'c1'}) "
+        "CREATE (s)-[:SIGNED_IN_AS {event_id: 'login-1', at: datetime()}]->(c)"
+    )
+    query = '{ session(id: "s1") { id } }'
+    answers = {}
+    for name, who in {
+        "anonymous": token_for(None),
+        "other customer": token_for("c2", "browsing:read"),
+        "owner without browsing:read": token_for("c1", "profile:read"),
+        "owner": token_for("c1", "browsing:read"),
+        "back office": token_for(None, "customers:read"),
+    }.items():
+        async with served(authenticate=who) as (_, client):
+            answers[name] = await gql(client, query)
+
+    for refused in ("anonymous", "other customer", "owner without browsing:read"):
+        assert answers[refused]["data"]["session"] is None
+        assert codes(answers[refused]) == ["FORBIDDEN"], refused
+    assert answers["owner without browsing:read"]["errors"][0]["extensions"]["missingScopes"] == [
+        "browsing:read"
+    ]
+    for allowed in ("owner", "back office"):
+        assert answers[allowed]["data"]["session"] == {"id": "s1"}, allowed

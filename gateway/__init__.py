@@ -1,7 +1,7 @@
 """gateway: the host. What plugins may use is exported here and nowhere else."""
 
 from gateway.app import create_app
-from gateway.context import Context
+from gateway.context import Context, batch_loader
 from gateway.errors import (
     BadUserInput,
     ConsentRequired,
@@ -55,6 +55,7 @@ __all__ = [
     "TypeSpec",
     "Unauthenticated",
     "Unavailable",
+    "batch_loader",
     "connection_fields",
     "connection_types",
     "create_app",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
@@ -20,6 +21,13 @@ from graph import Graph
 S = TypeVar("S", bound=BaseSettings)
 
 LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
+# A batched repository read: one value (or None) per key, in the keys' order.
+BatchRead = Callable[[Graph, Sequence[Any]], Awaitable[Sequence[Any]]]
+
+
+def batch_loader(read: BatchRead) -> LoaderFactory:
+    """The loader factory for a batched repository read, for ``register_loaders``."""
+    return lambda graph: DataLoader(load_fn=partial(read, graph))
 
 
 @dataclass

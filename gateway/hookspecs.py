@@ -93,6 +93,7 @@ def register_loaders() -> Mapping[str, Callable[[Graph], DataLoader[Any, Any]]] 
     ``strawberry.dataloader.DataLoader``. Resolvers fetch them with
     ``info.context.loader(name)``, so that reads of one request are batched and
     nothing is cached across requests. A name registered twice is an error.
+    ``gateway.batch_loader(read)`` builds a factory from a batched graph read.
 
     Collecting: the mappings are merged.
     """

@@ -7,11 +7,9 @@ categories costs one query per kind, however long the page.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 from gateway import (
     BadUserInput,
@@ -20,6 +18,7 @@ from gateway import (
     NotFound,
     Settings,
     TypeSpec,
+    batch_loader,
     connection_fields,
     connection_types,
     decode_cursor,
@@ -48,15 +47,12 @@ Info = strawberry.Info
 
 @hookimpl
 def register_loaders() -> dict[str, Any]:
-    def loader(fetch: Any) -> Any:
-        return lambda graph: DataLoader(load_fn=partial(fetch, graph))
-
     return {
-        "product": loader(products_by_sku),
-        "brand": loader(brands_by_id),
-        "category": loader(categories_by_id),
-        "category_children": loader(children_of),
-        "product_categories": loader(categories_of_products),
+        "product": batch_loader(products_by_sku),
+        "brand": batch_loader(brands_by_id),
+        "category": batch_loader(categories_by_id),
+        "category_children": batch_loader(children_of),
+        "product_categories": batch_loader(categories_of_products),
     }
 
 

@@ -8,11 +8,9 @@ host's gate.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 from gateway import (
     DataCategory,
@@ -21,6 +19,7 @@ from gateway import (
     NotFound,
     Principal,
     Unauthenticated,
+    batch_loader,
     hookimpl,
 )
 from graph import (
@@ -41,14 +40,11 @@ BROWSING_READ = "browsing:read"
 
 @hookimpl
 def register_loaders() -> dict[str, Any]:
-    def loader(fetch: Any) -> Any:
-        return lambda graph: DataLoader(load_fn=partial(fetch, graph))
-
     return {
-        "customer": loader(customers_by_id),
-        "session": loader(sessions_by_id),
-        "device": loader(devices_by_id),
-        "customer_devices": loader(devices_of_customers),
+        "customer": batch_loader(customers_by_id),
+        "session": batch_loader(sessions_by_id),
+        "device": batch_loader(devices_by_id),
+        "customer_devices": batch_loader(devices_of_customers),
     }
 
 

@@ -13,13 +13,11 @@ customers or sessions costs one query per field, however many there are.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from strawberry.dataloader import DataLoader
 
 from gateway import (
     BadUserInput,
@@ -28,6 +26,7 @@ from gateway import (
     FieldSpec,
     Settings,
     TypeSpec,
+    batch_loader,
     connection_fields,
     connection_types,
     decode_cursor,
@@ -74,15 +73,12 @@ def register_settings() -> type[BaseSettings]:
 
 @hookimpl
 def register_loaders() -> dict[str, Any]:
-    def loader(fetch: Any) -> Any:
-        return lambda graph: DataLoader(load_fn=partial(fetch, graph))
-
     return {
-        "customer_purchases": loader(purchases_of_customers),
-        "customer_views": loader(views_of_customers),
-        "customer_cart": loader(carts_of_customers),
-        "session_views": loader(views_of_sessions),
-        "session_cart": loader(carts_of_sessions),
+        "customer_purchases": batch_loader(purchases_of_customers),
+        "customer_views": batch_loader(views_of_customers),
+        "customer_cart": batch_loader(carts_of_customers),
+        "session_views": batch_loader(views_of_sessions),
+        "session_cart": batch_loader(carts_of_sessions),
     }
 
 

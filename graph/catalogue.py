@@ -9,11 +9,11 @@ is by score.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+from graph.batch import many_per_key, one_per_key
 from graph.driver import Graph
 from graph.model import Brand, Category, Product
 
@@ -165,30 +165,21 @@ def lucene_terms(search: str) -> str:
 
 async def brands_by_id(graph: Graph, ids: Sequence[str]) -> list[Brand | None]:
     rows = await graph.read(BRANDS_BY_ID, {"ids": list(ids)})
-    found = {row["id"]: Brand(row["id"], row["name"] or "") for row in rows}
-    return [found.get(i) for i in ids]
+    return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"] or ""))
 
 
 async def categories_by_id(graph: Graph, ids: Sequence[str]) -> list[Category | None]:
     rows = await graph.read(CATEGORIES_BY_ID, {"ids": list(ids)})
-    found = {row["id"]: _category(row) for row in rows}
-    return [found.get(i) for i in ids]
+    return one_per_key(ids, rows, _category)
 
 
 async def children_of(graph: Graph, ids: Sequence[str]) -> list[list[Category]]:
     """The direct children of each category, by name."""
     rows = await graph.read(CHILDREN_OF, {"ids": list(ids)})
-    return _grouped(rows, ids)
+    return many_per_key(ids, rows, _category)
 
 
 async def categories_of_products(graph: Graph, skus: Sequence[str]) -> list[list[Category]]:
     """The categories each product is filed under, by name."""
     rows = await graph.read(CATEGORIES_OF_PRODUCTS, {"skus": list(skus)})
-    return _grouped(rows, skus)
-
-
-def _grouped(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[list[Category]]:
-    by_key: dict[str, list[Category]] = defaultdict(list)
-    for row in rows:
-        by_key[row["of"]].append(_category(row))
-    return [by_key.get(key, []) for key in keys]
+    return many_per_key(skus, rows, _category)

@@ -6,11 +6,11 @@ types stay inside graph/).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, LiteralString
 
+from graph.batch import many_per_key, one_per_key
 from graph.driver import Graph
 from graph.model import Customer, Device, Session
 
@@ -62,37 +62,28 @@ def _device(row: dict[str, Any]) -> Device:
     )
 
 
+def _session(row: dict[str, Any]) -> Session:
+    return Session(
+        row["id"], _time(row["started_at"]), row["channel"], row["device_id"], row["customer_id"]
+    )
+
+
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
     rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
-    found = {row["id"]: Customer(row["id"], _time(row["created_at"])) for row in rows}
-    return [found.get(i) for i in ids]
+    return one_per_key(ids, rows, lambda row: Customer(row["id"], _time(row["created_at"])))
 
 
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:
     rows = await graph.read(SESSIONS_BY_ID, {"ids": list(ids)})
-    found = {
-        row["id"]: Session(
-            row["id"],
-            _time(row["started_at"]),
-            row["channel"],
-            row["device_id"],
-            row["customer_id"],
-        )
-        for row in rows
-    }
-    return [found.get(i) for i in ids]
+    return one_per_key(ids, rows, _session)
 
 
 async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]:
     rows = await graph.read(DEVICES_BY_ID, {"ids": list(ids)})
-    found = {row["id"]: _device(row) for row in rows}
-    return [found.get(i) for i in ids]
+    return one_per_key(ids, rows, _device)
 
 
 async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[Device]]:
     """Each customer's linked devices, most recently seen first."""
     rows = await graph.read(DEVICES_OF_CUSTOMERS, {"ids": list(ids)})
-    by_customer: dict[str, list[Device]] = defaultdict(list)
-    for row in rows:
-        by_customer[row["of"]].append(_device(row))
-    return [by_customer.get(i, []) for i in ids]
+    return many_per_key(ids, rows, _device)

@@ -21,12 +21,12 @@ values by instant, but ``=`` between two offsets of the same instant is false.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
+from graph.batch import many_per_key
 from graph.catalogue import _PRODUCT_FIELDS, _product
 from graph.customers import _time
 from graph.driver import Graph
@@ -215,10 +215,7 @@ CALL (k) {
 
 def _grouped(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
     """Rows by the index of the key they answer (the queries return it as ``of``)."""
-    by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_key[row["of"]].append(row)
-    return [by_key.get(i, []) for i in range(count)]
+    return many_per_key(range(count), rows, lambda row: row)
 
 
 async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> list[PurchasePage]:

@@ -78,26 +78,23 @@ def issue(
 
 def unverified_header(token: str) -> dict[str, Any]:
     """The JOSE header, decoded but NOT verified: only to choose how to verify."""
-    try:
-        segment = token.split(".")[0]
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, IndexError) as exc:
-        raise InvalidToken("malformed token") from exc
-    if not isinstance(header, dict):
-        raise InvalidToken("malformed token")
-    return header
+    return _unverified_segment(token, 0)
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload, decoded but NOT verified: only to pick the issuer's keys."""
+    return _unverified_segment(token, 1)
+
+
+def _unverified_segment(token: str, index: int) -> dict[str, Any]:
     try:
-        segment = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        segment = token.split(".")[index]
+        decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, IndexError) as exc:
         raise InvalidToken("malformed token") from exc
-    if not isinstance(claims, dict):
+    if not isinstance(decoded, dict):
         raise InvalidToken("malformed token")
-    return claims
+    return decoded
 
 
 def verify_signed(

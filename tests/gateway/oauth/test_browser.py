@@ -68,6 +68,7 @@ async def test_customer_unticks_a_scope_in_the_browser_and_the_app_gets_less(
     demo_graph: Graph,
 ) -> None:
     import playwright.async_api as playwright_api
+
     from gateway.oauth.clients import register_client
     from gateway.oauth.scopes import ScopeCatalogue
 

@@ -22,7 +22,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, LiteralString, TypeVar
 
@@ -219,67 +219,23 @@ async def _write(
 
 async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BATCH) -> None:
     """Upsert brands, categories (parents may come in any order) and products."""
-    await _write(graph, MERGE_BRANDS, [{"id": b.id, "name": b.name} for b in cat.brands], batch)
-    await _write(
-        graph, MERGE_CATEGORIES, [{"id": c.id, "name": c.name} for c in cat.categories], batch
-    )
+    await _write(graph, MERGE_BRANDS, [asdict(b) for b in cat.brands], batch)
+    await _write(graph, MERGE_CATEGORIES, [asdict(c) for c in cat.categories], batch)
     parents = [{"id": c.id, "parent_id": c.parent_id} for c in cat.categories if c.parent_id]
     await _write(graph, LINK_CATEGORIES, parents, batch)
-    products = [
-        {
-            "sku": p.sku,
-            "name": p.name,
-            "price": p.price,
-            "in_stock": p.in_stock,
-            "brand_id": p.brand_id,
-            "category_id": p.category_id,
-        }
-        for p in cat.products
-    ]
-    await _write(graph, MERGE_PRODUCTS, products, batch)
+    await _write(graph, MERGE_PRODUCTS, [asdict(p) for p in cat.products], batch)
 
 
 async def write_customer_base(graph: Graph, base: CustomerBase, batch: int = DEFAULT_BATCH) -> None:
     """Upsert customers, then devices and their links, then consents."""
-    rows = [
-        {"id": c.id, "created_at": c.created_at, "email_hmac": c.email_hmac} for c in base.customers
-    ]
-    await _write(graph, MERGE_CUSTOMERS, rows, batch)
-    devices = [
-        {
-            "id": d.id,
-            "kind": d.kind,
-            "ua_family": d.ua_family,
-            "first_seen": d.first_seen,
-            "last_seen": d.last_seen,
-        }
-        for d in base.devices
-    ]
-    await _write(graph, MERGE_DEVICE_RECORDS, devices, batch)
-    links = [
-        {
-            "device_id": k.device_id,
-            "customer_id": k.customer_id,
-            "method": k.method,
-            "confidence": k.confidence,
-            "linked_at": k.linked_at,
-            "evidence": k.evidence,
-        }
-        for k in base.links
-    ]
-    await _write(graph, MERGE_LINKS, links, batch)
-    consents = [
-        {
-            "customer_id": c.customer_id,
-            "purpose": c.purpose,
-            "granted": c.granted,
-            "at": c.at,
-            "version": c.version,
-            "source": c.source,
-        }
-        for c in base.consents
-    ]
-    await _write(graph, MERGE_CONSENTS, consents, batch)
+    # Each record's fields are exactly its statement's parameters.
+    for statement, records in (
+        (MERGE_CUSTOMERS, base.customers),
+        (MERGE_DEVICE_RECORDS, base.devices),
+        (MERGE_LINKS, base.links),
+        (MERGE_CONSENTS, base.consents),
+    ):
+        await _write(graph, statement, [asdict(r) for r in records], batch)
 
 
 # -- parsing catalogue and customer rows --------------------------------------

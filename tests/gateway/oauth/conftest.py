@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -19,9 +18,7 @@ from gateway.settings import Settings, load_settings
 from graph import Graph
 from graph.oauth import set_password_hash
 
-from .helpers import BASE
-
-PASSWORD = "correct horse battery"
+from .helpers import BASE, PASSWORD, Registered
 
 
 async def whoami(request: Request) -> Response:
@@ -66,13 +63,6 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
         yield client
-
-
-@dataclass
-class Registered:
-    client_id: str
-    secret: str | None
-    redirect_uri: str
 
 
 async def add_customer(graph: Graph, customer_id: str, password: str = PASSWORD) -> None:

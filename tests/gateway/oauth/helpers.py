@@ -12,6 +12,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 BASE = "http://127.0.0.1"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Registered:
+    client_id: str
+    secret: str | None
+    redirect_uri: str
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -72,6 +84,12 @@ def authorize_url(
     return f"/oauth/authorize?{urlencode(params)}"
 
 
+def authorize_url_for(client: Registered, scope: str) -> str:
+    """Where the client sends the browser: its own redirect URI, a fresh PKCE challenge."""
+    _, challenge = pkce_pair()
+    return authorize_url(client.client_id, client.redirect_uri, scope, challenge)
+
+
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
@@ -116,6 +134,75 @@ class Tokens:
     scope: str
 
 
+async def authorized_code(
+    http: httpx.AsyncClient,
+    client: Registered,
+    scope: str,
+    customer: str,
+    challenge: str | None,
+    *,
+    password: str = PASSWORD,
+    untick: set[str] = frozenset(),  # type: ignore[assignment]
+) -> str:
+    """Sign in, consent (unless the client is trusted) and return the code it is sent."""
+    url = authorize_url(client.client_id, client.redirect_uri, scope, challenge)
+    page = await sign_in(http, url, customer, password)
+    if page.status_code == 200:
+        page = await consent(http, url, page, untick)
+    assert page.status_code == 302, page.text
+    params = query_of(page.headers["location"])
+    assert params["state"] == "xyz"
+    return params["code"]
+
+
+def _form(base: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    # A change of None leaves the field out, so a test can send a request without it.
+    merged = base | changes
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+async def exchange_code(
+    http: httpx.AsyncClient,
+    client: Registered,
+    code: str,
+    verifier: str | None,
+    *,
+    auth: tuple[str, str] | None = None,
+    **changes: str | None,
+) -> httpx.Response:
+    """Trade ``code`` in at the token endpoint; ``changes`` alter or drop form fields.
+
+    Without ``auth`` the client names itself in the form, as a public client does.
+    A ``verifier`` of None sends no code_verifier at all.
+    """
+    base = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": client.redirect_uri,
+    }
+    if verifier is not None:
+        base["code_verifier"] = verifier
+    if auth is None:
+        base["client_id"] = client.client_id
+    return await http.post("/oauth/token", data=_form(base, changes), auth=auth)
+
+
+async def refresh(
+    http: httpx.AsyncClient, client: Registered, token: str | None, **changes: str | None
+) -> httpx.Response:
+    """Spend a refresh token, authenticating as the client would.
+
+    A confidential client (one with a secret) uses HTTP basic auth; a public one names
+    itself in the form. ``changes`` alter or drop form fields (e.g. ``scope=...``).
+    """
+    base = {"grant_type": "refresh_token", "refresh_token": token or ""}
+    if client.secret:
+        auth = (client.client_id, client.secret)
+        return await http.post("/oauth/token", data=_form(base, changes), auth=auth)
+    base["client_id"] = client.client_id
+    return await http.post("/oauth/token", data=_form(base, changes))
+
+
 async def full_flow(
     http: httpx.AsyncClient,
     client_id: str,
@@ -127,28 +214,37 @@ async def full_flow(
     secret: str | None = None,
     untick: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Tokens:
+    client = Registered(client_id, secret, redirect_uri)
     verifier, challenge = pkce_pair()
-    url = authorize_url(client_id, redirect_uri, scope, challenge)
-    page = await sign_in(http, url, customer, password)
-    if page.status_code == 200:
-        page = await consent(http, url, page, untick)
-    assert page.status_code == 302, page.text
-    params = query_of(page.headers["location"])
-    assert params["state"] == "xyz"
-    data = {
-        "grant_type": "authorization_code",
-        "code": params["code"],
-        "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
-        "client_id": client_id,
-    }
+    code = await authorized_code(
+        http, client, scope, customer, challenge, password=password, untick=untick
+    )
     auth = (client_id, secret) if secret else None
-    if secret:
-        del data["client_id"]
-    response = await http.post("/oauth/token", data=data, auth=auth)  # type: ignore[arg-type]
+    response = await exchange_code(http, client, code, verifier, auth=auth)
     assert response.status_code == 200, response.text
     body = response.json()
     return Tokens(body["access_token"], body.get("refresh_token"), body["scope"])
+
+
+async def tokens_for(
+    http: httpx.AsyncClient,
+    client: Registered,
+    scope: str,
+    customer: str,
+    *,
+    untick: set[str] = frozenset(),  # type: ignore[assignment]
+) -> Tokens:
+    """The whole code flow for a registered ``client``, with its secret if it has one."""
+    return await full_flow(
+        http,
+        client.client_id,
+        client.redirect_uri,
+        scope,
+        customer,
+        PASSWORD,
+        secret=client.secret,
+        untick=untick,
+    )
 
 
 async def bearer_for(app: object, customer_id: str | None, scopes: object = None) -> str:

@@ -32,17 +32,20 @@ def run(*args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def clients_add(name: str, kind: str, scopes: str, *options: str) -> list[str]:
+    """The arguments of `clients add`; ``options`` are what a test adds, such as a redirect."""
+    return ["clients", "add", name, "--kind", kind, "--scopes", scopes, *options]
+
+
 def test_clients_add_list_remove(clean_graph: Graph, keys_dir: Path) -> None:
     out = run(
-        "clients",
-        "add",
-        "Shop app",
-        "--kind",
-        "third_party",
-        "--scopes",
-        "profile:read purchases:read",
-        "--redirect-uri",
-        "https://a.example/cb",
+        *clients_add(
+            "Shop app",
+            "third_party",
+            "profile:read purchases:read",
+            "--redirect-uri",
+            "https://a.example/cb",
+        )
     )
     lines = dict(line.split(": ", 1) for line in out.splitlines())
     assert lines.keys() == {"client_id", "client_secret"}
@@ -56,38 +59,23 @@ def test_clients_add_list_remove(clean_graph: Graph, keys_dir: Path) -> None:
 
 def test_public_clients_get_no_secret(clean_graph: Graph, keys_dir: Path) -> None:
     out = run(
-        "clients",
-        "add",
-        "SPA",
-        "--kind",
-        "public",
-        "--scopes",
-        "profile:read",
-        "--redirect-uri",
-        "http://localhost:5173/cb",
+        *clients_add("SPA", "public", "profile:read", "--redirect-uri", "http://localhost:5173/cb")
     )
     assert "client_secret" not in out
 
 
 def test_third_party_cannot_hold_customers_read(clean_graph: Graph, keys_dir: Path) -> None:
-    result = CliRunner().invoke(
-        cli, ["clients", "add", "Spy", "--kind", "third_party", "--scopes", "customers:read"]
-    )
+    result = CliRunner().invoke(cli, clients_add("Spy", "third_party", "customers:read"))
     assert result.exit_code != 0
     assert "customers:read" in result.output
-    result = CliRunner().invoke(
-        cli,
-        ["clients", "add", "X", "--kind", "third_party", "--scopes", "profile:read", "--trusted"],
-    )
+    result = CliRunner().invoke(cli, clients_add("X", "third_party", "profile:read", "--trusted"))
     assert result.exit_code != 0
 
 
 def test_token_prints_only_a_token_limited_to_the_client(
     clean_graph: Graph, keys_dir: Path
 ) -> None:
-    out = run(
-        "clients", "add", "Web", "--kind", "first_party", "--scopes", "profile:read customers:read"
-    )
+    out = run(*clients_add("Web", "first_party", "profile:read customers:read"))
     client_id = out.splitlines()[0].split(": ")[1]
     token = run("token", "--customer", "c-9", "--client", client_id, "--scopes", "profile:read")
     assert token.count("\n") == 1 and token.count(".") == 2

@@ -8,7 +8,15 @@ from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 
 from .conftest import PASSWORD, add_client
-from .helpers import authorize_url, consent, forms, full_flow, pkce_pair, query_of, sign_in
+from .helpers import (
+    authorize_url_for,
+    bearer,
+    consent,
+    forms,
+    query_of,
+    sign_in,
+    tokens_for,
+)
 
 SCOPES = "profile:read purchases:read recommendations:read"
 
@@ -17,17 +25,9 @@ async def test_customer_signs_in_consents_and_the_token_works(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES + " browsing:read")
-    tokens = await full_flow(
-        http,
-        client.client_id,
-        client.redirect_uri,
-        SCOPES,
-        customer,
-        PASSWORD,
-        secret=client.secret,
-    )
+    tokens = await tokens_for(http, client, SCOPES, customer)
     assert tokens.refresh_token
-    me = await http.get("/whoami", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    me = await http.get("/whoami", headers=bearer(tokens.access_token))
     assert me.status_code == 200, me.text
     assert me.json() == {
         "client_id": client.client_id,
@@ -41,9 +41,7 @@ async def test_access_token_is_an_rfc9068_jwt_verifiable_with_the_published_keys
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "public", SCOPES)
-    tokens = await full_flow(
-        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD
-    )
+    tokens = await tokens_for(http, client, SCOPES, customer)
     keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
     decoded = jwt.decode(tokens.access_token, keys, algorithms=["ES256"])
     assert decoded.header["typ"] == "at+jwt"
@@ -61,18 +59,9 @@ async def test_unticked_scope_is_not_granted(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES)
-    tokens = await full_flow(
-        http,
-        client.client_id,
-        client.redirect_uri,
-        SCOPES,
-        customer,
-        PASSWORD,
-        secret=client.secret,
-        untick={"purchases:read"},
-    )
+    tokens = await tokens_for(http, client, SCOPES, customer, untick={"purchases:read"})
     assert set(tokens.scope.split()) == {"profile:read", "recommendations:read"}
-    me = await http.get("/whoami", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    me = await http.get("/whoami", headers=bearer(tokens.access_token))
     assert "purchases:read" not in me.json()["scopes"]
 
 
@@ -80,8 +69,7 @@ async def test_consent_page_lists_each_scope_in_plain_language(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES, name="Budget Buddy")
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     page = await sign_in(http, url, customer, PASSWORD)
     assert page.status_code == 200
     assert "Budget Buddy" in page.text
@@ -95,8 +83,7 @@ async def test_denying_sends_access_denied_to_the_client(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES)
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     page = await sign_in(http, url, customer, PASSWORD)
     answer = await consent(http, url, page, action="deny")
     assert answer.status_code == 302
@@ -110,8 +97,7 @@ async def test_trusted_first_party_client_skips_consent(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "first_party", SCOPES, trusted=True)
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     answer = await sign_in(http, url, customer, PASSWORD)
     assert answer.status_code == 302
     assert "code" in query_of(answer.headers["location"])
@@ -121,8 +107,7 @@ async def test_wrong_password_shows_the_sign_in_page_again(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES)
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     page = await sign_in(http, url, customer, "not the password")
     assert page.status_code == 401
     assert "do not match" in page.text
@@ -133,8 +118,7 @@ async def test_a_form_without_the_csrf_token_is_refused(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES)
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     await http.get(url)
     posted = await http.post(
         url, data={"action": "sign_in", "customer": customer, "password": PASSWORD}
@@ -147,8 +131,7 @@ async def test_repeated_wrong_passwords_lock_password_sign_in_for_a_while(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "third_party", SCOPES)
-    _, challenge = pkce_pair()
-    url = authorize_url(client.client_id, client.redirect_uri, SCOPES, challenge)
+    url = authorize_url_for(client, SCOPES)
     for _ in range(5):
         assert (await sign_in(http, url, customer, "guess")).status_code == 401
     # Even the right password is refused now, with the same words as a wrong one.

@@ -15,7 +15,16 @@ from graph import Graph
 from tests.gateway.conftest import settings_for_tests
 
 from .conftest import PASSWORD, add_client, add_customer
-from .helpers import BASE, authorize_url, bearer_for, forms, full_flow, pkce_pair, query_of
+from .helpers import (
+    BASE,
+    authorize_url_for,
+    bearer,
+    bearer_for,
+    forms,
+    query_of,
+    refresh,
+    tokens_for,
+)
 
 
 @asynccontextmanager
@@ -31,7 +40,7 @@ async def gateway(
 
 
 async def gql(http: httpx.AsyncClient, query: str, token: str | None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = bearer(token) if token else {}
     return await http.post("/graphql", json={"query": query}, headers=headers)
 
 
@@ -43,15 +52,8 @@ async def test_a_third_party_app_reads_only_what_the_customer_granted(demo_graph
     await add_customer(demo_graph, "c1")
     async with gateway() as (app, http):
         client = await add_client(app, "third_party", "profile:read devices:read")
-        tokens = await full_flow(
-            http,
-            client.client_id,
-            client.redirect_uri,
-            "profile:read devices:read",
-            "c1",
-            PASSWORD,
-            secret=client.secret,
-            untick={"devices:read"},
+        tokens = await tokens_for(
+            http, client, "profile:read devices:read", "c1", untick={"devices:read"}
         )
         answer = await gql(http, "{ me { id createdAt devices { id } } }", tokens.access_token)
     body = answer.json()
@@ -99,15 +101,7 @@ async def test_customer_by_id_needs_customers_read_which_third_parties_never_hol
     await add_customer(demo_graph, "c1")
     async with gateway() as (app, http):
         client = await add_client(app, "third_party", "profile:read")
-        tokens = await full_flow(
-            http,
-            client.client_id,
-            client.redirect_uri,
-            "profile:read",
-            "c1",
-            PASSWORD,
-            secret=client.secret,
-        )
+        tokens = await tokens_for(http, client, "profile:read", "c1")
         answer = await gql(http, '{ customer(id: "c1") { id } }', tokens.access_token)
         # Even a forged grant in the graph cannot give a third party customers:read.
         await demo_graph.write(
@@ -127,15 +121,7 @@ async def test_customer_sees_and_revokes_an_app_and_its_tokens_fail_at_once(
     await add_customer(demo_graph, "c1")
     async with gateway() as (app, http):
         third = await add_client(app, "third_party", "profile:read", name="Budget Buddy")
-        tokens = await full_flow(
-            http,
-            third.client_id,
-            third.redirect_uri,
-            "profile:read",
-            "c1",
-            PASSWORD,
-            secret=third.secret,
-        )
+        tokens = await tokens_for(http, third, "profile:read", "c1")
         dashboard = await bearer_for(app, "c1", {"apps:read", "apps:write"})
         listed = await gql(
             http, "{ me { authorisedApps { client clientName scopes grantedAt } } }", dashboard
@@ -154,12 +140,8 @@ async def test_customer_sees_and_revokes_an_app_and_its_tokens_fail_at_once(
 
         after = await gql(http, "{ me { id } }", tokens.access_token)
         assert after.status_code == 401
-        refresh = await http.post(
-            "/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
-            auth=(third.client_id, third.secret or ""),
-        )
-        assert refresh.json()["error"] == "invalid_grant"
+        refreshed = await refresh(http, third, tokens.refresh_token)
+        assert refreshed.json()["error"] == "invalid_grant"
         listed = await gql(http, "{ me { authorisedApps { client } } }", dashboard)
         assert listed.json()["data"]["me"]["authorisedApps"] == []
 
@@ -190,8 +172,7 @@ async def test_hook_authenticate_customer_lets_a_plugin_sign_customers_in(
     await add_customer(demo_graph, "c1")
     async with gateway(plugins=(SingleSignOn(),)) as (app, http):
         client = await add_client(app, "third_party", "profile:read")
-        _, challenge = pkce_pair()
-        url = authorize_url(client.client_id, client.redirect_uri, "profile:read", challenge)
+        url = authorize_url_for(client, "profile:read")
         via_sso = await http.get(url, headers={"X-Retailer-SSO": "c1"})
         assert via_sso.status_code == 200
         assert forms(via_sso.text)[0].checkboxes  # straight to consent: no sign-in form
@@ -200,9 +181,7 @@ async def test_hook_authenticate_customer_lets_a_plugin_sign_customers_in(
     # Without the header the plugin passes (None) and the built-in password login answers.
     async with gateway(plugins=(SingleSignOn(),)) as (app, http):
         client = await add_client(app, "public", "profile:read")
-        tokens = await full_flow(
-            http, client.client_id, client.redirect_uri, "profile:read", "c1", PASSWORD
-        )
+        tokens = await tokens_for(http, client, "profile:read", "c1")
         assert (await gql(http, "{ me { id } }", tokens.access_token)).json()["data"]["me"]
 
 
@@ -222,8 +201,7 @@ async def test_a_code_redeemed_at_the_gateway_query_string(demo_graph: Graph) ->
     await add_customer(demo_graph, "c1")
     async with gateway() as (app, http):
         client = await add_client(app, "first_party", "profile:read", trusted=True)
-        _, challenge = pkce_pair()
-        url = authorize_url(client.client_id, client.redirect_uri, "profile:read", challenge)
+        url = authorize_url_for(client, "profile:read")
         page = await http.get(url)
         form = forms(page.text)[0]
         posted = await http.post(url, data=form.fields | {"customer": "c1", "password": PASSWORD})

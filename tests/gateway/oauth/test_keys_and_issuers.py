@@ -20,17 +20,15 @@ from gateway.principal import ClientKind
 from gateway.settings import ExternalIssuer
 from graph import Graph
 
-from .conftest import PASSWORD, add_client
-from .helpers import full_flow
+from .conftest import add_client
+from .helpers import bearer, tokens_for
 
 
 async def test_tokens_signed_before_a_rotation_still_work(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "public", "profile:read")
-    before = await full_flow(
-        http, client.client_id, client.redirect_uri, "profile:read", customer, PASSWORD
-    )
+    before = await tokens_for(http, client, "profile:read", customer)
     service: OAuthService = app.state.oauth
     old_kid = service.keys.signing_key().kid
     # Another process (the CLI) rotates; this one notices through the file.
@@ -38,11 +36,9 @@ async def test_tokens_signed_before_a_rotation_still_work(
     assert service.keys.signing_key().kid != old_kid
     published = {k["kid"] for k in (await http.get("/.well-known/jwks.json")).json()["keys"]}
     assert old_kid in published
-    answer = await http.get("/whoami", headers={"Authorization": f"Bearer {before.access_token}"})
+    answer = await http.get("/whoami", headers=bearer(before.access_token))
     assert answer.status_code == 200
-    after = await full_flow(
-        http, client.client_id, client.redirect_uri, "profile:read", customer, PASSWORD
-    )
+    after = await tokens_for(http, client, "profile:read", customer)
     keys = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
     decoded = jwt.decode(after.access_token, keys, algorithms=["ES256"])
     assert decoded.header["kid"] != old_kid

@@ -15,14 +15,22 @@ from starlette.applications import Starlette
 from gateway.oauth import OAuthService
 from graph.oauth import revoke_grant
 
-from .conftest import PASSWORD, add_client
-from .helpers import authorize_url, consent, full_flow, pkce_pair, query_of, sign_in
+from .conftest import add_client
+from .helpers import (
+    Registered,
+    Tokens,
+    authorize_url,
+    authorize_url_for,
+    authorized_code,
+    bearer,
+    exchange_code,
+    pkce_pair,
+    query_of,
+    refresh,
+    tokens_for,
+)
 
 SCOPES = "profile:read purchases:read"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def refused(http: httpx.AsyncClient, token: str) -> str:
@@ -33,15 +41,10 @@ async def refused(http: httpx.AsyncClient, token: str) -> str:
     return str(answer.json()["error_description"])
 
 
-async def code_for(
-    http: httpx.AsyncClient, client_id: str, redirect_uri: str, customer: str, challenge: str | None
-) -> str:
-    url = authorize_url(client_id, redirect_uri, SCOPES, challenge)
-    page = await sign_in(http, url, customer, PASSWORD)
-    if page.status_code == 200:
-        page = await consent(http, url, page)
-    assert page.status_code == 302, page.text
-    return query_of(page.headers["location"])["code"]
+async def accepted(http: httpx.AsyncClient, token: str) -> None:
+    """Fails unless the resource server accepts the token."""
+    answer = await http.get("/whoami", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
 
 
 # ------------------------------------------------------------------ authorization endpoint
@@ -75,12 +78,7 @@ async def test_scope_outside_the_clients_allowed_set_is_refused(
     app: Starlette, http: httpx.AsyncClient
 ) -> None:
     client = await add_client(app, "third_party", "profile:read")
-    _, challenge = pkce_pair()
-    answer = await http.get(
-        authorize_url(
-            client.client_id, client.redirect_uri, "profile:read customers:read", challenge
-        )
-    )
+    answer = await http.get(authorize_url_for(client, "profile:read customers:read"))
     assert answer.status_code == 302
     assert query_of(answer.headers["location"])["error"] == "invalid_scope"
 
@@ -105,21 +103,21 @@ async def test_plain_pkce_is_refused(app: Starlette, http: httpx.AsyncClient) ->
 # ------------------------------------------------------------------ token endpoint
 
 
+async def client_with_code(
+    app: Starlette, http: httpx.AsyncClient, customer: str, kind: str
+) -> tuple[Registered, str, str]:
+    """A new client of ``kind``, a code the customer approved for it, and its verifier."""
+    client = await add_client(app, kind, SCOPES)
+    verifier, challenge = pkce_pair()
+    code = await authorized_code(http, client, SCOPES, customer, challenge)
+    return client, code, verifier
+
+
 async def test_missing_code_verifier_is_refused(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "public", SCOPES)
-    _, challenge = pkce_pair()
-    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
-    answer = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": client.redirect_uri,
-            "client_id": client.client_id,
-        },
-    )
+    client, code, _ = await client_with_code(app, http, customer, "public")
+    answer = await exchange_code(http, client, code, verifier=None)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request"
 
@@ -127,20 +125,9 @@ async def test_missing_code_verifier_is_refused(
 async def test_wrong_code_verifier_is_refused(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "public", SCOPES)
-    _, challenge = pkce_pair()
+    client, code, _ = await client_with_code(app, http, customer, "public")
     other_verifier, _ = pkce_pair()
-    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
-    answer = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": other_verifier,
-            "redirect_uri": client.redirect_uri,
-            "client_id": client.client_id,
-        },
-    )
+    answer = await exchange_code(http, client, code, verifier=other_verifier)
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_grant"
 
@@ -148,18 +135,9 @@ async def test_wrong_code_verifier_is_refused(
 async def test_redirect_uri_must_match_at_the_token_endpoint(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "public", SCOPES)
-    verifier, challenge = pkce_pair()
-    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
-    answer = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "code_verifier": verifier,
-            "redirect_uri": "https://evil.example/cb",
-            "client_id": client.client_id,
-        },
+    client, code, verifier = await client_with_code(app, http, customer, "public")
+    answer = await exchange_code(
+        http, client, code, verifier, redirect_uri="https://evil.example/cb"
     )
     assert answer.json()["error"] == "invalid_grant"
 
@@ -167,53 +145,32 @@ async def test_redirect_uri_must_match_at_the_token_endpoint(
 async def test_a_code_used_twice_is_refused_and_its_tokens_revoked(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "public", SCOPES)
-    verifier, challenge = pkce_pair()
-    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "code_verifier": verifier,
-        "redirect_uri": client.redirect_uri,
-        "client_id": client.client_id,
-    }
-    first = await http.post("/oauth/token", data=data)
+    client, code, verifier = await client_with_code(app, http, customer, "public")
+    first = await exchange_code(http, client, code, verifier)
     assert first.status_code == 200
     issued = first.json()
-    assert (await http.get("/whoami", headers=bearer(issued["access_token"]))).status_code == 200
+    await accepted(http, issued["access_token"])
 
-    second = await http.post("/oauth/token", data=data)
+    second = await exchange_code(http, client, code, verifier)
     assert second.status_code == 400
     assert second.json()["error"] == "invalid_grant"
 
     assert await refused(http, issued["access_token"]) == "token revoked"
-    refresh = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": issued["refresh_token"],
-            "client_id": client.client_id,
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    refreshed = await refresh(http, client, issued["refresh_token"])
+    assert refreshed.json()["error"] == "invalid_grant"
 
 
 async def test_a_confidential_client_must_authenticate(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "third_party", SCOPES)
-    verifier, challenge = pkce_pair()
-    code = await code_for(http, client.client_id, client.redirect_uri, customer, challenge)
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "code_verifier": verifier,
-        "redirect_uri": client.redirect_uri,
-        "client_id": client.client_id,
-    }
-    answer = await http.post("/oauth/token", data=data)
+    client, code, verifier = await client_with_code(app, http, customer, "third_party")
+    # No secret at all: the client only names itself in the form.
+    answer = await exchange_code(http, client, code, verifier)
     assert answer.json()["error"] == "invalid_client"
-    answer = await http.post("/oauth/token", data=data, auth=(client.client_id, "wrong"))
+    # Named in the form and a wrong secret over basic auth.
+    answer = await exchange_code(
+        http, client, code, verifier, auth=(client.client_id, "wrong"), client_id=client.client_id
+    )
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_client"
 
@@ -245,25 +202,29 @@ async def test_client_credentials_only_for_first_party(
 # ------------------------------------------------------------------ refresh tokens
 
 
+async def client_with_tokens(
+    app: Starlette, http: httpx.AsyncClient, customer: str, kind: str
+) -> tuple[Registered, Tokens]:
+    """A new client of ``kind`` and the tokens it got through the whole code flow."""
+    client = await add_client(app, kind, SCOPES)
+    return client, await tokens_for(http, client, SCOPES, customer)
+
+
 async def test_refresh_rotates_and_reuse_revokes_the_family(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "public", SCOPES)
-    first = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
-    rotate = {"grant_type": "refresh_token", "client_id": client.client_id}
-    answer = await http.post("/oauth/token", data=rotate | {"refresh_token": first.refresh_token})
+    client, first = await client_with_tokens(app, http, customer, "public")
+    answer = await refresh(http, client, first.refresh_token)
     assert answer.status_code == 200, answer.text
     second = answer.json()
     assert second["refresh_token"] != first.refresh_token
-    assert (await http.get("/whoami", headers=bearer(second["access_token"]))).status_code == 200
+    await accepted(http, second["access_token"])
 
     # The spent token comes back: a thief or a confused client. Nobody keeps the family.
-    reuse = await http.post("/oauth/token", data=rotate | {"refresh_token": first.refresh_token})
+    reuse = await refresh(http, client, first.refresh_token)
     assert reuse.json()["error"] == "invalid_grant"
     assert await refused(http, second["access_token"]) == "token revoked"
-    after = await http.post(
-        "/oauth/token", data=rotate | {"refresh_token": second["refresh_token"]}
-    )
+    after = await refresh(http, client, second["refresh_token"])
     assert after.json()["error"] == "invalid_grant"
 
 
@@ -271,51 +232,22 @@ async def test_refresh_cannot_widen_the_scopes(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
     client = await add_client(app, "public", SCOPES + " browsing:read")
-    first = await full_flow(http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD)
-    answer = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client.client_id,
-            "refresh_token": first.refresh_token,
-            "scope": SCOPES + " browsing:read",
-        },
-    )
+    first = await tokens_for(http, client, SCOPES, customer)
+    answer = await refresh(http, client, first.refresh_token, scope=SCOPES + " browsing:read")
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_scope"
-    narrower = await http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client.client_id,
-            "refresh_token": first.refresh_token,
-            "scope": "profile:read",
-        },
-    )
+    narrower = await refresh(http, client, first.refresh_token, scope="profile:read")
     assert narrower.json()["scope"] == "profile:read"
 
 
 async def test_revoked_grant_ends_access_and_refresh_at_once(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "third_party", SCOPES)
-    issued = await full_flow(
-        http,
-        client.client_id,
-        client.redirect_uri,
-        SCOPES,
-        customer,
-        PASSWORD,
-        secret=client.secret,
-    )
-    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+    client, issued = await client_with_tokens(app, http, customer, "third_party")
+    await accepted(http, issued.access_token)
     assert await revoke_grant(app.state.graph, customer, client.client_id, int(time.time()))
     assert await refused(http, issued.access_token) == "token revoked"
-    answer = await http.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token},
-        auth=(client.client_id, client.secret or ""),
-    )
+    answer = await refresh(http, client, issued.refresh_token)
     assert answer.json()["error"] == "invalid_grant"
 
 
@@ -325,16 +257,7 @@ async def test_revoked_grant_ends_access_and_refresh_at_once(
 async def test_rfc7009_revocation_ends_access_and_refresh(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "third_party", SCOPES)
-    issued = await full_flow(
-        http,
-        client.client_id,
-        client.redirect_uri,
-        SCOPES,
-        customer,
-        PASSWORD,
-        secret=client.secret,
-    )
+    client, issued = await client_with_tokens(app, http, customer, "third_party")
     auth = (client.client_id, client.secret or "")
     introspect = await http.post(
         "/oauth/introspect", data={"token": issued.access_token}, auth=auth
@@ -363,9 +286,7 @@ async def test_another_client_cannot_introspect_or_revoke_my_token(
 ) -> None:
     mine = await add_client(app, "third_party", SCOPES, name="mine")
     other = await add_client(app, "third_party", SCOPES, name="other")
-    issued = await full_flow(
-        http, mine.client_id, mine.redirect_uri, SCOPES, customer, PASSWORD, secret=mine.secret
-    )
+    issued = await tokens_for(http, mine, SCOPES, customer)
     auth = (other.client_id, other.secret or "")
     introspect = await http.post(
         "/oauth/introspect", data={"token": issued.access_token}, auth=auth
@@ -373,7 +294,7 @@ async def test_another_client_cannot_introspect_or_revoke_my_token(
     assert introspect.json() == {"active": False}
     revoke = await http.post("/oauth/revoke", data={"token": issued.refresh_token}, auth=auth)
     assert revoke.status_code == 400
-    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+    await accepted(http, issued.access_token)
 
 
 # ------------------------------------------------------------------ forged and stale tokens
@@ -394,11 +315,8 @@ def _parts(token: str) -> tuple[dict[str, object], dict[str, object], str]:
 
 
 async def _good_token(app: Starlette, http: httpx.AsyncClient, customer: str) -> str:
-    client = await add_client(app, "public", SCOPES)
-    issued = await full_flow(
-        http, client.client_id, client.redirect_uri, SCOPES, customer, PASSWORD
-    )
-    assert (await http.get("/whoami", headers=bearer(issued.access_token))).status_code == 200
+    _, issued = await client_with_tokens(app, http, customer, "public")
+    await accepted(http, issued.access_token)
     return issued.access_token
 
 
@@ -520,16 +438,7 @@ async def test_long_dead_token_families_are_swept(app: Starlette) -> None:
 async def test_scopes_shrink_with_the_clients_allowed_set_even_before_refresh(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:
-    client = await add_client(app, "third_party", SCOPES)
-    issued = await full_flow(
-        http,
-        client.client_id,
-        client.redirect_uri,
-        SCOPES,
-        customer,
-        PASSWORD,
-        secret=client.secret,
-    )
+    client, issued = await client_with_tokens(app, http, customer, "third_party")
     # The operator narrows what the app may hold.
     await app.state.graph.write(
         "MATCH (c:Client {client_id: $id}) SET c.allowed_scopes = ['profile:read']",
@@ -537,9 +446,5 @@ async def test_scopes_shrink_with_the_clients_allowed_set_even_before_refresh(
     )
     me = await http.get("/whoami", headers=bearer(issued.access_token))
     assert me.json()["scopes"] == ["profile:read"]
-    answer = await http.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": issued.refresh_token},
-        auth=(client.client_id, client.secret or ""),
-    )
+    answer = await refresh(http, client, issued.refresh_token)
     assert answer.json()["scope"] == "profile:read"

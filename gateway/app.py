@@ -36,7 +36,7 @@ from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.plugins import PluginError, PluginHost, load_plugins
-from gateway.ratelimit import Buckets, RateLimit
+from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
@@ -170,6 +170,7 @@ def create_app(
                 )
             await graph.close()
 
+    limits = rate_limits(settings)
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLView(assembly), methods=["GET", "POST"]),
@@ -182,8 +183,9 @@ def create_app(
             Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
             Middleware(RequestId),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BadTokenLimit, buckets=limits.pop("bad_tokens"), paths=("/graphql",)),
             Middleware(BearerTokens, service=oauth),
-            Middleware(RateLimit, **rate_limits(settings)),
+            Middleware(RateLimit, **limits),
         ],
         lifespan=lifespan,
     )
@@ -198,13 +200,15 @@ def create_app(
 
 
 def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
-    """The bucket tables of :class:`RateLimit`; None where a rate of 0 turns one off."""
+    """The bucket tables of the limits; None where a rate of 0 turns one off."""
     keys = settings.rate_limit_max_keys
     graphql = settings.rate_limit_per_second
     sign_in = settings.sign_in_rate_per_minute / 60
     return {
         "graphql": Buckets(graphql, settings.rate_limit_burst, max_keys=keys) if graphql else None,
         "sign_in": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+        # A bad bearer token is a failed credential: the sign-in limits apply.
+        "bad_tokens": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
     }
 
 

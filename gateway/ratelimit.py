@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ErrorCode
 from gateway.principal import Principal
@@ -68,13 +68,22 @@ class Buckets:
         seconds until there will be."""
         now = self.clock()
         self._evict(now)
-        tokens, last = self._table.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = self._level(key, now)
+        self._table.pop(key, None)  # re-inserted last: most recently used
         if tokens >= 1.0:
             self._table[key] = (tokens - 1.0, now)
             return 0.0
         self._table[key] = (tokens, now)
         return (1.0 - tokens) / self.rate
+
+    def wait(self, key: str) -> float:
+        """Like :meth:`take`, but spends nothing: 0.0 if a token is there."""
+        tokens = self._level(key, self.clock())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, last = self._table.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
 
     def _evict(self, now: float) -> None:
         # The oldest entries come first: stop at the first one still refilling.
@@ -124,6 +133,46 @@ class RateLimit:
                         await _answer(send, wait, text, "text/plain; charset=utf-8")
                     return
         await self.app(scope, receive, send)
+
+
+class BadTokenLimit:
+    """Refused bearer tokens cost the caller's IP, as wrong passwords do.
+
+    ``BearerTokens`` answers a bad token with 401 before :class:`RateLimit`
+    (which needs the Principal) runs, and checking a token may read the graph;
+    so without this a flood of junk tokens would never be limited. This sits
+    outside ``BearerTokens``: each 401 spends a token of the IP's bucket, and
+    once it is empty that IP's bearer requests get 429 until it refills.
+    Requests without a token are left to :class:`RateLimit`.
+    """
+
+    def __init__(self, app: ASGIApp, *, buckets: Buckets | None, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        buckets = self.buckets
+        if (
+            buckets is None
+            or scope["type"] != "http"
+            or not str(scope["path"]).startswith(self.paths)
+            or not any(name == b"authorization" for name, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope)
+        wait = buckets.wait(ip)
+        if wait:
+            await _answer(send, wait, _graphql_refusal(), "application/json")
+            return
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                buckets.take(ip)
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 def _graphql_key(scope: Scope) -> str:

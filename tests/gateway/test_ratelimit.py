@@ -122,6 +122,30 @@ async def test_sign_in_endpoints_have_a_stricter_bucket_per_ip(graph: Graph, ser
     assert graphql.status_code == 200
 
 
+async def test_bad_bearer_tokens_are_limited_per_ip_like_wrong_passwords(
+    graph: Graph, served: Serve
+) -> None:
+    settings = settings_for_tests(oauth_issuer=BASE, sign_in_rate_per_minute=0.01, sign_in_burst=2)
+    junk = {"Authorization": "Bearer not.a.token"}
+    async with served(settings, authenticate=None) as (_, client):
+        tries = [await client.post("/graphql", json=TYPENAME, headers=junk) for _ in range(3)]
+        anonymous = await client.post("/graphql", json=TYPENAME)
+    assert [t.status_code for t in tries] == [401, 401, 429]
+    assert codes(tries[2].json()) == ["RATE_LIMITED"]
+    assert int(tries[2].headers["retry-after"]) >= 1
+    # Requests without a token are not refused for the bad tokens sent before.
+    assert anonymous.status_code == 200
+
+
+def test_waiting_spends_nothing() -> None:
+    clock = Clock()
+    buckets = Buckets(rate=1.0, burst=1, clock=clock)
+    assert buckets.wait("a") == 0.0
+    assert buckets.wait("a") == 0.0
+    assert buckets.take("a") == 0.0
+    assert buckets.wait("a") == pytest.approx(1.0)
+
+
 async def test_a_rate_of_zero_turns_the_limits_off(graph: Graph, served: Serve) -> None:
     settings = settings_for_tests(
         rate_limit_per_second=0, rate_limit_burst=1, sign_in_rate_per_minute=0, sign_in_burst=1

@@ -63,6 +63,10 @@ class Buckets:
     def __len__(self) -> int:
         return len(self._table)
 
+    def __bool__(self) -> bool:
+        # A limit with no buckets yet is still a limit (len() alone would make it falsy).
+        return True
+
     def take(self, key: str) -> float:
         """Spend one token of ``key``'s bucket: 0.0 if there was one, else the
         seconds until there will be."""

@@ -112,8 +112,7 @@ def _category(row: dict[str, Any]) -> Category:
 async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
     """The products with these SKUs, in the order asked; None where there is none."""
     rows = await graph.read(PRODUCTS_BY_SKU, {"skus": list(skus)})
-    found = {row["sku"]: _product(row) for row in rows}
-    return [found.get(sku) for sku in skus]
+    return one_per_key(skus, rows, _product, key="sku")
 
 
 async def list_products(

@@ -20,10 +20,7 @@ stream is a generator: a million events never sit in memory at once.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,20 +41,11 @@ from graph.model import (
     Event,
     Product,
 )
+from graph.pii import email_hmac
 
 # The demo's year ends at a fixed instant, so a seed means the same data whenever it runs.
 WINDOW_END: Final = datetime(2026, 11, 1, tzinfo=UTC)
 WINDOW_START: Final = WINDOW_END - timedelta(days=365)
-
-# Development default only: a deployment sets TIGHTROPE_PII_KEY to a secret.
-DEV_PII_KEY: Final = "tightrope-dev-only-pii-key-not-for-production"
-
-
-def email_hmac(email: str, key: str | None = None) -> str:
-    """A keyed hash of a normalised email: lets the graph match an email without storing it."""
-    secret = key or os.environ.get("TIGHTROPE_PII_KEY") or DEV_PII_KEY
-    normalised = email.strip().lower().encode()
-    return hmac.new(secret.encode(), normalised, hashlib.sha256).hexdigest()
 
 
 # -- catalogue ----------------------------------------------------------------

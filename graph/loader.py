@@ -28,7 +28,6 @@ from typing import Any, Final, Literal, LiteralString, TypeVar
 
 from tqdm import tqdm
 
-from graph.demo import email_hmac
 from graph.driver import Graph
 from graph.events import (
     DEFAULT_BATCH,
@@ -56,6 +55,7 @@ from graph.model import (
     Event,
     Product,
 )
+from graph.pii import email_hmac
 
 Kind = Literal["catalogue", "customers", "events"]
 KINDS: Final[tuple[Kind, ...]] = ("catalogue", "customers", "events")

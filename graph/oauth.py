@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from graph.driver import Graph
+from graph.pii import email_hmac
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT token_family_id IF NOT EXISTS FOR (n:TokenFamily) REQUIRE n.id IS UNIQUE",
@@ -180,6 +181,21 @@ async def recent_sign_in_failures(graph: Graph, customer_id: str, now: int, wind
 
 async def clear_sign_in_failures(graph: Graph, customer_id: str) -> None:
     await graph.write(CLEAR_FAILURES, {"customer_id": customer_id})
+
+
+# Several customers could share an email only through bad imports; then none
+# of them signs in by email (each still can by customer number).
+CUSTOMER_BY_EMAIL: LiteralString = """
+MATCH (c:Customer {email_hmac: $email_hmac})
+WITH collect(c.id) AS ids
+RETURN CASE WHEN size(ids) = 1 THEN ids[0] END AS id
+"""
+
+
+async def customer_by_email(graph: Graph, email: str) -> str | None:
+    """The id of the one customer with this email, matched by its keyed hash."""
+    rows = await graph.read(CUSTOMER_BY_EMAIL, {"email_hmac": email_hmac(email)})
+    return rows[0]["id"] if rows and rows[0]["id"] is not None else None
 
 
 async def get_password_hash(graph: Graph, customer_id: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The built-in way a customer signs in: customer number and password.
+"""The built-in way a customer signs in: email (or customer number) and password.
 
 This is the default behind the ``authenticate_customer`` hook; a retailer with
 its own login or single sign-on replaces it with a plugin. Passwords are set
@@ -19,6 +19,7 @@ from graph import Graph
 from graph.oauth import (
     clear_sign_in_failures,
     count_sign_in_failure,
+    customer_by_email,
     get_password_hash,
     recent_sign_in_failures,
 )
@@ -43,6 +44,10 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     if not isinstance(customer, str) or not isinstance(password, str) or not customer:
         return None
     customer = customer.strip()
+    if "@" in customer:
+        # Unknown emails fall through to the same slow check and the same
+        # refusal as a wrong password, so the form does not tell who exists.
+        customer = await customer_by_email(graph, customer) or customer
     now = int(time.time())
     if await recent_sign_in_failures(graph, customer, now, FAILURE_WINDOW) >= MAX_FAILURES:
         return None

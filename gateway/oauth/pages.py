@@ -135,7 +135,7 @@ def sign_in_page(client_name: str, error: str | None = None, customer: str = "")
         "<form method=post id=sign-in>"
         '<input type=hidden name=csrf_token value="{csrf}">'
         "<input type=hidden name=action value=sign_in>"
-        f"<label>Customer number <input type=text name=customer autocomplete=username "
+        f"<label>Email or customer number <input type=text name=customer autocomplete=username "
         f'value="{escape(customer)}" required></label>'
         "<label>Password <input type=password name=password "
         "autocomplete=current-password required></label>"

@@ -92,7 +92,7 @@ async def test_customer_unticks_a_scope_in_the_browser_and_the_app_gets_less(
                 record.client_id, redirect, "profile:read purchases:read", challenge
             )
             await page.goto(url)
-            await page.get_by_label("Customer number").fill("c1")
+            await page.get_by_label("Email or customer number").fill("c1")
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
             await page.wait_for_selector("form#consent")

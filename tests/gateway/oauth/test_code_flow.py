@@ -7,6 +7,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.applications import Starlette
 
+from graph import Graph
+from graph.pii import email_hmac
+
 from .conftest import PASSWORD, add_client
 from .helpers import (
     authorize_url_for,
@@ -101,6 +104,26 @@ async def test_trusted_first_party_client_skips_consent(
     answer = await sign_in(http, url, customer, PASSWORD)
     assert answer.status_code == 302
     assert "code" in query_of(answer.headers["location"])
+
+
+async def test_customer_signs_in_with_their_email_which_the_graph_holds_only_hashed(
+    app: Starlette, http: httpx.AsyncClient, customer: str, clean_graph: Graph
+) -> None:
+    await clean_graph.write(
+        "MATCH (c:Customer {id: $id}) SET c.email_hmac = $hmac",
+        {"id": customer, "hmac": email_hmac("ana@example.test")},
+    )
+    client = await add_client(app, "first_party", SCOPES, trusted=True)
+    signed_in = await sign_in(
+        http, authorize_url_for(client, SCOPES), "  Ana@Example.TEST ", PASSWORD
+    )
+    assert signed_in.status_code == 302
+    http.cookies.clear()
+    unknown = await sign_in(
+        http, authorize_url_for(client, SCOPES), "nobody@example.test", PASSWORD
+    )
+    assert unknown.status_code == 401
+    assert "do not match" in unknown.text
 
 
 async def test_wrong_password_shows_the_sign_in_page_again(

@@ -155,8 +155,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # No driver retries: a request answers UNAVAILABLE after one attempt
-        # (about neo4j_timeout) rather than after the driver's back-off.
-        graph = connect(replace(settings.neo4j(), retry_time=0.0))
+        # (about neo4j_timeout) rather than after the driver's back-off; and no
+        # query outlives query_timeout.
+        graph = connect(
+            replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
+        )
         app.state.graph = graph
         started = False
         try:

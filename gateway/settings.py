@@ -66,8 +66,10 @@ class Settings(BaseSettings):
     neo4j_database: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_DATABASE"))
     neo4j_port: int = Field(default=7687, ge=1, le=65535, description="port of the local server")
     neo4j_timeout: float = Field(default=1.0, gt=0, le=60)
+    # Seconds a request's query may run before Neo4j stops it (UNAVAILABLE).
+    query_timeout: float = Field(default=5.0, gt=0, le=300)
 
-    # Dev mode turns on GraphiQL and the development principal header.
+    # Dev mode turns on GraphiQL (and, unless set, introspection).
     dev_mode: bool = False
 
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.

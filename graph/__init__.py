@@ -15,7 +15,7 @@ from graph.catalogue import (
     search_products,
 )
 from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
-from graph.driver import Graph, GraphUnavailable, Neo4jSettings, connect
+from graph.driver import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 from graph.events import RowError, WriteResult, parse_event, write_events
 from graph.history import (
     CartItem,
@@ -44,6 +44,7 @@ __all__ = [
     "Event",
     "GrantRecord",
     "Graph",
+    "GraphTimeout",
     "GraphUnavailable",
     "Neo4jSettings",
     "Product",

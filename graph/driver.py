@@ -12,8 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, LiteralString, TypeVar
 
-from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j import (
+    AsyncDriver,
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    Query,
+    RoutingControl,
+)
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
 
 T = TypeVar("T")
 Params = Mapping[str, Any]
@@ -21,6 +27,10 @@ Params = Mapping[str, Any]
 
 class GraphUnavailable(Exception):
     """Neo4j did not answer in time. The gateway reports it as UNAVAILABLE."""
+
+
+class GraphTimeout(GraphUnavailable):
+    """Neo4j stopped a query that ran past ``Neo4jSettings.query_timeout``."""
 
 
 @dataclass(frozen=True)
@@ -37,14 +47,20 @@ class Neo4jSettings:
     # driver's back-off can overshoot it by seconds, so the gateway passes 0 to
     # answer UNAVAILABLE after one failed attempt instead of hanging.
     retry_time: float | None = None
+    # Neo4j itself ends a query that runs longer (seconds; None: no limit), so a
+    # runaway read can neither hang a request nor keep working after it.
+    query_timeout: float | None = None
 
 
 class Graph:
     """An async driver bound to one database. Create one per process."""
 
-    def __init__(self, driver: AsyncDriver, database: str) -> None:
+    def __init__(
+        self, driver: AsyncDriver, database: str, query_timeout: float | None = None
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.query_timeout = query_timeout
         self.round_trips = 0
 
     async def read(
@@ -85,10 +101,17 @@ class Graph:
         self.round_trips += 1
         try:
             result = await self.driver.execute_query(
-                query, parameters_=dict(params or {}), routing_=routing, database_=self.database
+                Query(query, timeout=self.query_timeout),
+                parameters_=dict(params or {}),
+                routing_=routing,
+                database_=self.database,
             )
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             raise GraphUnavailable(str(exc)) from exc
+        except ClientError as exc:
+            if "TransactionTimedOut" in (exc.code or ""):
+                raise GraphTimeout(f"query stopped after {self.query_timeout}s") from exc
+            raise
         return [record.data() for record in result.records]
 
 
@@ -103,4 +126,4 @@ def connect(settings: Neo4jSettings) -> Graph:
             settings.timeout if settings.retry_time is None else settings.retry_time
         ),
     )
-    return Graph(driver, settings.database)
+    return Graph(driver, settings.database, settings.query_timeout)

@@ -12,11 +12,13 @@ or bloat every record.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +53,29 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
         return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our ``tightrope.*`` loggers with the request id on each line."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"request_id": {"()": RequestIdLogFilter}}
+    config["formatters"]["tightrope"] = {
+        "format": "%(asctime)s %(levelname)s %(name)s [request %(request_id)s] %(message)s"
+    }
+    config["handlers"]["tightrope"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "tightrope",
+        "filters": ["request_id"],
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["tightrope"] = {
+        "handlers": ["tightrope"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
 
 
 class RequestId:

@@ -7,6 +7,7 @@ import uvicorn
 
 from gateway.cli.common import settings
 from gateway.plugins import PluginError
+from gateway.requestid import log_config
 
 
 @click.command()
@@ -30,4 +31,5 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
+        log_config=log_config(),
     )

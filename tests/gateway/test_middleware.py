@@ -163,3 +163,21 @@ async def test_introspection_follows_dev_mode_unless_set(
         assert body.get("data") is None and set(codes(body)) == {"BAD_USER_INPUT"}
         assert "disabled" in body["errors"][0]["message"]
     assert plain["data"] == {"__typename": "Query"}  # __typename is never refused
+
+
+def test_served_logs_name_the_request(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import logging.config
+
+    from gateway.requestid import log_config, request_id
+
+    ours = logging.getLogger("tightrope")
+    logging.config.dictConfig(log_config())  # what `tightrope serve` hands uvicorn
+    token = request_id.set("req-42")
+    try:
+        logging.getLogger("tightrope.errors").error("internal error at %s", "me")
+    finally:
+        request_id.reset(token)
+        ours.handlers.clear()
+        ours.propagate = True
+    assert "[request req-42] internal error at me" in capsys.readouterr().err

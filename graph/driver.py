@@ -9,7 +9,7 @@ the no-N+1 promise.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
 from neo4j import (
@@ -18,6 +18,7 @@ from neo4j import (
     AsyncManagedTransaction,
     Query,
     RoutingControl,
+    unit_of_work,
 )
 from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
 
@@ -37,7 +38,7 @@ class GraphTimeout(GraphUnavailable):
 class Neo4jSettings:
     uri: str
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback or a log line
     database: str = "neo4j"
     # How long one query may wait for a connection and be retried before the
     # caller hears that the graph is unavailable. The gateway keeps this near a
@@ -80,9 +81,13 @@ class Graph:
         self.round_trips += 1
         try:
             async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(work)
+                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             raise GraphUnavailable(str(exc)) from exc
+        except ClientError as exc:
+            if _timed_out(exc):
+                raise GraphTimeout(f"query stopped after {self.query_timeout}s") from exc
+            raise
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""
@@ -109,10 +114,15 @@ class Graph:
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             raise GraphUnavailable(str(exc)) from exc
         except ClientError as exc:
-            if "TransactionTimedOut" in (exc.code or ""):
+            if _timed_out(exc):
                 raise GraphTimeout(f"query stopped after {self.query_timeout}s") from exc
             raise
         return [record.data() for record in result.records]
+
+
+def _timed_out(exc: ClientError) -> bool:
+    """Neo4j stopped the transaction at its timeout (a client error, not a failure)."""
+    return "TransactionTimedOut" in (exc.code or "")
 
 
 def connect(settings: Neo4jSettings) -> Graph:

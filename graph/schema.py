@@ -48,8 +48,6 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "FOR ()-[r:SIGNED_IN_AS]-() REQUIRE r.event_id IS UNIQUE",
     "CREATE INDEX customer_email IF NOT EXISTS FOR (n:Customer) ON (n.email_hmac)",
     "CREATE INDEX product_brand IF NOT EXISTS FOR (n:Product) ON (n.brand_id)",
-    "CREATE INDEX access_record_customer IF NOT EXISTS "
-    "FOR (n:AccessRecord) ON (n.customer_id, n.at)",
     "CREATE FULLTEXT INDEX product_search IF NOT EXISTS FOR (n:Product) ON EACH [n.name]",
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from neo4j import AsyncManagedTransaction
 
 from graph import GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 
@@ -24,3 +25,22 @@ async def test_a_query_past_the_timeout_is_stopped_by_neo4j(
         assert await graph.read("RETURN 1 AS ok") == [{"ok": 1}]
     finally:
         await graph.close()
+
+
+async def test_a_write_transaction_past_the_timeout_is_stopped_too(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    graph = connect(replace(neo4j_settings, query_timeout=0.3))
+
+    async def work(tx: AsyncManagedTransaction) -> None:
+        await (await tx.run(RUNAWAY)).consume()
+
+    try:
+        with pytest.raises(GraphTimeout):
+            await graph.write_tx(work)
+    finally:
+        await graph.close()
+
+
+def test_the_password_stays_out_of_reprs(neo4j_settings: Neo4jSettings) -> None:
+    assert neo4j_settings.password not in repr(neo4j_settings)

@@ -2,7 +2,7 @@
 
 Two tables of buckets:
 
-- ``/graphql``: one bucket per authenticated client (the Principal that
+- ``/graphql``: one bucket per authenticated client and customer (the Principal that
   ``BearerTokens`` left in the request's state, so no token is verified twice),
   else per client IP. Over the limit: 429, a GraphQL-shaped ``RATE_LIMITED``
   error and ``Retry-After``.
@@ -182,7 +182,9 @@ class BadTokenLimit:
 def _graphql_key(scope: Scope) -> str:
     principal = scope.get("state", {}).get("principal")
     if isinstance(principal, Principal) and principal.client_id is not None:
-        return f"client:{principal.client_id}"
+        # Every shopper of the web shop uses the same client: a bucket per
+        # client alone would let one of them throttle all the others.
+        return f"client:{principal.client_id}:{principal.customer_id or ''}"
     return f"ip:{client_ip(scope)}"
 
 

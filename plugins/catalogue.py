@@ -44,6 +44,9 @@ from graph import (
 
 Info = strawberry.Info
 
+# Search results past this depth are not worth paging to; refine the search.
+MAX_SEARCH_OFFSET = 1000
+
 
 @hookimpl
 def register_loaders() -> dict[str, Any]:
@@ -100,7 +103,9 @@ async def _page(
     page: ProductPage
     if search is not None and search.strip():
         offset = position.get("offset", 0)
-        if not isinstance(offset, int) or offset < 0 or "sku" in position:
+        # Cursors are not signed: a forged one must not ask Neo4j to skip a
+        # billion hits (and a bool is an int to isinstance).
+        if type(offset) is not int or not 0 <= offset <= MAX_SEARCH_OFFSET or "sku" in position:
             raise BadUserInput("after: not a cursor of this search", argument="after")
         page = await search_products(graph, search, size, offset, brand_id, category_id)
         cursors = [encode_cursor({"offset": offset + i + 1}) for i in range(len(page.products))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway import encode_cursor
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql
 
@@ -110,3 +111,22 @@ async def test_page_size_beyond_the_maximum_is_bad_user_input(
     assert codes(body) == ["BAD_USER_INPUT"]
     assert "100" in body["errors"][0]["message"]
     assert codes(garbled) == ["BAD_USER_INPUT"]
+
+
+async def test_a_forged_search_cursor_is_bad_user_input(demo_graph: Graph, served: Serve) -> None:
+    # Cursors are plain base64: a client can write any offset into one.
+    forged = {
+        "deep": encode_cursor({"offset": 10**12}),
+        "bool": encode_cursor({"offset": True}),
+        "negative": encode_cursor({"offset": -1}),
+    }
+    async with served() as (_, client):
+        answers = {
+            name: await gql(client, PAGE, {"search": "trail", "after": cursor})
+            for name, cursor in forged.items()
+        }
+        deepest_cursor = encode_cursor({"offset": 1000})
+        deepest = await gql(client, PAGE, {"search": "trail", "after": deepest_cursor})
+    for name, body in answers.items():
+        assert codes(body) == ["BAD_USER_INPUT"], name
+    assert "errors" not in deepest

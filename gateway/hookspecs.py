@@ -168,10 +168,11 @@ def authenticate_customer(request: Request, graph: Graph) -> str | Awaitable[str
     :param graph: the app's one Graph.
 
     Return the customer id, or an awaitable of it (e.g. an ``async def``
-    function's coroutine, which the host awaits), or None to let the next plugin
-    answer. The built-in ``tightrope-password-login`` plugin answers last, with
-    a password check. The host awaits the first non-None result; a result of
-    None there means "not signed in".
+    function's coroutine), or None to let the next plugin answer. The built-in
+    ``tightrope-password-login`` plugin answers last, with a password check.
 
-    First result wins (``firstresult``).
+    First non-None answer, awaited, wins: the host calls the implementations
+    itself, in pluggy's order, awaiting each answer, and stops at the first
+    customer id; an async plugin whose answer is None lets the next one
+    answer. If none answers, the customer is not signed in.
     """

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from inspect import isawaitable
 
 import anyio.to_thread
+from pluggy import HookCaller
 from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
@@ -61,13 +62,28 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     return customer
 
 
-def from_hook(hook: Callable[..., object]) -> Callable[[Request, Graph], Awaitable[str | None]]:
-    """Ask the plugins' ``authenticate_customer`` hook (firstresult), awaiting its answer."""
+def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | None]]:
+    """Ask the plugins' ``authenticate_customer`` implementations in turn.
+
+    pluggy's ``firstresult`` stops at the first result that is not None, and an
+    ``async def`` implementation's coroutine is never None: a single sign-on
+    plugin that answers None would silently hide the password fallback. So the
+    host walks the implementations itself, in pluggy's call order, awaits each
+    answer, and stops at the first customer id.
+    """
 
     async def authenticate(request: Request, graph: Graph) -> str | None:
-        result = hook(request=request, graph=graph)
-        if isawaitable(result):
-            result = await result
-        return result if isinstance(result, str) and result else None
+        arguments: dict[str, object] = {"request": request, "graph": graph}
+        # get_hookimpls() lists the order of registration with tryfirst last;
+        # pluggy calls from the end. Wrappers do not answer the question.
+        for impl in reversed(hook.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            result = impl.function(**{name: arguments[name] for name in impl.argnames})
+            if isawaitable(result):
+                result = await result
+            if isinstance(result, str) and result:
+                return result
+        return None
 
     return authenticate

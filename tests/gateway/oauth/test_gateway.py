@@ -185,6 +185,29 @@ async def test_hook_authenticate_customer_lets_a_plugin_sign_customers_in(
         assert (await gql(http, "{ me { id } }", tokens.access_token)).json()["data"]["me"]
 
 
+class AsyncSingleSignOn:
+    """The same SSO written as ``async def``: its None is a coroutine until awaited."""
+
+    @hookimpl
+    async def authenticate_customer(self, request: Request) -> str | None:
+        return request.headers.get("X-Retailer-SSO") or None
+
+
+async def test_an_async_sign_in_plugin_that_passes_leaves_the_password_login(
+    demo_graph: Graph,
+) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(plugins=(AsyncSingleSignOn(),)) as (app, http):
+        client = await add_client(app, "public", "profile:read")
+        via_sso = await http.get(
+            authorize_url_for(client, "profile:read"), headers={"X-Retailer-SSO": "c1"}
+        )
+        assert "customer c1" in via_sso.text
+        # No header: the async plugin answers None and the password form still signs in.
+        tokens = await tokens_for(http, client, "profile:read", "c1")
+        assert (await gql(http, "{ me { id } }", tokens.access_token)).json()["data"]["me"]
+
+
 async def test_metadata_is_valid_rfc8414(demo_graph: Graph) -> None:
     from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 

@@ -1,9 +1,9 @@
 """Built-in plugin ``tightrope-customers``: customers, their devices, visitors' sessions.
 
 ``customer(id)`` is the back office's door (scope ``customers:read``); ``me`` is
-the customer the request's token is about. Which fields of a customer a client
-may read is declared here, as scopes and data categories, and enforced by the
-host's gate.
+the customer the request's token is about. Each field declares the scopes it
+needs, which the host's gate enforces, and the data category it reads, which
+no gate checks yet: consent policies are still to come.
 """
 
 from __future__ import annotations

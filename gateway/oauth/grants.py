@@ -67,12 +67,19 @@ class StoredToken(TokenMixin):  # type: ignore[misc]
     """A refresh token or a verified access token, as the endpoints see it."""
 
     def __init__(
-        self, family: FamilyRecord, kind: str, expires_at: int, claims: dict[str, Any] | None = None
+        self,
+        family: FamilyRecord,
+        kind: str,
+        expires_at: int,
+        claims: dict[str, Any] | None = None,
+        used_at: int | None = None,
     ) -> None:
         self.family = family
         self.kind = kind
         self.expires_at = expires_at
         self.claims = claims or {}
+        # When a refresh token was exchanged (rotated away); it is spent from then on.
+        self.used_at = used_at
 
     def check_client(self, client: OAuthClient) -> bool:
         return bool(client.client_id == self.family.client_id)
@@ -89,7 +96,7 @@ class StoredToken(TokenMixin):  # type: ignore[misc]
         return self.expires_at <= _now() or self.family.expires_at <= _now()
 
     def is_revoked(self) -> bool:
-        return self.family.revoked_at is not None
+        return self.family.revoked_at is not None or self.used_at is not None
 
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
@@ -240,7 +247,11 @@ class _TokenLookup:
         record = self.server.call(get_refresh, self.server.graph, digest(token_string))
         if record is None:
             return None
-        return StoredToken(record.family, "refresh_token", record.expires_at)
+        # A spent refresh token still names its family (revoking it ends the
+        # family), but introspection reports it inactive: it buys nothing more.
+        return StoredToken(
+            record.family, "refresh_token", record.expires_at, used_at=record.used_at
+        )
 
     def _access_token(self, token_string: str) -> StoredToken | None:
         config: OAuthConfig = self.server.config

@@ -281,6 +281,24 @@ async def test_rfc7009_revocation_ends_access_and_refresh(
     assert unknown.status_code == 200
 
 
+async def test_introspection_calls_a_spent_refresh_token_inactive(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    client, issued = await client_with_tokens(app, http, customer, "third_party")
+    auth = (client.client_id, client.secret or "")
+    fresh = await http.post("/oauth/introspect", data={"token": issued.refresh_token}, auth=auth)
+    assert fresh.json()["active"] is True
+    rotated = await refresh(http, client, issued.refresh_token)
+    assert rotated.status_code == 200
+    spent = await http.post("/oauth/introspect", data={"token": issued.refresh_token}, auth=auth)
+    assert spent.json() == {"active": False}
+    # The new one is live.
+    live = await http.post(
+        "/oauth/introspect", data={"token": rotated.json()["refresh_token"]}, auth=auth
+    )
+    assert live.json()["active"] is True
+
+
 async def test_another_client_cannot_introspect_or_revoke_my_token(
     app: Starlette, http: httpx.AsyncClient, customer: str
 ) -> None:

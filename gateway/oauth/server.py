@@ -201,13 +201,19 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         subject: Subject = request.user
         now = int(time.time())
+        # A family lives as long as its longest-lived token: without a refresh
+        # token (client_credentials), that is the access token.
+        if "refresh_token" in token:
+            lifetime = self.config.refresh_token_ttl
+        else:
+            lifetime = int(token.get("expires_in") or self.config.access_token_ttl)
         if subject.new_family:
             family = FamilyRecord(
                 id=subject.family_id,
                 client_id=request.client.client_id,
                 customer_id=subject.customer_id,
                 scopes=tuple(parse(token.get("scope"))),
-                expires_at=now + self.config.refresh_token_ttl,
+                expires_at=now + lifetime,
                 revoked_at=None,
             )
             self.call(create_family, self.graph, family, now)

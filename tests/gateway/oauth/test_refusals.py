@@ -13,7 +13,7 @@ from joserfc.jwk import OctKey
 from starlette.applications import Starlette
 
 from gateway.oauth import OAuthService
-from graph.oauth import revoke_grant
+from graph.oauth import get_family, revoke_grant
 
 from .conftest import add_client
 from .helpers import (
@@ -197,6 +197,22 @@ async def test_client_credentials_only_for_first_party(
         auth=(third.client_id, third.secret or ""),
     )
     assert answer.json()["error"] == "unauthorized_client"
+
+
+async def test_a_family_without_refresh_token_ends_with_its_access_token(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    service = await add_client(app, "first_party", "customers:read")
+    answer = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(service.client_id, service.secret or ""),
+    )
+    claims = _parts(answer.json()["access_token"])[1]
+    family = await get_family(app.state.graph, str(claims["gid"]))
+    assert family is not None
+    # Not the refresh token's 30 days: the family ends when its one token does.
+    assert family.expires_at - int(str(claims["exp"])) < 60
 
 
 # ------------------------------------------------------------------ refresh tokens

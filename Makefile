@@ -21,6 +21,8 @@ $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml
 
 install: $(BIN)/.installed
 
+# `make run` is for development: GraphiQL on, and the development PII key allowed.
+run: export TIGHTROPE_DEV_MODE ?= true
 run: install
 	@if [ -z "$$NEO4J_URI" ]; then $(BIN)/tightrope neo4j start; fi
 	$(BIN)/tightrope graph migrate

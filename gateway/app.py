@@ -145,6 +145,7 @@ def create_app(
     ``app.state.authenticate``.
     """
     settings = settings or load_settings()
+    settings.require_serving_secrets()
     assembly = assemble(settings, plugins, use_entry_points=use_entry_points)
     oauth = OAuthService(
         settings,

@@ -56,7 +56,9 @@ class ExternalIssuer(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TIGHTROPE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TIGHTROPE_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_user: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USER"))
@@ -71,6 +73,14 @@ class Settings(BaseSettings):
 
     # Dev mode turns on GraphiQL (and, unless set, introspection).
     dev_mode: bool = False
+
+    # The key of the HMAC that stands in for customers' emails in the graph
+    # (graph/pii.py reads the same variable). Required to serve outside dev mode:
+    # with the published development key, the hashes of guessable emails could
+    # be reversed by anyone.
+    pii_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TIGHTROPE_PII_KEY")
+    )
 
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
@@ -133,6 +143,14 @@ class Settings(BaseSettings):
                 f"max_page_size ({self.max_page_size})"
             )
         return self
+
+    def require_serving_secrets(self) -> None:
+        """Refuse to serve real traffic with development secrets."""
+        if not self.dev_mode and self.pii_key is None:
+            raise SettingsError(
+                "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
+                "(it keys the hashes that stand in for customers' emails)"
+            )
 
     @property
     def introspection_enabled(self) -> bool:

@@ -1,8 +1,8 @@
 """Keyed hashes of contact details: the graph matches an email without holding it.
 
 ``TIGHTROPE_PII_KEY`` is the secret. Without it a built-in key marked dev-only is
-used; every real deployment sets its own and keeps it (changing it makes every
-stored hash unmatchable).
+used, and the gateway refuses to serve outside dev mode; every real deployment
+sets its own and keeps it (changing it makes every stored hash unmatchable).
 """
 
 from __future__ import annotations

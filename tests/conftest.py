@@ -15,6 +15,8 @@ from graph.schema import migrate
 for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
     os.environ.pop(_name, None)
 os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
+# Apps served outside dev mode need a PII key; the tests' is no secret.
+os.environ.setdefault("TIGHTROPE_PII_KEY", "test-only-pii-key")
 
 # CALL { } IN TRANSACTIONS needs an auto-commit transaction, which Graph.write
 # (a managed transaction) is not: delete in batches until nothing is left.

@@ -8,6 +8,7 @@ import uvicorn
 from gateway.cli.common import settings
 from gateway.plugins import PluginError
 from gateway.requestid import log_config
+from gateway.settings import SettingsError
 
 
 @click.command()
@@ -21,8 +22,10 @@ def serve(host: str, port: int, workers: int) -> None:
     # Assemble once here so that a bad setting or a broken plugin is reported
     # plainly before uvicorn starts its workers (each builds its own app).
     try:
-        assemble(settings())
-    except PluginError as exc:
+        checked = settings()
+        checked.require_serving_secrets()
+        assemble(checked)
+    except (PluginError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
     uvicorn.run(
         "gateway.app:app_from_environment",

@@ -53,3 +53,13 @@ def test_bad_settings_are_named(
 def test_disabled_plugins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIGHTROPE_DISABLED_PLUGINS", "tightrope-events, example-badges")
     assert load_settings().disabled_plugins == ("tightrope-events", "example-badges")
+
+
+def test_serving_outside_dev_mode_needs_a_pii_key() -> None:
+    from gateway import create_app
+    from gateway.settings import SettingsError
+    from tests.gateway.conftest import settings_for_tests
+
+    with pytest.raises(SettingsError, match="TIGHTROPE_PII_KEY"):
+        create_app(settings_for_tests(dev_mode=False, pii_key=None))
+    create_app(settings_for_tests(dev_mode=True, pii_key=None))  # development may

@@ -1,7 +1,7 @@
 """Behavioural events: validate them, then write them in batches, idempotently.
 
-This is the one write path for events. The bulk loader uses it, and so will the
-gateway's ``trackEvents`` mutation, so its contract is:
+This is the one write path for events: the bulk loader and the gateway's
+``trackEvents`` mutation both use it, so its contract is:
 
 * :func:`parse_event` turns a mapping (a JSON object or a CSV row) into an
   :class:`~graph.model.Event`, or raises :class:`RowError` naming the field and
@@ -10,6 +10,11 @@ gateway's ``trackEvents`` mutation, so its contract is:
   (the sender's ``event_id`` is the key), and reports per type how many were new,
   how many were stored before, and which were rejected and why. An event naming
   a product or customer the graph does not hold is rejected, never invented.
+  A rejection carries the event's position in the input, so a caller can point
+  at it. Two different events with one id in a batch: the later is rejected.
+* A ``login`` for a session already signed in as another customer is rejected:
+  session and device ids are chosen by the client, and without this rule anyone
+  could sign a victim's session (and its device) in to their own account.
 
 Why the Cypher looks the way it does (see docs/data.md for the measurements):
 one UNWIND statement per event type, all inside one write transaction per batch;
@@ -209,6 +214,13 @@ WITH id, c WHERE c IS NULL
 RETURN collect(id) AS missing
 """
 
+# Who each session is signed in as already, for the login events of a batch.
+SESSION_OWNERS: LiteralString = """
+UNWIND $ids AS id
+MATCH (:Session {id: id})-[:SIGNED_IN_AS]->(c:Customer)
+RETURN id AS session_id, collect(DISTINCT c.id) AS customers
+"""
+
 # first_seen/last_seen widen to cover every event seen on the device, whatever
 # order the events arrive in.
 MERGE_DEVICES: LiteralString = """
@@ -314,6 +326,8 @@ class Rejected:
     event_id: str
     field: str
     reason: str
+    # Position of the event in the sequence given to write_events.
+    index: int | None = None
 
 
 @dataclass
@@ -339,20 +353,30 @@ class _Batch:
     by_type: dict[EventType, list[dict[str, Any]]]
 
 
-def _dedupe(events: Sequence[Event], result: WriteResult) -> list[Event]:
-    """Keep the first of each event_id; a resend is 'already stored', a clash is rejected."""
+def _dedupe(
+    events: Sequence[Event], offset: int, result: WriteResult
+) -> tuple[list[Event], dict[str, int]]:
+    """Keep the first of each event_id; a resend is 'already stored', a clash is rejected.
+
+    Also returns where each kept event stood in the caller's input (``offset`` is
+    the batch's start), so that later rejections can name the position too.
+    """
     first: dict[str, Event] = {}
-    for event in events:
+    position: dict[str, int] = {}
+    for i, event in enumerate(events, start=offset):
         seen = first.get(event.event_id)
         if seen is None:
             first[event.event_id] = event
+            position[event.event_id] = i
         elif seen == event:
             result.already_stored[event.type] += 1
         else:
             result.rejected.append(
-                Rejected(event.event_id, "event_id", "used by a different event in the same batch")
+                Rejected(
+                    event.event_id, "event_id", "used by a different event in the same batch", i
+                )
             )
-    return list(first.values())
+    return list(first.values()), position
 
 
 def group_events(events: Sequence[Event]) -> _Batch:
@@ -408,9 +432,37 @@ async def _unknown(tx: AsyncManagedTransaction, query: LiteralString, ids: set[s
     return set(record["missing"])
 
 
-async def _write_batch(graph: Graph, events: Sequence[Event]) -> WriteResult:
+async def _session_owners(
+    tx: AsyncManagedTransaction, events: Sequence[Event]
+) -> dict[str, set[str]]:
+    """The customers each login event's session is signed in as, in the graph."""
+    ids = {e.session_id for e in events if e.type == "login" and e.session_id is not None}
+    if not ids:
+        return {}
+    result = await tx.run(SESSION_OWNERS, ids=sorted(ids))
+    return {r["session_id"]: set(r["customers"]) async for r in result}
+
+
+def _signed_in_elsewhere(event: Event, owners: dict[str, set[str]]) -> bool:
+    """Whether a login claims a session signed in as someone else; else record the claim.
+
+    Logins earlier in the batch count as stored, so the first of two competing
+    logins wins. A session signed in as this customer (among others, in data
+    loaded before the rule) may be signed in as them again: a resend stays
+    idempotent.
+    """
+    if event.type != "login" or event.session_id is None or event.customer_id is None:
+        return False
+    signed = owners.setdefault(event.session_id, set())
+    if signed and event.customer_id not in signed:
+        return True
+    signed.add(event.customer_id)
+    return False
+
+
+async def _write_batch(graph: Graph, events: Sequence[Event], offset: int = 0) -> WriteResult:
     result = WriteResult()
-    events = _dedupe(events, result)
+    events, position = _dedupe(events, offset, result)
 
     async def work(tx: AsyncManagedTransaction) -> WriteResult:
         # Rebuilt on every attempt: a retried transaction must start from scratch.
@@ -420,13 +472,23 @@ async def _write_batch(graph: Graph, events: Sequence[Event]) -> WriteResult:
         customers = {e.customer_id for e in events if e.customer_id is not None}
         no_product = await _unknown(tx, MISSING_PRODUCTS, skus)
         no_customer = await _unknown(tx, MISSING_CUSTOMERS, customers)
+        owners = await _session_owners(tx, events)
         good: list[Event] = []
         for e in events:
+            at = position[e.event_id]
             if e.sku in no_product:
-                attempt.rejected.append(Rejected(e.event_id, "sku", f"unknown product {e.sku!r}"))
+                attempt.rejected.append(
+                    Rejected(e.event_id, "sku", f"unknown product {e.sku!r}", at)
+                )
             elif e.customer_id in no_customer:
                 attempt.rejected.append(
-                    Rejected(e.event_id, "customer_id", f"unknown customer {e.customer_id!r}")
+                    Rejected(e.event_id, "customer_id", f"unknown customer {e.customer_id!r}", at)
+                )
+            elif _signed_in_elsewhere(e, owners):
+                attempt.rejected.append(
+                    Rejected(
+                        e.event_id, "session_id", "the session is signed in as another customer", at
+                    )
                 )
             else:
                 good.append(e)
@@ -453,10 +515,12 @@ async def write_events(
 ) -> WriteResult:
     """Store events idempotently, one write transaction per ``batch_size`` events.
 
-    Events naming an unknown product or customer are rejected (listed in the
-    result with the reason); the rest of their batch is written.
+    Events naming an unknown product or customer, logins to a session signed in
+    as another customer, and second uses of an event id in a batch are rejected
+    (listed in the result with the reason and their index in ``events``); the
+    rest of their batch is written.
     """
     total = WriteResult()
     for start in range(0, len(events), batch_size):
-        total.add(await _write_batch(graph, events[start : start + batch_size]))
+        total.add(await _write_batch(graph, events[start : start + batch_size], start))
     return total

@@ -8,8 +8,12 @@ sorted, collected and sliced per key instead. That costs nothing extra for
 views and carts, which must aggregate all of a key's events to keep the newest
 per product anyway, and little for purchases, whose number per customer is small.
 
-A customer's browsing is that of every session signed in as the customer or
-run on a device linked to them (``USED_BY``). A device link below
+A customer's browsing is that of every session signed in as the customer, plus
+the anonymous sessions (signed in as nobody) run on a device linked to them
+(``USED_BY``). A session on a shared device that is signed in as someone else
+is never theirs: a family's laptop, or a device id an attacker has replayed in
+a login of their own, must not show one customer another's signed-in history.
+A device link below
 ``min_confidence`` is left out: a probabilistic link ("same IP prefix and
 browser") may be a household member's tablet, whose browsing is not the
 customer's. A link without a recorded confidence counts as certain; both write
@@ -106,6 +110,7 @@ _CUSTOMER_SESSIONS: LiteralString = """
     UNION
     MATCH (s:Session)-[:ON]->(:Device)-[u:USED_BY]->(c)
     WHERE coalesce(u.confidence, 1.0) >= k.min_confidence
+      AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
     RETURN s
   }
 """
@@ -191,7 +196,8 @@ CALL (k) {
 )
 
 # A visitor's basket empties of what a customer the session belongs to (signed
-# in, or on their linked device) bought since: the same reach as above, reversed.
+# in, or, while anonymous, on their linked device) bought since: the same reach
+# as above, reversed.
 CARTS_OF_SESSIONS: LiteralString = (
     """
 UNWIND $keys AS k
@@ -205,6 +211,7 @@ CALL (k) {
   AND NOT EXISTS {
     MATCH (s)-[:ON]->(:Device)-[u:USED_BY]->(:Customer)-[b:PURCHASED]->(p)
     WHERE coalesce(u.confidence, 1.0) >= min_confidence AND NOT b.at < added_at
+      AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
   }"""
     + _CART_RETURN
 )

@@ -367,3 +367,101 @@ async def test_many_sessions_cost_one_read_per_field(history_graph: Graph, serve
             assert skus(answer["views"]) == [f"sku-{i + 1:03}"]
             assert skus(answer["cart"]) == [f"sku-{i + 11:03}"]
         assert used == SESSION_ROUND_TRIPS
+
+
+TRACK = """
+mutation Track($events: [EventInput!]!) {
+  trackEvents(events: $events) { accepted rejected { index eventId field message } }
+}
+"""
+HISTORY = "{ me { recentlyViewed { product { sku } } cart { product { sku } } } }"
+
+
+async def add_customer(graph: Graph, customer_id: str) -> None:
+    await graph.write(
+        "CREATE (:Customer {id: $id, created_at: datetime('2025-05-01T00:00:00Z')})",
+        {"id": customer_id},
+    )
+
+
+async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(
+    history_graph: Graph, served: Serve
+) -> None:
+    # Ana browses signed in on her phone. Mallory has learnt the phone's session
+    # and device ids (they are cookies) and replays them in logins of her own.
+    await add_customer(history_graph, "mallory")
+    phone = {"device_id": "ana-phone"}
+    await store(
+        history_graph,
+        event("a1", "login", ago(hours=5), session_id="ana-1", customer_id=CUSTOMER, **phone),
+        event("a2", "view", ago(hours=4), session_id="ana-1", sku="sku-001", **phone),
+        event("a3", "add_to_cart", ago(hours=4), session_id="ana-1", sku="sku-002", **phone),
+    )
+    attack = [
+        {
+            "eventId": "m1",
+            "type": "login",
+            "at": ago(hours=1),
+            "sessionId": "ana-1",
+            "deviceId": "ana-phone",
+        },
+        {
+            "eventId": "m2",
+            "type": "login",
+            "at": ago(hours=1),
+            "sessionId": "new",
+            "deviceId": "ana-phone",
+        },
+    ]
+    async with served() as (_, client):
+        tracked = await gql(client, TRACK, {"events": attack}, customer="mallory")
+        mallory = await gql(client, HISTORY, customer="mallory")
+        ana = await gql(client, HISTORY, customer=CUSTOMER)
+
+    result = tracked["data"]["trackEvents"]
+    assert result["rejected"] == [
+        {
+            "index": 0,
+            "eventId": "m1",
+            "field": "session_id",
+            "message": "the session is signed in as another customer",
+        }
+    ]
+    assert codes(tracked) == ["BAD_USER_INPUT"]
+    # The login on a fresh session is accepted (the device id is the client's
+    # to state), but it reaches none of Ana's signed-in browsing.
+    assert result["accepted"] == 1
+    assert mallory["data"]["me"] == {"recentlyViewed": [], "cart": []}
+    assert skus(ana["data"]["me"]["recentlyViewed"]) == ["sku-001"]
+    assert skus(ana["data"]["me"]["cart"]) == ["sku-002"]
+    owners = await history_graph.read(
+        "MATCH (:Session {id: 'ana-1'})-[:SIGNED_IN_AS]->(c) RETURN c.id AS id"
+    )
+    assert owners == [{"id": CUSTOMER}]
+
+
+async def test_on_a_shared_device_each_customer_sees_their_own_and_the_anonymous_sessions(
+    history_graph: Graph, served: Serve
+) -> None:
+    await add_customer(history_graph, "bo")
+    laptop = {"device_id": "family-laptop"}
+    await store(
+        history_graph,
+        event("f1", "login", ago(hours=9), session_id="ana-s", customer_id=CUSTOMER, **laptop),
+        event("f2", "view", ago(hours=9), session_id="ana-s", sku="sku-001", **laptop),
+        event("f3", "add_to_cart", ago(hours=9), session_id="ana-s", sku="sku-002", **laptop),
+        event("f4", "login", ago(hours=8), session_id="bo-s", customer_id="bo", **laptop),
+        event("f5", "view", ago(hours=8), session_id="bo-s", sku="sku-003", **laptop),
+        event("f6", "add_to_cart", ago(hours=8), session_id="bo-s", sku="sku-004", **laptop),
+        # Nobody signed in: the device's owners (both of them) may see this visit.
+        event("f7", "view", ago(hours=7), session_id="anon-s", sku="sku-005", **laptop),
+        event("f8", "add_to_cart", ago(hours=7), session_id="anon-s", sku="sku-006", **laptop),
+    )
+    async with served() as (_, client):
+        ana = await gql(client, HISTORY, customer=CUSTOMER)
+        bo = await gql(client, HISTORY, customer="bo")
+
+    assert skus(ana["data"]["me"]["recentlyViewed"]) == ["sku-005", "sku-001"]
+    assert skus(ana["data"]["me"]["cart"]) == ["sku-006", "sku-002"]
+    assert skus(bo["data"]["me"]["recentlyViewed"]) == ["sku-005", "sku-003"]
+    assert skus(bo["data"]["me"]["cart"]) == ["sku-006", "sku-004"]

@@ -165,7 +165,7 @@ async def test_a_resent_event_in_one_batch_counts_once_and_a_clash_is_rejected(
     clash = ev("e1", "view", session_id="s2", sku="SKU-1")
     result = await write_events(clean_graph, [view, view, clash])
     assert result.created["view"] == 1 and result.already_stored["view"] == 1
-    assert [(r.event_id, r.field) for r in result.rejected] == [("e1", "event_id")]
+    assert [(r.event_id, r.field, r.index) for r in result.rejected] == [("e1", "event_id", 2)]
 
 
 async def test_two_writers_sending_the_same_events_at_once_store_them_once(
@@ -181,3 +181,51 @@ async def test_two_writers_sending_the_same_events_at_once_store_them_once(
     assert a.created["view"] + b.created["view"] == 300
     assert a.already_stored["view"] + b.already_stored["view"] == 300
     assert (await graph_counts(clean_graph))["views"] == 300
+
+
+async def test_a_login_cannot_take_over_a_session_signed_in_as_another_customer(
+    clean_graph: Graph,
+) -> None:
+    await seed_graph(clean_graph)
+    await clean_graph.write("CREATE (:Customer {id: 'C2', created_at: datetime()})")
+    mine = ev("l1", "login", session_id="s1", device_id="d1", customer_id="C1")
+    first = await write_events(clean_graph, [mine])
+    assert first.created["login"] == 1 and not first.rejected
+
+    theirs = ev("l2", "login", session_id="s1", device_id="d2", customer_id="C2")
+    view = ev("v1", "view", session_id="s9", sku="SKU-1")
+    second = await write_events(clean_graph, [view, theirs, mine])
+
+    # The takeover is rejected at its position; the rest of the batch is written,
+    # and the owner's own login sent again is a plain resend.
+    assert [(r.event_id, r.field, r.index) for r in second.rejected] == [("l2", "session_id", 1)]
+    assert second.rejected[0].reason == "the session is signed in as another customer"
+    assert second.created["view"] == 1 and second.already_stored["login"] == 1
+    owners = await clean_graph.read(
+        "MATCH (:Session {id: 's1'})-[:SIGNED_IN_AS]->(c) RETURN c.id AS id"
+    )
+    assert owners == [{"id": "C1"}]
+    # Nor did the rejected login tie the session to its device, or a device to C2.
+    assert (
+        await clean_graph.read("MATCH (:Device)-[u:USED_BY]->(:Customer {id: 'C2'}) RETURN u") == []
+    )
+    assert await clean_graph.read("MATCH (:Session {id: 's1'})-[:ON]->(d) RETURN d.id AS id") == [
+        {"id": "d1"}
+    ]
+
+
+async def test_of_two_new_logins_to_one_session_in_a_batch_the_first_wins(
+    clean_graph: Graph,
+) -> None:
+    await seed_graph(clean_graph)
+    await clean_graph.write("CREATE (:Customer {id: 'C2', created_at: datetime()})")
+    result = await write_events(
+        clean_graph,
+        [
+            ev("l1", "login", session_id="s1", customer_id="C1"),
+            ev("l2", "login", session_id="s1", customer_id="C2"),
+            ev("l3", "login", session_id="s1", customer_id="C1"),
+        ],
+    )
+    assert result.created["login"] == 2
+    assert [(r.event_id, r.index) for r in result.rejected] == [("l2", 1)]

@@ -35,7 +35,7 @@ from gateway.oauth.scopes import ScopeCatalogue, parse
 from gateway.oauth.server import AuthorizationServer, HttpRequest, OAuthConfig, Subject
 from gateway.principal import Principal
 from gateway.settings import Settings
-from graph import Graph
+from graph import Graph, GraphUnavailable
 from graph.oauth import merge_grant
 
 # How a customer is recognised on the sign-in form (the authenticate_customer hook).
@@ -70,14 +70,15 @@ class OAuthService:
             external=settings.oauth_external_issuers,
         )
         self.authenticate_customer = authenticate_customer
-        self._servers: dict[int, AuthorizationServer] = {}
+        # An app has one graph; the server is built for it on first use (and
+        # again only if a test swaps the graph).
+        self._server: AuthorizationServer | None = None
         self._signer: CookieSigner | None = None
 
     def server(self, graph: Graph) -> AuthorizationServer:
-        server = self._servers.get(id(graph))
+        server = self._server
         if server is None or server.graph is not graph:
-            server = create_server(graph, self.keys, self.catalogue, self.config)
-            self._servers = {id(graph): server}
+            server = self._server = create_server(graph, self.keys, self.catalogue, self.config)
         return server
 
     @property
@@ -138,6 +139,18 @@ def _service(request: Request) -> tuple[OAuthService, AuthorizationServer]:
 
 
 async def authorize(request: Request) -> Response:
+    try:
+        return await _authorize(request)
+    except GraphUnavailable:
+        # Neither a crash nor the client's fault: tell the customer to retry.
+        return error_response(
+            "temporarily_unavailable",
+            "Sign-in is unavailable for a moment. Please try again shortly.",
+            status=503,
+        )
+
+
+async def _authorize(request: Request) -> Response:
     service, server = _service(request)
     # The authorization request travels in the query string on every step; the
     # forms' own fields (csrf, action, ticked scopes) are read separately.
@@ -257,6 +270,14 @@ async def _answer(server: AuthorizationServer, work: Any, *args: Any) -> Respons
         # Raised before authlib's own handling starts: a plain-http request URL
         # off loopback (insecure_transport). Answer it like any OAuth error.
         response = server.handle_error_response(None, error)
+    except GraphUnavailable:
+        # RFC 6749 has no token-endpoint code for this; clients that know the
+        # authorization endpoint's "temporarily_unavailable" will retry.
+        response = JSONResponse(
+            {"error": "temporarily_unavailable"},
+            status_code=503,
+            headers={"Cache-Control": "no-store", "Retry-After": "1"},
+        )
     response.headers.update(CORS_HEADERS)
     return response
 

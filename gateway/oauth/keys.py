@@ -5,7 +5,10 @@ The key set lives in one JSON file in ``oauth_keys_dir`` (directory 0700, files
 the previous key is retired but still published in the JWKS and still verifies,
 until every token it signed has expired; later rotations prune it. Several
 gateway processes on one host share the file: a process notices a rotation by
-the file's modification time and reloads. Private key material is never logged
+the file's modification time and reloads. Verifying a bearer token, the hot
+path, looks at the file at most about once a second and never takes the file
+lock or creates anything: the file is only ever replaced atomically, so it can
+be read without a lock. Private key material is never logged
 and never leaves this module except as a joserfc key object.
 
 The same directory holds the random key that signs the sign-in cookie of the
@@ -21,7 +24,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,12 @@ from joserfc.jwk import ECKey, KeySet
 ALGORITHM = "ES256"
 KEYS_FILE = "signing-keys.json"
 COOKIE_KEY_FILE = "cookie.key"
+
+# How stale (seconds) this process's view of the key file may be when verifying.
+CHECK_INTERVAL = 1.0
+# A token naming a kid we do not know may come from a key another process just
+# made: look again, but no more often than this, whatever a client sends.
+UNKNOWN_KID_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -44,26 +53,40 @@ class StoredKey:
 class KeyStore:
     """The process's view of the key file; reloads when the file changes."""
 
-    def __init__(self, directory: str | os.PathLike[str], retention: int) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        retention: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # retention: seconds a retired key keeps verifying (the longest token lifetime).
         self.directory = Path(directory)
         self.retention = retention
+        self._clock = clock
         self._keys: list[StoredKey] = []
         self._mtime: int | None = None
+        self._checked: float | None = None  # clock reading of the last look at the file
 
     # -------------------------------------------------------------- reading
 
     def signing_key(self) -> StoredKey:
-        self._refresh()
+        # Signing is rare next to verifying: always look, so a rotation by
+        # another process is used at once.
+        self._refresh(max_age=0.0)
         active = [k for k in self._keys if k.retired_at is None]
         if not active:
-            self.rotate()
-            return self.signing_key()
+            return self.rotate(unless_active=True)
         return active[-1]
 
     def verification_key(self, kid: str) -> ECKey | None:
         """The public key with this ``kid``, if it may still verify tokens."""
-        self._refresh()
+        self._refresh(max_age=CHECK_INTERVAL)
+        found = self._find(kid)
+        if found is None and self._refresh(max_age=UNKNOWN_KID_INTERVAL):
+            found = self._find(kid)
+        return found
+
+    def _find(self, kid: str) -> ECKey | None:
         for stored in self._keys:
             if stored.kid == kid and not self._expired(stored, int(time.time())):
                 return stored.key
@@ -71,7 +94,7 @@ class KeyStore:
 
     def jwks(self) -> dict[str, Any]:
         """Every key that may still verify, public parts only."""
-        self._refresh()
+        self._refresh(max_age=CHECK_INTERVAL)
         if not self._keys:
             self.signing_key()
         now = int(time.time())
@@ -86,10 +109,17 @@ class KeyStore:
 
     # -------------------------------------------------------------- writing
 
-    def rotate(self) -> StoredKey:
-        """Make a new signing key; retire the current one; prune keys past retention."""
+    def rotate(self, *, unless_active: bool = False) -> StoredKey:
+        """Make a new signing key; retire the current one; prune keys past retention.
+
+        ``unless_active``: keep the signing key if there is one (looked for under
+        the lock), so processes that start together agree on one first key.
+        """
         with self._locked():
             self._load()
+            active = [k for k in self._keys if k.retired_at is None]
+            if unless_active and active:
+                return active[-1]
             now = int(time.time())
             kept = [
                 StoredKey(k.kid, k.key, k.created_at, k.retired_at or now)
@@ -115,14 +145,23 @@ class KeyStore:
 
     # -------------------------------------------------------------- file handling
 
-    def _refresh(self) -> None:
+    def _refresh(self, max_age: float) -> bool:
+        """Reload if the file changed, unless we looked less than ``max_age`` ago.
+
+        Returns whether it looked. Takes no lock: writers replace the file
+        atomically, so a read sees the old or the new file, whole.
+        """
+        now = self._clock()
+        if self._checked is not None and now - self._checked < max_age:
+            return False
+        self._checked = now
         try:
             mtime = (self.directory / KEYS_FILE).stat().st_mtime_ns
         except FileNotFoundError:
             mtime = None
-        if mtime != self._mtime or mtime is None:
-            with self._locked():
-                self._load()
+        if mtime != self._mtime:
+            self._load()
+        return True
 
     def _load(self) -> None:
         path = self.directory / KEYS_FILE

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet, RSAKey
 from starlette.applications import Starlette
 
 from gateway.oauth import InvalidToken, OAuthService
-from gateway.oauth.keys import KEYS_FILE, KeyStore
+from gateway.oauth.keys import KEYS_FILE, UNKNOWN_KID_INTERVAL, KeyStore
 from gateway.oauth.resource import ResourceServer
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.principal import ClientKind
@@ -59,6 +59,45 @@ def test_a_retired_key_stops_verifying_after_its_retention(tmp_path: Path) -> No
     assert fresh.verification_key(old.kid) is None
     assert old.kid not in {k["kid"] for k in fresh.jwks()["keys"]}
     assert '"d"' not in json.dumps(fresh.jwks())  # public parts only
+
+
+class FrozenClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_verifying_creates_nothing_while_there_are_no_keys(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys", retention=300)
+    assert store.verification_key("nobody") is None
+    # No directory, no lock file: the bearer-token path only reads.
+    assert not (tmp_path / "keys").exists()
+
+
+def test_verifying_looks_at_the_key_file_about_once_a_second(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    verifier = KeyStore(tmp_path, retention=300, clock=clock)
+    assert verifier.verification_key("nobody") is None
+    fresh = KeyStore(tmp_path, retention=300).rotate()  # another process makes a key
+    assert verifier.verification_key(fresh.kid) is None  # not looked again yet
+    clock.now += UNKNOWN_KID_INTERVAL
+    assert verifier.verification_key(fresh.kid) is not None
+
+
+def test_processes_starting_together_agree_on_one_first_key(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    first, second = (KeyStore(tmp_path, retention=300, clock=clock) for _ in range(2))
+    # Both have looked and seen no key file before either creates one.
+    assert first.verification_key("x") is None and second.verification_key("x") is None
+    made = first.signing_key()
+    # second's view is stale, but it checks again under the lock before creating.
+    second._refresh = lambda max_age: False  # type: ignore[method-assign]
+    assert second.signing_key().kid == made.kid
+    assert len(json.loads((tmp_path / KEYS_FILE).read_text())["keys"]) == 1
 
 
 # ------------------------------------------------------------------ external issuers

@@ -30,6 +30,11 @@ class ScopeLike(Protocol):
 # the built-in tightrope-authorised-apps plugin).
 FIRST_PARTY_ONLY: frozenset[str] = frozenset({"customers:read", "apps:read", "apps:write"})
 
+# Scopes the retailer's own public frontends (the web shop, the app) need but a
+# third party may not hold: recording views, carts, purchases and logins in the
+# customer's name would let another company shape their history and profile.
+NOT_FOR_THIRD_PARTIES: frozenset[str] = frozenset({"events:write"})
+
 
 class UnknownScope(ValueError):
     """A scope was named that nobody declared."""
@@ -64,7 +69,10 @@ class ScopeCatalogue:
         """Every scope a client of this kind may be allowed at all."""
         if client_kind == "first_party":
             return self.names
-        return self.names - FIRST_PARTY_ONLY
+        if client_kind == "public":
+            return self.names - FIRST_PARTY_ONLY
+        # third_party, and any kind this module does not know: the narrowest set.
+        return self.names - FIRST_PARTY_ONLY - NOT_FOR_THIRD_PARTIES
 
 
 def parse(scope: str | None) -> list[str]:

@@ -13,6 +13,7 @@ from joserfc.jwk import OctKey
 from starlette.applications import Starlette
 
 from gateway.oauth import OAuthService
+from gateway.oauth.clients import ClientError
 from graph.oauth import get_family, revoke_grant
 
 from .conftest import add_client
@@ -213,6 +214,21 @@ async def test_a_family_without_refresh_token_ends_with_its_access_token(
     assert family is not None
     # Not the refresh token's 30 days: the family ends when its one token does.
     assert family.expires_at - int(str(claims["exp"])) < 60
+
+
+async def test_only_the_retailers_own_clients_may_record_events(app: Starlette) -> None:
+    """A third party may not write a customer's views, carts and purchases."""
+    try:
+        await add_client(app, "third_party", "profile:read events:write")
+    except ClientError as exc:
+        assert "events:write" in str(exc)
+    else:
+        raise AssertionError("a third party was allowed events:write")
+    await add_client(app, "public", "profile:read events:write")  # the web shop
+    await add_client(app, "first_party", "events:write")
+    service: OAuthService = app.state.oauth
+    # Also stripped when a third party's token is verified, whatever the graph says.
+    assert "events:write" not in service.catalogue.allowed_for("third_party")
 
 
 # ------------------------------------------------------------------ refresh tokens

@@ -8,7 +8,8 @@ the no-N+1 promise.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
@@ -79,15 +80,9 @@ class Graph:
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
         self.round_trips += 1
-        try:
+        with _graph_errors(self.query_timeout):
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
-        except (ServiceUnavailable, SessionExpired, OSError) as exc:
-            raise GraphUnavailable(str(exc)) from exc
-        except ClientError as exc:
-            if _timed_out(exc):
-                raise GraphTimeout(f"query stopped after {self.query_timeout}s") from exc
-            raise
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""
@@ -104,25 +99,28 @@ class Graph:
         self, query: LiteralString, params: Params | None, routing: RoutingControl
     ) -> list[dict[str, Any]]:
         self.round_trips += 1
-        try:
+        with _graph_errors(self.query_timeout):
             result = await self.driver.execute_query(
                 Query(query, timeout=self.query_timeout),
                 parameters_=dict(params or {}),
                 routing_=routing,
                 database_=self.database,
             )
-        except (ServiceUnavailable, SessionExpired, OSError) as exc:
-            raise GraphUnavailable(str(exc)) from exc
-        except ClientError as exc:
-            if _timed_out(exc):
-                raise GraphTimeout(f"query stopped after {self.query_timeout}s") from exc
-            raise
         return [record.data() for record in result.records]
 
 
-def _timed_out(exc: ClientError) -> bool:
-    """Neo4j stopped the transaction at its timeout (a client error, not a failure)."""
-    return "TransactionTimedOut" in (exc.code or "")
+@contextmanager
+def _graph_errors(query_timeout: float | None) -> Iterator[None]:
+    """The driver's errors in the two words callers act on: unavailable, timed out."""
+    try:
+        yield
+    except (ServiceUnavailable, SessionExpired, OSError) as exc:
+        raise GraphUnavailable(str(exc)) from exc
+    except ClientError as exc:
+        # Neo4j reports its own transaction timeout as a client error.
+        if "TransactionTimedOut" in (exc.code or ""):
+            raise GraphTimeout(f"query stopped after {query_timeout}s") from exc
+        raise
 
 
 def connect(settings: Neo4jSettings) -> Graph:

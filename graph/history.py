@@ -25,16 +25,18 @@ values by instant, but ``=`` between two offsets of the same instant is false.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 
 from graph.batch import many_per_key
 from graph.catalogue import _PRODUCT_FIELDS, _product
 from graph.customers import _time
 from graph.driver import Graph
 from graph.model import Product
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,61 +262,55 @@ async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> 
     return pages
 
 
-async def _views(graph: Graph, query: LiteralString, keys: Sequence[ViewsKey]) -> Any:
-    params = [
-        {"key": i, "id": key.id, "limit": key.limit, "min_confidence": key.min_confidence}
-        for i, key in enumerate(keys)
-    ]
-    rows = await graph.read(query, {"keys": params})
-    return [
-        sorted(
-            (ViewedProduct(_product(row), _time(row["at"])) for row in found),
-            key=lambda view: (-view.viewed_at.timestamp(), view.product.sku),
+async def _timed_products(
+    graph: Graph,
+    query: LiteralString,
+    params: list[dict[str, Any]],
+    make: Callable[[Product, datetime], T],
+) -> list[list[T]]:
+    """One read for many keys' product lists; each list newest first (ties by SKU)."""
+    rows = await graph.read(query, {"keys": [{"key": i, **p} for i, p in enumerate(params)]})
+    lists = []
+    for found in _grouped(rows, len(params)):
+        timed = sorted(
+            ((_time(row["at"]), _product(row)) for row in found),
+            key=lambda pair: (-pair[0].timestamp(), pair[1].sku),
         )
-        for found in _grouped(rows, len(keys))
+        lists.append([make(product, at) for at, product in timed])
+    return lists
+
+
+def _views_params(keys: Sequence[ViewsKey]) -> list[dict[str, Any]]:
+    return [{"id": k.id, "limit": k.limit, "min_confidence": k.min_confidence} for k in keys]
+
+
+def _cart_params(keys: Sequence[CartKey]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": k.id,
+            "since": k.since.isoformat(),
+            "limit": k.limit,
+            "min_confidence": k.min_confidence,
+        }
+        for k in keys
     ]
 
 
 async def views_of_customers(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
     """Each customer's most recently viewed products across their sessions, newest first."""
-    found: list[list[ViewedProduct]] = await _views(graph, VIEWS_OF_CUSTOMERS, keys)
-    return found
+    return await _timed_products(graph, VIEWS_OF_CUSTOMERS, _views_params(keys), ViewedProduct)
 
 
 async def views_of_sessions(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
     """Each session's most recently viewed products, newest first."""
-    found: list[list[ViewedProduct]] = await _views(graph, VIEWS_OF_SESSIONS, keys)
-    return found
-
-
-async def _carts(graph: Graph, query: LiteralString, keys: Sequence[CartKey]) -> Any:
-    params = [
-        {
-            "key": i,
-            "id": key.id,
-            "since": key.since.isoformat(),
-            "limit": key.limit,
-            "min_confidence": key.min_confidence,
-        }
-        for i, key in enumerate(keys)
-    ]
-    rows = await graph.read(query, {"keys": params})
-    return [
-        sorted(
-            (CartItem(_product(row), _time(row["at"])) for row in found),
-            key=lambda item: (-item.added_at.timestamp(), item.product.sku),
-        )
-        for found in _grouped(rows, len(keys))
-    ]
+    return await _timed_products(graph, VIEWS_OF_SESSIONS, _views_params(keys), ViewedProduct)
 
 
 async def carts_of_customers(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
     """Each customer's basket across their sessions and devices, last added first."""
-    found: list[list[CartItem]] = await _carts(graph, CARTS_OF_CUSTOMERS, keys)
-    return found
+    return await _timed_products(graph, CARTS_OF_CUSTOMERS, _cart_params(keys), CartItem)
 
 
 async def carts_of_sessions(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
     """Each session's basket, last added first."""
-    found: list[list[CartItem]] = await _carts(graph, CARTS_OF_SESSIONS, keys)
-    return found
+    return await _timed_products(graph, CARTS_OF_SESSIONS, _cart_params(keys), CartItem)

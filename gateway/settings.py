@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
+from graph.pii import DEV_PII_KEY
 
 
 class SettingsError(Exception):
@@ -75,9 +76,10 @@ class Settings(BaseSettings):
     dev_mode: bool = False
 
     # The key of the HMAC that stands in for customers' emails in the graph
-    # (graph/pii.py reads the same variable). Required to serve outside dev mode:
-    # with the published development key, the hashes of guessable emails could
-    # be reversed by anyone.
+    # (graph/pii.py). Read here only, from the environment or the settings file,
+    # and passed down through ``pii_secret()``. Required outside dev mode: with
+    # the published development key, the hashes of guessable emails could be
+    # reversed by anyone.
     pii_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TIGHTROPE_PII_KEY")
     )
@@ -146,11 +148,18 @@ class Settings(BaseSettings):
 
     def require_serving_secrets(self) -> None:
         """Refuse to serve real traffic with development secrets."""
-        if not self.dev_mode and self.pii_key is None:
-            raise SettingsError(
-                "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
-                "(it keys the hashes that stand in for customers' emails)"
-            )
+        self.pii_secret()
+
+    def pii_secret(self) -> str:
+        """The key of the email hashes: the configured one, the dev key only in dev mode."""
+        if self.pii_key is not None and self.pii_key.get_secret_value():
+            return self.pii_key.get_secret_value()
+        if self.dev_mode:
+            return DEV_PII_KEY
+        raise SettingsError(
+            "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
+            "(it keys the hashes that stand in for customers' emails)"
+        )
 
     @property
     def introspection_enabled(self) -> bool:

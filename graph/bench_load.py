@@ -43,6 +43,7 @@ from graph.events import (
 )
 from graph.loader import graph_counts, write_catalogue, write_customer_base
 from graph.model import Event
+from graph.pii import DEV_PII_KEY
 from graph.schema import migrate
 
 # Relationships first: a product with thousands of events would make one
@@ -204,6 +205,7 @@ async def _bench(graph: Graph, args: argparse.Namespace) -> dict[str, Any]:
         products=args.products,
         events=n + batch + sample,
         seed=args.seed,
+        pii_key=DEV_PII_KEY,  # generated benchmark data, never a deployment's customers
     )
     began = time.perf_counter()
     catalogue, base = data.catalogue(), data.customer_base()

@@ -236,7 +236,7 @@ def _device_count(rng: random.Random) -> int:
     return rng.choices((1, 2, 3, 4), (0.28, 0.40, 0.22, 0.10))[0]
 
 
-def _customers(customers: int, seed: int) -> tuple[CustomerBase, list[_Shopper]]:
+def _customers(customers: int, seed: int, pii_key: str) -> tuple[CustomerBase, list[_Shopper]]:
     rng = random.Random(f"{seed}:customers")
     roots = list(ROOT_WEIGHTS)
     root_weights = list(ROOT_WEIGHTS.values())
@@ -248,7 +248,7 @@ def _customers(customers: int, seed: int) -> tuple[CustomerBase, list[_Shopper]]
     for n in range(customers):
         cid = f"C{n + 1:06d}"
         created = _random_time(rng, WINDOW_START - timedelta(days=3 * 365), WINDOW_END)
-        people.append(Customer(cid, created, email_hmac(f"customer{n + 1}@example.test")))
+        people.append(Customer(cid, created, email_hmac(f"customer{n + 1}@example.test", pii_key)))
         owned: list[tuple[str, DeviceKind]] = []
         for d in range(_device_count(rng)):
             kind, _, families = rng.choices(DEVICE_TYPES, [t[1] for t in DEVICE_TYPES])[0]
@@ -403,7 +403,13 @@ class DemoData:
     """The demo retailer for one seed and size; each part is reproducible on its own."""
 
     def __init__(
-        self, customers: int = 1000, products: int = 400, events: int = 50_000, seed: int = 7
+        self,
+        customers: int = 1000,
+        products: int = 400,
+        events: int = 50_000,
+        seed: int = 7,
+        *,
+        pii_key: str,
     ) -> None:
         if customers < 1 or products < 1 or events < 0:
             raise ValueError("customers and products must be at least 1, events at least 0")
@@ -411,17 +417,19 @@ class DemoData:
         self.products = products
         self.events = events
         self.seed = seed
+        # Demo customers sign in as customerN@example.test: hashed with the deployment's key.
+        self.pii_key = pii_key
 
     def catalogue(self) -> Catalogue:
         return build_catalogue(self.products, self.seed)
 
     def customer_base(self) -> CustomerBase:
-        return _customers(self.customers, self.seed)[0]
+        return _customers(self.customers, self.seed, self.pii_key)[0]
 
     def event_stream(self) -> Iterator[Event]:
         """Exactly ``events`` events: customers' sessions interleaved with anonymous visitors'."""
         stream = _EventStream(self.catalogue(), self.seed)
-        _, shoppers = _customers(self.customers, self.seed)
+        _, shoppers = _customers(self.customers, self.seed, self.pii_key)
         rng = stream.rng
         visitors = 0
         from_customers = 0

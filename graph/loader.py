@@ -267,15 +267,20 @@ def _product(row: Mapping[str, Any]) -> Product:
     )
 
 
-def _customer(row: Mapping[str, Any]) -> Customer:
-    email = text(row, "email", required=False)
-    if email is not None and "@" not in email:
-        raise RowError("email", "is not an email address")
-    return Customer(
-        required_text(row, "id"),
-        required_timestamp(row, "created_at"),
-        email_hmac(email) if email else text(row, "email_hmac", required=False),
-    )
+def _customer_parser(pii_key: str) -> Callable[[Mapping[str, Any]], Customer]:
+    """The customer row parser for one load: emails are hashed with the deployment's key."""
+
+    def parse(row: Mapping[str, Any]) -> Customer:
+        email = text(row, "email", required=False)
+        if email is not None and "@" not in email:
+            raise RowError("email", "is not an email address")
+        return Customer(
+            required_text(row, "id"),
+            required_timestamp(row, "created_at"),
+            email_hmac(email, pii_key) if email else text(row, "email_hmac", required=False),
+        )
+
+    return parse
 
 
 def _device(row: Mapping[str, Any]) -> tuple[Device, DeviceLink | None]:
@@ -461,8 +466,13 @@ async def load_file(
     kind: Kind | None = None,
     batch: int = DEFAULT_BATCH,
     progress: bool = True,
+    *,
+    pii_key: str,
 ) -> LoadReport:
-    """Load one file; raise LoadError if it cannot be read at all."""
+    """Load one file; raise LoadError if it cannot be read at all.
+
+    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``).
+    """
     _check_file(path)
     kind = kind or infer_kind(path)
     report = LoadReport(kind)
@@ -474,7 +484,7 @@ async def load_file(
         if kind == "events":
             await _load_events(graph, rows, report, batch, bar)
         else:
-            await _load_records(graph, rows, kind, report, batch, bar)
+            await _load_records(graph, rows, kind, report, batch, bar, pii_key)
     report.bad.sort(key=lambda b: b.line)
     return report
 
@@ -539,14 +549,15 @@ async def _write_chunk(
     bar.update(chunk.last_line - done_line)
 
 
-_PARSERS: Final[dict[str, Callable[[Mapping[str, Any]], Any]]] = {
-    "brand": _brand,
-    "category": _category,
-    "product": _product,
-    "customer": _customer,
-    "device": _device,
-    "consent": _consent,
-}
+def _parsers(pii_key: str) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+    return {
+        "brand": _brand,
+        "category": _category,
+        "product": _product,
+        "customer": _customer_parser(pii_key),
+        "device": _device,
+        "consent": _consent,
+    }
 
 
 async def _load_records(
@@ -556,8 +567,10 @@ async def _load_records(
     report: LoadReport,
     batch: int,
     bar: tqdm[Any],
+    pii_key: str,
 ) -> None:
     allowed = RECORDS[kind]
+    parsers = _parsers(pii_key)
     parsed: dict[str, list[tuple[int, Any]]] = {name: [] for name in allowed}
     for line, row in rows:
         report.rows += 1
@@ -572,7 +585,7 @@ async def _load_records(
             report.bad.append(BadRow(line, "record", f"{reason} (in a {kind} file)"))
             continue
         try:
-            parsed[record.strip()].append((line, _PARSERS[record.strip()](row)))
+            parsed[record.strip()].append((line, parsers[record.strip()](row)))
         except RowError as exc:
             report.bad.append(BadRow(line, exc.field, exc.reason))
     if kind == "catalogue":

@@ -192,9 +192,9 @@ RETURN CASE WHEN size(ids) = 1 THEN ids[0] END AS id
 """
 
 
-async def customer_by_email(graph: Graph, email: str) -> str | None:
+async def customer_by_email(graph: Graph, email: str, pii_key: str) -> str | None:
     """The id of the one customer with this email, matched by its keyed hash."""
-    rows = await graph.read(CUSTOMER_BY_EMAIL, {"email_hmac": email_hmac(email)})
+    rows = await graph.read(CUSTOMER_BY_EMAIL, {"email_hmac": email_hmac(email, pii_key)})
     return rows[0]["id"] if rows and rows[0]["id"] is not None else None
 
 

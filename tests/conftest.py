@@ -16,7 +16,8 @@ for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
     os.environ.pop(_name, None)
 os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
 # Apps served outside dev mode need a PII key; the tests' is no secret.
-os.environ.setdefault("TIGHTROPE_PII_KEY", "test-only-pii-key")
+TEST_PII_KEY = "test-only-pii-key"
+os.environ["TIGHTROPE_PII_KEY"] = TEST_PII_KEY
 
 # CALL { } IN TRANSACTIONS needs an auto-commit transaction, which Graph.write
 # (a managed transaction) is not: delete in batches until nothing is left.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import graph_session
+from gateway.cli.common import graph_session, settings
+from gateway.settings import SettingsError
 from graph.events import DEFAULT_BATCH
 from graph.loader import KINDS, Kind, LoadError, LoadReport, graph_counts, load_demo, load_file
 
@@ -60,6 +61,11 @@ def load(
     demo = source == "demo"
     if demo and kind:
         raise click.UsageError("--kind applies to files, not to the demo")
+    try:
+        # Emails are stored as hashes keyed by the deployment's key, never a fallback.
+        pii_key = settings().pii_secret()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
     async def run() -> tuple[LoadReport | None, dict[str, int]]:
         async with graph_session(60.0) as graph:
@@ -74,7 +80,7 @@ def load(
                     return None, before
                 from graph.demo import DemoData
 
-                data = DemoData(customers, products, events, seed)
+                data = DemoData(customers, products, events, seed, pii_key=pii_key)
                 report = await load_demo(
                     graph,
                     data.catalogue(),
@@ -91,6 +97,7 @@ def load(
                     kind,
                     batch=batch_size,
                     progress=progress,
+                    pii_key=pii_key,
                 )
             return report, await graph_counts(graph)
 

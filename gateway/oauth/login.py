@@ -16,6 +16,7 @@ from pluggy import HookCaller
 from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
+from gateway.settings import Settings
 from graph import Graph
 from graph.oauth import (
     clear_sign_in_failures,
@@ -48,7 +49,9 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     if "@" in customer:
         # Unknown emails fall through to the same slow check and the same
         # refusal as a wrong password, so the form does not tell who exists.
-        customer = await customer_by_email(graph, customer) or customer
+        # The key is the validated settings' (the OAuth service holds them), never a fallback.
+        settings: Settings = request.app.state.oauth.settings
+        customer = await customer_by_email(graph, customer, settings.pii_secret()) or customer
     now = int(time.time())
     if await recent_sign_in_failures(graph, customer, now, FAILURE_WINDOW) >= MAX_FAILURES:
         return None

@@ -10,13 +10,14 @@ from graph import Graph
 from graph.demo import DemoData
 from graph.loader import load_demo
 from graph.model import PURPOSES, Event
+from tests.conftest import TEST_PII_KEY
 
 SIZE = {"customers": 400, "products": 300, "events": 30_000}
 
 
 @pytest.fixture(scope="module")
 def demo() -> DemoData:
-    return DemoData(**SIZE, seed=11)
+    return DemoData(**SIZE, seed=11, pii_key=TEST_PII_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def events(demo: DemoData) -> list[Event]:
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:
-    a, b, c = (DemoData(50, 40, 2_000, seed=s) for s in (3, 3, 4))
+    a, b, c = (DemoData(50, 40, 2_000, seed=s, pii_key=TEST_PII_KEY) for s in (3, 3, 4))
     assert a.catalogue() == b.catalogue()
     assert a.customer_base() == b.customer_base()
     assert list(a.event_stream()) == list(b.event_stream())
@@ -106,7 +107,7 @@ def test_consent_states_are_spread_per_purpose(demo: DemoData) -> None:
 
 
 async def test_the_demo_loads_into_the_graph_with_its_shape(clean_graph: Graph) -> None:
-    demo = DemoData(customers=120, products=150, events=6_000, seed=5)
+    demo = DemoData(customers=120, products=150, events=6_000, seed=5, pii_key=TEST_PII_KEY)
     report = await load_demo(
         clean_graph, demo.catalogue(), demo.customer_base(), demo.event_stream(), progress=False
     )

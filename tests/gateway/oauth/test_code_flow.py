@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from graph import Graph
 from graph.pii import email_hmac
+from tests.conftest import TEST_PII_KEY
 
 from .conftest import PASSWORD, add_client
 from .helpers import (
@@ -111,7 +112,7 @@ async def test_customer_signs_in_with_their_email_which_the_graph_holds_only_has
 ) -> None:
     await clean_graph.write(
         "MATCH (c:Customer {id: $id}) SET c.email_hmac = $hmac",
-        {"id": customer, "hmac": email_hmac("ana@example.test")},
+        {"id": customer, "hmac": email_hmac("ana@example.test", TEST_PII_KEY)},
     )
     client = await add_client(app, "first_party", SCOPES, trusted=True)
     signed_in = await sign_in(

@@ -38,14 +38,45 @@ def test_gateway_waits_for_a_healthy_neo4j_and_points_at_it() -> None:
     assert env["NEO4J_PASSWORD"] == auth_password
 
 
-def test_gateway_environment_names_are_settings_the_gateway_reads() -> None:
-    aliases = set()
-    for field in Settings.model_fields.values():
+def setting_names() -> set[str]:
+    """Every environment variable the settings read: aliases and TIGHTROPE_<FIELD>."""
+    names = set()
+    for name, field in Settings.model_fields.items():
         choices = getattr(field.validation_alias, "choices", None) or []
-        aliases.update(str(c) for c in choices)
+        names.update(str(c) for c in choices)
+        names.add(f"TIGHTROPE_{name.upper()}")
+    return names
+
+
+def test_gateway_environment_names_are_settings_the_gateway_reads() -> None:
     env = compose()["services"]["gateway"]["environment"]
-    unknown = set(env) - aliases
+    unknown = set(env) - setting_names()
     assert not unknown, f"compose sets variables the gateway ignores: {unknown}"
+
+
+def test_signing_keys_live_on_a_volume_so_a_restart_keeps_everyone_signed_in() -> None:
+    config = compose()
+    gateway = config["services"]["gateway"]
+    keys_dir = gateway["environment"]["TIGHTROPE_OAUTH_KEYS_DIR"]
+    mounts = [volume.split(":") for volume in gateway["volumes"]]
+    named = [(name, path) for name, path in mounts if keys_dir.startswith(path.rstrip("/") + "/")]
+    assert named, f"{keys_dir} is not on a mounted volume"
+    assert named[0][0] in config["volumes"], "the keys' volume is not a named volume"
+    # The image makes that directory for its unprivileged user, so a new volume is theirs.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(rf"install -d -o tightrope .*{re.escape(keys_dir)}", dockerfile)
+
+
+def test_the_image_never_loads_demo_data_unless_asked() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD (.*)$", dockerfile, re.MULTILINE)
+    assert cmd is not None and "load" not in cmd.group(1)
+    services = compose()["services"]
+    assert "load" not in " ".join(services["gateway"].get("command") or [])
+    # The demo is a one-off service behind a profile: `docker compose up` skips it.
+    demo = services["demo"]
+    assert demo["profiles"] == ["demo"]
+    assert "tightrope load demo --if-empty" in " ".join(demo["command"])
 
 
 def test_dockerfile_ships_the_three_packages_and_runs_real_commands() -> None:

@@ -70,6 +70,7 @@ async def test_graphql_over_the_limit_is_429_rate_limited(graph: Graph, served: 
     assert [a.status_code for a in answers] == [200, 200, 429]
     refused = answers[2]
     assert codes(refused.json()) == ["RATE_LIMITED"]
+    assert refused.json().get("data") is None  # the whole request is refused, not a field
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.headers["x-request-id"]  # outer middleware still ran
     assert health.status_code == 200

@@ -16,15 +16,10 @@ from typing import Any, Optional, get_args, get_origin
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
+from gateway.documents import DocumentCache, DocumentGuard, limit_rules
 from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import ScopeGate
@@ -49,6 +44,9 @@ class RequiresScopes:
 class DataCategoryDirective:
     name: str
 
+
+# Distinct query texts whose parsed, validated document is kept (gateway/documents.py).
+DOCUMENT_CACHE_SIZE = 512
 
 SCALARS: dict[str, Any] = {
     "String": str,
@@ -141,15 +139,14 @@ def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Sche
         setattr(classes[spec.type_name], _python_name(spec), _strawberry_field(spec, namespace))
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
+    documents = DocumentCache(DOCUMENT_CACHE_SIZE)
+    rules = limit_rules(settings)
     return GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         extensions=[
             ErrorCodes,
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            *([] if settings.introspection_enabled else [DisableIntrospection]),
+            lambda: DocumentGuard(documents, rules, settings.max_tokens),
         ],
     )
 

@@ -1,6 +1,7 @@
 """gateway: the host. What plugins may use is exported here and nowhere else."""
 
 from gateway.app import create_app
+from gateway.cache import VersionedCache, cached_batch_loader
 from gateway.context import Context, batch_loader
 from gateway.errors import (
     BadUserInput,
@@ -55,7 +56,9 @@ __all__ = [
     "TypeSpec",
     "Unauthenticated",
     "Unavailable",
+    "VersionedCache",
     "batch_loader",
+    "cached_batch_loader",
     "connection_fields",
     "connection_types",
     "create_app",

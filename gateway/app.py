@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway.authenticate import Authenticate
-from gateway.context import Context, LoaderFactory, make_loaders
+from gateway.context import Context, LoaderFactory
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
 from gateway.oauth import OAuthService, oauth_routes
@@ -75,7 +75,7 @@ def assemble(
             raise PluginError(f"plugin {name!r}: invalid settings: {problems}") from exc
     loaders: dict[str, LoaderFactory] = {}
     owners: dict[str, str] = {}
-    for name, mapping in host.collect("register_loaders"):
+    for name, mapping in host.collect("register_loaders", settings=settings):
         for key, factory in mapping.items():
             if key in loaders:
                 raise PluginError(
@@ -114,7 +114,7 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
             graph=graph,
             settings=self.assembly.settings,
-            loaders=make_loaders(graph, self.assembly.loaders),
+            loader_factories=self.assembly.loaders,
             plugin_settings_by_type=self.assembly.plugin_settings,
         )
 

@@ -38,17 +38,24 @@ class Context:
     principal: Principal
     graph: Graph
     settings: Settings
-    loaders: Mapping[str, DataLoader[Any, Any]]
+    # Factories of this app's DataLoaders; each is made on first use in the request.
+    loader_factories: Mapping[str, LoaderFactory]
     plugin_settings_by_type: Mapping[type[BaseSettings], BaseSettings] = field(default_factory=dict)
     # Errors a resolver reports beside a value it still returns (e.g. one bad
     # event of a batch); the ErrorCodes extension adds them to the response.
     reported_errors: list[GraphQLError] = field(default_factory=list)
+    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:
-        try:
-            return self.loaders[name]
-        except KeyError:
-            raise LookupError(f"no plugin registered a loader named {name!r}") from None
+        """This request's DataLoader ``name`` (made on first use: most requests need few)."""
+        found = self._loaders.get(name)
+        if found is None:
+            try:
+                factory = self.loader_factories[name]
+            except KeyError:
+                raise LookupError(f"no plugin registered a loader named {name!r}") from None
+            found = self._loaders[name] = factory(self.graph)
+        return found
 
     def plugin_settings(self, model: type[S]) -> S:
         value = self.plugin_settings_by_type[model]
@@ -59,7 +66,3 @@ class Context:
         """Add ``error`` to the response without failing the field being resolved."""
         path = info.path.as_list() if info is not None else None
         self.reported_errors.append(to_graphql_error(error, path))
-
-
-def make_loaders(graph: Graph, factories: Mapping[str, LoaderFactory]) -> dict[str, Any]:
-    return {name: factory(graph) for name, factory in factories.items()}

@@ -86,14 +86,21 @@ def register_fields(settings: Settings) -> Iterable[FieldSpec] | None:
 
 
 @hookspec
-def register_loaders() -> Mapping[str, Callable[[Graph], DataLoader[Any, Any]]] | None:
+def register_loaders(
+    settings: Settings,
+) -> Mapping[str, Callable[[Graph], DataLoader[Any, Any]]] | None:
     """Factories of DataLoaders, by name; the host creates every one afresh per request.
+
+    :param settings: the gateway's validated settings (e.g. ``catalogue_cache_seconds``).
 
     Return ``{name: factory}`` where ``factory(graph)`` returns a
     ``strawberry.dataloader.DataLoader``. Resolvers fetch them with
     ``info.context.loader(name)``, so that reads of one request are batched and
     nothing is cached across requests. A name registered twice is an error.
     ``gateway.batch_loader(read)`` builds a factory from a batched graph read.
+    For non-personal data that changes rarely, ``gateway.cached_batch_loader(read,
+    cache)`` keeps values across requests in a ``gateway.VersionedCache``, made
+    in this hook so that each app has its own.
 
     Collecting: the mappings are merged.
     """

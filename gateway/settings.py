@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
 
+    # The catalogue (products, brands, categories) is kept in each process for at
+    # most this many seconds (gateway/cache.py); a catalogue load is seen within
+    # about a second whatever this is. 0 reads the graph on every request.
+    catalogue_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;
     # ``tightrope schema`` prints the SDL for client code generators.

@@ -86,6 +86,31 @@ ORDER BY c.name, c.id
 """
 
 
+# Every catalogue write bumps this number (graph/ingest); caches of the catalogue
+# compare it to the one they saw, and drop what they hold when it moved.
+CATALOGUE_VERSION: LiteralString = """
+OPTIONAL MATCH (v:CatalogueVersion {id: 'catalogue'})
+RETURN v.value AS version
+"""
+
+BUMP_CATALOGUE_VERSION: LiteralString = """
+MERGE (v:CatalogueVersion {id: 'catalogue'})
+SET v.value = coalesce(v.value, 0) + 1, v.changed_at = datetime()
+"""
+
+
+async def catalogue_version(graph: Graph) -> int | None:
+    """The catalogue's version number; None if it was never written by a loader."""
+    rows = await graph.read(CATALOGUE_VERSION)
+    version = rows[0]["version"] if rows else None
+    return int(version) if version is not None else None
+
+
+async def bump_catalogue_version(graph: Graph) -> None:
+    """Tell every process's catalogue cache that the catalogue changed."""
+    await graph.write(BUMP_CATALOGUE_VERSION)
+
+
 @dataclass(frozen=True)
 class ProductPage:
     """One page of a product list: the products, and whether more follow."""

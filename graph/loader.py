@@ -28,6 +28,7 @@ from typing import Any, Final, Literal, LiteralString, TypeVar
 
 from tqdm import tqdm
 
+from graph.catalogue import bump_catalogue_version
 from graph.driver import Graph
 from graph.events import (
     DEFAULT_BATCH,
@@ -224,6 +225,8 @@ async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BAT
     parents = [{"id": c.id, "parent_id": c.parent_id} for c in cat.categories if c.parent_id]
     await _write(graph, LINK_CATEGORIES, parents, batch)
     await _write(graph, MERGE_PRODUCTS, [asdict(p) for p in cat.products], batch)
+    # Every process's catalogue cache drops what it holds within about a second.
+    await bump_catalogue_version(graph)
 
 
 async def write_customer_base(graph: Graph, base: CustomerBase, batch: int = DEFAULT_BATCH) -> None:

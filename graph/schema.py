@@ -38,6 +38,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT purpose_name IF NOT EXISTS FOR (n:Purpose) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
+    "CREATE CONSTRAINT catalogue_version_id IF NOT EXISTS "
+    "FOR (n:CatalogueVersion) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT viewed_event IF NOT EXISTS "
     "FOR ()-[r:VIEWED]-() REQUIRE r.event_id IS UNIQUE",
     "CREATE CONSTRAINT cart_event IF NOT EXISTS "
@@ -60,4 +62,6 @@ async def migrate(graph: Graph, extra: Iterable[LiteralString] = ()) -> list[str
     for statement in (*STATEMENTS, *OAUTH_STATEMENTS, *extra):
         await graph.write(statement)
     await graph.write("CALL db.awaitIndexes(300)")
+    # The catalogue version caches compare (graph/catalogue.py) starts at 0.
+    await graph.write("MERGE (v:CatalogueVersion {id: 'catalogue'}) ON CREATE SET v.value = 0")
     return sorted(row["name"] for row in await graph.read(SHOW_SCHEMA))

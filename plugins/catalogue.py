@@ -18,7 +18,8 @@ from gateway import (
     NotFound,
     Settings,
     TypeSpec,
-    batch_loader,
+    VersionedCache,
+    cached_batch_loader,
     connection_fields,
     connection_types,
     decode_cursor,
@@ -34,6 +35,7 @@ from graph import (
     Product,
     ProductPage,
     brands_by_id,
+    catalogue_version,
     categories_by_id,
     categories_of_products,
     children_of,
@@ -49,13 +51,16 @@ MAX_SEARCH_OFFSET = 1000
 
 
 @hookimpl
-def register_loaders() -> dict[str, Any]:
+def register_loaders(settings: Settings) -> dict[str, Any]:
+    # One cache per app, shared by its requests: the catalogue is nobody's
+    # personal data, and a catalogue load bumps the version that empties it.
+    cache = VersionedCache(catalogue_version, max_age=settings.catalogue_cache_seconds)
     return {
-        "product": batch_loader(products_by_sku),
-        "brand": batch_loader(brands_by_id),
-        "category": batch_loader(categories_by_id),
-        "category_children": batch_loader(children_of),
-        "product_categories": batch_loader(categories_of_products),
+        "product": cached_batch_loader(products_by_sku, cache),
+        "brand": cached_batch_loader(brands_by_id, cache),
+        "category": cached_batch_loader(categories_by_id, cache),
+        "category_children": cached_batch_loader(children_of, cache),
+        "product_categories": cached_batch_loader(categories_of_products, cache),
     }
 
 

@@ -15,7 +15,13 @@ from gateway.settings import SettingsError
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log a line per request (off: the proxy or load balancer in front usually does).",
+)
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql in dev mode)."""
     from gateway.app import assemble
 
@@ -34,5 +40,6 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
+        access_log=access_log,
         log_config=log_config(),
     )

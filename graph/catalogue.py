@@ -19,7 +19,7 @@ from graph.model import Brand, Category, Product
 
 # Brand and category ids come from the relationships, so a product's own
 # properties never have to be kept in step with them.
-_PRODUCT_FIELDS: LiteralString = """
+PRODUCT_FIELDS: LiteralString = """
   p.sku AS sku, p.name AS name, p.price AS price, coalesce(p.in_stock, true) AS in_stock,
   coalesce(head([(p)-[:OF_BRAND]->(b:Brand) | b.id]), '') AS brand_id,
   coalesce(head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]), '') AS category_id
@@ -30,7 +30,7 @@ PRODUCTS_BY_SKU: LiteralString = (
 UNWIND $skus AS sku
 MATCH (p:Product {sku: sku})
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 # Filters are optional: a null parameter switches its filter off. A category
@@ -44,7 +44,7 @@ WHERE ($after IS NULL OR p.sku > $after)
        EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
 WITH p ORDER BY p.sku LIMIT $limit
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 SEARCH_PRODUCTS: LiteralString = (
@@ -55,7 +55,7 @@ WHERE ($brand_id IS NULL OR EXISTS { (p)-[:OF_BRAND]->(:Brand {id: $brand_id}) }
        EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
 WITH p, score ORDER BY score DESC, p.sku SKIP $offset LIMIT $limit
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 BRANDS_BY_ID: LiteralString = """
@@ -94,7 +94,7 @@ class ProductPage:
     has_next: bool
 
 
-def _product(row: dict[str, Any]) -> Product:
+def product_from_row(row: dict[str, Any]) -> Product:
     return Product(
         sku=row["sku"],
         name=row["name"] or "",
@@ -112,7 +112,7 @@ def _category(row: dict[str, Any]) -> Category:
 async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
     """The products with these SKUs, in the order asked; None where there is none."""
     rows = await graph.read(PRODUCTS_BY_SKU, {"skus": list(skus)})
-    return one_per_key(skus, rows, _product, key="sku")
+    return one_per_key(skus, rows, product_from_row, key="sku")
 
 
 async def list_products(
@@ -127,7 +127,7 @@ async def list_products(
         LIST_PRODUCTS,
         {"after": after, "brand_id": brand_id, "category_id": category_id, "limit": first + 1},
     )
-    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+    return ProductPage(tuple(product_from_row(r) for r in rows[:first]), len(rows) > first)
 
 
 async def search_products(
@@ -149,7 +149,7 @@ async def search_products(
             "limit": first + 1,
         },
     )
-    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+    return ProductPage(tuple(product_from_row(r) for r in rows[:first]), len(rows) > first)
 
 
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')

@@ -44,7 +44,7 @@ ORDER BY d.last_seen DESC, d.id
 """
 
 
-def _time(value: Any) -> datetime:
+def to_datetime(value: Any) -> datetime:
     if value is None:
         return datetime.fromtimestamp(0).astimezone()
     native = value.to_native() if hasattr(value, "to_native") else value
@@ -57,20 +57,24 @@ def _device(row: dict[str, Any]) -> Device:
         id=row["id"],
         kind=row["kind"] or "desktop",
         ua_family=row["ua_family"] or "",
-        first_seen=_time(row["first_seen"]),
-        last_seen=_time(row["last_seen"]),
+        first_seen=to_datetime(row["first_seen"]),
+        last_seen=to_datetime(row["last_seen"]),
     )
 
 
 def _session(row: dict[str, Any]) -> Session:
     return Session(
-        row["id"], _time(row["started_at"]), row["channel"], row["device_id"], row["customer_id"]
+        row["id"],
+        to_datetime(row["started_at"]),
+        row["channel"],
+        row["device_id"],
+        row["customer_id"],
     )
 
 
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
     rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
-    return one_per_key(ids, rows, lambda row: Customer(row["id"], _time(row["created_at"])))
+    return one_per_key(ids, rows, lambda row: Customer(row["id"], to_datetime(row["created_at"])))
 
 
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:

@@ -31,8 +31,8 @@ from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 from graph.batch import many_per_key
-from graph.catalogue import _PRODUCT_FIELDS, _product
-from graph.customers import _time
+from graph.catalogue import PRODUCT_FIELDS, product_from_row
+from graph.customers import to_datetime
 from graph.driver import Graph
 from graph.model import Product
 
@@ -135,7 +135,7 @@ WITH k, r, p
 RETURN k.key AS of, r.at AS at, r.event_id AS event_id, coalesce(r.qty, 1) AS qty,
        coalesce(r.price, p.price, 0.0) AS line_price,
        coalesce(r.order_id, r.event_id) AS order_id,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 _VIEWS_RETURN: LiteralString = (
@@ -147,7 +147,7 @@ _VIEWS_RETURN: LiteralString = (
 }
 WITH k, p, last
 RETURN k.key AS of, last AS at,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 VIEWS_OF_CUSTOMERS: LiteralString = (
@@ -178,7 +178,7 @@ _CART_RETURN: LiteralString = (
 }
 WITH k, p, added_at
 RETURN k.key AS of, added_at AS at,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 # An add stays in the basket until the customer buys the product at or after
@@ -246,8 +246,8 @@ async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> 
         lines = sorted(
             (
                 Purchase(
-                    product=_product(row),
-                    at=_time(row["at"]),
+                    product=product_from_row(row),
+                    at=to_datetime(row["at"]),
                     qty=int(row["qty"]),
                     price=float(row["line_price"]),
                     order_id=str(row["order_id"]),
@@ -273,7 +273,7 @@ async def _timed_products(
     lists = []
     for found in _grouped(rows, len(params)):
         timed = sorted(
-            ((_time(row["at"]), _product(row)) for row in found),
+            ((to_datetime(row["at"]), product_from_row(row)) for row in found),
             key=lambda pair: (-pair[0].timestamp(), pair[1].sku),
         )
         lists.append([make(product, at) for at, product in timed])

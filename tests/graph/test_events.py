@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from graph import Graph
-from graph.events import RowError, parse_event, write_events
-from graph.loader import graph_counts, write_catalogue, write_customer_base
+from graph.ingest import (
+    RowError,
+    graph_counts,
+    parse_event,
+    write_catalogue,
+    write_customer_base,
+    write_events,
+)
 from graph.model import Brand, Catalogue, Category, Customer, CustomerBase, Event, Product
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

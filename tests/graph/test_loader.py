@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from graph import Graph
-from graph.loader import LoadError, graph_counts, infer_kind, load_file
+from graph.ingest import LoadError, graph_counts, infer_kind, load_file
 from tests.conftest import TEST_PII_KEY
 
 CATALOGUE_CSV = """\

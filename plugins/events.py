@@ -5,8 +5,10 @@ Events go through the same code as the bulk loader (``parse_event`` and
 Each event carries an id its sender chose: sending a batch again stores nothing
 twice. A bad event is reported as a ``BAD_USER_INPUT`` error with its index and
 does not stop the good ones. Checks that need the graph (unknown products, an
-event id reused within the batch, a login to a session signed in as someone
-else) are ``write_events``'s; this module adds only what the token decides.
+event id taken by a different event, a session signed in as someone else) are
+``write_events``'s; this module adds only what the token decides: a customer's
+token speaks for that customer, in the events' ``customerId`` and in the
+sessions it may write to (anonymous ones, or the customer's own).
 """
 
 from __future__ import annotations
@@ -95,10 +97,11 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
             continue
         parsed.append(event)
         input_index.append(index)
-    # write_events also rejects an event id reused for a different event.
-    result = await write_events(info.context.graph, parsed)
+    # write_events also rejects an event id reused for a different event, and a
+    # customer's events for a session signed in as someone else.
+    result = await write_events(info.context.graph, parsed, as_customer=principal.customer_id)
     for problem in result.rejected:
-        index = input_index[problem.index] if problem.index is not None else -1
+        index = input_index[problem.index]
         rejected.append(
             RejectedEvent(
                 index=index, event_id=problem.event_id, field=problem.field, message=problem.reason

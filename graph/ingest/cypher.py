@@ -135,11 +135,22 @@ RETURN brands, categories, products, customers, devices, sessions, device_links,
 
 # -- events ---------------------------------------------------------------------
 
-# Who each session is signed in as already, for the login events of a batch.
-SESSION_OWNERS: LiteralString = """
-UNWIND $ids AS id
-MATCH (:Session {id: id})-[:SIGNED_IN_AS]->(c:Customer)
-RETURN id AS session_id, collect(DISTINCT c.id) AS customers
+# The sessions whose owner decides whether an event may be written (those of
+# logins, and all of a customer's), created if new and write-locked before their
+# owners are read: a plain read would let two concurrent batches both find a
+# session free and both sign it in. A second writer waits here for the first to
+# commit and then reads its login. Sorted ids keep the lock order the same in
+# every transaction, so two batches do not deadlock over them. The property set
+# and removed is only the way Cypher takes a node's write lock.
+LOCK_SESSIONS: LiteralString = """
+UNWIND $rows AS r
+MERGE (s:Session {id: r.id})
+ON CREATE SET s.started_at = datetime(r.started_at)
+SET s._lock = true
+REMOVE s._lock
+WITH s
+OPTIONAL MATCH (s)-[:SIGNED_IN_AS]->(c:Customer)
+RETURN s.id AS session_id, collect(DISTINCT c.id) AS customers
 """
 
 # first_seen/last_seen widen to cover every event seen on the device, whatever
@@ -236,4 +247,43 @@ EVENT_STATEMENTS: Final[dict[EventType, LiteralString]] = {
     "add_to_cart": CREATE_CARTS,
     "purchase": CREATE_PURCHASES,
     "login": CREATE_LOGINS,
+}
+
+# What is stored under each of a batch's event ids, to tell a resend (the same
+# event: a duplicate) from another event that reuses its id (a conflict). Run
+# only when an event statement found some of its ids already taken.
+STORED_VIEWS: LiteralString = """
+UNWIND $ids AS id
+MATCH (s)-[e:VIEWED {event_id: id}]->(p)
+  USING INDEX e:VIEWED(event_id)
+RETURN id AS event_id, e.at AS at, s.id AS session_id, p.sku AS sku
+"""
+
+STORED_CARTS: LiteralString = """
+UNWIND $ids AS id
+MATCH (s)-[e:ADDED_TO_CART {event_id: id}]->(p)
+  USING INDEX e:ADDED_TO_CART(event_id)
+RETURN id AS event_id, e.at AS at, s.id AS session_id, p.sku AS sku
+"""
+
+STORED_PURCHASES: LiteralString = """
+UNWIND $ids AS id
+MATCH (c)-[e:PURCHASED {event_id: id}]->(p)
+  USING INDEX e:PURCHASED(event_id)
+RETURN id AS event_id, e.at AS at, c.id AS customer_id, p.sku AS sku, e.qty AS qty,
+       e.price AS price, e.order_id AS order_id
+"""
+
+STORED_LOGINS: LiteralString = """
+UNWIND $ids AS id
+MATCH (s)-[e:SIGNED_IN_AS {event_id: id}]->(c)
+  USING INDEX e:SIGNED_IN_AS(event_id)
+RETURN id AS event_id, e.at AS at, s.id AS session_id, c.id AS customer_id
+"""
+
+STORED_EVENTS: Final[dict[EventType, LiteralString]] = {
+    "view": STORED_VIEWS,
+    "add_to_cart": STORED_CARTS,
+    "purchase": STORED_PURCHASES,
+    "login": STORED_LOGINS,
 }

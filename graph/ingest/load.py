@@ -92,14 +92,14 @@ async def load_file(
 @dataclass
 class _ParsedChunk:
     events: list[Event]
-    lines: dict[str, list[int]]  # event_id -> the lines it appeared on
+    lines: list[int]  # the line of each event
     last_line: int
 
 
 def _read_chunk(rows: Iterator[Row], batch: int, report: LoadReport) -> _ParsedChunk | None:
     """Read and validate up to ``batch`` rows; None at the end of the file."""
     events: list[Event] = []
-    lines: dict[str, list[int]] = {}
+    lines: list[int] = []
     last_line = 0
     for line, row in rows:
         report.rows += 1
@@ -110,7 +110,7 @@ def _read_chunk(rows: Iterator[Row], batch: int, report: LoadReport) -> _ParsedC
             report.bad.append(BadRow(line, exc.field, exc.reason))
         else:
             events.append(event)
-            lines.setdefault(event.event_id, []).append(line)
+            lines.append(line)
         if report.rows % batch == 0:
             break
     return _ParsedChunk(events, lines, last_line) if last_line else None
@@ -143,9 +143,7 @@ async def _write_chunk(
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)
     for rejected in result.rejected:
-        at = chunk.lines[rejected.event_id]
-        line = at[-1] if rejected.field == "event_id" else at[0]
-        report.bad.append(BadRow(line, rejected.field, rejected.reason))
+        report.bad.append(BadRow(chunk.lines[rejected.index], rejected.field, rejected.reason))
     bar.update(chunk.last_line - done_line)
 
 

@@ -20,7 +20,7 @@ mutation Track($events: [EventInput!]!) {
 EVENTS: list[dict[str, Any]] = [
     {
         "eventId": "e1",
-        "type": "view",
+        "type": "VIEW",
         "at": "2025-05-01T10:00:00Z",
         "sessionId": "s2",
         "deviceId": "d2",
@@ -28,21 +28,21 @@ EVENTS: list[dict[str, Any]] = [
     },
     {
         "eventId": "e2",
-        "type": "add_to_cart",
+        "type": "ADD_TO_CART",
         "at": "2025-05-01T10:01:00Z",
         "sessionId": "s2",
         "sku": "sku-001",
     },
     {
         "eventId": "e3",
-        "type": "login",
+        "type": "LOGIN",
         "at": "2025-05-01T10:02:00Z",
         "sessionId": "s2",
         "deviceId": "d2",
     },
     {
         "eventId": "e4",
-        "type": "purchase",
+        "type": "PURCHASE",
         "at": "2025-05-01T10:03:00Z",
         "sku": "sku-001",
         "qty": 2,
@@ -80,22 +80,22 @@ async def test_bad_events_are_reported_by_index_and_good_ones_kept(
     batch = [
         {
             "eventId": "ok",
-            "type": "view",
+            "type": "VIEW",
             "at": "2025-05-01T10:00:00Z",
             "sessionId": "s3",
             "sku": "sku-002",
         },
-        {"eventId": "bad-type", "type": "wishlist", "at": "2025-05-01T10:00:00Z"},
+        {"eventId": "no-sku", "type": "VIEW", "at": "2025-05-01T10:00:00Z", "sessionId": "s3"},
         {
             "eventId": "no-zone",
-            "type": "view",
+            "type": "VIEW",
             "at": "2025-05-01T10:00:00",
             "sessionId": "s3",
             "sku": "sku-002",
         },
         {
             "eventId": "ghost",
-            "type": "view",
+            "type": "VIEW",
             "at": "2025-05-01T10:00:00Z",
             "sessionId": "s3",
             "sku": "no-such-sku",
@@ -106,13 +106,16 @@ async def test_bad_events_are_reported_by_index_and_good_ones_kept(
     result = body["data"]["trackEvents"]
     assert result["accepted"] == 1
     assert [(r["index"], r["field"]) for r in result["rejected"]] == [
-        (1, "type"),
+        (1, "sku"),
         (2, "at"),
         (3, "sku"),
     ]
     assert codes(body) == ["BAD_USER_INPUT"] * 3
     assert [e["extensions"]["index"] for e in body["errors"]] == [1, 2, 3]
-    assert body["errors"][0]["message"].startswith("events[1].type")
+    assert body["errors"][0]["message"] == "events[1].sku: is required"
+    # A time without a timezone passes the DateTime scalar but not the event's rule.
+    assert body["errors"][1]["message"].startswith("events[2].at: ")
+    assert "has no timezone" in body["errors"][1]["message"]
 
 
 async def test_a_customer_token_cannot_speak_for_another_customer(
@@ -121,7 +124,7 @@ async def test_a_customer_token_cannot_speak_for_another_customer(
     await demo_graph.write("CREATE (:Customer {id: 'c2', created_at: datetime()})")
     event = {
         "eventId": "x",
-        "type": "purchase",
+        "type": "PURCHASE",
         "at": "2025-05-01T10:00:00Z",
         "sku": "sku-001",
         "customerId": "c2",
@@ -144,7 +147,7 @@ async def test_an_event_id_reused_for_another_event_is_rejected_at_its_index(
 ) -> None:
     view = {
         "eventId": "v",
-        "type": "view",
+        "type": "VIEW",
         "at": "2025-05-01T10:00:00Z",
         "sessionId": "s4",
         "sku": "sku-001",
@@ -180,7 +183,7 @@ async def test_concurrent_logins_to_one_session_sign_it_in_as_one_customer(
     def login(customer: str, session: str) -> dict[str, Any]:
         return {
             "eventId": f"{customer}-{session}",
-            "type": "login",
+            "type": "LOGIN",
             "at": "2025-05-01T10:00:00Z",
             "sessionId": session,
             "deviceId": f"{customer}-phone",
@@ -229,7 +232,7 @@ async def test_a_customer_token_writes_only_to_its_own_or_anonymous_sessions(
     await add_customers(demo_graph, "ana", "mallory")
 
     def event(event_id: str, type_: str, session: str, sku: str = "sku-001") -> dict[str, Any]:
-        found = {"eventId": event_id, "type": type_, "at": "2025-05-01T10:00:00Z"}
+        found = {"eventId": event_id, "type": type_.upper(), "at": "2025-05-01T10:00:00Z"}
         return {**found, "sessionId": session, **({"sku": sku} if type_ != "login" else {})}
 
     async with served() as (_, client):
@@ -273,7 +276,7 @@ async def test_an_event_id_taken_by_a_different_event_is_a_conflict_never_a_dupl
     demo_graph: Graph, served: Serve
 ) -> None:
     await add_customers(demo_graph, "ana", "mallory")
-    view = {"type": "view", "at": "2025-05-01T10:00:00Z", "sku": "sku-001"}
+    view = {"type": "VIEW", "at": "2025-05-01T10:00:00Z", "sku": "sku-001"}
     async with served() as (_, client):
         # Mallory guesses the id Ana's shop will use next and sends it first.
         first = await gql(
@@ -306,3 +309,41 @@ async def test_an_event_id_taken_by_a_different_event_is_a_conflict_never_a_dupl
         "MATCH (s:Session)-[r:VIEWED {event_id: 'ana-next'}]->(p) RETURN s.id AS s, p.sku AS p"
     )
     assert stored == [{"s": "mallory-web", "p": "sku-001"}]
+
+
+EVENT_INPUT = """{ __type(name: "EventInput") { inputFields { name type {
+  kind ofType { kind name enumValues { name } } } } } }"""
+
+
+async def test_event_type_and_time_are_typed_so_validation_refuses_wrong_values(
+    demo_graph: Graph, served: Serve
+) -> None:
+    view = {"eventId": "v", "type": "VIEW", "at": "2025-05-01T10:00:00Z", "sessionId": "s3"}
+    view["sku"] = "sku-001"
+    async with served() as (_, client):
+        schema = await gql(client, EVENT_INPUT)
+        wrong_type = await gql(client, TRACK, {"events": [{**view, "type": "view"}]}, "c1")
+        wrong_time = await gql(client, TRACK, {"events": [{**view, "at": "yesterday"}]}, "c1")
+        right = await gql(client, TRACK, {"events": [view]}, customer="c1")
+    fields = {f["name"]: f["type"] for f in schema["data"]["__type"]["inputFields"]}
+    # Client code generators get an enum and the schema's DateTime, both required.
+    assert fields["type"]["kind"] == fields["at"]["kind"] == "NON_NULL"
+    assert fields["type"]["ofType"]["kind"] == "ENUM"
+    assert [v["name"] for v in fields["type"]["ofType"]["enumValues"]] == [
+        "VIEW",
+        "ADD_TO_CART",
+        "PURCHASE",
+        "LOGIN",
+    ]
+    assert fields["at"]["ofType"]["name"] == "DateTime"
+    # A wrong value refuses the whole request, naming the event and the value.
+    for body, where, words in (
+        (wrong_type, "[0].type", "'view' does not exist in 'EventType' enum"),
+        (wrong_time, "[0].at", "yesterday"),
+    ):
+        assert body.get("data") is None, body
+        assert codes(body) == ["BAD_USER_INPUT"]
+        message = body["errors"][0]["message"]
+        assert "$events" in message and where in message and words in message, message
+    assert right["data"]["trackEvents"]["accepted"] == 1
+    assert await demo_graph.read("MATCH ()-[r:VIEWED]->() RETURN r.event_id AS id") == [{"id": "v"}]

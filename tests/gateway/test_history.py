@@ -400,14 +400,14 @@ async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(
     attack = [
         {
             "eventId": "m1",
-            "type": "login",
+            "type": "LOGIN",
             "at": ago(hours=1),
             "sessionId": "ana-1",
             "deviceId": "ana-phone",
         },
         {
             "eventId": "m2",
-            "type": "login",
+            "type": "LOGIN",
             "at": ago(hours=1),
             "sessionId": "new",
             "deviceId": "ana-phone",

@@ -103,9 +103,16 @@ def _after(after: str | None) -> tuple[datetime | None, str | None]:
     if not isinstance(at, str) or not isinstance(event_id, str):
         raise BadUserInput("after: not a cursor of this list", argument="after")
     try:
-        return datetime.fromisoformat(at), event_id
+        parsed = datetime.fromisoformat(at)
     except ValueError:
         raise BadUserInput("after: not a cursor of this list", argument="after") from None
+    # A time without a timezone names no instant: compared with the graph's
+    # times it would match nothing and answer an empty page instead of an error.
+    if parsed.tzinfo is None:
+        raise BadUserInput(
+            "after: not a cursor of this list (its time has no timezone)", argument="after"
+        )
+    return parsed, event_id
 
 
 async def customer_purchases(

@@ -36,13 +36,16 @@ MERGE (c:Category {id: r.id})
 SET c.name = r.name
 """
 
-# A category has one parent: a re-parented category loses its old link.
+# A category has at most one parent: a re-parented category loses its old link,
+# and one given no parent becomes a root. (`other.id <> null` is null, never
+# true, hence the explicit test for a root.)
 LINK_CATEGORIES: LiteralString = """
 UNWIND $rows AS r
 MATCH (c:Category {id: r.id})
-OPTIONAL MATCH (c)-[old:PARENT]->(other:Category) WHERE other.id <> r.parent_id
+OPTIONAL MATCH (c)-[old:PARENT]->(other:Category)
+  WHERE r.parent_id IS NULL OR other.id <> r.parent_id
 DELETE old
-WITH DISTINCT c, r
+WITH DISTINCT c, r WHERE r.parent_id IS NOT NULL
 MATCH (p:Category {id: r.parent_id})
 MERGE (c)-[:PARENT]->(p)
 """

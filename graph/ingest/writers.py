@@ -48,7 +48,8 @@ async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BAT
     """Upsert brands, categories (parents may come in any order) and products."""
     await write_rows(graph, MERGE_BRANDS, [asdict(b) for b in cat.brands], batch)
     await write_rows(graph, MERGE_CATEGORIES, [asdict(c) for c in cat.categories], batch)
-    parents = [{"id": c.id, "parent_id": c.parent_id} for c in cat.categories if c.parent_id]
+    # Roots too: a category that lost its parent must lose the edge.
+    parents = [{"id": c.id, "parent_id": c.parent_id} for c in cat.categories]
     await write_rows(graph, LINK_CATEGORIES, parents, batch)
     await write_rows(graph, MERGE_PRODUCTS, [asdict(p) for p in cat.products], batch)
 

@@ -261,3 +261,29 @@ async def test_a_reused_event_id_across_batches_is_reported_never_counted_as_sto
     assert (report.written["view"], report.unchanged["view"]) == (3, 1)
     # Every row is accounted for: written, already stored, or reported.
     assert sum(report.written.values()) + sum(report.unchanged.values()) + len(report.bad) == 5
+
+
+async def test_a_category_reloaded_without_a_parent_becomes_top_level(
+    clean_graph: Graph, tmp_path: Path
+) -> None:
+    first = tmp_path / "catalogue.csv"
+    first.write_text(CATALOGUE_CSV)
+    await load_file(clean_graph, first, progress=False, pii_key=TEST_PII_KEY)
+    moved = tmp_path / "moved.csv"
+    moved.write_text(
+        "record,id,name,parent_id\n"
+        "category,men,Men,\n"
+        "category,women-dresses,Dresses,\n"  # now a root of its own
+        "category,women,Women,men\n"  # and Women moves under Men
+    )
+    report = await load_file(clean_graph, moved, progress=False, pii_key=TEST_PII_KEY)
+    assert report.bad == []
+    rows = await clean_graph.read(
+        "MATCH (c:Category) OPTIONAL MATCH (c)-[:PARENT]->(p) RETURN c.id AS id, "
+        "collect(p.id) AS parents ORDER BY id"
+    )
+    assert rows == [
+        {"id": "men", "parents": []},
+        {"id": "women", "parents": ["men"]},
+        {"id": "women-dresses", "parents": []},
+    ]

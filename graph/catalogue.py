@@ -18,11 +18,12 @@ from graph.driver import Graph
 from graph.model import Brand, Category, Product
 
 # Brand and category ids come from the relationships, so a product's own
-# properties never have to be kept in step with them.
+# properties never have to be kept in step with them. Whatever is missing stays
+# null (see graph/model.py): no price is not a price of 0.
 PRODUCT_FIELDS: LiteralString = """
-  p.sku AS sku, p.name AS name, p.price AS price, coalesce(p.in_stock, true) AS in_stock,
-  coalesce(head([(p)-[:OF_BRAND]->(b:Brand) | b.id]), '') AS brand_id,
-  coalesce(head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]), '') AS category_id
+  p.sku AS sku, p.name AS name, p.price AS price, p.in_stock AS in_stock,
+  head([(p)-[:OF_BRAND]->(b:Brand) | b.id]) AS brand_id,
+  head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]) AS category_id
 """
 
 PRODUCTS_BY_SKU: LiteralString = (
@@ -95,18 +96,20 @@ class ProductPage:
 
 
 def product_from_row(row: dict[str, Any]) -> Product:
+    """The product in a row that holds :data:`PRODUCT_FIELDS`."""
+    price = row["price"]
     return Product(
         sku=row["sku"],
-        name=row["name"] or "",
-        price=float(row["price"] if row["price"] is not None else 0.0),
+        name=row["name"],
+        price=None if price is None else float(price),
         brand_id=row["brand_id"],
         category_id=row["category_id"],
-        in_stock=bool(row["in_stock"]),
+        in_stock=row["in_stock"],
     )
 
 
 def _category(row: dict[str, Any]) -> Category:
-    return Category(id=row["id"], name=row["name"] or "", parent_id=row["parent_id"])
+    return Category(id=row["id"], name=row["name"], parent_id=row["parent_id"])
 
 
 async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
@@ -164,7 +167,7 @@ def lucene_terms(search: str) -> str:
 
 async def brands_by_id(graph: Graph, ids: Sequence[str]) -> list[Brand | None]:
     rows = await graph.read(BRANDS_BY_ID, {"ids": list(ids)})
-    return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"] or ""))
+    return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"]))
 
 
 async def categories_by_id(graph: Graph, ids: Sequence[str]) -> list[Category | None]:

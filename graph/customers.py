@@ -1,7 +1,8 @@
 """Reads of customers, their devices and visitors' sessions, batched by id.
 
 Timestamps come back as timezone-aware Python datetimes (the driver's own time
-types stay inside graph/).
+types stay inside graph/). A property the graph does not hold comes back as
+None: a device first seen in an event has no kind, and is not called a desktop.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ ORDER BY d.last_seen DESC, d.id
 """
 
 
-def to_datetime(value: Any) -> datetime:
+def to_datetime(value: Any) -> datetime | None:
+    """A driver ``DateTime`` as a Python datetime; None stays None (not 1970)."""
     if value is None:
-        return datetime.fromtimestamp(0).astimezone()
+        return None
     native = value.to_native() if hasattr(value, "to_native") else value
     assert isinstance(native, datetime)
     return native
@@ -55,8 +57,8 @@ def to_datetime(value: Any) -> datetime:
 def _device(row: dict[str, Any]) -> Device:
     return Device(
         id=row["id"],
-        kind=row["kind"] or "desktop",
-        ua_family=row["ua_family"] or "",
+        kind=row["kind"],
+        ua_family=row["ua_family"],
         first_seen=to_datetime(row["first_seen"]),
         last_seen=to_datetime(row["last_seen"]),
     )

@@ -82,8 +82,10 @@ async def load_catalogue(
     )
     await write_catalogue(graph, Catalogue(tuple(brands), tuple(kept_categories), ()), batch)
     products: list[tuple[int, Product]] = parsed["product"]
-    no_brand = await missing_ids(graph, "brand", {p.brand_id for _, p in products})
-    no_category = await missing_ids(graph, "category", {p.category_id for _, p in products})
+    no_brand = await missing_ids(graph, "brand", {p.brand_id for _, p in products if p.brand_id})
+    no_category = await missing_ids(
+        graph, "category", {p.category_id for _, p in products if p.category_id}
+    )
 
     def product_ok(p: Product) -> tuple[str, str] | None:
         if p.brand_id in no_brand:

@@ -208,6 +208,8 @@ async def test_concurrent_logins_to_one_session_sign_it_in_as_one_customer(
         "MATCH (s:Session)-[:SIGNED_IN_AS]->(c:Customer) RETURN s.id AS s, count(c) AS n"
     )
     assert sorted((row["s"], row["n"]) for row in owners) == [(s, 1) for s in sorted(sessions)]
+    # The lock leaves nothing behind on the sessions.
+    assert await demo_graph.read("MATCH (s:Session) WHERE s._lock IS NOT NULL RETURN s") == []
     # The losers' devices were neither attached to the sessions nor linked to anyone.
     winners = {row["s"]: row["c"] for row in await demo_graph.read(
         "MATCH (s:Session)-[:SIGNED_IN_AS]->(c:Customer) RETURN s.id AS s, c.id AS c"

@@ -41,7 +41,7 @@ lint: install
 
 bench-load: install
 	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(BENCH_PORT)
-	env -u NEO4J_URI TIGHTROPE_NEO4J_PORT=$(BENCH_PORT) $(BIN)/python -m graph.bench_load $(BENCH_ARGS)
+	env -u NEO4J_URI TIGHTROPE_NEO4J_PORT=$(BENCH_PORT) $(BIN)/python -m bench.load $(BENCH_ARGS)
 
 neo4j-stop:
 	-$(BIN)/tightrope neo4j stop

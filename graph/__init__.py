@@ -18,7 +18,6 @@ from graph.catalogue import (
 )
 from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
 from graph.driver import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
-from graph.events import RowError, WriteResult, parse_event, write_events
 from graph.history import (
     CartItem,
     CartKey,
@@ -33,6 +32,7 @@ from graph.history import (
     views_of_customers,
     views_of_sessions,
 )
+from graph.ingest import RowError, WriteResult, parse_event, write_events
 from graph.model import Brand, Category, Customer, Device, Event, Product, Session
 from graph.oauth import GrantRecord, list_grants, revoke_grant
 

@@ -18,11 +18,12 @@ from graph.driver import Graph
 from graph.model import Brand, Category, Product
 
 # Brand and category ids come from the relationships, so a product's own
-# properties never have to be kept in step with them.
-_PRODUCT_FIELDS: LiteralString = """
-  p.sku AS sku, p.name AS name, p.price AS price, coalesce(p.in_stock, true) AS in_stock,
-  coalesce(head([(p)-[:OF_BRAND]->(b:Brand) | b.id]), '') AS brand_id,
-  coalesce(head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]), '') AS category_id
+# properties never have to be kept in step with them. Whatever is missing stays
+# null (see graph/model.py): no price is not a price of 0.
+PRODUCT_FIELDS: LiteralString = """
+  p.sku AS sku, p.name AS name, p.price AS price, p.in_stock AS in_stock,
+  head([(p)-[:OF_BRAND]->(b:Brand) | b.id]) AS brand_id,
+  head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]) AS category_id
 """
 
 PRODUCTS_BY_SKU: LiteralString = (
@@ -30,7 +31,7 @@ PRODUCTS_BY_SKU: LiteralString = (
 UNWIND $skus AS sku
 MATCH (p:Product {sku: sku})
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 # Filters are optional: a null parameter switches its filter off. A category
@@ -44,7 +45,7 @@ WHERE ($after IS NULL OR p.sku > $after)
        EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
 WITH p ORDER BY p.sku LIMIT $limit
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 SEARCH_PRODUCTS: LiteralString = (
@@ -55,7 +56,7 @@ WHERE ($brand_id IS NULL OR EXISTS { (p)-[:OF_BRAND]->(:Brand {id: $brand_id}) }
        EXISTS { (p)-[:IN_CATEGORY]->(:Category)-[:PARENT*0..]->(:Category {id: $category_id}) })
 WITH p, score ORDER BY score DESC, p.sku SKIP $offset LIMIT $limit
 RETURN"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 BRANDS_BY_ID: LiteralString = """
@@ -119,25 +120,27 @@ class ProductPage:
     has_next: bool
 
 
-def _product(row: dict[str, Any]) -> Product:
+def product_from_row(row: dict[str, Any]) -> Product:
+    """The product in a row that holds :data:`PRODUCT_FIELDS`."""
+    price = row["price"]
     return Product(
         sku=row["sku"],
-        name=row["name"] or "",
-        price=float(row["price"] if row["price"] is not None else 0.0),
+        name=row["name"],
+        price=None if price is None else float(price),
         brand_id=row["brand_id"],
         category_id=row["category_id"],
-        in_stock=bool(row["in_stock"]),
+        in_stock=row["in_stock"],
     )
 
 
 def _category(row: dict[str, Any]) -> Category:
-    return Category(id=row["id"], name=row["name"] or "", parent_id=row["parent_id"])
+    return Category(id=row["id"], name=row["name"], parent_id=row["parent_id"])
 
 
 async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
     """The products with these SKUs, in the order asked; None where there is none."""
     rows = await graph.read(PRODUCTS_BY_SKU, {"skus": list(skus)})
-    return one_per_key(skus, rows, _product, key="sku")
+    return one_per_key(skus, rows, product_from_row, key="sku")
 
 
 async def list_products(
@@ -152,7 +155,7 @@ async def list_products(
         LIST_PRODUCTS,
         {"after": after, "brand_id": brand_id, "category_id": category_id, "limit": first + 1},
     )
-    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+    return ProductPage(tuple(product_from_row(r) for r in rows[:first]), len(rows) > first)
 
 
 async def search_products(
@@ -174,7 +177,7 @@ async def search_products(
             "limit": first + 1,
         },
     )
-    return ProductPage(tuple(_product(r) for r in rows[:first]), len(rows) > first)
+    return ProductPage(tuple(product_from_row(r) for r in rows[:first]), len(rows) > first)
 
 
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
@@ -189,7 +192,7 @@ def lucene_terms(search: str) -> str:
 
 async def brands_by_id(graph: Graph, ids: Sequence[str]) -> list[Brand | None]:
     rows = await graph.read(BRANDS_BY_ID, {"ids": list(ids)})
-    return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"] or ""))
+    return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"]))
 
 
 async def categories_by_id(graph: Graph, ids: Sequence[str]) -> list[Category | None]:

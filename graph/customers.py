@@ -1,7 +1,8 @@
 """Reads of customers, their devices and visitors' sessions, batched by id.
 
 Timestamps come back as timezone-aware Python datetimes (the driver's own time
-types stay inside graph/).
+types stay inside graph/). A property the graph does not hold comes back as
+None: a device first seen in an event has no kind, and is not called a desktop.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ ORDER BY d.last_seen DESC, d.id
 """
 
 
-def _time(value: Any) -> datetime:
+def to_datetime(value: Any) -> datetime | None:
+    """A driver ``DateTime`` as a Python datetime; None stays None (not 1970)."""
     if value is None:
-        return datetime.fromtimestamp(0).astimezone()
+        return None
     native = value.to_native() if hasattr(value, "to_native") else value
     assert isinstance(native, datetime)
     return native
@@ -55,22 +57,26 @@ def _time(value: Any) -> datetime:
 def _device(row: dict[str, Any]) -> Device:
     return Device(
         id=row["id"],
-        kind=row["kind"] or "desktop",
-        ua_family=row["ua_family"] or "",
-        first_seen=_time(row["first_seen"]),
-        last_seen=_time(row["last_seen"]),
+        kind=row["kind"],
+        ua_family=row["ua_family"],
+        first_seen=to_datetime(row["first_seen"]),
+        last_seen=to_datetime(row["last_seen"]),
     )
 
 
 def _session(row: dict[str, Any]) -> Session:
     return Session(
-        row["id"], _time(row["started_at"]), row["channel"], row["device_id"], row["customer_id"]
+        row["id"],
+        to_datetime(row["started_at"]),
+        row["channel"],
+        row["device_id"],
+        row["customer_id"],
     )
 
 
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
     rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
-    return one_per_key(ids, rows, lambda row: Customer(row["id"], _time(row["created_at"])))
+    return one_per_key(ids, rows, lambda row: Customer(row["id"], to_datetime(row["created_at"])))
 
 
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:

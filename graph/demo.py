@@ -317,7 +317,11 @@ class _EventStream:
             weights[index] = 1.0 / (rank + 1) ** 0.9
         self.by_root: dict[str, tuple[list[Product], list[float]]] = {}
         for root in TREE:
-            picked = [i for i, p in enumerate(products) if _root_name(p.category_id) == root]
+            picked = [
+                i
+                for i, p in enumerate(products)
+                if p.category_id is not None and _root_name(p.category_id) == root
+            ]
             if picked:
                 cumulative = _cumulative([weights[i] for i in picked])
                 self.by_root[root] = ([products[i] for i in picked], cumulative)

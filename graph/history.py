@@ -21,6 +21,11 @@ paths (login events, the loader) always record one.
 
 Timestamps are compared with ``<`` and ``>`` only: Neo4j orders ``DateTime``
 values by instant, but ``=`` between two offsets of the same instant is false.
+
+Nothing is invented: a purchase stored without a quantity or a price answers
+None for it (not 1, not the product's price today, not 0). An event stored
+without a time (tightrope's writers never store one) cannot be placed in a list
+ordered by time, and is left out rather than dated 1970.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 from graph.batch import many_per_key
-from graph.catalogue import _PRODUCT_FIELDS, _product
-from graph.customers import _time
+from graph.catalogue import PRODUCT_FIELDS, product_from_row
+from graph.customers import to_datetime
 from graph.driver import Graph
 from graph.model import Product
 
@@ -45,9 +50,9 @@ class Purchase:
 
     product: Product
     at: datetime
-    qty: int
-    price: float
-    order_id: str
+    qty: int | None
+    price: float | None  # the unit price paid
+    order_id: str  # a one-line order's id is its event's (docs/data.md)
     event_id: str
 
 
@@ -123,19 +128,19 @@ PURCHASES_OF_CUSTOMERS: LiteralString = (
 UNWIND $keys AS k
 CALL (k) {
   MATCH (:Customer {id: k.id})-[r:PURCHASED]->(p:Product)
-  WHERE k.after_at IS NULL
-     OR r.at < datetime(k.after_at)
-     OR (NOT r.at > datetime(k.after_at) AND r.event_id < k.after_event_id)
+  WHERE r.at IS NOT NULL
+    AND (k.after_at IS NULL
+         OR r.at < datetime(k.after_at)
+         OR (NOT r.at > datetime(k.after_at) AND r.event_id < k.after_event_id))
   WITH k.limit AS lim, r, p ORDER BY r.at DESC, r.event_id DESC
   WITH lim, collect({r: r, p: p}) AS lines
   UNWIND lines[..lim] AS line
   RETURN line.r AS r, line.p AS p
 }
 WITH k, r, p
-RETURN k.key AS of, r.at AS at, r.event_id AS event_id, coalesce(r.qty, 1) AS qty,
-       coalesce(r.price, p.price, 0.0) AS line_price,
+RETURN k.key AS of, r.at AS at, r.event_id AS event_id, r.qty AS qty, r.price AS line_price,
        coalesce(r.order_id, r.event_id) AS order_id,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 _VIEWS_RETURN: LiteralString = (
@@ -147,7 +152,7 @@ _VIEWS_RETURN: LiteralString = (
 }
 WITH k, p, last
 RETURN k.key AS of, last AS at,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 VIEWS_OF_CUSTOMERS: LiteralString = (
@@ -157,7 +162,7 @@ CALL (k) {
   MATCH (c:Customer {id: k.id})"""
     + _CUSTOMER_SESSIONS
     + """
-  MATCH (s)-[v:VIEWED]->(p:Product)"""
+  MATCH (s)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
     + _VIEWS_RETURN
 )
 
@@ -165,7 +170,7 @@ VIEWS_OF_SESSIONS: LiteralString = (
     """
 UNWIND $keys AS k
 CALL (k) {
-  MATCH (:Session {id: k.id})-[v:VIEWED]->(p:Product)"""
+  MATCH (:Session {id: k.id})-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
     + _VIEWS_RETURN
 )
 
@@ -178,7 +183,7 @@ _CART_RETURN: LiteralString = (
 }
 WITH k, p, added_at
 RETURN k.key AS of, added_at AS at,"""
-    + _PRODUCT_FIELDS
+    + PRODUCT_FIELDS
 )
 
 # An add stays in the basket until the customer buys the product at or after
@@ -222,6 +227,13 @@ CALL (k) {
 # -- reads ------------------------------------------------------------------------
 
 
+def _when(row: dict[str, Any]) -> datetime:
+    """The time of a row's event; the queries leave out events without one."""
+    at = to_datetime(row["at"])
+    assert at is not None
+    return at
+
+
 def _grouped(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
     """Rows by the index of the key they answer (the queries return it as ``of``)."""
     return many_per_key(range(count), rows, lambda row: row)
@@ -246,10 +258,10 @@ async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> 
         lines = sorted(
             (
                 Purchase(
-                    product=_product(row),
-                    at=_time(row["at"]),
-                    qty=int(row["qty"]),
-                    price=float(row["line_price"]),
+                    product=product_from_row(row),
+                    at=_when(row),
+                    qty=None if row["qty"] is None else int(row["qty"]),
+                    price=None if row["line_price"] is None else float(row["line_price"]),
                     order_id=str(row["order_id"]),
                     event_id=str(row["event_id"]),
                 )
@@ -273,7 +285,7 @@ async def _timed_products(
     lists = []
     for found in _grouped(rows, len(params)):
         timed = sorted(
-            ((_time(row["at"]), _product(row)) for row in found),
+            ((_when(row), product_from_row(row)) for row in found),
             key=lambda pair: (-pair[0].timestamp(), pair[1].sku),
         )
         lists.append([make(product, at) for at, product in timed])

@@ -4,6 +4,11 @@ These are what the loader, the demo generator and the repository functions pass
 around: no driver types, no behaviour. Timestamps are timezone-aware datetimes;
 the driver stores them as Neo4j ``DateTime`` values, which compare and sort
 correctly across offsets.
+
+Nothing is invented: a property the graph does not hold is ``None`` here (and
+null in the API), never a default that would say something false. Only keys
+(ids, SKUs) are always there. A device first seen in an event, for instance,
+has no kind until a customers file says what it is.
 """
 
 from __future__ import annotations
@@ -31,30 +36,30 @@ DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = ("mobile", "desktop", "tablet", "k
 @dataclass(frozen=True, slots=True)
 class Brand:
     id: str
-    name: str
+    name: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
     id: str
-    name: str
+    name: str | None
     parent_id: str | None = None  # None for a root such as "Women"
 
 
 @dataclass(frozen=True, slots=True)
 class Product:
     sku: str
-    name: str
-    price: float
-    brand_id: str
-    category_id: str
-    in_stock: bool = True
+    name: str | None
+    price: float | None
+    brand_id: str | None
+    category_id: str | None
+    in_stock: bool | None = True
 
 
 @dataclass(frozen=True, slots=True)
 class Customer:
     id: str
-    created_at: datetime
+    created_at: datetime | None
     # Only a keyed hash of the email is kept, so the graph can match a returning
     # customer by email without holding the address itself.
     email_hmac: str | None = None
@@ -63,10 +68,10 @@ class Customer:
 @dataclass(frozen=True, slots=True)
 class Device:
     id: str
-    kind: DeviceKind
-    ua_family: str
-    first_seen: datetime
-    last_seen: datetime
+    kind: DeviceKind | None
+    ua_family: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,7 @@ class Consent:
 @dataclass(frozen=True, slots=True)
 class Session:
     id: str
-    started_at: datetime
+    started_at: datetime | None
     channel: str | None = None
     device_id: str | None = None
     # The customer the visitor signed in as during this session, if they did.

@@ -2,7 +2,8 @@
 
 Nothing here is personal data, so no field needs a scope. Every read goes
 through a per-request DataLoader, so a page of products with their brands and
-categories costs one query per kind, however long the page.
+categories costs one query per kind, however long the page. Only the keys are
+non-null: a name, price or stock state the graph does not hold answers null.
 """
 
 from __future__ import annotations
@@ -193,16 +194,16 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec("Query", "brand", "Brand", brand, description="A brand by id."),
         FieldSpec("Query", "category", "Category", category, description="A category by id."),
         FieldSpec("Product", "sku", "ID!"),
-        FieldSpec("Product", "name", "String!"),
-        FieldSpec("Product", "price", "Float!"),
-        FieldSpec("Product", "inStock", "Boolean!", attr="in_stock"),
+        FieldSpec("Product", "name", "String"),
+        FieldSpec("Product", "price", "Float", description="Null when the catalogue has none."),
+        FieldSpec("Product", "inStock", "Boolean", attr="in_stock"),
         FieldSpec("Product", "brand", "Brand", product_brand),
         FieldSpec("Product", "categories", "[Category!]!", product_categories),
         FieldSpec("Brand", "id", "ID!"),
-        FieldSpec("Brand", "name", "String!"),
+        FieldSpec("Brand", "name", "String"),
         FieldSpec("Brand", "products", "ProductConnection!", brand_products),
         FieldSpec("Category", "id", "ID!"),
-        FieldSpec("Category", "name", "String!"),
+        FieldSpec("Category", "name", "String"),
         FieldSpec("Category", "parent", "Category", category_parent),
         FieldSpec("Category", "children", "[Category!]!", category_children),
         FieldSpec(

@@ -140,7 +140,7 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec(
             "Customer",
             "createdAt",
-            "DateTime!",
+            "DateTime",
             attr="created_at",
             data_category=profile,
             scopes=frozenset({"profile:read"}),
@@ -155,12 +155,19 @@ def register_fields() -> list[FieldSpec]:
             scopes=frozenset({"devices:read"}),
         ),
         FieldSpec("Device", "id", "ID!", data_category=device),
-        FieldSpec("Device", "kind", "String!", data_category=device),
-        FieldSpec("Device", "uaFamily", "String!", attr="ua_family", data_category=device),
-        FieldSpec("Device", "firstSeen", "DateTime!", attr="first_seen", data_category=device),
-        FieldSpec("Device", "lastSeen", "DateTime!", attr="last_seen", data_category=device),
+        FieldSpec(
+            "Device",
+            "kind",
+            "String",
+            description="mobile, desktop, tablet or kiosk; null until a customers file "
+            "says (a device first seen in an event has none).",
+            data_category=device,
+        ),
+        FieldSpec("Device", "uaFamily", "String", attr="ua_family", data_category=device),
+        FieldSpec("Device", "firstSeen", "DateTime", attr="first_seen", data_category=device),
+        FieldSpec("Device", "lastSeen", "DateTime", attr="last_seen", data_category=device),
         FieldSpec("Session", "id", "ID!", data_category=browsing),
-        FieldSpec("Session", "startedAt", "DateTime!", attr="started_at", data_category=browsing),
+        FieldSpec("Session", "startedAt", "DateTime", attr="started_at", data_category=browsing),
         FieldSpec("Session", "channel", "String", data_category=browsing),
         FieldSpec("Session", "device", "Device", session_device, data_category=device),
     ]

@@ -5,13 +5,17 @@ Events go through the same code as the bulk loader (``parse_event`` and
 Each event carries an id its sender chose: sending a batch again stores nothing
 twice. A bad event is reported as a ``BAD_USER_INPUT`` error with its index and
 does not stop the good ones. Checks that need the graph (unknown products, an
-event id reused within the batch, a login to a session signed in as someone
-else) are ``write_events``'s; this module adds only what the token decides.
+event id taken by a different event, a session signed in as someone else) are
+``write_events``'s; this module adds only what the token decides: a customer's
+token speaks for that customer, in the events' ``customerId`` and in the
+sessions it may write to (anonymous ones, or the customer's own).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -36,11 +40,24 @@ def register_settings() -> type[BaseSettings]:
     return EventsSettings
 
 
-@strawberry.input(description="One behavioural event. `at` is ISO 8601 with a timezone.")
+@strawberry.enum(name="EventType", description="What a visitor or customer did.")
+class EventKind(Enum):
+    VIEW = "view"
+    ADD_TO_CART = "add_to_cart"
+    PURCHASE = "purchase"
+    LOGIN = "login"
+
+
+@strawberry.input(description="One behavioural event.")
 class EventInput:
-    event_id: strawberry.ID
-    type: str = strawberry.field(description="view, add_to_cart, purchase or login")
-    at: str
+    event_id: strawberry.ID = strawberry.field(
+        description="Chosen by the sender, unique per event type: sending an event again "
+        "is harmless; another event under a taken id is rejected."
+    )
+    type: EventKind
+    at: datetime = strawberry.field(
+        description="When it happened: ISO 8601 with a timezone (Z or an offset)."
+    )
     session_id: strawberry.ID | None = None
     device_id: strawberry.ID | None = None
     channel: str | None = None
@@ -77,7 +94,8 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
     # what it was given, which skips the events rejected here.
     input_index: list[int] = []
     for index, item in enumerate(events):
-        row = dataclasses.asdict(item)
+        # parse_event reads rows as a file holds them: the type's name, the time as text.
+        row = {**dataclasses.asdict(item), "type": item.type.value, "at": item.at.isoformat()}
         try:
             # A token issued for a customer speaks for that customer only.
             if principal.customer_id is not None:
@@ -95,10 +113,11 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
             continue
         parsed.append(event)
         input_index.append(index)
-    # write_events also rejects an event id reused for a different event.
-    result = await write_events(info.context.graph, parsed)
+    # write_events also rejects an event id reused for a different event, and a
+    # customer's events for a session signed in as someone else.
+    result = await write_events(info.context.graph, parsed, as_customer=principal.customer_id)
     for problem in result.rejected:
-        index = input_index[problem.index] if problem.index is not None else -1
+        index = input_index[problem.index]
         rejected.append(
             RejectedEvent(
                 index=index, event_id=problem.event_id, field=problem.field, message=problem.reason

@@ -103,9 +103,16 @@ def _after(after: str | None) -> tuple[datetime | None, str | None]:
     if not isinstance(at, str) or not isinstance(event_id, str):
         raise BadUserInput("after: not a cursor of this list", argument="after")
     try:
-        return datetime.fromisoformat(at), event_id
+        parsed = datetime.fromisoformat(at)
     except ValueError:
         raise BadUserInput("after: not a cursor of this list", argument="after") from None
+    # A time without a timezone names no instant: compared with the graph's
+    # times it would match nothing and answer an empty page instead of an error.
+    if parsed.tzinfo is None:
+        raise BadUserInput(
+            "after: not a cursor of this list (its time has no timezone)", argument="after"
+        )
+    return parsed, event_id
 
 
 async def customer_purchases(
@@ -216,12 +223,12 @@ def register_fields() -> list[FieldSpec]:
         ),
         FieldSpec("Purchase", "product", "Product!", data_category=purchases),
         FieldSpec("Purchase", "at", "DateTime!", data_category=purchases),
-        FieldSpec("Purchase", "qty", "Int!", data_category=purchases),
+        FieldSpec("Purchase", "qty", "Int", data_category=purchases),
         FieldSpec(
             "Purchase",
             "price",
-            "Float!",
-            description="The unit price paid.",
+            "Float",
+            description="The unit price paid; null when the order line did not record it.",
             data_category=purchases,
         ),
         FieldSpec("Purchase", "orderId", "ID!", attr="order_id", data_category=purchases),

@@ -10,8 +10,16 @@ import click
 
 from gateway.cli.common import graph_session, settings
 from gateway.settings import SettingsError
-from graph.events import DEFAULT_BATCH
-from graph.loader import KINDS, Kind, LoadError, LoadReport, graph_counts, load_demo, load_file
+from graph.ingest import (
+    DEFAULT_BATCH,
+    KINDS,
+    Kind,
+    LoadError,
+    LoadReport,
+    graph_counts,
+    load_demo,
+    load_file,
+)
 
 
 @click.command("load")

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from gateway.cache import MISSING, VersionedCache
 from graph import Graph
-from graph.loader import load_file
+from graph.ingest.load import load_file
 from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import Serve, gql, settings_for_tests
 

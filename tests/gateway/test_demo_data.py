@@ -1,4 +1,4 @@
-"""The core queries against the demo catalogue (graph/demo.py, written by graph/loader.py)."""
+"""The core queries against the demo catalogue (graph/demo.py, written by graph/ingest/)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import Counter
 
 from graph import Graph
 from graph.demo import build_catalogue
-from graph.loader import write_catalogue
+from graph.ingest import write_catalogue
 from tests.gateway.conftest import Serve, gql
 
 WALK = """

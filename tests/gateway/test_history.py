@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from gateway import ClientKind, Principal
+from gateway import ClientKind, Principal, encode_cursor
 from graph import Event, Graph, parse_event, write_events
 from tests.gateway.conftest import Serve, codes, gql
 
@@ -145,6 +145,30 @@ async def test_purchases_come_newest_first_in_pages(history_graph: Graph, served
     assert by_sku["sku-005"]["orderId"] == "p5"  # a one-line order is its event
     assert by_sku["sku-007"]["at"] == datetime.fromisoformat(ago(days=1)).isoformat()
     assert codes(garbled) == ["BAD_USER_INPUT"]
+
+
+async def test_a_cursor_whose_time_has_no_timezone_is_bad_user_input(
+    history_graph: Graph, served: Serve
+) -> None:
+    await store(
+        history_graph,
+        event("p1", "purchase", ago(days=2), customer_id=CUSTOMER, sku="sku-001"),
+        event("p2", "purchase", ago(days=1), customer_id=CUSTOMER, sku="sku-002"),
+    )
+    query = """query($after: String) { me { purchases(first: 1, after: $after) {
+        nodes { product { sku } } } } }"""
+    # A hand-made cursor: the API's own always carry the offset of the time.
+    naive = (NOW - timedelta(hours=36)).replace(tzinfo=None).isoformat()
+    aware = (NOW - timedelta(hours=36)).isoformat()
+    async with served() as (_, client):
+        refused = await gql(client, query, {"after": encode_cursor({"at": naive, "id": "p2"})},
+                            customer=CUSTOMER)  # fmt: skip
+        answered = await gql(client, query, {"after": encode_cursor({"at": aware, "id": "p2"})},
+                             customer=CUSTOMER)  # fmt: skip
+    assert codes(refused) == ["BAD_USER_INPUT"]
+    assert "timezone" in refused["errors"][0]["message"]
+    assert refused["data"]["me"]["purchases"] is None
+    assert answered["data"]["me"]["purchases"]["nodes"] == [{"product": {"sku": "sku-001"}}]
 
 
 VIEWED = "query($first: Int) { me { recentlyViewed(first: $first) { product { sku } viewedAt } } }"
@@ -400,14 +424,14 @@ async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(
     attack = [
         {
             "eventId": "m1",
-            "type": "login",
+            "type": "LOGIN",
             "at": ago(hours=1),
             "sessionId": "ana-1",
             "deviceId": "ana-phone",
         },
         {
             "eventId": "m2",
-            "type": "login",
+            "type": "LOGIN",
             "at": ago(hours=1),
             "sessionId": "new",
             "deviceId": "ana-phone",

@@ -8,7 +8,7 @@ import pytest
 
 from graph import Graph
 from graph.demo import DemoData
-from graph.loader import load_demo
+from graph.ingest import load_demo
 from graph.model import PURPOSES, Event
 from tests.conftest import TEST_PII_KEY
 

@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from graph import Graph
-from graph.events import RowError, parse_event, write_events
-from graph.loader import graph_counts, write_catalogue, write_customer_base
+from graph.ingest import (
+    RowError,
+    graph_counts,
+    parse_event,
+    write_catalogue,
+    write_customer_base,
+    write_events,
+)
 from graph.model import Brand, Catalogue, Category, Customer, CustomerBase, Event, Product
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -229,3 +235,35 @@ async def test_of_two_new_logins_to_one_session_in_a_batch_the_first_wins(
     )
     assert result.created["login"] == 2
     assert [(r.event_id, r.index) for r in result.rejected] == [("l2", 1)]
+
+
+async def test_an_id_stored_before_for_a_different_event_is_rejected_not_counted(
+    clean_graph: Graph,
+) -> None:
+    await seed_graph(clean_graph)
+    view = ev("e1", "view", session_id="s1", sku="SKU-1")
+    buy = ev("p1", "purchase", sku="SKU-1", customer_id="C1")
+    assert sum((await write_events(clean_graph, [view, buy])).created.values()) == 2
+
+    later = parse_event({**asdict_event(view), "at": "2026-03-01T11:00:00Z"})
+    two = parse_event({**asdict_event(buy), "qty": 2})
+    result = await write_events(clean_graph, [view, later, buy, two], batch_size=1)
+    assert [(r.event_id, r.field, r.index) for r in result.rejected] == [
+        ("e1", "event_id", 1),
+        ("p1", "event_id", 3),
+    ]
+    assert result.rejected[1].reason == (
+        "was stored before for a different purchase event: send each event with an id of its own"
+    )
+    assert result.already_stored == {"view": 1, "purchase": 1}
+    assert sum(result.created.values()) == 0
+    # An id names one event of each type: a login may share the view's id.
+    login = ev("e1", "login", session_id="s1", customer_id="C1")
+    assert (await write_events(clean_graph, [login])).created == {"login": 1}
+
+
+def asdict_event(event: Event) -> dict[str, object]:
+    row: dict[str, object] = {
+        name: getattr(event, name) for name in Event.__dataclass_fields__ if name != "at"
+    }
+    return {**row, "at": event.at.isoformat()}

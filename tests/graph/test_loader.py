@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from graph import Graph
-from graph.loader import LoadError, graph_counts, infer_kind, load_file
+from graph.ingest import LoadError, graph_counts, infer_kind, load_file
 from tests.conftest import TEST_PII_KEY
 
 CATALOGUE_CSV = """\
@@ -237,3 +237,53 @@ async def test_a_spreadsheet_export_with_a_byte_order_mark_loads(
     path.write_bytes(b"\xef\xbb\xbf" + CATALOGUE_CSV.encode())
     report = await load_file(clean_graph, path, progress=False, pii_key=TEST_PII_KEY)
     assert report.written["product"] == 2
+
+
+async def test_a_reused_event_id_across_batches_is_reported_never_counted_as_stored(
+    clean_graph: Graph, tmp_path: Path
+) -> None:
+    (tmp_path / "c.csv").write_text(CATALOGUE_CSV)
+    await load_file(clean_graph, tmp_path / "c.csv", progress=False, pii_key=TEST_PII_KEY)
+    view = {"type": "view", "at": "2026-03-01T10:00:00Z", "session_id": "s1"}
+    path = write_jsonl(
+        tmp_path / "events.jsonl",
+        [
+            {**view, "event_id": "d1", "sku": "SKU-1"},  # line 1 (batch 1)
+            {**view, "event_id": "d2", "sku": "SKU-2"},  # line 2 (batch 1)
+            {**view, "event_id": "d1", "sku": "SKU-2"},  # line 3 (batch 2): another event
+            {**view, "event_id": "d3", "sku": "SKU-1"},  # line 4 (batch 2)
+            {**view, "event_id": "d1", "sku": "SKU-1"},  # line 5 (batch 3): a resend
+        ],
+    )
+    report = await load_file(clean_graph, path, batch=2, progress=False, pii_key=TEST_PII_KEY)
+    assert [(b.line, b.field) for b in report.bad] == [(3, "event_id")]
+    assert "stored before for a different view event" in report.bad[0].reason
+    assert (report.written["view"], report.unchanged["view"]) == (3, 1)
+    # Every row is accounted for: written, already stored, or reported.
+    assert sum(report.written.values()) + sum(report.unchanged.values()) + len(report.bad) == 5
+
+
+async def test_a_category_reloaded_without_a_parent_becomes_top_level(
+    clean_graph: Graph, tmp_path: Path
+) -> None:
+    first = tmp_path / "catalogue.csv"
+    first.write_text(CATALOGUE_CSV)
+    await load_file(clean_graph, first, progress=False, pii_key=TEST_PII_KEY)
+    moved = tmp_path / "moved.csv"
+    moved.write_text(
+        "record,id,name,parent_id\n"
+        "category,men,Men,\n"
+        "category,women-dresses,Dresses,\n"  # now a root of its own
+        "category,women,Women,men\n"  # and Women moves under Men
+    )
+    report = await load_file(clean_graph, moved, progress=False, pii_key=TEST_PII_KEY)
+    assert report.bad == []
+    rows = await clean_graph.read(
+        "MATCH (c:Category) OPTIONAL MATCH (c)-[:PARENT]->(p) RETURN c.id AS id, "
+        "collect(p.id) AS parents ORDER BY id"
+    )
+    assert rows == [
+        {"id": "men", "parents": []},
+        {"id": "women", "parents": ["men"]},
+        {"id": "women-dresses", "parents": []},
+    ]

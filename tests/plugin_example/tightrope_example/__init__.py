@@ -14,7 +14,8 @@ from graph import Product
 
 def badge(root: Product, info: strawberry.Info) -> str | None:
     """A merchandising badge: cheap products are marked as a bargain."""
-    return "bargain" if root.price < 20 else None
+    # A product without a price is no bargain: nothing is known about it.
+    return "bargain" if root.price is not None and root.price < 20 else None
 
 
 @hookimpl

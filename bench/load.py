@@ -1,10 +1,13 @@
 """``make bench-load``: how fast events go into Neo4j, batched versus naive.
 
-Run as ``python -m graph.bench_load [--events N]``. It empties the graph it is
-pointed at, before and after (the test server ``make bench-load`` starts; it refuses a server
-named by NEO4J_URI), loads a generated catalogue and customer base, then:
+Run from the repository root as ``python -m bench.load [--events N]``: a
+development script, not part of the installed package (it reads the host's
+settings, which nothing in graph/ may import). It empties the graph it is
+pointed at, before and after (the server ``make bench-load`` starts; it refuses
+a server named by NEO4J_URI), loads a generated catalogue and customer base,
+then:
 
-1. writes N generated events through :func:`graph.events.write_events`
+1. writes N generated events through :func:`graph.ingest.write_events`
    (UNWIND batches, one transaction per batch) and times it;
 2. writes the same events again, to time the idempotent "already stored" path;
 3. PROFILEs every statement of one further batch and reports db hits per row
@@ -34,14 +37,9 @@ from neo4j import AsyncManagedTransaction
 
 from graph.demo import DemoData
 from graph.driver import Graph, connect
-from graph.events import (
-    EVENT_STATEMENTS,
-    MERGE_DEVICES,
-    MERGE_SESSIONS,
-    group_events,
-    write_events,
-)
-from graph.loader import graph_counts, write_catalogue, write_customer_base
+from graph.ingest.cypher import EVENT_STATEMENTS, MERGE_DEVICES, MERGE_SESSIONS
+from graph.ingest.event_writer import group_events, write_events
+from graph.ingest.writers import graph_counts, write_catalogue, write_customer_base
 from graph.model import Event
 from graph.pii import DEV_PII_KEY
 from graph.schema import migrate
@@ -304,7 +302,7 @@ def _table(r: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m graph.bench_load", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--products", type=int, default=5_000)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-# The purposes a customer can grant or withhold consent for (DESIGN.md, Consent).
+# The purposes a customer can grant or withhold consent for (docs/design.md).
 PURPOSES: Final = (
     "personalisation",
     "cross_device",

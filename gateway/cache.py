@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio import Future
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import partial
 from typing import Any
 
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import AbstractCache, DataLoader
 
 from graph import Graph
 
@@ -59,6 +60,11 @@ class VersionedCache:
     @property
     def enabled(self) -> bool:
         return self.max_age > 0
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the version was looked at within ``check_every``: hits need no await."""
+        return self.enabled and self._clock() - self._checked_at < self.check_every
 
     async def refresh(self, graph: Graph) -> None:
         """Look at the graph's version if it is time; concurrent callers share one read."""
@@ -118,12 +124,46 @@ async def cached_read(
     return values
 
 
+class _SharedValues(AbstractCache[Any, Any]):
+    """A DataLoader's per-request map of futures that also answers from the shared cache.
+
+    A key the shared cache holds (and whose version was checked within the
+    second) gets a future that is already done: no batch, no task, no read.
+    Everything else goes the DataLoader's usual way, through ``cached_read``.
+    """
+
+    def __init__(self, cache: VersionedCache, read: BatchRead) -> None:
+        self.cache = cache
+        self.read = read
+        self.futures: dict[Any, Future[Any]] = {}
+
+    def get(self, key: Any) -> Future[Any] | None:
+        future = self.futures.get(key)
+        if future is None and self.cache.fresh:
+            value = self.cache.get((self.read, key))
+            if value is not MISSING:
+                future = self.futures[key] = asyncio.get_running_loop().create_future()
+                future.set_result(value)
+        return future
+
+    def set(self, key: Any, value: Future[Any]) -> None:
+        self.futures[key] = value
+
+    def delete(self, key: Any) -> None:
+        self.futures.pop(key, None)
+
+    def clear(self) -> None:
+        self.futures.clear()
+
+
 def cached_batch_loader(
     read: BatchRead, cache: VersionedCache
 ) -> Callable[[Graph], DataLoader[Any, Any]]:
     """A loader factory, like ``batch_loader``, whose reads go through ``cache``.
 
-    Each request still gets its own DataLoader (so one request's keys are
+    Each request still gets its own DataLoader (so one request's misses are
     batched into one read); only the values outlive the request.
     """
-    return lambda graph: DataLoader(load_fn=partial(cached_read, cache, read, graph))
+    return lambda graph: DataLoader(
+        load_fn=partial(cached_read, cache, read, graph), cache_map=_SharedValues(cache, read)
+    )

@@ -39,6 +39,7 @@ from graph.oauth import (
     get_refresh,
     grant_scopes,
     revoke_family,
+    revoke_family_of_code,
     save_code,
 )
 
@@ -145,7 +146,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             return None
         if record.used_at is not None:
             # Second use: whoever holds the tokens of the first may be a thief.
-            self.server.call(revoke_family, self.server.graph, record.family_id, _now())
+            self.server.call(revoke_family_of_code, self.server.graph, record, _now())
             return None
         if record.expires_at <= _now():
             return None
@@ -154,8 +155,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def create_token_response(self) -> Any:
         stored: StoredCode = self.request.authorization_code
         if not self.server.call(claim_code, self.server.graph, digest(stored.code), _now()):
-            # Lost a race with a concurrent exchange of the same code.
-            self.server.call(revoke_family, self.server.graph, stored.record.family_id, _now())
+            # A concurrent exchange of the same code won: this is a replay too.
+            self.server.call(revoke_family_of_code, self.server.graph, stored.record, _now())
             raise InvalidGrantError("authorization code already used")
         return super().create_token_response()
 

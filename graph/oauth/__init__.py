@@ -25,7 +25,7 @@ from graph.oauth.clients import (
     list_clients,
     remove_client,
 )
-from graph.oauth.codes import CodeRecord, claim_code, get_code, save_code
+from graph.oauth.codes import CodeRecord, claim_code, get_code, revoke_family_of_code, save_code
 from graph.oauth.families import (
     FamilyRecord,
     LiveFamily,
@@ -36,12 +36,11 @@ from graph.oauth.families import (
 )
 from graph.oauth.grants import GrantRecord, grant_scopes, list_grants, merge_grant, revoke_grant
 from graph.oauth.passwords import (
-    clear_sign_in_failures,
-    count_sign_in_failure,
     customer_by_email,
     get_password_hash,
-    recent_sign_in_failures,
+    reserve_sign_in_attempt,
     set_password_hash,
+    sign_in_succeeded,
 )
 from graph.oauth.refresh import RefreshRecord, claim_refresh, get_refresh, save_refresh
 
@@ -62,8 +61,6 @@ __all__ = [
     "RefreshRecord",
     "claim_code",
     "claim_refresh",
-    "clear_sign_in_failures",
-    "count_sign_in_failure",
     "create_client",
     "create_family",
     "customer_by_email",
@@ -77,11 +74,13 @@ __all__ = [
     "list_grants",
     "live_family",
     "merge_grant",
-    "recent_sign_in_failures",
     "remove_client",
+    "reserve_sign_in_attempt",
     "revoke_family",
+    "revoke_family_of_code",
     "revoke_grant",
     "save_code",
     "save_refresh",
     "set_password_hash",
+    "sign_in_succeeded",
 ]

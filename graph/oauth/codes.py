@@ -6,6 +6,7 @@ A code is kept after use until it expires, so that a second use is recognised
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import LiteralString
 
@@ -44,12 +45,28 @@ DELETE old
 
 GET_CODE: LiteralString = "MATCH (c:AuthCode {hash: $hash}) RETURN c {.*} AS c"
 
-# Atomic: of two concurrent exchanges of one code exactly one sees claimed = true.
+# The write decides. Each exchange brings its own attempt id; the SET reads the
+# property it writes, a "direct dependency" for which Neo4j takes the node's
+# write lock before reading. So concurrent claims queue on the lock, only the
+# first attempt id sticks, and exactly one exchange sees claimed = true.
+# (Reading used_at in a WITH before the SET, as this once did, let every
+# concurrent exchange see it unset: read committed takes no lock to read.)
 CLAIM_CODE: LiteralString = """
 MATCH (c:AuthCode {hash: $hash})
-WITH c, c.used_at IS NULL AS fresh
-SET c.used_at = coalesce(c.used_at, $now)
-RETURN fresh AS claimed
+SET c.claimed_by = coalesce(c.claimed_by, $attempt),
+    c.used_at = coalesce(c.used_at, $now)
+RETURN c.claimed_by = $attempt AS claimed
+"""
+
+# A replayed code revokes the family its first exchange started. That exchange
+# may still be running (claimed, family not saved yet), so the revocation
+# creates the family if need be; CREATE_FAMILY then fills it in and never
+# clears revoked_at. Unsaved, it is swept a day after the code expires.
+REVOKE_FAMILY_OF_CODE: LiteralString = """
+MERGE (f:TokenFamily {id: $family_id})
+ON CREATE SET f.client_id = $client_id, f.customer_id = $customer_id, f.scopes = $scopes,
+              f.created_at = $now, f.expires_at = $expires_at
+SET f.revoked_at = coalesce(f.revoked_at, $now)
 """
 
 
@@ -90,5 +107,22 @@ async def get_code(graph: Graph, code_hash: str) -> CodeRecord | None:
 
 
 async def claim_code(graph: Graph, code_hash: str, now: int) -> bool:
-    rows = await graph.write(CLAIM_CODE, {"hash": code_hash, "now": now})
+    """Spend the code; True for exactly one caller, however many try at once."""
+    attempt = uuid.uuid4().hex
+    rows = await graph.write(CLAIM_CODE, {"hash": code_hash, "now": now, "attempt": attempt})
     return bool(rows and rows[0]["claimed"])
+
+
+async def revoke_family_of_code(graph: Graph, code: CodeRecord, now: int) -> None:
+    """Revoke what the code's first exchange issued, even if it is not saved yet."""
+    await graph.write(
+        REVOKE_FAMILY_OF_CODE,
+        {
+            "family_id": code.family_id,
+            "client_id": code.client_id,
+            "customer_id": code.customer_id,
+            "scopes": list(code.scopes),
+            "expires_at": code.expires_at,
+            "now": now,
+        },
+    )

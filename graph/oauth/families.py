@@ -43,10 +43,12 @@ class LiveFamily:
 
 # Families a day past their end (and their refresh tokens) are swept as new ones
 # are made, a bounded batch at a time, so the store stays the size of what lives.
+# The family may exist already, revoked by a replay of the code that started it
+# (graph/oauth/codes.py): it is filled in, and revoked_at is left as it is.
 CREATE_FAMILY: LiteralString = """
 MERGE (f:TokenFamily {id: $id})
-ON CREATE SET f.client_id = $client_id, f.customer_id = $customer_id, f.scopes = $scopes,
-              f.created_at = $now, f.expires_at = $expires_at
+SET f.client_id = $client_id, f.customer_id = $customer_id, f.scopes = $scopes,
+    f.created_at = $now, f.expires_at = $expires_at
 WITH count(*) AS done
 MATCH (old:TokenFamily) WHERE old.expires_at < $now - 86400
 WITH old LIMIT 100

@@ -5,6 +5,7 @@ They rotate inside a family; a spent one presented again revokes the family.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import LiteralString
 
@@ -35,11 +36,13 @@ MATCH (r:RefreshToken {hash: $hash})-[:OF]->(f:TokenFamily)
 RETURN r {.*} AS r, f {.*} AS f
 """
 
+# The write decides, as in CLAIM_CODE (graph/oauth/codes.py): the first
+# attempt id written under the token's write lock is the only one that sticks.
 CLAIM_REFRESH: LiteralString = """
 MATCH (r:RefreshToken {hash: $hash})
-WITH r, r.used_at IS NULL AS fresh
-SET r.used_at = coalesce(r.used_at, $now)
-RETURN fresh AS claimed
+SET r.claimed_by = coalesce(r.claimed_by, $attempt),
+    r.used_at = coalesce(r.used_at, $now)
+RETURN r.claimed_by = $attempt AS claimed
 """
 
 
@@ -63,5 +66,7 @@ async def get_refresh(graph: Graph, token_hash: str) -> RefreshRecord | None:
 
 
 async def claim_refresh(graph: Graph, token_hash: str, now: int) -> bool:
-    rows = await graph.write(CLAIM_REFRESH, {"hash": token_hash, "now": now})
+    """Spend the refresh token; True for exactly one caller, however many try at once."""
+    attempt = uuid.uuid4().hex
+    rows = await graph.write(CLAIM_REFRESH, {"hash": token_hash, "now": now, "attempt": attempt})
     return bool(rows and rows[0]["claimed"])

@@ -4,6 +4,7 @@ The authorization server keeps nothing in memory between requests, so several
 gateway processes can share one graph. One module a concern:
 
 - :mod:`graph.oauth.clients` — ``(:Client)``, a registered application.
+- :mod:`graph.oauth.customers` — finding the customer (by email, or by id).
 - :mod:`graph.oauth.passwords` — customers' password hashes and failed sign-ins.
 - :mod:`graph.oauth.grants` — ``(:Customer)-[:AUTHORISED]->(:Client)``.
 - :mod:`graph.oauth.codes` — one-time authorization codes.
@@ -26,6 +27,7 @@ from graph.oauth.clients import (
     remove_client,
 )
 from graph.oauth.codes import CodeRecord, claim_code, get_code, revoke_family_of_code, save_code
+from graph.oauth.customers import customer_by_email, customer_exists
 from graph.oauth.families import (
     FamilyRecord,
     LiveFamily,
@@ -36,7 +38,6 @@ from graph.oauth.families import (
 )
 from graph.oauth.grants import GrantRecord, grant_scopes, list_grants, merge_grant, revoke_grant
 from graph.oauth.passwords import (
-    customer_by_email,
     get_password_hash,
     reserve_sign_in_attempt,
     set_password_hash,
@@ -64,6 +65,7 @@ __all__ = [
     "create_client",
     "create_family",
     "customer_by_email",
+    "customer_exists",
     "get_client",
     "get_code",
     "get_family",

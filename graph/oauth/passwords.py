@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph.driver import Graph
-from graph.pii import email_hmac
 
 SET_SIGN_IN_HASH: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
@@ -115,21 +114,6 @@ async def reserve_sign_in_attempt(
 async def sign_in_succeeded(graph: Graph, customer_id: str, source: str) -> None:
     """Give the attempt back, and forget the failures from this source."""
     await graph.write(SIGNED_IN, {"customer_id": customer_id, "source": source})
-
-
-# Several customers could share an email only through bad imports; then none
-# of them signs in by email (each still can by customer number).
-CUSTOMER_BY_EMAIL: LiteralString = """
-MATCH (c:Customer {email_hmac: $email_hmac})
-WITH collect(c.id) AS ids
-RETURN CASE WHEN size(ids) = 1 THEN ids[0] END AS id
-"""
-
-
-async def customer_by_email(graph: Graph, email: str, pii_key: str) -> str | None:
-    """The id of the one customer with this email, matched by its keyed hash."""
-    rows = await graph.read(CUSTOMER_BY_EMAIL, {"email_hmac": email_hmac(email, pii_key)})
-    return rows[0]["id"] if rows and rows[0]["id"] is not None else None
 
 
 async def get_password_hash(graph: Graph, customer_id: str) -> str | None:

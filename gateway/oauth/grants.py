@@ -1,8 +1,8 @@
 """The grant types and token endpoints of the embedded authorization server.
 
-- authorization_code with PKCE: S256 only; required of public clients and
-  offered to all. A code works once: the second use is refused and revokes
-  everything issued from the first (RFC 6749 §4.1.2).
+- authorization_code with PKCE: S256 only, required of every client. A code
+  works once: the second use is refused and revokes everything issued from the
+  first (RFC 6749 §4.1.2), even while the first exchange is still running.
 - refresh_token with rotation: each use returns a new refresh token and spends
   the old one; presenting a spent one revokes the whole family, because either
   the client or a thief holds a stolen copy. The new access token never carries
@@ -101,19 +101,31 @@ class StoredToken(TokenMixin):  # type: ignore[misc]
 
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only: "plain" protects nothing a network observer cannot see."""
+    """PKCE with S256, required of every client.
+
+    Required of confidential clients too (OAuth 2.1, RFC 9700 §2.1.1): a client
+    secret does not stop a stolen code from being injected into the client's
+    own callback; a verifier only the client's session knows does. "plain"
+    protects nothing a network observer cannot see.
+    """
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
-        client: OAuthClient = grant.request.client
-        if not data.get("code_challenge") and client.kind == "public":
-            raise InvalidRequestError("public clients must use PKCE (code_challenge, S256)")
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256)")
+        if data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        # Every code is issued with a challenge now; one without (issued before
+        # PKCE was required everywhere) is not redeemed without a verifier either.
+        if not self.get_authorization_code_challenge(grant.request.authorization_code):
+            raise InvalidRequestError("the code was issued without PKCE; start again")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]

@@ -127,6 +127,8 @@ class OAuthService:
                 "client_secret_post",
             ],
             "code_challenge_methods_supported": ["S256"],
+            # RFC 9207: authorization responses carry ``iss`` (server.py).
+            "authorization_response_iss_parameter_supported": True,
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
@@ -20,8 +21,10 @@ from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
 from gateway.settings import Settings
-from graph import Graph
+from graph import Graph, GraphUnavailable
 from graph.oauth import customer_by_email, reserve_sign_in_attempt, sign_in_succeeded
+
+log = logging.getLogger(__name__)
 
 # Wrong passwords are counted per customer *and* source address. After
 # MAX_FAILURES from one address within the window, that address may not try
@@ -101,6 +104,14 @@ def source_key(request: Request, key: str) -> str:
     return hmac.new(key.encode(), f"sign-in source {host}".encode(), hashlib.sha256).hexdigest()
 
 
+class SignInPluginFailed(Exception):
+    """A sign-in plugin raised; logged with its name, shown to the customer as our fault."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(f"sign-in plugin {plugin!r} failed")
+        self.plugin = plugin
+
+
 def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | None]]:
     """Ask the plugins' ``authenticate_customer`` implementations in turn.
 
@@ -109,6 +120,10 @@ def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | No
     plugin that answers None would silently hide the password fallback. So the
     host walks the implementations itself, in pluggy's call order, awaits each
     answer, and stops at the first customer id.
+
+    A plugin that raises is logged by name, with its traceback, and the sign-in
+    fails with :class:`SignInPluginFailed`; the graph being down
+    (GraphUnavailable) is not the plugin's fault and passes through as it is.
     """
 
     async def authenticate(request: Request, graph: Graph) -> str | None:
@@ -118,9 +133,15 @@ def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | No
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
-            result = impl.function(**{name: arguments[name] for name in impl.argnames})
-            if isawaitable(result):
-                result = await result
+            try:
+                result = impl.function(**{name: arguments[name] for name in impl.argnames})
+                if isawaitable(result):
+                    result = await result
+            except GraphUnavailable:
+                raise
+            except Exception as exc:
+                log.exception("sign-in plugin %r failed in authenticate_customer", impl.plugin_name)
+                raise SignInPluginFailed(impl.plugin_name) from exc
             if isinstance(result, str) and result:
                 return result
         return None

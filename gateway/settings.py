@@ -9,8 +9,10 @@ the local development server started by ``tightrope neo4j start`` is used.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -40,6 +42,22 @@ def _state_dir(name: str) -> str:
     return os.path.join(base, "tightrope", name)
 
 
+# What the gateway listens on and publishes by default: right for development only.
+DEV_ISSUER = "http://127.0.0.1:8000"
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a name or an address) can only be this machine."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class ExternalIssuer(BaseModel):
     """An identity provider whose access tokens the resource server also accepts."""
 
@@ -54,6 +72,21 @@ class ExternalIssuer(BaseModel):
     # What kind of client these tokens come from, and whether ``sub`` is our customer id.
     client_kind: Literal["first_party", "third_party", "public"] = "third_party"
     subject_is_customer: bool = True
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _keys_come_over_https(cls, value: str) -> str:
+        # Whoever can change the keys on the way can sign tokens the gateway
+        # accepts; plain http is allowed only for an issuer on this machine.
+        parts = urlsplit(value)
+        if parts.hostname and (
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+        ):
+            return value
+        raise ValueError(
+            f"jwks_uri {value!r} must be an https URL (plain http only on loopback): "
+            "keys fetched over plain http could be swapped on the way"
+        )
 
 
 class Settings(BaseSettings):
@@ -124,7 +157,10 @@ class Settings(BaseSettings):
 
     # OAuth 2 (gateway/oauth). The issuer is the public base URL of this gateway;
     # it is the ``iss`` of every token issued and, unless set, the ``aud`` too.
-    oauth_issuer: str = "http://127.0.0.1:8000"
+    # Outside dev mode it must be set (require_serving_secrets).
+    oauth_issuer: str = Field(
+        default=DEV_ISSUER, validation_alias=AliasChoices("TIGHTROPE_OAUTH_ISSUER")
+    )
     oauth_audience: str | None = None
     # Signing keys and the sign-in cookie key: a directory only this user can read.
     oauth_keys_dir: str = Field(default_factory=lambda: _state_dir("oauth"))
@@ -152,8 +188,17 @@ class Settings(BaseSettings):
         return self
 
     def require_serving_secrets(self) -> None:
-        """Refuse to serve real traffic with development secrets."""
+        """Refuse to serve real traffic with development secrets or addresses."""
         self.pii_secret()
+        if not self.dev_mode and "oauth_issuer" not in self.model_fields_set:
+            # Tokens carry the issuer, and clients refuse metadata whose issuer
+            # is not the URL they fetched it from (RFC 8414 §3.3): a gateway
+            # published anywhere but this machine's port 8000 needs its own.
+            raise SettingsError(
+                "TIGHTROPE_OAUTH_ISSUER must be set when TIGHTROPE_DEV_MODE is off: the "
+                f"public base URL clients reach this gateway at (the default {DEV_ISSUER} "
+                "is for development)"
+            )
 
     def pii_secret(self) -> str:
         """The key of the email hashes: the configured one, the dev key only in dev mode."""

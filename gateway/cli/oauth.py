@@ -157,14 +157,31 @@ def set_password(customer_id: str, password_stdin: bool) -> None:
 @click.option("--customer", "customer_id", help="Customer the token is about (omit for none)")
 @click.option("--client", "client_id", required=True)
 @click.option("--scopes", required=True)
-def token_command(customer_id: str | None, client_id: str, scopes: str) -> None:
+@click.option(
+    "--allow-outside-dev-mode",
+    is_flag=True,
+    help="Issue it although TIGHTROPE_DEV_MODE is off (a token for a customer who never "
+    "signed in: use with care).",
+)
+def token_command(
+    customer_id: str | None, client_id: str, scopes: str, allow_outside_dev_mode: bool
+) -> None:
     """Issue an access token locally (development, benchmarks); prints only the token.
 
     The token obeys the client's rules: only scopes the client is allowed, and
-    customers:read only for first-party clients. It has no refresh token and
-    lives as long as ``oauth_access_token_ttl``.
+    customers:read only for first-party clients; the customer must exist. It
+    has no refresh token and lives as long as ``oauth_access_token_ttl``.
+    Outside dev mode it is refused unless --allow-outside-dev-mode is given.
     """
-    service = OAuthService(settings(), _catalogue())
+    config = settings()
+    if not config.dev_mode and not allow_outside_dev_mode:
+        # Whoever runs this holds the keys: the token would be an impersonation
+        # of a customer who neither signed in nor consented.
+        raise click.ClickException(
+            "tightrope token issues tokens nobody signed in for: it is refused when "
+            "TIGHTROPE_DEV_MODE is off, unless --allow-outside-dev-mode is given"
+        )
+    service = OAuthService(config, _catalogue())
 
     async def run() -> str:
         async with graph_session() as graph:

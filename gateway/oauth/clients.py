@@ -1,6 +1,6 @@
 """Registered clients: creating them, and what authlib needs to know about them.
 
-Kinds (DESIGN.md): ``first_party`` — the retailer's own frontends and services,
+Kinds (docs/design.md): ``first_party`` — the retailer's own frontends and services,
 confidential, may be trusted to skip the consent page, the only kind that may
 use client credentials or hold ``customers:read``; ``third_party`` — another
 company's app, confidential, always asks the customer; ``public`` — an app that

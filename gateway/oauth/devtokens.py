@@ -2,7 +2,8 @@
 
 ``tightrope token`` uses this. The token is a normal access token of a normal
 client, so every rule still holds: only scopes the client is allowed, and
-``customers:read`` only for first-party clients. It belongs to a token family
+``customers:read`` only for first-party clients; and it is about a customer
+who exists, or about none. It belongs to a token family
 of its own (so ``clients remove`` and ``revokeApp`` end it too) and has no
 refresh token.
 """
@@ -18,7 +19,7 @@ from gateway.oauth.routes import OAuthService
 from gateway.oauth.scopes import join
 from gateway.oauth.tokens import issue
 from graph import Graph
-from graph.oauth import FamilyRecord, create_family, get_client
+from graph.oauth import FamilyRecord, create_family, customer_exists, get_client
 
 
 async def dev_token(
@@ -32,6 +33,8 @@ async def dev_token(
     client = await get_client(graph, client_id)
     if client is None:
         raise ClientError(f"no client {client_id!r}")
+    if customer_id is not None and not await customer_exists(graph, customer_id):
+        raise ClientError(f"no customer {customer_id!r}")
     wanted = set(scopes)
     allowed = set(client.allowed_scopes) & service.catalogue.allowed_for(client.kind)
     if not wanted <= allowed:

@@ -1,8 +1,8 @@
 """The grant types and token endpoints of the embedded authorization server.
 
-- authorization_code with PKCE: S256 only; required of public clients and
-  offered to all. A code works once: the second use is refused and revokes
-  everything issued from the first (RFC 6749 §4.1.2).
+- authorization_code with PKCE: S256 only, required of every client. A code
+  works once: the second use is refused and revokes everything issued from the
+  first (RFC 6749 §4.1.2), even while the first exchange is still running.
 - refresh_token with rotation: each use returns a new refresh token and spends
   the old one; presenting a spent one revokes the whole family, because either
   the client or a thief holds a stolen copy. The new access token never carries
@@ -39,6 +39,7 @@ from graph.oauth import (
     get_refresh,
     grant_scopes,
     revoke_family,
+    revoke_family_of_code,
     save_code,
 )
 
@@ -100,19 +101,31 @@ class StoredToken(TokenMixin):  # type: ignore[misc]
 
 
 class S256Challenge(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only: "plain" protects nothing a network observer cannot see."""
+    """PKCE with S256, required of every client.
+
+    Required of confidential clients too (OAuth 2.1, RFC 9700 §2.1.1): a client
+    secret does not stop a stolen code from being injected into the client's
+    own callback; a verifier only the client's session knows does. "plain"
+    protects nothing a network observer cannot see.
+    """
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
-        client: OAuthClient = grant.request.client
-        if not data.get("code_challenge") and client.kind == "public":
-            raise InvalidRequestError("public clients must use PKCE (code_challenge, S256)")
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256)")
+        if data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        # Every code is issued with a challenge now; one without (issued before
+        # PKCE was required everywhere) is not redeemed without a verifier either.
+        if not self.get_authorization_code_challenge(grant.request.authorization_code):
+            raise InvalidRequestError("the code was issued without PKCE; start again")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -145,7 +158,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             return None
         if record.used_at is not None:
             # Second use: whoever holds the tokens of the first may be a thief.
-            self.server.call(revoke_family, self.server.graph, record.family_id, _now())
+            self.server.call(revoke_family_of_code, self.server.graph, record, _now())
             return None
         if record.expires_at <= _now():
             return None
@@ -154,8 +167,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def create_token_response(self) -> Any:
         stored: StoredCode = self.request.authorization_code
         if not self.server.call(claim_code, self.server.graph, digest(stored.code), _now()):
-            # Lost a race with a concurrent exchange of the same code.
-            self.server.call(revoke_family, self.server.graph, stored.record.family_id, _now())
+            # A concurrent exchange of the same code won: this is a replay too.
+            self.server.call(revoke_family_of_code, self.server.graph, stored.record, _now())
             raise InvalidGrantError("authorization code already used")
         return super().create_token_response()
 

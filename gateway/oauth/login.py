@@ -7,6 +7,10 @@ with ``tightrope customers set-password`` and stored as Argon2id hashes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
@@ -17,21 +21,28 @@ from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
 from gateway.settings import Settings
-from graph import Graph
-from graph.oauth import (
-    clear_sign_in_failures,
-    count_sign_in_failure,
-    customer_by_email,
-    get_password_hash,
-    recent_sign_in_failures,
-)
+from graph import Graph, GraphUnavailable
+from graph.oauth import customer_by_email, reserve_sign_in_attempt, sign_in_succeeded
 
-# After this many wrong passwords within the window, the customer's password
-# sign-in is refused (with the same message as a wrong password) until the
-# window has passed since the last failure. Online guessing is then limited to
-# a few tries per quarter hour per customer, whatever the number of processes.
+log = logging.getLogger(__name__)
+
+# Wrong passwords are counted per customer *and* source address. After
+# MAX_FAILURES from one address within the window, that address may not try
+# that customer's password again until the window has passed since its last
+# failure. A guesser therefore locks out only themself: the customer signing
+# in from home is not refused because someone elsewhere typed five wrong
+# passwords (with a count per customer alone, anyone who knew a customer
+# number could lock its owner out, at will, every quarter hour).
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
+# Many addresses together (a botnet) meet a ceiling per customer, the limit NIST
+# SP 800-63B (§5.2.2) sets on failed attempts on one account. Reaching it takes
+# twenty addresses each at its own limit; then everyone is refused, the
+# customer too, until the window passes.
+MAX_FAILURES_PER_CUSTOMER = 100
+# IPv6 hands one subscriber a /64: counting each address of it apart would
+# give a single guesser 2**64 fresh starts.
+IPV6_PREFIX = 64
 
 
 async def password_sign_in(request: Request, graph: Graph) -> str | None:
@@ -46,23 +57,59 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     if not isinstance(customer, str) or not isinstance(password, str) or not customer:
         return None
     customer = customer.strip()
+    # The key is the validated settings' (the OAuth service holds them), never a fallback.
+    settings: Settings = request.app.state.oauth.settings
+    key = settings.pii_secret()
     if "@" in customer:
         # Unknown emails fall through to the same slow check and the same
         # refusal as a wrong password, so the form does not tell who exists.
-        # The key is the validated settings' (the OAuth service holds them), never a fallback.
-        settings: Settings = request.app.state.oauth.settings
-        customer = await customer_by_email(graph, customer, settings.pii_secret()) or customer
-    now = int(time.time())
-    if await recent_sign_in_failures(graph, customer, now, FAILURE_WINDOW) >= MAX_FAILURES:
-        return None
-    stored = await get_password_hash(graph, customer)
-    # Argon2 is deliberately slow and memory-hungry: keep it off the event loop.
+        customer = await customer_by_email(graph, customer, key) or customer
+    source = source_key(request, key)
+    # Counted as a failure before the slow check (so a burst of guesses cannot
+    # all slip under the limit), given back if it succeeds.
+    stored = await reserve_sign_in_attempt(
+        graph,
+        customer,
+        source,
+        int(time.time()),
+        window=FAILURE_WINDOW,
+        max_from_source=MAX_FAILURES,
+        max_total=MAX_FAILURES_PER_CUSTOMER,
+    )
+    # Always one Argon2 verification, against a dummy hash when there is no
+    # password to check (unknown customer, or a limit reached): a refusal takes
+    # as long as a wrong password, whatever its reason. Argon2 is deliberately
+    # slow and memory-hungry: keep it off the event loop.
     ok = await anyio.to_thread.run_sync(verify_password, stored, password)
     if not ok:
-        await count_sign_in_failure(graph, customer, now, FAILURE_WINDOW)
         return None
-    await clear_sign_in_failures(graph, customer)
+    await sign_in_succeeded(graph, customer, source)
     return customer
+
+
+def source_key(request: Request, key: str) -> str:
+    """Where the attempt comes from, as a keyed hash: addresses are personal data.
+
+    The client address is the one uvicorn saw, or took from the proxy's
+    forwarded header when it trusts the proxy (docs/oauth.md, "Behind a proxy").
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        if address.version == 6:
+            host = str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return hmac.new(key.encode(), f"sign-in source {host}".encode(), hashlib.sha256).hexdigest()
+
+
+class SignInPluginFailed(Exception):
+    """A sign-in plugin raised; logged with its name, shown to the customer as our fault."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(f"sign-in plugin {plugin!r} failed")
+        self.plugin = plugin
 
 
 def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | None]]:
@@ -73,6 +120,10 @@ def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | No
     plugin that answers None would silently hide the password fallback. So the
     host walks the implementations itself, in pluggy's call order, awaits each
     answer, and stops at the first customer id.
+
+    A plugin that raises is logged by name, with its traceback, and the sign-in
+    fails with :class:`SignInPluginFailed`; the graph being down
+    (GraphUnavailable) is not the plugin's fault and passes through as it is.
     """
 
     async def authenticate(request: Request, graph: Graph) -> str | None:
@@ -82,9 +133,15 @@ def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | No
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
-            result = impl.function(**{name: arguments[name] for name in impl.argnames})
-            if isawaitable(result):
-                result = await result
+            try:
+                result = impl.function(**{name: arguments[name] for name in impl.argnames})
+                if isawaitable(result):
+                    result = await result
+            except GraphUnavailable:
+                raise
+            except Exception as exc:
+                log.exception("sign-in plugin %r failed in authenticate_customer", impl.plugin_name)
+                raise SignInPluginFailed(impl.plugin_name) from exc
             if isinstance(result, str) and result:
                 return result
         return None

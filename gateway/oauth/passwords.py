@@ -1,6 +1,6 @@
 """Customer passwords, hashed with Argon2id (memory-hard) through argon2-cffi.
 
-Only the hash is stored (see graph/oauth.py). Verification is CPU- and
+Only the hash is stored (see graph/oauth/passwords.py). Verification is CPU- and
 memory-heavy by design, so callers run it off the event loop.
 """
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import AuthorizationServer as _AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     InvalidScopeError,
@@ -237,7 +238,15 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         body = json.dumps(payload) if isinstance(payload, dict) else (payload or "")
-        return Response(body, status_code=status_code, headers=dict(headers or []))
+        fields = dict(headers or [])
+        if "Location" in fields:
+            # Only authorization responses redirect (to the client, with a code
+            # or an error). RFC 9207: every one names the issuer, so a client
+            # that talks to several servers can tell which one answered and a
+            # mix-up attack fails. (authlib's IssuerParameter hook is never run
+            # by its AuthorizationServer, hence here.)
+            fields["Location"] = add_params_to_uri(fields["Location"], {"iss": self.config.issuer})
+        return Response(body, status_code=status_code, headers=fields)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         # No signal bus here; the access log is the gateway's business.

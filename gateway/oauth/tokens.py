@@ -1,7 +1,7 @@
 """Access tokens: JWTs in the RFC 9068 profile, signed with the current key.
 
 A token names its issuer, audience, client, subject and scopes, lives a few
-minutes, and carries ``gid``: the id of the token family (graph/oauth.py) it
+minutes, and carries ``gid``: the id of the token family (graph/oauth/families.py) it
 belongs to. Signature and claims are checked here; whether the family is still
 alive is checked by the resource server against the graph.
 """

@@ -63,6 +63,9 @@ def settings_for_tests(**overrides: Any) -> Settings:
     overrides.setdefault("dev_mode", True)
     # Signing keys of test apps live in a throwaway directory, not the user's.
     overrides.setdefault("oauth_keys_dir", _TEST_KEYS)
+    if not overrides["dev_mode"]:
+        # Served outside dev mode, a gateway needs its public URL: the test client's.
+        overrides.setdefault("oauth_issuer", "http://gateway")
     return load_settings(**overrides)
 
 

@@ -8,11 +8,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway.cli.serve import issuer_elsewhere, start_up_warnings
+from gateway.settings import load_settings
 from graph import Graph
 
 BIN = Path(sys.executable).parent / "tightrope"
@@ -25,16 +29,35 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> str:
+        """Stop the server; what it wrote to stderr."""
+        self.process.terminate()
+        _, err = self.process.communicate(timeout=30)
+        return err.decode()
+
+
+@contextmanager
+def serving(*options: str, issuer: str | None = None, **env: str) -> Iterator[Served]:
+    """`tightrope serve` on a free loopback port, outside dev mode."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "TIGHTROPE_DEV_MODE": "false"},
+        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), *options],
+        env={
+            **os.environ,
+            "TIGHTROPE_DEV_MODE": "false",
+            "TIGHTROPE_OAUTH_ISSUER": issuer or url,
+            **env,
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
+    served = Served(url, process)
     try:
         for _ in range(600):  # waiting for start-up, not timing it
             if process.poll() is not None:
@@ -44,10 +67,16 @@ def server() -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield served
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            served.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serving() as served:
+        yield served.url
 
 
 async def test_serve_answers_graphql_over_a_socket(demo_graph: Graph, server: str) -> None:
@@ -60,3 +89,115 @@ async def test_serve_answers_graphql_over_a_socket(demo_graph: Graph, server: st
     assert ready.json()["ready"] is True
     assert body == {"data": {"product": {"name": "Trail Runner 2"}}}
     assert "graphiql" not in ide.text.lower()  # dev mode is off
+
+
+def test_serving_outside_dev_mode_without_an_issuer_is_refused() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TIGHTROPE_OAUTH_ISSUER"}
+    result = subprocess.run(
+        [str(BIN), "serve", "--port", str(free_port())],
+        env={**env, "TIGHTROPE_DEV_MODE": "false"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "TIGHTROPE_OAUTH_ISSUER" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_warns_when_the_issuer_points_elsewhere(graph: Graph) -> None:
+    with serving(issuer="http://127.0.0.1:8000") as served:
+        port = served.url.rsplit(":", 1)[1]
+        err = served.stop()
+    assert "warning: the OAuth issuer http://127.0.0.1:8000 points at port 8000" in err
+    assert f"listens on port {port}" in err
+
+
+def test_serve_says_nothing_when_the_issuer_points_here(graph: Graph) -> None:
+    with serving() as served:
+        err = served.stop()
+    assert "warning" not in err
+
+
+# ------------------------------------------------------------------ behind a proxy
+
+JUNK = {"Authorization": "Bearer not.a.token"}
+QUERY = {"query": "{ __typename }"}
+
+
+def bad_token_from(url: str, address: str) -> int:
+    """A junk token sent through a "proxy" on loopback for the client at ``address``."""
+    headers = JUNK | {"X-Forwarded-For": address}
+    return httpx.post(f"{url}/graphql", json=QUERY, headers=headers, timeout=30).status_code
+
+
+# Two junk tokens empty a client's bad-token bucket (it refills in hours).
+STRICT = {"TIGHTROPE_SIGN_IN_BURST": "2", "TIGHTROPE_SIGN_IN_RATE_PER_MINUTE": "0.01"}
+
+
+@pytest.mark.parametrize(
+    ("options", "clients_share_a_bucket"),
+    [
+        ((), False),  # the proxy on loopback is trusted by default
+        (("--forwarded-allow-ips", "127.0.0.1"), False),
+        (("--forwarded-allow-ips", "10.9.9.9"), True),  # not this proxy
+        (("--no-proxy-headers",), True),
+    ],
+)
+def test_the_forwarded_address_options_decide_whose_bucket_a_bad_token_costs(
+    graph: Graph, options: tuple[str, ...], clients_share_a_bucket: bool
+) -> None:
+    with serving(*options, **STRICT) as served:
+        first = [bad_token_from(served.url, "198.51.100.1") for _ in range(3)]
+        other = bad_token_from(served.url, "198.51.100.2")
+    assert first == [401, 401, 429]
+    # Shared, another client behind the same proxy pays for the first one's junk.
+    assert other == (429 if clients_share_a_bucket else 401)
+
+
+# ------------------------------------------------------------------ the warnings themselves
+
+
+def warnings_for(host: str, port: int = 8000, **options: object) -> list[str]:
+    settings = load_settings(oauth_issuer=str(options.pop("issuer", "http://127.0.0.1:8000")))
+    return start_up_warnings(
+        settings,
+        host=host,
+        port=port,
+        proxy_headers=bool(options.pop("proxy_headers", True)),
+        forwarded_allow_ips=options.pop("forwarded_allow_ips", None),  # type: ignore[arg-type]
+    )
+
+
+def test_a_public_address_without_forwarded_settings_is_warned_about() -> None:
+    everywhere = "0.0.0.0"  # noqa: S104
+    shop = "https://api.shop.example"
+    [warning] = warnings_for(everywhere, issuer=shop)
+    assert "--forwarded-allow-ips" in warning
+    assert warnings_for(everywhere, issuer=shop, forwarded_allow_ips="10.0.0.2") == []
+    # Saying there is no proxy is a setting too.
+    assert warnings_for(everywhere, issuer=shop, proxy_headers=False) == []
+    assert warnings_for("127.0.0.1") == []
+    # Both mistakes at once: both are named.
+    assert len(warnings_for(everywhere, port=9000)) == 2
+
+
+@pytest.mark.parametrize(
+    ("issuer", "host", "port", "warned"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1", 8000, False),
+        ("http://localhost:8000", "127.0.0.1", 8000, False),
+        ("http://127.0.0.1:8000", "0.0.0.0", 8000, False),  # noqa: S104
+        ("http://127.0.0.1:8000", "127.0.0.1", 9000, True),
+        ("http://127.0.0.1", "127.0.0.1", 8000, True),  # port 80
+        ("http://127.0.0.1:8000", "10.0.0.5", 8000, True),
+        ("http://10.0.0.5:8000", "127.0.0.1", 8000, True),
+        ("http://10.0.0.5:8000", "10.0.0.6", 8000, True),
+        ("http://gateway.internal:8000", "10.0.0.6", 8000, False),
+        ("https://api.shop.example", "127.0.0.1", 8000, False),  # a TLS proxy in front
+    ],
+)
+def test_an_issuer_that_does_not_point_here_is_warned_about(
+    issuer: str, host: str, port: int, warned: bool
+) -> None:
+    assert (issuer_elsewhere(issuer, host, port) is not None) == warned

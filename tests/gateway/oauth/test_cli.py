@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -73,8 +74,10 @@ def test_third_party_cannot_hold_customers_read(clean_graph: Graph, keys_dir: Pa
 
 
 def test_token_prints_only_a_token_limited_to_the_client(
-    clean_graph: Graph, keys_dir: Path
+    clean_graph: Graph, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TIGHTROPE_DEV_MODE", "true")
+    asyncio.run(_make_customer(clean_graph, "c-9"))
     out = run(*clients_add("Web", "first_party", "profile:read customers:read"))
     client_id = out.splitlines()[0].split(": ")[1]
     token = run("token", "--customer", "c-9", "--client", client_id, "--scopes", "profile:read")
@@ -90,9 +93,52 @@ def test_token_prints_only_a_token_limited_to_the_client(
     assert "may not hold purchases:read" in result.output
 
 
-def test_set_password_stores_only_a_hash(clean_graph: Graph, keys_dir: Path) -> None:
-    import asyncio
+def _families(_: Graph) -> int:
+    async def count() -> int:
+        graph = connect(load_settings().neo4j(timeout=30))
+        try:
+            rows = await graph.read("MATCH (f:TokenFamily) RETURN count(f) AS n")
+            return int(rows[0]["n"])
+        finally:
+            await graph.close()
 
+    return asyncio.run(count())
+
+
+def test_token_outside_dev_mode_needs_to_be_asked_for_explicitly(
+    clean_graph: Graph, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token for any customer, without their sign-in or consent, is a
+    # development tool; on a real deployment it is an impersonation.
+    monkeypatch.setenv("TIGHTROPE_DEV_MODE", "false")
+    asyncio.run(_make_customer(clean_graph, "c-9"))
+    client_id = run(*clients_add("Web", "first_party", "profile:read")).split()[1]
+    ask = ["token", "--customer", "c-9", "--client", client_id, "--scopes", "profile:read"]
+    refused = CliRunner().invoke(cli, ask)
+    assert refused.exit_code != 0
+    assert "--allow-outside-dev-mode" in refused.output
+    assert refused.stdout == ""
+    assert _families(clean_graph) == 0
+    token = run(*ask, "--allow-outside-dev-mode")
+    assert token.count(".") == 2
+    assert _families(clean_graph) == 1
+
+
+def test_token_for_a_customer_who_does_not_exist_is_refused(
+    clean_graph: Graph, keys_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIGHTROPE_DEV_MODE", "true")
+    client_id = run(*clients_add("Web", "first_party", "profile:read")).split()[1]
+    refused = CliRunner().invoke(
+        cli, ["token", "--customer", "nobody", "--client", client_id, "--scopes", "profile:read"]
+    )
+    assert refused.exit_code != 0
+    assert "no customer 'nobody'" in refused.output
+    assert refused.stdout == ""
+    assert _families(clean_graph) == 0
+
+
+def test_set_password_stores_only_a_hash(clean_graph: Graph, keys_dir: Path) -> None:
     asyncio.run(_make_customer(clean_graph))
     run("customers", "set-password", "c-7", "--password-stdin", stdin="a long passphrase\n")
     stored = asyncio.run(_password_of(clean_graph))
@@ -101,10 +147,10 @@ def test_set_password_stores_only_a_hash(clean_graph: Graph, keys_dir: Path) -> 
 
 
 # These run in asyncio.run's own loop, so they open their own connection.
-async def _make_customer(_: Graph) -> None:
+async def _make_customer(_: Graph, customer_id: str = "c-7") -> None:
     graph = connect(load_settings().neo4j(timeout=30))
     try:
-        await graph.write("CREATE (:Customer {id: 'c-7'})")
+        await graph.write("CREATE (:Customer {id: $id})", {"id": customer_id})
     finally:
         await graph.close()
 

@@ -184,3 +184,16 @@ async def test_a_browser_app_on_another_origin_may_call_the_token_endpoint_not_a
     assert "access-control-allow-credentials" not in token.headers
     page = await http.get("/oauth/authorize?response_type=code&client_id=x", headers=origin)
     assert "access-control-allow-origin" not in page.headers
+    # The whole list, as docs/oauth.md gives it.
+    for method, path in [
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("OPTIONS", "/oauth/revoke"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/jwks.json"),
+    ]:
+        answer = await http.request(method, path, headers=origin)
+        assert answer.headers.get("access-control-allow-origin") == "*", path
+    # Introspection is for a confidential client's server, which holds the secret.
+    introspect = await http.post("/oauth/introspect", data={"token": "x"}, headers=origin)
+    assert "access-control-allow-origin" not in introspect.headers

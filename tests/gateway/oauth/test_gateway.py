@@ -209,18 +209,21 @@ async def test_an_async_sign_in_plugin_that_passes_leaves_the_password_login(
 
 
 async def test_metadata_is_valid_rfc8414(demo_graph: Graph) -> None:
+    from authlib.oauth2 import rfc9207
     from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 
     async with gateway() as (_, http):
         body = (await http.get("/.well-known/oauth-authorization-server")).json()
-    AuthorizationServerMetadata(body).validate()
+    AuthorizationServerMetadata(body).validate(
+        metadata_classes=[rfc9207.AuthorizationServerMetadata]
+    )
     assert body["issuer"] == BASE
     assert body["code_challenge_methods_supported"] == ["S256"]
     assert "apps:read" in body["scopes_supported"]
 
 
 async def test_a_code_redeemed_at_the_gateway_query_string(demo_graph: Graph) -> None:
-    """The redirect carries code and state, nothing else."""
+    """The redirect carries code, state and the issuer (RFC 9207), nothing else."""
     await add_customer(demo_graph, "c1")
     async with gateway() as (app, http):
         client = await add_client(app, "first_party", "profile:read", trusted=True)
@@ -229,4 +232,4 @@ async def test_a_code_redeemed_at_the_gateway_query_string(demo_graph: Graph) ->
         form = forms(page.text)[0]
         posted = await http.post(url, data=form.fields | {"customer": "c1", "password": PASSWORD})
         landed = await http.get(posted.headers["location"])
-    assert set(query_of(landed.headers["location"])) == {"code", "state"}
+    assert set(query_of(landed.headers["location"])) == {"code", "state", "iss"}

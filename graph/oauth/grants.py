@@ -1,0 +1,94 @@
+"""What customers let apps read: ``(:Customer)-[:AUTHORISED {scopes, at}]->(:Client)``.
+
+Deleting the grant (``revokeApp``) revokes every token family of that pair.
+The grant's ``at`` is shown to customers, so it is a datetime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import LiteralString
+
+from graph.driver import Graph
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    customer_id: str
+    client_id: str
+    client_name: str
+    scopes: tuple[str, ...]
+    granted_at: datetime
+
+
+# A new approval adds to what the customer already granted the app; the tokens
+# of each sign-in carry only what that sign-in approved.
+MERGE_GRANT: LiteralString = """
+MATCH (cu:Customer {id: $customer_id}), (cl:Client {client_id: $client_id})
+MERGE (cu)-[g:AUTHORISED]->(cl)
+ON CREATE SET g.scopes = $scopes, g.at = datetime({epochSeconds: $now})
+ON MATCH SET g.scopes = [s IN g.scopes WHERE NOT s IN $scopes] + $scopes,
+             g.at = datetime({epochSeconds: $now})
+RETURN g.scopes AS scopes
+"""
+
+GET_GRANT_SCOPES: LiteralString = """
+MATCH (:Customer {id: $customer_id})-[g:AUTHORISED]->(:Client {client_id: $client_id})
+RETURN g.scopes AS scopes
+"""
+
+LIST_GRANTS: LiteralString = """
+MATCH (:Customer {id: $customer_id})-[g:AUTHORISED]->(cl:Client)
+RETURN cl.client_id AS client_id, cl.name AS client_name, g.scopes AS scopes, g.at AS at
+ORDER BY g.at DESC
+"""
+
+# Revoking an app deletes the grant and ends every token family of the pair.
+REVOKE_GRANT: LiteralString = """
+OPTIONAL MATCH (:Customer {id: $customer_id})-[g:AUTHORISED]->(:Client {client_id: $client_id})
+DELETE g
+WITH count(g) AS grants
+OPTIONAL MATCH (f:TokenFamily {customer_id: $customer_id, client_id: $client_id})
+WHERE f.revoked_at IS NULL
+SET f.revoked_at = $now
+RETURN grants, count(f) AS families
+"""
+
+
+async def merge_grant(
+    graph: Graph, customer_id: str, client_id: str, scopes: list[str], now: int
+) -> list[str]:
+    rows = await graph.write(
+        MERGE_GRANT,
+        {"customer_id": customer_id, "client_id": client_id, "scopes": scopes, "now": now},
+    )
+    return list(rows[0]["scopes"]) if rows else []
+
+
+async def grant_scopes(graph: Graph, customer_id: str, client_id: str) -> frozenset[str] | None:
+    """The scopes the customer granted the client, or None without a grant."""
+    rows = await graph.read(GET_GRANT_SCOPES, {"customer_id": customer_id, "client_id": client_id})
+    return frozenset(rows[0]["scopes"]) if rows else None
+
+
+async def list_grants(graph: Graph, customer_id: str) -> list[GrantRecord]:
+    rows = await graph.read(LIST_GRANTS, {"customer_id": customer_id})
+    return [
+        GrantRecord(
+            customer_id=customer_id,
+            client_id=row["client_id"],
+            client_name=row["client_name"],
+            scopes=tuple(row["scopes"]),
+            granted_at=row["at"].to_native(),
+        )
+        for row in rows
+    ]
+
+
+async def revoke_grant(graph: Graph, customer_id: str, client_id: str, now: int) -> bool:
+    """Delete the grant and revoke the pair's tokens; True if anything was revoked."""
+    rows = await graph.write(
+        REVOKE_GRANT, {"customer_id": customer_id, "client_id": client_id, "now": now}
+    )
+    return bool(rows and (rows[0]["grants"] or rows[0]["families"]))

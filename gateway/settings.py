@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     oauth_access_token_ttl: int = Field(default=300, ge=30, le=3600)
     oauth_refresh_token_ttl: int = Field(default=30 * 86400, ge=3600)
     oauth_code_ttl: int = Field(default=120, ge=10, le=600)
+    # Seconds a verified token's grant is trusted as alive without asking the
+    # graph again (gateway/oauth/liveness.py). A revocation made through this
+    # process bites on its next request whatever this is; one made elsewhere
+    # (another worker, `tightrope clients remove`) within this many seconds.
+    # 0 asks the graph on every request.
+    oauth_liveness_cache_seconds: float = Field(default=1.0, ge=0, le=30)
     # Other issuers whose tokens are accepted, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "scope_claim": "scp"}]
     oauth_external_issuers: tuple[ExternalIssuer, ...] = ()

@@ -66,6 +66,21 @@ class Graph:
         self.database = database
         self.query_timeout = query_timeout
         self.round_trips = 0
+        self._epochs: dict[str, int] = {}
+
+    def epoch(self, topic: str) -> int:
+        """How many writes of a kind (say, revocations) this process made through this Graph.
+
+        Caches elsewhere in the process remember the epoch they read under and
+        drop what they hold when it moved, so such a write bites on this
+        process's very next request. Other processes' writes are not counted:
+        a cache bounds its age for those.
+        """
+        return self._epochs.get(topic, 0)
+
+    def advance(self, topic: str) -> None:
+        """Count one more write of ``topic`` (after it was made)."""
+        self._epochs[topic] = self.epoch(topic) + 1
 
     async def read(
         self, query: LiteralString, params: Params | None = None

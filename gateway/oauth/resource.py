@@ -27,12 +27,12 @@ from starlette.requests import Request
 
 from gateway.oauth import tokens
 from gateway.oauth.keys import KeyStore
+from gateway.oauth.liveness import Liveness
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.oauth.tokens import InvalidToken
 from gateway.principal import ANONYMOUS, ClientKind, Principal
 from gateway.settings import ExternalIssuer
 from graph import Graph
-from graph.oauth import live_family
 
 JWKS_TTL = 300.0  # seconds an external issuer's keys are trusted without refetching
 JWKS_MIN_REFETCH = 30.0  # an unknown kid refetches at most this often
@@ -55,6 +55,7 @@ class ResourceServer:
         audience: str,
         external: Iterable[ExternalIssuer] = (),
         http: httpx.AsyncClient | None = None,
+        liveness_ttl: float = 0.0,
     ) -> None:
         self.keys = keys
         self.catalogue = catalogue
@@ -63,6 +64,7 @@ class ResourceServer:
         self.external = {e.issuer: e for e in external}
         self._http = http
         self._jwks: dict[str, _Jwks] = {}
+        self.liveness = Liveness(liveness_ttl)
 
     async def authenticate(self, request: Request, graph: Graph) -> Principal:
         """The request's Principal: anonymous without a token; InvalidToken if it is bad."""
@@ -86,7 +88,7 @@ class ResourceServer:
         claims = tokens.verify_own(self.keys, token, issuer=self.issuer, audience=self.audience)
         if claims.family_id is None:
             raise InvalidToken("token lacks a grant id")
-        live = await live_family(graph, claims.family_id, int(time.time()))
+        live = await self.liveness.family(graph, claims.family_id)
         if live is None or live.client_id != claims.client_id:
             raise InvalidToken("token revoked")
         kind = ClientKind(live.client_kind)

@@ -52,6 +52,7 @@ class OAuthService:
             issuer=self.config.issuer,
             audience=self.config.audience,
             external=settings.oauth_external_issuers,
+            liveness_ttl=settings.oauth_liveness_cache_seconds,
         )
         self.authenticate_customer = authenticate_customer
         # An app has one graph; the server is built for it on first use (and

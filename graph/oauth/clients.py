@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from graph.driver import Graph
+from graph.oauth.families import REVOCATIONS
 
 
 @dataclass(frozen=True)
@@ -79,4 +80,5 @@ async def list_clients(graph: Graph) -> list[ClientRecord]:
 
 async def remove_client(graph: Graph, client_id: str, now: int) -> bool:
     rows = await graph.write(REMOVE_CLIENT, {"client_id": client_id, "now": now})
+    graph.advance(REVOCATIONS)
     return bool(rows and rows[0]["removed"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.oauth.families import REVOCATIONS
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT auth_code_hash IF NOT EXISTS FOR (n:AuthCode) REQUIRE n.hash IS UNIQUE",
@@ -126,3 +127,4 @@ async def revoke_family_of_code(graph: Graph, code: CodeRecord, now: int) -> Non
             "now": now,
         },
     )
+    graph.advance(REVOCATIONS)

@@ -21,6 +21,11 @@ STATEMENTS: tuple[LiteralString, ...] = (
 )
 
 
+# The epoch (Graph.epoch) that every revocation through a Graph advances: the
+# resource server's short-lived cache of live families watches it.
+REVOCATIONS = "revocations"
+
+
 @dataclass(frozen=True)
 class FamilyRecord:
     id: str
@@ -109,6 +114,7 @@ async def get_family(graph: Graph, family_id: str) -> FamilyRecord | None:
 
 async def revoke_family(graph: Graph, family_id: str, now: int) -> bool:
     rows = await graph.write(REVOKE_FAMILY, {"id": family_id, "now": now})
+    graph.advance(REVOCATIONS)
     return bool(rows and rows[0]["revoked"])
 
 

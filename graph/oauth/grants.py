@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.oauth.families import REVOCATIONS
 
 
 @dataclass(frozen=True)
@@ -91,4 +92,5 @@ async def revoke_grant(graph: Graph, customer_id: str, client_id: str, now: int)
     rows = await graph.write(
         REVOKE_GRANT, {"customer_id": customer_id, "client_id": client_id, "now": now}
     )
+    graph.advance(REVOCATIONS)
     return bool(rows and (rows[0]["grants"] or rows[0]["families"]))

@@ -1,0 +1,99 @@
+"""A token's grant is checked at most once a moment, and a revocation still bites in time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+
+from gateway import create_app
+from gateway.oauth.devtokens import dev_token
+from graph import Graph, connect, revoke_grant
+from graph.oauth import merge_grant
+from tests.gateway.conftest import settings_for_tests
+
+from .conftest import add_client, add_customer
+from .helpers import BASE, bearer
+
+ME = {"query": "{ me { id } }"}
+
+
+@asynccontextmanager
+async def gateway(ttl: float) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    settings = settings_for_tests(oauth_issuer=BASE, oauth_liveness_cache_seconds=ttl)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            yield app, http
+
+
+async def token_for(app: Starlette, customer: str) -> tuple[str, str]:
+    client = await add_client(app, "third_party", "profile:read")
+    await merge_grant(app.state.graph, customer, client.client_id, ["profile:read"], 0)
+    token = await dev_token(
+        app.state.graph,
+        app.state.oauth,
+        client_id=client.client_id,
+        customer_id=customer,
+        scopes=["profile:read"],
+    )
+    return client.client_id, token
+
+
+async def reads_for(app: Starlette, http: httpx.AsyncClient, token: str) -> tuple[int, int]:
+    """The status of ``{ me { id } }`` with ``token``, and the graph reads it cost."""
+    graph: Graph = app.state.graph
+    before = graph.round_trips
+    answer = await http.post("/graphql", json=ME, headers=bearer(token))
+    return answer.status_code, graph.round_trips - before
+
+
+async def test_a_grant_checked_a_moment_ago_is_not_asked_again(demo_graph: Graph) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(ttl=30) as (app, http):
+        _, token = await token_for(app, "c1")
+        first = await reads_for(app, http, token)
+        second = await reads_for(app, http, token)
+    assert first[0] == second[0] == 200
+    assert second[1] == first[1] - 1  # the same answer, without the liveness read
+
+
+async def test_a_revocation_through_this_process_bites_on_the_next_request(
+    demo_graph: Graph,
+) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(ttl=30) as (app, http):
+        client_id, token = await token_for(app, "c1")
+        before, _ = await reads_for(app, http, token)  # now kept as alive for 30 s
+        await revoke_grant(app.state.graph, "c1", client_id, 0)
+        after, _ = await reads_for(app, http, token)
+    assert (before, after) == (200, 401)
+
+
+async def test_a_revocation_by_another_process_bites_within_the_moment(
+    demo_graph: Graph, neo4j_settings: object
+) -> None:
+    await add_customer(demo_graph, "c1")
+    elsewhere = connect(neo4j_settings)  # type: ignore[arg-type]  # another process's Graph
+    try:
+        async with gateway(ttl=0.5) as (app, http):
+            client_id, token = await token_for(app, "c1")
+            before, _ = await reads_for(app, http, token)
+            await revoke_grant(elsewhere, "c1", client_id, 0)
+            await asyncio.sleep(0.6)  # the documented bound: the cache's seconds
+            after, _ = await reads_for(app, http, token)
+    finally:
+        await elsewhere.close()
+    assert (before, after) == (200, 401)
+
+
+async def test_with_no_moment_every_request_asks_the_graph(demo_graph: Graph) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(ttl=0) as (app, http):
+        _, token = await token_for(app, "c1")
+        counts = [(await reads_for(app, http, token))[1] for _ in range(2)]
+    assert counts[0] == counts[1]

@@ -24,6 +24,10 @@ class Principal:
     client_kind: ClientKind | None = None
     customer_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # True when verifying the token also proved that the customer exists (our
+    # own tokens: a family's check requires its customer), so nobody needs to
+    # read the customer node only to know that.
+    customer_exists: bool = False
 
     @property
     def authenticated(self) -> bool:

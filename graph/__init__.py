@@ -33,7 +33,16 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import RowError, WriteResult, parse_event, write_events
-from graph.model import Brand, Category, Customer, Device, Event, Product, Session
+from graph.model import (
+    Brand,
+    Category,
+    Customer,
+    CustomerRef,
+    Device,
+    Event,
+    Product,
+    Session,
+)
 from graph.oauth import GrantRecord, list_grants, revoke_grant
 
 __all__ = [
@@ -42,6 +51,7 @@ __all__ = [
     "CartKey",
     "Category",
     "Customer",
+    "CustomerRef",
     "Device",
     "Event",
     "GrantRecord",

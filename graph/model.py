@@ -57,8 +57,19 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
-class Customer:
+class CustomerRef:
+    """A customer known only by id: what the fields of the Customer type may rely on.
+
+    ``me`` answers with one when the token's check already proved the customer
+    exists, so a query of ``me { id purchases }`` reads no customer node; a
+    field that needs more (``createdAt``) loads it.
+    """
+
     id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Customer(CustomerRef):
     created_at: datetime | None
     # Only a keyed hash of the email is kept, so the graph can match a returning
     # customer by email without holding the address itself.

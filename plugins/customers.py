@@ -8,6 +8,7 @@ no gate checks yet: consent policies are still to come.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -24,6 +25,7 @@ from gateway import (
 )
 from graph import (
     Customer,
+    CustomerRef,
     Device,
     Session,
     customers_by_id,
@@ -59,11 +61,19 @@ async def customer(root: Any, info: Info, id: strawberry.ID) -> Customer:
     return await _customer(info, id)
 
 
-async def me(root: Any, info: Info) -> Customer:
+async def me(root: Any, info: Info) -> CustomerRef:
     principal: Principal = info.context.principal
     if principal.customer_id is None:
         raise Unauthenticated("me needs a token issued for a customer")
+    if principal.customer_exists:
+        # The token's check found the customer: no read just to learn that.
+        return CustomerRef(principal.customer_id)
     return await _customer(info, principal.customer_id)
+
+
+async def customer_created_at(root: CustomerRef, info: Info) -> datetime | None:
+    found = root if isinstance(root, Customer) else await _customer(info, root.id)
+    return found.created_at
 
 
 async def session(root: Any, info: Info, id: strawberry.ID) -> Session:
@@ -94,7 +104,7 @@ def _may_read_session(principal: Principal, found: Session) -> None:
     )
 
 
-async def customer_devices(root: Customer, info: Info) -> list[Device]:
+async def customer_devices(root: CustomerRef, info: Info) -> list[Device]:
     found: list[Device] = await info.context.loader("customer_devices").load(root.id)
     return found
 
@@ -141,7 +151,7 @@ def register_fields() -> list[FieldSpec]:
             "Customer",
             "createdAt",
             "DateTime",
-            attr="created_at",
+            customer_created_at,
             data_category=profile,
             scopes=frozenset({"profile:read"}),
         ),

@@ -38,7 +38,7 @@ from gateway import (
 from graph import (
     CartItem,
     CartKey,
-    Customer,
+    CustomerRef,
     PurchasePage,
     PurchasesKey,
     Session,
@@ -116,7 +116,7 @@ def _after(after: str | None) -> tuple[datetime | None, str | None]:
 
 
 async def customer_purchases(
-    root: Customer, info: Info, first: int | None = None, after: str | None = None
+    root: CustomerRef, info: Info, first: int | None = None, after: str | None = None
 ) -> Connection:
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
@@ -143,14 +143,14 @@ def _cart_key(info: Info, id: str) -> CartKey:
 
 
 async def customer_recently_viewed(
-    root: Customer, info: Info, first: int | None = None
+    root: CustomerRef, info: Info, first: int | None = None
 ) -> list[ViewedProduct]:
     key = _views_key(info, root.id, first)
     found: list[ViewedProduct] = await info.context.loader("customer_views").load(key)
     return found
 
 
-async def customer_cart(root: Customer, info: Info) -> list[CartItem]:
+async def customer_cart(root: CustomerRef, info: Info) -> list[CartItem]:
     found: list[CartItem] = await info.context.loader("customer_cart").load(
         _cart_key(info, root.id)
     )

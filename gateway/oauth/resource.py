@@ -98,6 +98,7 @@ class ResourceServer:
             client_kind=kind,
             customer_id=live.customer_id,
             scopes=frozenset(scopes),
+            customer_exists=live.customer_id is not None,
         )
 
     async def _external(self, token: str, issuer: ExternalIssuer) -> Principal:

@@ -69,10 +69,12 @@ SET f.revoked_at = $now
 RETURN count(f) AS revoked
 """
 
-# The per-request check: the family is alive and its client still exists.
+# The per-request check: the family is alive, its client still exists, and so
+# does its customer (an erased customer's tokens die with them).
 LIVE_FAMILY: LiteralString = """
 MATCH (f:TokenFamily {id: $id})
 WHERE f.revoked_at IS NULL AND f.expires_at > $now
+  AND (f.customer_id IS NULL OR EXISTS { (:Customer {id: f.customer_id}) })
 MATCH (c:Client {client_id: f.client_id})
 RETURN f.client_id AS client_id, f.customer_id AS customer_id,
        c.kind AS kind, c.allowed_scopes AS allowed

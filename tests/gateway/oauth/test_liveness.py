@@ -97,3 +97,28 @@ async def test_with_no_moment_every_request_asks_the_graph(demo_graph: Graph) ->
         _, token = await token_for(app, "c1")
         counts = [(await reads_for(app, http, token))[1] for _ in range(2)]
     assert counts[0] == counts[1]
+
+
+async def test_me_reads_no_customer_node_when_the_token_check_found_the_customer(
+    demo_graph: Graph,
+) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(ttl=0) as (app, http):
+        _, token = await token_for(app, "c1")
+        status, reads = await reads_for(app, http, token)
+        dated = await http.post(
+            "/graphql", json={"query": "{ me { id createdAt } }"}, headers=bearer(token)
+        )
+    assert status == 200
+    assert reads == 1  # the token's check only
+    assert dated.json()["data"]["me"]["createdAt"] is not None  # loaded when asked for
+
+
+async def test_a_token_dies_with_its_customer(demo_graph: Graph) -> None:
+    await add_customer(demo_graph, "c1")
+    async with gateway(ttl=0) as (app, http):
+        _, token = await token_for(app, "c1")
+        before, _ = await reads_for(app, http, token)
+        await demo_graph.write("MATCH (c:Customer {id: 'c1'}) DETACH DELETE c")
+        after, _ = await reads_for(app, http, token)
+    assert (before, after) == (200, 401)

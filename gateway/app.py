@@ -29,6 +29,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
+from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
 from gateway.oauth import OAuthService, oauth_routes
@@ -177,7 +178,7 @@ def create_app(
     limits = rate_limits(settings)
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLView(assembly), methods=["GET", "POST"]),
+            Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *oauth_routes(),

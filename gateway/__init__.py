@@ -17,6 +17,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.inputs import flat_input
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
     Connection,
@@ -64,6 +65,7 @@ __all__ = [
     "create_app",
     "decode_cursor",
     "encode_cursor",
+    "flat_input",
     "hookimpl",
     "make_connection",
     "page_size",

@@ -13,7 +13,6 @@ sessions it may write to (anonymous ones, or the customer's own).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -22,7 +21,7 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import BadUserInput, FieldSpec, Principal, hookimpl
+from gateway import BadUserInput, FieldSpec, Principal, flat_input, hookimpl
 from graph import Event, RowError, parse_event, write_events
 
 Info = strawberry.Info
@@ -48,6 +47,7 @@ class EventKind(Enum):
     LOGIN = "login"
 
 
+@flat_input
 @strawberry.input(description="One behavioural event.")
 class EventInput:
     event_id: strawberry.ID = strawberry.field(
@@ -94,8 +94,9 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
     # what it was given, which skips the events rejected here.
     input_index: list[int] = []
     for index, item in enumerate(events):
-        # parse_event reads rows as a file holds them: the type's name, the time as text.
-        row = {**dataclasses.asdict(item), "type": item.type.value, "at": item.at.isoformat()}
+        # parse_event reads rows as a file holds them (the type's name); the time
+        # graphql-core already parsed is taken as it is.
+        row = {**vars(item), "type": item.type.value}
         try:
             # A token issued for a customer speaks for that customer only.
             if principal.customer_id is not None:

@@ -57,12 +57,15 @@ def timestamp(row: Mapping[str, Any], name: str, *, required: bool = True) -> da
         if required:
             raise RowError(name, "is required")
         return None
-    if not isinstance(value, str):
+    if isinstance(value, datetime):
+        parsed = value  # parsed already (a GraphQL DateTime)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise RowError(name, f"{value!r} is not an ISO 8601 timestamp") from None
+    else:
         raise RowError(name, f"must be an ISO 8601 string, not {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise RowError(name, f"{value!r} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
         raise RowError(name, f"{value!r} has no timezone (add Z or an offset such as +01:00)")
     return parsed

@@ -23,6 +23,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from bench.dataset import DEFAULT_HOME, GraphSpec, ensure_graph
 from bench.run import ROOT, fixtures, log
@@ -73,7 +74,7 @@ def group_of(path: str) -> str:
     return "other (stdlib, C, idle)"
 
 
-def summarise(raw: Path) -> dict[str, object]:
+def summarise(raw: Path) -> dict[str, Any]:
     by_group: Counter[str] = Counter()
     through: Counter[str] = Counter()
     total = 0
@@ -160,9 +161,9 @@ def main(argv: list[str] | None = None) -> None:
             summaries[w] = summary
             log(f"profile {w}: {summary['samples']} samples at {summary['rps_while_sampled']} rps")
             print(f"\n{w} ({summary['samples']} samples, {summary['rps_while_sampled']} rps):")
-            for k, v in summary["self_by_module_pct"].items():  # type: ignore[union-attr]
+            for k, v in summary["self_by_module_pct"].items():
                 print(f"  self   {v:5.1f} %  {k}")
-            for k, v in summary["inclusive_pct"].items():  # type: ignore[union-attr]
+            for k, v in summary["inclusive_pct"].items():
                 print(f"  within {v:5.1f} %  {k}")
     finally:
         gateway.stop()

@@ -43,7 +43,7 @@ def cell(run: Run, cpu_pids: dict[str, str]) -> dict[str, Any]:
 def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
     if not a or not b or not b.get("rps"):
         return None
-    return round(a["rps"] / b["rps"], 3)
+    return round(float(a["rps"]) / float(b["rps"]), 3)
 
 
 def machine() -> dict[str, Any]:
@@ -95,9 +95,12 @@ def table(results: dict[str, Any], concurrency: str) -> str:
         if w not in results:
             continue
         row = [TITLES[w]]
-        cells = {s: (results[w].get(s) or {}).get(concurrency) for s in SYSTEMS}
+        cells: dict[str, dict[str, Any] | None] = {
+            s: (results[w].get(s) or {}).get(concurrency) for s in SYSTEMS
+        }
         for s in SYSTEMS:
-            row.append(f"{cells[s]['rps']:,.0f}" if cells[s] else "—")
+            c = cells[s]
+            row.append(f"{c['rps']:,.0f}" if c else "—")
         for s in SYSTEMS:
             c = cells[s]
             row.append(f"{c['p50']:.1f} / {c['p99']:.1f}" if c and c["p50"] is not None else "—")

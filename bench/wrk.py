@@ -65,14 +65,15 @@ class Run:
     seconds: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
     histogram: Counter[int] = field(default_factory=Counter)  # microseconds -> count
-    cpu: Counter[str] = field(default_factory=Counter)  # process -> CPU seconds used
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds used
 
     def add(self, other: Run) -> None:
         self.requests += other.requests
         self.seconds += other.seconds
         self.errors.update(other.errors)
         self.histogram.update(other.histogram)
-        self.cpu.update(other.cpu)
+        for name, seconds in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
 
     @property
     def rps(self) -> float:

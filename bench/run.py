@@ -310,6 +310,13 @@ def main(argv: list[str] | None = None) -> None:
         agreed = check_equivalence(systems, args.workloads, f)
         measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
         written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
+        for s, stored in written.items():
+            sent = sum(r.requests for r in measured.get("w4", {}).get(s, {}).values())
+            if stored < W4_BATCH * sent:
+                raise SystemExit(
+                    f"W4: {s} stored {stored} views for {sent} measured requests of "
+                    f"{W4_BATCH}: its writes did not all happen"
+                )
         if args.keep_running:
             log("servers left running (--keep-running); Ctrl-C to stop them")
             try:

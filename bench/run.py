@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
         written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
         for s, stored in written.items():
-            sent = sum(r.requests for r in measured.get("w4", {}).get(s, {}).values())
+            w4_runs: dict[int, Run] = measured["w4"][s] if "w4" in measured else {}
+            sent = sum(r.requests for r in w4_runs.values())
             if stored < W4_BATCH * sent:
                 raise SystemExit(
                     f"W4: {s} stored {stored} views for {sent} measured requests of "

@@ -310,12 +310,12 @@ def main(argv: list[str] | None = None) -> None:
         agreed = check_equivalence(systems, args.workloads, f)
         measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
         written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
-        for s, stored in written.items():
-            w4_runs: dict[int, Run] = measured["w4"][s] if "w4" in measured else {}
+        for name, stored in written.items():
+            w4_runs: dict[int, Run] = measured["w4"][name] if "w4" in measured else {}
             sent = sum(r.requests for r in w4_runs.values())
             if stored < W4_BATCH * sent:
                 raise SystemExit(
-                    f"W4: {s} stored {stored} views for {sent} measured requests of "
+                    f"W4: {name} stored {stored} views for {sent} measured requests of "
                     f"{W4_BATCH}: its writes did not all happen"
                 )
         if args.keep_running:

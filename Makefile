@@ -50,13 +50,18 @@ $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
-bench-deps: $(BIN)/.bench-installed
+bench-deps: $(BIN)/.bench-installed bench/peer/node_modules/.installed
 	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; } || true
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "make bench needs Node.js 20+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+
+
+# The peer's packages, exactly as locked; again only when the lock file changes.
+bench/peer/node_modules/.installed: bench/peer/package-lock.json
 	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: bench-deps
 	env -u NEO4J_URI $(BIN)/python -m bench.run --neo4j-port $(BENCH_PORT) $(BENCH_ARGS)

@@ -57,7 +57,6 @@ bench-deps: $(BIN)/.bench-installed bench/peer/node_modules/.installed
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (Debian: apt-get install -y wrk)" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "make bench needs Node.js 20+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
 
-
 # The peer's packages, exactly as locked; again only when the lock file changes.
 bench/peer/node_modules/.installed: bench/peer/package-lock.json
 	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error

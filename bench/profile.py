@@ -8,9 +8,10 @@ also the share of samples that pass through a few functions the direction of
 issue 8 names (GraphQL validation, parsing, execution; Bolt I/O).
 
 ``python -m bench.profile --workload w3 --seconds 15`` (default: w3 then w1).
-The raw stacks are kept beside the summary (bench results dir, not committed):
-an SVG flame graph can be made from them with any collapsed-stack tool, or
-run py-spy with ``--format flamegraph`` yourself.
+The summary goes to ``bench/results/<date>-profile.json``; the raw stacks to
+``~/.cache/tightrope/bench/profiles/`` (an SVG flame graph can be made from
+them with any collapsed-stack tool, or run py-spy with ``--format
+flamegraph`` yourself).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +48,13 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("logging", ("logging/",)),
     ("json", ("json/",)),
 ]
+IDLE_POOL_WAIT = "_worker (concurrent/futures/thread.py:81)"
 # Inclusive shares: samples whose stack passes through any of these paths.
 THROUGH = {
     "GraphQL validation (graphql/validation)": "graphql/validation/",
-    "GraphQL parsing (graphql/language)": "graphql/language/",
+    "GraphQL parsing (graphql/language/parser.py)": "graphql/language/parser.py",
     "GraphQL execution (graphql/execution)": "graphql/execution/",
-    "strawberry schema/extensions": "strawberry/",
+    "strawberry extensions (strawberry/extensions)": "strawberry/extensions/",
     "neo4j driver (any)": "neo4j/",
     "token verification (gateway/oauth/resource.py)": "gateway/oauth/resource.py",
 }
@@ -84,9 +87,15 @@ def summarise(raw: Path) -> dict[str, Any]:
             continue
         count = int(count_text)
         frames = stack.split(";")
+        if frames[-1].startswith(IDLE_POOL_WAIT):
+            # A thread-pool worker waiting for work: py-spy counts it as active.
+            continue
         total += count
-        by_group[group_of(_path(frames[-1]))] += count
         paths = [_path(f) for f in frames]
+        # Code generated at run time (``<string>``, e.g. graphql-core's visitor
+        # lambdas) counts for the module that called it.
+        named = next((p for p in reversed(paths) if not p.startswith("<")), "")
+        by_group[group_of(named)] += count
         for label, prefix in THROUGH.items():
             if any(p.startswith(prefix) for p in paths):
                 through[label] += count
@@ -108,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--neo4j-port", type=int, default=7689)
     p.add_argument("--ports", default="8691,8692,8693")
     p.add_argument("--home", type=Path, default=DEFAULT_HOME)
-    p.add_argument("--out", type=Path, default=DEFAULT_HOME / "profiles")
+    p.add_argument("--out", type=Path, default=DEFAULT_HOME / "profiles", help="raw stacks")
+    p.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
     workloads = args.workload or ["w3", "w1"]
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -157,10 +167,14 @@ def main(argv: list[str] | None = None) -> None:
             load.join()
             summary = summarise(raw)
             summary["rps_while_sampled"] = round(result["run"].rps, 1)
+            summary["errors_while_sampled"] = dict(result["run"].errors)
             summary["dump_example"] = top.stdout[-3000:]
             summaries[w] = summary
             log(f"profile {w}: {summary['samples']} samples at {summary['rps_while_sampled']} rps")
-            print(f"\n{w} ({summary['samples']} samples, {summary['rps_while_sampled']} rps):")
+            print(
+                f"\n{w} ({summary['samples']} samples, {summary['rps_while_sampled']} rps, "
+                f"errors {summary['errors_while_sampled'] or 0}):"
+            )
             for k, v in summary["self_by_module_pct"].items():
                 print(f"  self   {v:5.1f} %  {k}")
             for k, v in summary["inclusive_pct"].items():
@@ -168,8 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         gateway.stop()
         graph.server.stop()
-    (args.out / "summary.json").write_text(json.dumps(summaries, indent=2))
-    print(f"\nraw stacks and summary.json in {args.out}")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    summary_path = args.results / f"{stamp}-profile.json"
+    summary_path.write_text(json.dumps(summaries, indent=2) + "\n")
+    print(f"\nraw stacks in {args.out}; summary in {summary_path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``make bench-profile``: where the gateway's CPU goes under W1 and W3 at 16 connections.
+"""``python -m bench.profile``: where the gateway's CPU goes under W1 and W3 at 16 connections.
 
 Serves the bench graph with ``tightrope serve`` as ``make bench`` does, puts
 it under one workload with wrk, and samples it with py-spy (``record

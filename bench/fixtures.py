@@ -1,0 +1,136 @@
+"""What the workloads rotate over: 200 customers with purchases, 200 SKUs, and their tokens.
+
+The ids are chosen by Cypher in a fixed order, so a given graph always gives
+the same ids. Tokens for the gateway are minted by :func:`mint`, run in a
+child process (``python -m bench.fixtures mint``) with ``TIGHTROPE_DEV_MODE=true``:
+issuing tokens without a browser is a development tool, and may refuse outside
+dev mode, while the gateway the bench measures runs outside it. The child
+calls the same code as ``tightrope token`` (``gateway.oauth.devtokens``) once
+per customer, which is far quicker than 200 CLI processes. The bench client is
+an ordinary ``first_party`` client registered once per graph (found again by
+its name).
+
+Tokens for the peer are HS256 JWTs with ``sub`` = the customer id, signed
+with the peer's bench secret, as a team's identity provider would issue them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from neo4j import GraphDatabase, NotificationMinimumSeverity
+
+ROTATION = 200
+BENCH_CLIENT = "tightrope-bench"
+BENCH_SCOPES = ("profile:read", "purchases:read", "events:write")
+# Signs the peer's bench tokens only; the bench data is generated.
+PEER_JWT_SECRET = "tightrope-bench-peer-secret-not-a-secret-0123456789"  # noqa: S105
+
+CUSTOMERS_WITH_PURCHASES = """
+MATCH (c:Customer) WHERE EXISTS { (c)-[:PURCHASED]->() }
+RETURN c.id AS id ORDER BY id LIMIT $n
+"""
+ALL_SKUS = "MATCH (p:Product) RETURN p.sku AS sku ORDER BY sku"
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    customers: list[str]
+    skus: list[str]
+    # Per customer, in the order of ``customers``.
+    tokens: list[str]
+    families: list[str]
+    peer_tokens: list[str]
+    # A token of the bench client for no customer, with events:write (W4).
+    events_token: str
+    events_family: str
+
+
+def choose_ids(uri: str, user: str, password: str) -> tuple[list[str], list[str]]:
+    """200 customers that bought something, and 200 SKUs spread over the catalogue."""
+    with GraphDatabase.driver(
+        uri, auth=(user, password), notifications_min_severity=NotificationMinimumSeverity.OFF
+    ) as driver:
+        records, _, _ = driver.execute_query(CUSTOMERS_WITH_PURCHASES, {"n": ROTATION})
+        customers = [r["id"] for r in records]
+        records, _, _ = driver.execute_query(ALL_SKUS)
+        every = [r["sku"] for r in records]
+    step = max(1, len(every) // ROTATION)
+    skus = every[::step][:ROTATION]
+    if len(customers) < ROTATION or len(skus) < ROTATION:
+        raise SystemExit(
+            f"the bench graph has too few customers with purchases ({len(customers)}) "
+            f"or products ({len(skus)}) for a rotation of {ROTATION}"
+        )
+    return customers, skus
+
+
+def peer_token(customer: str, ttl: int = 3600) -> str:
+    now = int(time.time())
+    claims = {"sub": customer, "iat": now, "exp": now + ttl}
+    return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(PEER_JWT_SECRET))
+
+
+def family_of(token: str) -> str:
+    from gateway.oauth.tokens import unverified_claims
+
+    return str(unverified_claims(token)["gid"])
+
+
+async def _mint(customers: list[str]) -> dict[str, Any]:
+    """Register (or find) the bench client and issue its tokens; run in dev mode."""
+    from gateway.cli.common import graph_session
+    from gateway.oauth.clients import register_client
+    from gateway.oauth.devtokens import dev_token
+    from gateway.oauth.routes import OAuthService
+    from gateway.oauth.scopes import ScopeCatalogue
+    from gateway.plugins import load_plugins
+    from gateway.schema import collect_registry
+    from gateway.settings import load_settings
+    from graph.oauth import list_clients
+
+    settings = load_settings()
+    registry = collect_registry(load_plugins(settings.disabled_plugins, ()), settings)
+    catalogue = ScopeCatalogue(registry.scopes)
+    service = OAuthService(settings, catalogue)
+    async with graph_session() as graph:
+        existing = [c for c in await list_clients(graph) if c.name == BENCH_CLIENT]
+        if existing:
+            client_id = existing[0].client_id
+        else:
+            record, _ = await register_client(
+                graph,
+                catalogue,
+                name=BENCH_CLIENT,
+                kind="first_party",
+                scopes=BENCH_SCOPES,
+                trusted=True,
+            )
+            client_id = record.client_id
+        tokens = [
+            await dev_token(
+                graph,
+                service,
+                client_id=client_id,
+                customer_id=c,
+                scopes=("profile:read", "purchases:read"),
+            )
+            for c in customers
+        ]
+        events = await dev_token(
+            graph, service, client_id=client_id, customer_id=None, scopes=("events:write",)
+        )
+    return {"client_id": client_id, "tokens": tokens, "events_token": events}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["mint"]:
+    # stdin: a JSON list of customer ids; stdout: the tokens as JSON.
+    minted = asyncio.run(_mint(json.load(sys.stdin)))
+    json.dump(minted, sys.stdout)

@@ -1,0 +1,183 @@
+"""RAW: the gateway's own graph reads and writes on the bare driver, behind the thinnest endpoint.
+
+This is the floor the gateway is measured against. Each route calls the
+functions of graph/ the gateway's resolvers end in (``live_family``,
+``customers_by_id``, ``purchases_of_customers``, ``products_by_sku``,
+``brands_by_id``, ``categories_of_products``, ``parse_event`` and
+``write_events``), so it sends the gateway's own Cypher statements in the
+same order and the same number of round trips, through the same
+:class:`graph.Graph` facade and driver settings, and it keeps doing so when
+graph/ changes. It is served by the same uvicorn as ``tightrope serve``
+(same HTTP parser, same event loop). What it leaves out is everything between
+the socket and graph/: Starlette and the gateway's middleware, the token's
+signature check (the revocation read is kept: it is a round trip), GraphQL
+parsing, validation and execution, DataLoaders and the GraphQL response shape.
+The ratio gateway/raw is therefore the cost of those layers.
+
+Routes (POST, JSON bodies; answers are JSON of its own plain shape):
+
+* ``/w1`` ``{"customer": id, "family": gid}``: the token family's revocation
+  read, the customer, then the customer's 5 latest purchases with product sku
+  and name (three reads, one after the other, as the gateway does them).
+* ``/w3`` ``{"sku": sku}``: the product, then its brand and its categories
+  (two reads at once, as the gateway's DataLoaders dispatch them).
+* ``/w4`` ``{"family": gid, "events": [...]}``: the revocation read, then
+  ``write_events`` on the batch, as ``trackEvents`` calls it for a client
+  token. The events are the same JSON objects ``trackEvents`` gets.
+* ``/typename``: ``{"data": {"__typename": "Query"}}`` without touching Neo4j.
+
+Run: ``python -m bench.raw --port P`` with NEO4J_URI, NEO4J_USER and
+NEO4J_PASSWORD set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+from graph import (
+    Graph,
+    Neo4jSettings,
+    PurchasesKey,
+    brands_by_id,
+    categories_of_products,
+    connect,
+    customers_by_id,
+    parse_event,
+    products_by_sku,
+    purchases_of_customers,
+    write_events,
+)
+from graph.oauth import live_family
+
+# As the gateway's default query_timeout.
+QUERY_TIMEOUT = 5.0
+PURCHASES = 5
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(row: dict[str, Any]) -> dict[str, Any]:
+    """An EventInput's JSON as the row parse_event reads (what the GraphQL layer hands it)."""
+    out = {_CAMEL.sub("_", k).lower(): v for k, v in row.items()}
+    if isinstance(out.get("type"), str):
+        out["type"] = out["type"].lower()
+    return out
+
+
+class Raw:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    async def live(self, family: str) -> bool:
+        return await live_family(self.graph, family, int(time.time())) is not None
+
+    async def w1(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not await self.live(body["family"]):
+            return {"error": "token revoked"}
+        (customer,) = await customers_by_id(self.graph, [body["customer"]])
+        if customer is None:
+            return {"id": None}
+        (page,) = await purchases_of_customers(self.graph, [PurchasesKey(customer.id, PURCHASES)])
+        return {
+            "id": customer.id,
+            "purchases": [{"sku": p.product.sku, "name": p.product.name} for p in page.purchases],
+        }
+
+    async def w3(self, body: dict[str, Any]) -> dict[str, Any]:
+        (product,) = await products_by_sku(self.graph, [body["sku"]])
+        if product is None:
+            return {"product": None}
+        (brand,), (categories,) = await asyncio.gather(
+            brands_by_id(self.graph, [product.brand_id]),
+            categories_of_products(self.graph, [product.sku]),
+        )
+        return {
+            "name": product.name,
+            "price": product.price,
+            "brand": {"name": brand.name} if brand else None,
+            "categories": [{"name": c.name} for c in categories],
+        }
+
+    async def w4(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not await self.live(body["family"]):
+            return {"error": "token revoked"}
+        events = [parse_event(_snake(e)) for e in body["events"]]
+        result = await write_events(self.graph, events)
+        return {
+            "accepted": sum(result.created.values()),
+            "duplicates": sum(result.already_stored.values()),
+            "rejected": len(result.rejected),
+        }
+
+
+def make_app(raw: Raw) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    routes: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        "/w1": raw.w1,
+        "/w3": raw.w3,
+        "/w4": raw.w4,
+    }
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        if path == "/typename":
+            answer: dict[str, Any] = {"data": {"__typename": "Query"}}
+        elif path in routes:
+            answer = await routes[path](json.loads(b"".join(chunks)))
+        else:
+            answer = {"error": "no such route"}
+        payload = json.dumps(answer).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    # As the gateway connects (gateway/app.py): 1 s to connect, no retries.
+    settings = Neo4jSettings(
+        os.environ["NEO4J_URI"],
+        os.environ["NEO4J_USER"],
+        os.environ["NEO4J_PASSWORD"],
+        timeout=1.0,
+        retry_time=0.0,
+        query_timeout=QUERY_TIMEOUT,
+    )
+    uvicorn.run(
+        make_app(Raw(connect(settings))), host="127.0.0.1", port=args.port, log_level="warning"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""``make bench``: tightrope, the peer and the raw driver, side by side on one graph.
+
+Steps: find or build the seeded graph (bench/dataset.py); start the three
+systems (bench/systems.py); mint the tokens (bench/fixtures.py); check that
+every system answers the same data for every id (W1, W3) and fail loudly if
+not; then, per workload and concurrency, warm every system up and run the
+measured rounds interleaved (A, B, C, A, B, C...), so drift on this shared
+machine hits all of them; write bench/results/<date>.json and .png.
+
+Knobs (``make bench BENCH_ARGS="..."``): ``--quick``, ``--duration`` (measured
+seconds per system and cell, split over ``--rounds``), ``--warmup``,
+``--concurrency 4,16``, ``--workloads w1,w3,w4,typename``,
+``--systems tightrope,peer,raw``, ``--keep-running`` (leave the servers up,
+say for a profiler; Ctrl-C stops them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from neo4j import GraphDatabase, NotificationMinimumSeverity
+
+from bench import report
+from bench.dataset import DEFAULT_HOME, BenchGraph, GraphSpec, ensure_graph
+from bench.fixtures import Fixtures, choose_ids, family_of, peer_token
+from bench.systems import System, cpu_seconds, gateway_env, make_systems
+from bench.workloads import (
+    PEER_W4_NULL,
+    SYSTEMS,
+    W4_BATCH,
+    WORKLOADS,
+    normal,
+    prelude,
+    requests,
+    script_name,
+)
+from bench.wrk import Run, merged, require_wrk, run_wrk, write_script
+
+ROOT = Path(__file__).resolve().parent.parent
+W4_PREFIX = "bench-w4-"
+DELETE_W4 = """
+MATCH (s:Session) WHERE s.id STARTS WITH $prefix
+CALL (s) { DETACH DELETE s } IN TRANSACTIONS OF 2000 ROWS
+"""
+COUNT_W4 = """
+MATCH (s:Session)-[v:VIEWED]->() WHERE s.id STARTS WITH $prefix
+RETURN count(v) AS views
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short runs: a few minutes in all")
+    p.add_argument("--duration", type=float, help="measured seconds per system and cell")
+    p.add_argument("--warmup", type=float, help="warm-up seconds per system and cell")
+    p.add_argument("--rounds", type=int, help="interleaved rounds the duration is split over")
+    p.add_argument("--concurrency", default="4,16", help="comma-separated connection counts")
+    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--neo4j-port", type=int, default=int(os.environ.get("BENCH_PORT", 7689)))
+    p.add_argument("--ports", default="8691,8692,8693", help="tightrope,peer,raw HTTP ports")
+    p.add_argument("--events", type=int, default=GraphSpec.events)
+    p.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--keep-running", action="store_true")
+    p.add_argument("--keep-graph", action="store_true", help="leave the graph's Neo4j running")
+    args = p.parse_args(argv)
+    quick = (4.0, 2.0, 1) if args.quick else (20.0, 5.0, 2)
+    args.duration = args.duration or quick[0]
+    args.warmup = quick[1] if args.warmup is None else args.warmup
+    args.rounds = args.rounds or quick[2]
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.workloads = [w for w in args.workloads.split(",") if w]
+    args.systems = [s for s in args.systems.split(",") if s]
+    unknown = set(args.workloads) - set(WORKLOADS) | set(args.systems) - set(SYSTEMS)
+    if unknown:
+        p.error(f"unknown workloads or systems: {', '.join(sorted(unknown))}")
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def mint(graph: BenchGraph, gateway: System, customers: list[str], state: Path) -> dict[str, Any]:
+    """Tokens for the gateway, minted in a child process in dev mode (see bench/fixtures.py)."""
+    port = int(gateway.url.rsplit(":", 1)[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TIGHTROPE_", "NEO4J_"))}
+    env.update(graph.env())
+    env.update(gateway_env(port, state))
+    env["TIGHTROPE_DEV_MODE"] = "true"
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.fixtures", "mint"],
+        input=json.dumps(customers),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"minting tokens failed:\n{out.stderr}")
+    minted: dict[str, Any] = json.loads(out.stdout)
+    return minted
+
+
+def fixtures(graph: BenchGraph, gateway: System, state: Path) -> Fixtures:
+    customers, skus = choose_ids(graph.uri, graph.user, graph.password)
+    minted = mint(graph, gateway, customers, state)
+    return Fixtures(
+        customers=customers,
+        skus=skus,
+        tokens=minted["tokens"],
+        families=[family_of(t) for t in minted["tokens"]],
+        peer_tokens=[peer_token(c) for c in customers],
+        events_token=minted["events_token"],
+        events_family=family_of(minted["events_token"]),
+    )
+
+
+def check_equivalence(
+    systems: dict[str, System], workloads: list[str], f: Fixtures
+) -> dict[str, int]:
+    """Every system gives the same data for every id; SystemExit naming the first difference."""
+    agreed: dict[str, int] = {}
+    with httpx.Client(timeout=30.0) as client:
+        for w in (w for w in workloads if w != "w4"):
+            answers: dict[str, list[Any]] = {}
+            for name, system in systems.items():
+                path, bodies, auth = requests(w, name, f)
+                got = []
+                for i, body in enumerate(bodies):
+                    headers = {"content-type": "application/json"}
+                    if auth:
+                        headers["authorization"] = auth[i]
+                    response = client.post(system.url + path, content=body, headers=headers)
+                    if response.status_code != 200:
+                        raise SystemExit(
+                            f"{w}: {name} answered HTTP {response.status_code} for id #{i}: "
+                            f"{response.text[:500]}"
+                        )
+                    try:
+                        got.append(normal(w, name, response.json()))
+                    except (KeyError, TypeError, ValueError) as exc:
+                        raise SystemExit(
+                            f"{w}: {name}'s answer for id #{i} is not the expected shape "
+                            f"({exc!r}): {response.text[:500]}"
+                        ) from exc
+                answers[name] = got
+            names = list(answers)
+            for name in names[1:]:
+                for i, (a, b) in enumerate(zip(answers[names[0]], answers[name], strict=True)):
+                    if a != b:
+                        raise SystemExit(
+                            f"EQUIVALENCE FAILED on {w}, id #{i}:\n  {names[0]}: {a}\n  {name}: {b}"
+                        )
+            agreed[w] = len(answers[names[0]])
+            log(f"equivalence {w}: {', '.join(names)} agree on {agreed[w]} ids")
+    return agreed
+
+
+def measure(
+    systems: dict[str, System],
+    args: argparse.Namespace,
+    f: Fixtures,
+    neo4j_pid: int | None,
+    scripts: Path,
+    nonce: str,
+) -> dict[str, dict[str, dict[int, Run]]]:
+    """Per workload, system and concurrency: the merged measured rounds."""
+    out: dict[str, dict[str, dict[int, Run]]] = {}
+    for w in args.workloads:
+        order = [s for s in systems if not (w == "w4" and s == "peer")]
+        out[w] = {s: {} for s in order}
+        for c in args.concurrency:
+            rounds: dict[str, list[Run]] = {s: [] for s in order}
+            for phase in ["warmup", *range(args.rounds)]:
+                for s in order:
+                    seconds = args.warmup if phase == "warmup" else args.duration / args.rounds
+                    if seconds <= 0:
+                        continue
+                    tag = f"{nonce}-{s}-c{c}-{phase}"
+                    start = 0 if phase == "warmup" else 67 * (int(phase) + 1)
+                    data = prelude(w, s, f, f"{W4_PREFIX}{tag}", start)
+                    script = write_script(scripts / f"{w}-{s}.lua", script_name(w), data)
+                    pids = {s: systems[s].pid}
+                    if neo4j_pid is not None:
+                        pids["neo4j"] = neo4j_pid
+                    before = {k: cpu_seconds(p) for k, p in pids.items()}
+                    run = run_wrk(systems[s].url, script, c, seconds)
+                    for k, p in pids.items():
+                        run.cpu[k] = cpu_seconds(p) - before[k]
+                    if phase != "warmup":
+                        rounds[s].append(run)
+                    log(
+                        f"{w} c={c} {s:<9} {phase!s:<6} {run.rps:8.1f} rps  "
+                        f"p50 {run.percentile_ms(50)} ms  errors {dict(run.errors) or 0}"
+                    )
+            for s in order:
+                out[w][s][c] = merged(rounds[s])
+    return out
+
+
+def w4_written(graph: BenchGraph, nonce: str, systems: list[str]) -> dict[str, int]:
+    """Views each system stored in its W4 runs, warm-ups included: the writes happened."""
+    with GraphDatabase.driver(
+        graph.uri,
+        auth=(graph.user, graph.password),
+        notifications_min_severity=NotificationMinimumSeverity.OFF,
+    ) as driver:
+        return {
+            s: driver.execute_query(COUNT_W4, {"prefix": f"{W4_PREFIX}{nonce}-{s}-"}).records[0][
+                "views"
+            ]
+            for s in systems
+        }
+
+
+def delete_w4(graph: BenchGraph) -> None:
+    """Take the W4 workload's sessions and views out again, so runs start from the same graph."""
+    with (
+        GraphDatabase.driver(
+            graph.uri,
+            auth=(graph.user, graph.password),
+            notifications_min_severity=NotificationMinimumSeverity.OFF,
+        ) as driver,
+        driver.session() as session,
+    ):
+        session.run(DELETE_W4, {"prefix": W4_PREFIX}).consume()
+
+
+def assemble(
+    args: argparse.Namespace,
+    graph: BenchGraph,
+    measured: dict[str, dict[str, dict[int, Run]]],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for w, by_system in measured.items():
+        entry: dict[str, Any] = {}
+        for s in SYSTEMS:
+            if s not in by_system:
+                entry[s] = None
+                continue
+            entry[s] = {
+                str(c): report.cell(run, {"process": s, "neo4j": "neo4j"})
+                for c, run in by_system[s].items()
+            }
+        for other in ("peer", "raw"):
+            entry[f"ratio_rps_{other}"] = {
+                str(c): report.ratio(
+                    (entry.get("tightrope") or {}).get(str(c)), (entry.get(other) or {}).get(str(c))
+                )
+                for c in args.concurrency
+            }
+        if w == "w4":
+            entry["peer_null_reason"] = PEER_W4_NULL
+            entry["batch"] = W4_BATCH
+        results[w] = entry
+    return {
+        **results,
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "rounds": args.rounds,
+            "concurrency": args.concurrency,
+            "quick": args.quick,
+            "rotation": 200,
+            "graph": {**graph.spec.params(), "reused": graph.reused},
+            "rate_limit": "off (TIGHTROPE_RATE_LIMIT_PER_SECOND=0)",
+            "gateway": "tightrope serve, 1 worker, dev mode off",
+        },
+        **extra,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    began = time.monotonic()
+    require_wrk()
+    if not (ROOT / "bench" / "peer" / "node_modules").is_dir() and "peer" in args.systems:
+        raise SystemExit("the peer is not installed: run `npm ci` in bench/peer (make bench does)")
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    graph = ensure_graph(GraphSpec(events=args.events), args.neo4j_port, args.home)
+    built = time.monotonic()
+    state = args.home / "state"
+    ports = dict(zip(SYSTEMS, (int(p) for p in args.ports.split(",")), strict=True))
+    logs = args.home / "logs"
+    all_systems = make_systems(graph.env(), ports, state, logs)
+    systems = {s: all_systems[s] for s in args.systems}
+    nonce = uuid.uuid4().hex[:8]
+    scripts = args.home / "scripts"
+    try:
+        for s in systems.values():
+            s.start()
+            log(f"{s.name} up at {s.url} (pid {s.pid}; log {s.log})")
+        f = fixtures(graph, all_systems["tightrope"], state)
+        log(f"{len(f.customers)} customers, {len(f.skus)} SKUs, tokens minted")
+        delete_w4(graph)
+        agreed = check_equivalence(systems, args.workloads, f)
+        measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
+        written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
+        for name, stored in written.items():
+            w4_runs: dict[int, Run] = measured["w4"][name] if "w4" in measured else {}
+            sent = sum(r.requests for r in w4_runs.values())
+            if stored < W4_BATCH * sent:
+                raise SystemExit(
+                    f"W4: {name} stored {stored} views for {sent} measured requests of "
+                    f"{W4_BATCH}: its writes did not all happen"
+                )
+        if args.keep_running:
+            log("servers left running (--keep-running); Ctrl-C to stop them")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        delete_w4(graph)
+        version = graph_version(graph)
+    finally:
+        for s in systems.values():
+            s.stop()
+        if not args.keep_graph:
+            graph.server.stop()
+    load_after = [round(x, 2) for x in os.getloadavg()]
+    stamp = datetime.now(UTC)
+    extra = {
+        "date": stamp.isoformat(timespec="seconds"),
+        "git": report.git_commit(),
+        "machine": {**report.machine(), "neo4j": version},
+        "load": {
+            "before": load_before,
+            "after": load_after,
+            "note": "1/5/15-minute load averages (os.getloadavg); the machine is shared",
+        },
+        "equivalence": {w: f"{n} ids agree across {', '.join(systems)}" for w, n in agreed.items()},
+        "w4_views_stored": written,
+        "graph_build_seconds": round(graph.build_seconds, 1),
+        "elapsed_seconds": round(time.monotonic() - began, 1),
+        "elapsed_after_graph_seconds": round(time.monotonic() - built, 1),
+    }
+    results = assemble(args, graph, measured, extra)
+    name = stamp.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
+    json_path = args.out / f"{name}.json"
+    report.write_json(json_path, results)
+    report.chart(args.out / f"{name}.png", results)
+    for c in args.concurrency:
+        print(f"\n{c} connections:\n" + report.table(results, str(c)))
+    print(f"\nresults: {json_path} (+ .png); {results['elapsed_seconds']:.0f}s in all")
+
+
+def graph_version(graph: BenchGraph) -> str:
+    with GraphDatabase.driver(graph.uri, auth=(graph.user, graph.password)) as driver:
+        records, _, _ = driver.execute_query(
+            "CALL dbms.components() YIELD name, versions, edition "
+            "RETURN name + ' ' + versions[0] + ' ' + edition AS v"
+        )
+        return str(records[0]["v"])
+
+
+if __name__ == "__main__":
+    main()

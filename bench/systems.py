@@ -1,0 +1,143 @@
+"""The three systems under test, each a process of its own on a local port.
+
+* ``tightrope``: ``tightrope serve`` (uvicorn, one worker), as an operator
+  starts it: outside dev mode, a PII key set, its own signing-key directory.
+  The bench turns its rate limit off (``TIGHTROPE_RATE_LIMIT_PER_SECOND=0``):
+  the default 50 requests/s per client would otherwise be what is measured.
+  Access tokens live an hour (``TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL=3600``), so
+  the tokens minted at the start outlive the run.
+* ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server).
+* ``raw``: ``python -m bench.raw`` (the gateway's Cypher on the bare driver).
+
+Each process's CPU time is read from /proc/<pid>/stat before and after a
+measured run: CPU per request is the figure that explains a throughput.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.dataset import BENCH_PII_KEY
+from bench.fixtures import PEER_JWT_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_DIR = ROOT / "bench" / "peer"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def gateway_env(port: int, state_dir: Path) -> dict[str, str]:
+    """Settings shared by the served gateway and the token minting child."""
+    return {
+        "TIGHTROPE_PII_KEY": BENCH_PII_KEY,
+        "TIGHTROPE_RATE_LIMIT_PER_SECOND": "0",
+        "TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL": "3600",
+        "TIGHTROPE_OAUTH_ISSUER": f"http://127.0.0.1:{port}",
+        "TIGHTROPE_OAUTH_KEYS_DIR": str(state_dir / "oauth"),
+    }
+
+
+@dataclass
+class System:
+    name: str
+    url: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log: Path
+    ready_path: str
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited at start; see {self.log}")
+            try:
+                response = httpx.post(
+                    self.url + self.ready_path, json={"query": "{ __typename }"}, timeout=2.0
+                )
+                if response.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise SystemExit(f"{self.name} did not answer within {timeout:.0f}s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def make_systems(
+    graph_env: dict[str, str], ports: dict[str, int], state_dir: Path, logs: Path
+) -> dict[str, System]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TIGHTROPE_", "NEO4J_"))}
+    base.update(graph_env)
+    python = sys.executable
+    tightrope = str(Path(python).with_name("tightrope"))
+    gw_port, peer_port, raw_port = ports["tightrope"], ports["peer"], ports["raw"]
+    return {
+        "tightrope": System(
+            "tightrope",
+            f"http://127.0.0.1:{gw_port}",
+            [tightrope, "serve", "--host", "127.0.0.1", "--port", str(gw_port)],
+            {**base, **gateway_env(gw_port, state_dir)},
+            ROOT,
+            logs / "tightrope.log",
+            "/graphql",
+        ),
+        "peer": System(
+            "peer",
+            f"http://127.0.0.1:{peer_port}",
+            ["node", "server.mjs"],
+            {**base, "PEER_PORT": str(peer_port), "PEER_JWT_SECRET": PEER_JWT_SECRET},
+            PEER_DIR,
+            logs / "peer.log",
+            "/",
+        ),
+        "raw": System(
+            "raw",
+            f"http://127.0.0.1:{raw_port}",
+            [python, "-m", "bench.raw", "--port", str(raw_port)],
+            base,
+            ROOT,
+            logs / "raw.log",
+            "/typename",
+        ),
+    }

@@ -12,10 +12,10 @@ setup = function(thread)
   thread:set("thread_id", threads)
 end
 
--- THE event shape, the one place it is written: a two-line change when
--- EventInput.type becomes an enum (VIEW) and `at` a DateTime.
+-- THE event shape, the one place it is written (EventInput: type is the enum
+-- EventType, at a DateTime).
 local function view_event(event_id, session_id, sku, at)
-  return '{"eventId":"' .. event_id .. '","type":"view","at":"' .. at ..
+  return '{"eventId":"' .. event_id .. '","type":"VIEW","at":"' .. at ..
          '","sessionId":"' .. session_id .. '","sku":"' .. sku .. '"}'
 end
 

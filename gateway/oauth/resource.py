@@ -65,6 +65,7 @@ class ResourceServer:
         self._http = http
         self._jwks: dict[str, _Jwks] = {}
         self.liveness = Liveness(liveness_ttl)
+        self.verified = tokens.VerifiedTokens()
 
     async def authenticate(self, request: Request, graph: Graph) -> Principal:
         """The request's Principal: anonymous without a token; InvalidToken if it is bad."""
@@ -85,7 +86,7 @@ class ResourceServer:
         raise InvalidToken("unknown issuer")
 
     async def _own(self, token: str, graph: Graph) -> Principal:
-        claims = tokens.verify_own(self.keys, token, issuer=self.issuer, audience=self.audience)
+        claims = self.verified.verify(self.keys, token, issuer=self.issuer, audience=self.audience)
         if claims.family_id is None:
             raise InvalidToken("token lacks a grant id")
         live = await self.liveness.family(graph, claims.family_id)

@@ -166,3 +166,34 @@ async def test_external_tokens_are_checked_like_ours(clean_graph: Graph, idp_key
     ):
         with pytest.raises(InvalidToken):
             await server.verify(bad, clean_graph)
+
+
+def test_a_token_verified_before_stops_working_when_its_key_goes(tmp_path: Path) -> None:
+    from gateway.oauth.tokens import VerifiedTokens, issue
+
+    store = KeyStore(tmp_path, retention=300)
+    store.rotate()
+    token = issue(
+        store,
+        issuer="https://id.example",
+        audience="https://id.example",
+        client_id="c",
+        subject="s",
+        scopes={"profile:read"},
+        family_id="f",
+        ttl=300,
+    )
+    verified = VerifiedTokens()
+    first = verified.verify(
+        store, token, issuer="https://id.example", audience="https://id.example"
+    )
+    again = verified.verify(
+        store, token, issuer="https://id.example", audience="https://id.example"
+    )
+    assert again is first  # kept: the same claims, not a second signature check
+    # The operator throws the key away (say it leaked): its tokens end with it.
+    (tmp_path / KEYS_FILE).unlink()
+    KeyStore(tmp_path, retention=300).rotate()
+    time.sleep(1.1)  # the key file is looked at about once a second
+    with pytest.raises(InvalidToken):
+        verified.verify(store, token, issuer="https://id.example", audience="https://id.example")

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # most this many seconds (gateway/cache.py); a catalogue load is seen within
     # about a second whatever this is. 0 reads the graph on every request.
     catalogue_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # The aggregates recommendations are served from (item-to-item edges,
+    # rankings: nobody's personal data) are kept in each process like the
+    # catalogue; ``tightrope recompute`` is seen within about a second.
+    recommendations_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;

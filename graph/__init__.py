@@ -17,6 +17,21 @@ from graph.catalogue import (
     search_products,
 )
 from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
+from graph.derived import (
+    Edge,
+    Interaction,
+    Ranking,
+    Trend,
+    customers_who_bought,
+    drop_preferences,
+    drop_stale,
+    purchase_interactions,
+    session_interactions,
+    trends,
+    write_preferences,
+    write_rankings,
+    write_related,
+)
 from graph.driver import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 from graph.history import (
     CartItem,
@@ -35,6 +50,7 @@ from graph.history import (
 from graph.ingest import RowError, WriteResult, parse_event, write_events
 from graph.model import Brand, Category, Customer, Device, Event, Product, Session
 from graph.oauth import GrantRecord, list_grants, revoke_grant
+from graph.recs import Owned, Preference, Ranked, Related, Seen
 
 __all__ = [
     "Brand",
@@ -43,19 +59,28 @@ __all__ = [
     "Category",
     "Customer",
     "Device",
+    "Edge",
     "Event",
     "GrantRecord",
     "Graph",
     "GraphTimeout",
     "GraphUnavailable",
+    "Interaction",
     "Neo4jSettings",
+    "Owned",
+    "Preference",
     "Product",
     "ProductPage",
     "Purchase",
     "PurchasePage",
     "PurchasesKey",
+    "Ranked",
+    "Ranking",
+    "Related",
     "RowError",
+    "Seen",
     "Session",
+    "Trend",
     "ViewedProduct",
     "ViewsKey",
     "WriteResult",
@@ -69,17 +94,26 @@ __all__ = [
     "children_of",
     "connect",
     "customers_by_id",
+    "customers_who_bought",
     "devices_by_id",
     "devices_of_customers",
+    "drop_preferences",
+    "drop_stale",
     "list_grants",
     "list_products",
     "parse_event",
     "products_by_sku",
+    "purchase_interactions",
     "purchases_of_customers",
     "revoke_grant",
     "search_products",
+    "session_interactions",
     "sessions_by_id",
+    "trends",
     "views_of_customers",
     "views_of_sessions",
     "write_events",
+    "write_preferences",
+    "write_rankings",
+    "write_related",
 ]

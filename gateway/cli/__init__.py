@@ -19,6 +19,7 @@ from gateway.cli.oauth import (
     token_command,
 )
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
+from gateway.cli.recompute import recompute_command
 from gateway.cli.serve import serve
 
 
@@ -38,6 +39,7 @@ cli.add_command(clients_group)
 cli.add_command(keys_group)
 cli.add_command(customers_group)
 cli.add_command(token_command)
+cli.add_command(recompute_command)
 
 
 def main() -> None:

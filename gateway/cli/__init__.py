@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.evaluate import evaluate_group
 from gateway.cli.graph import graph_group
 from gateway.cli.load import load
 from gateway.cli.neo4j import neo4j
@@ -40,6 +41,7 @@ cli.add_command(keys_group)
 cli.add_command(customers_group)
 cli.add_command(token_command)
 cli.add_command(recompute_command)
+cli.add_command(evaluate_group)
 
 
 def main() -> None:

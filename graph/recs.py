@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, LiteralString
 
-from graph.batch import many_per_key
 from graph.customers import to_datetime
 from graph.driver import Graph
 
@@ -154,22 +153,27 @@ RETURN purchases, preferences, views, cart
 """
 )
 
+# One row per key with its neighbours in parallel lists: tens of thousands of
+# single-edge records cost the client far more to decode than a few lists.
 RELATED: LiteralString = """
 UNWIND $keys AS k
-MATCH (:Product {sku: k.sku})-[r:ALSO {kind: k.kind}]->(q:Product)
-WITH k, r, q ORDER BY r.weight DESC
-WITH k, collect({sku: q.sku, weight: r.weight, support: r.support})[..$per_item] AS found
-UNWIND found AS f
-RETURN k.key AS of, f.sku AS sku, f.weight AS weight, f.support AS support
+CALL (k) {
+  MATCH (:Product {sku: k.sku})-[r:ALSO {kind: k.kind}]->(q:Product)
+  WITH r, q ORDER BY r.weight DESC LIMIT $per_item
+  RETURN collect(q.sku) AS skus, collect(r.weight) AS weights,
+         collect(coalesce(r.support, -1)) AS supports
+}
+RETURN k.key AS of, skus, weights, supports
 """
 
 RANKING: LiteralString = """
 UNWIND $keys AS k
-MATCH (ranking:Ranking {kind: k.kind, scope: k.scope})-[r:RANKS]->(p:Product)
-WITH k, ranking, r, p ORDER BY r.score DESC, p.sku
-WITH k, collect({sku: p.sku, score: r.score, label: ranking.label})[..$limit] AS found
-UNWIND found AS f
-RETURN k.key AS of, f.sku AS sku, f.score AS score, f.label AS label
+CALL (k) {
+  MATCH (ranking:Ranking {kind: k.kind, scope: k.scope})-[r:RANKS]->(p:Product)
+  WITH ranking, r, p ORDER BY r.score DESC, p.sku LIMIT $limit
+  RETURN collect(p.sku) AS skus, collect(r.score) AS scores, head(collect(ranking.label)) AS label
+}
+RETURN k.key AS of, skus, scores, label
 """
 
 DERIVED_VERSION: LiteralString = """
@@ -239,13 +243,15 @@ async def related_of(
     """For each (sku, kind), its strongest ``per_item`` neighbours of that kind, best first."""
     params = [{"key": i, "sku": sku, "kind": kind} for i, (sku, kind) in enumerate(keys)]
     rows = await graph.read(RELATED, {"keys": params, "per_item": per_item})
-    return many_per_key(
-        range(len(keys)),
-        rows,
-        lambda r: Related(
-            r["sku"], float(r["weight"]), None if r["support"] is None else int(r["support"])
-        ),
-    )
+    found: list[list[Related]] = [[] for _ in keys]
+    for row in rows:
+        found[row["of"]] = [
+            Related(sku, float(weight), None if support < 0 else int(support))
+            for sku, weight, support in zip(
+                row["skus"], row["weights"], row["supports"], strict=True
+            )
+        ]
+    return found
 
 
 async def rankings_of(
@@ -254,9 +260,14 @@ async def rankings_of(
     """For each (kind, scope), its top ``limit`` products, best first."""
     params = [{"key": i, "kind": kind, "scope": scope} for i, (kind, scope) in enumerate(keys)]
     rows = await graph.read(RANKING, {"keys": params, "limit": limit})
-    return many_per_key(
-        range(len(keys)), rows, lambda r: Ranked(r["sku"], float(r["score"]), r["label"])
-    )
+    found: list[list[Ranked]] = [[] for _ in keys]
+    for row in rows:
+        label = row["label"]
+        found[row["of"]] = [
+            Ranked(sku, float(score), label)
+            for sku, score in zip(row["skus"], row["scores"], strict=True)
+        ]
+    return found
 
 
 async def derived_version(graph: Graph) -> int | None:

@@ -31,6 +31,7 @@ def implicit_models(split: Split, seed: int) -> dict[str, dict[str, list[str]]]:
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
     from scipy.sparse import csr_matrix
+    from threadpoolctl import threadpool_limits
 
     users = split.users
     items = sorted(split.train_items)
@@ -58,8 +59,10 @@ def implicit_models(split: Split, seed: int) -> dict[str, dict[str, list[str]]]:
     }
     out: dict[str, dict[str, list[str]]] = {}
     ids = np.arange(len(users))
-    for name, model in models.items():
-        model.fit(matrix, show_progress=False)
-        found, _ = model.recommend(ids, matrix, N=K, filter_already_liked_items=True)
-        out[name] = {users[u]: [items[j] for j in found[u] if j >= 0] for u in ids}
+    # implicit runs its own threads; BLAS's pool on top of them only slows it down.
+    with threadpool_limits(1, "blas"):
+        for name, model in models.items():
+            model.fit(matrix, show_progress=False)
+            found, _ = model.recommend(ids, matrix, N=K, filter_already_liked_items=True)
+            out[name] = {users[u]: [items[j] for j in found[u] if j >= 0] for u in ids}
     return out

@@ -19,7 +19,7 @@ from gateway.settings import Settings
 from graph import Graph
 
 if TYPE_CHECKING:
-    from gateway.strategies import RecommendationService, Recommendation, Subject
+    from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
 

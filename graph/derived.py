@@ -129,7 +129,7 @@ RETURN count(*) AS deleted
 
 DROP_STALE_RANKINGS: LiteralString = """
 MATCH (k:Ranking {source: $source}) WHERE k.run <> $run
-WITH k LIMIT 1000
+WITH k LIMIT 50
 DETACH DELETE k
 RETURN count(*) AS deleted
 """
@@ -294,4 +294,3 @@ async def drop_preferences(graph: Graph, customer_id: str, source: str | None = 
     """Delete the affinities derived about one customer (by ``source``, or by anyone)."""
     rows = await graph.write(DROP_PREFERENCES, {"customer_id": customer_id, "source": source})
     return int(rows[0]["deleted"]) if rows else 0
-

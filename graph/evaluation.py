@@ -25,7 +25,12 @@ CALL () { MATCH (m:EvaluationGraph) RETURN count(m) > 0 AS marked }
 RETURN holds_data, marked
 """
 
-WIPE: LiteralString = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+# Relationships first, in slices: a product holds hundreds of derived edges, and
+# deleting thousands of such nodes at once outgrows a transaction's memory.
+WIPE_RELATIONSHIPS: LiteralString = (
+    "MATCH ()-[r]->() WITH r LIMIT 20000 DELETE r RETURN count(*) AS deleted"
+)
+WIPE_NODES: LiteralString = "MATCH (n) WITH n LIMIT 10000 DELETE n RETURN count(*) AS deleted"
 
 MARK: LiteralString = "MERGE (:EvaluationGraph {id: 'evaluation'})"
 
@@ -81,8 +86,9 @@ async def prepare(graph: Graph) -> None:
             "this Neo4j holds data that no evaluation loaded: refusing to wipe it "
             "(the evaluation runs on a server of its own, --port)"
         )
-    while (await graph.write(WIPE))[0]["deleted"]:
-        pass
+    for wipe in (WIPE_RELATIONSHIPS, WIPE_NODES):
+        while (await graph.write(wipe))[0]["deleted"]:
+            pass
     await migrate(graph)
     await graph.write(MARK)
 
@@ -106,9 +112,9 @@ async def load(
     for start in range(0, len(customers), batch):
         await graph.write(LOAD_CUSTOMERS, {"rows": list(customers[start : start + batch])})
     for start in range(0, len(bought), batch):
-        rows = [
+        purchases: list[dict[str, object]] = [
             {"customer": b.customer, "sku": b.sku, "at": b.at, "event_id": f"e{start + k}"}
             for k, b in enumerate(bought[start : start + batch])
         ]
-        await graph.write(LOAD_PURCHASES, {"rows": rows})
+        await graph.write(LOAD_PURCHASES, {"rows": purchases})
     await bump_catalogue_version(graph)

@@ -40,19 +40,29 @@ def _first(info: Info, first: int | None) -> int:
 async def customer_recommendations(
     root: Customer, info: Info, first: int | None = None, strategy: str | None = None
 ) -> list[Recommendation]:
-    return await info.context.recommend(Subject.customer(root.id), _first(info, first), strategy)
+    subject = Subject.customer(root.id)
+    found: list[Recommendation] = await info.context.recommend(
+        subject, _first(info, first), strategy
+    )
+    return found
 
 
 async def session_recommendations(
     root: Session, info: Info, first: int | None = None
 ) -> list[Recommendation]:
-    return await info.context.recommend(Subject.session(root.id), _first(info, first))
+    found: list[Recommendation] = await info.context.recommend(
+        Subject.session(root.id), _first(info, first)
+    )
+    return found
 
 
 async def product_similar(
     root: Product, info: Info, first: int | None = None
 ) -> list[Recommendation]:
-    return await info.context.recommend(Subject.product(root.sku), _first(info, first))
+    found: list[Recommendation] = await info.context.recommend(
+        Subject.product(root.sku), _first(info, first)
+    )
+    return found
 
 
 def reason_categories(root: Reason, info: Info) -> list[str]:

@@ -49,12 +49,20 @@ def implicit_models(split: Split, seed: int) -> dict[str, dict[str, list[str]]]:
         # Hyperparameters: implicit's defaults but for the number of factors and
         # threads; ALS's confidence weighting as the library suggests for counts.
         "als": AlternatingLeastSquares(
-            factors=64, regularization=0.05, alpha=2.0, iterations=15, random_state=seed,
+            factors=64,
+            regularization=0.05,
+            alpha=2.0,
+            iterations=15,
+            random_state=seed,
             num_threads=2,
         ),
         "bpr": BayesianPersonalizedRanking(
-            factors=64, learning_rate=0.05, regularization=0.01, iterations=200,
-            random_state=seed, num_threads=2,
+            factors=64,
+            learning_rate=0.05,
+            regularization=0.01,
+            iterations=200,
+            random_state=seed,
+            num_threads=2,
         ),
     }
     out: dict[str, dict[str, list[str]]] = {}

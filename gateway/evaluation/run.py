@@ -65,9 +65,7 @@ class Report:
             BLEND: row(BLEND),
             **{name: row(name) for name in references if name in self.rows},
             "strategies": {
-                name: row(name)
-                for name in self.rows
-                if name != BLEND and name not in references
+                name: row(name) for name in self.rows if name != BLEND and name not in references
             },
             "notes": self.notes,
             "seconds": self.seconds,
@@ -83,8 +81,11 @@ async def load_split(graph: Graph, data: movielens.Dataset, split: Split) -> Non
     await prepare(graph)
     genres = sorted({g for m in data.movies for g in m.genres})
     items = [
-        Item(f"ml-{m.item}", f"{m.title} ({m.year})" if m.year else m.title,
-             tuple(_slug(g) for g in m.genres))
+        Item(
+            f"ml-{m.item}",
+            f"{m.title} ({m.year})" if m.year else m.title,
+            tuple(_slug(g) for g in m.genres),
+        )
         for m in data.movies
     ]
     customers = [f"u-{user}" for user in split.users]
@@ -124,7 +125,9 @@ async def served_lists(
         lists[strategy or BLEND][user] = [r.sku.removeprefix("ml-") for r in found]
         bar.update()
 
-    with tqdm(total=len(users) * len(runs), desc="serving", unit=" lists", disable=not progress) as bar:
+    with tqdm(
+        total=len(users) * len(runs), desc="serving", unit=" lists", disable=not progress
+    ) as bar:
         for strategy in runs:
             await asyncio.gather(*(ask(user, strategy, bar) for user in users))
     return lists

@@ -84,7 +84,9 @@ class Aggregates:
         return Loaders(
             related=DataLoader(load_fn=partial(cached_read, self.derived, _related, graph)),
             ranking=DataLoader(load_fn=partial(cached_read, self.derived, _ranking, graph)),
-            product=DataLoader(load_fn=partial(cached_read, self.catalogue, products_by_sku, graph)),
+            product=DataLoader(
+                load_fn=partial(cached_read, self.catalogue, products_by_sku, graph)
+            ),
         )
 
 

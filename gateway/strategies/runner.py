@@ -112,10 +112,7 @@ class RecommendationService:
         loaders = self.aggregates.loaders(graph)
         want = max(first * OVERSAMPLE, MIN_CANDIDATES)
         answers = await asyncio.gather(
-            *(
-                _run(s, subject, want, StrategyData(s, subject, profile, loaders))
-                for s in allowed
-            )
+            *(_run(s, subject, want, StrategyData(s, subject, profile, loaders)) for s in allowed)
         )
         results = tuple(StrategyResult(s, a) for s, a in zip(allowed, answers, strict=True))
         skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))

@@ -165,10 +165,10 @@ def blend_recommendations(request: BlendRequest) -> list[Recommendation]:
     by_name = {r.strategy.name: r for r in request.results}
     floor = min((r.score for r in out), default=1.0)
     for name in fallback:
-        result = by_name.get(name)
-        if result is None or len(out) >= request.count:
+        filler = by_name.get(name)
+        if filler is None or len(out) >= request.count:
             continue
-        for sku, score, reasons in _scaled(result):
+        for sku, score, reasons in _scaled(filler):
             if len(out) >= request.count:
                 break
             product = keep.allows(sku)

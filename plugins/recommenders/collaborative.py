@@ -24,6 +24,7 @@ minute and 800 MB).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -56,7 +57,7 @@ class CollaborativeSettings(BaseSettings):
     history: int = Field(default=500, ge=1, le=500)
 
 
-def fit_ease(gram: np.ndarray, l2: float) -> np.ndarray:  # type: ignore[type-arg]
+def fit_ease(gram: NDArray[np.float64], l2: float) -> NDArray[np.float64]:
     """The EASE weights for a co-occurrence matrix: zero diagonal, ``B[i, j]`` from i to j."""
     regularised = gram + l2 * np.eye(gram.shape[0])
     inverse = np.linalg.inv(regularised)
@@ -100,7 +101,11 @@ class Collaborative:
         for sku, score in ranked:
             o = owned[best[sku][1]]
             name = o.name or "an item"
-            text = f"Because you bought {name} by {o.brand}" if o.brand else f"Because you bought {name}"
+            text = (
+                f"Because you bought {name} by {o.brand}"
+                if o.brand
+                else f"Because you bought {name}"
+            )
             out.append(
                 Candidate(sku, score, (Reason("BOUGHT", text, self.categories, PERSONALISATION),))
             )

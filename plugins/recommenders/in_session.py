@@ -55,7 +55,10 @@ class InSession:
             sources.setdefault(item.sku, (1.0 / (1.0 + rank), reason))
         for item in cart[:RECENT]:
             text = f"Goes with {_label(item)} in your basket"
-            sources[item.sku] = (CART_WEIGHT, Reason("IN_BASKET", text, self.categories, PERSONALISATION))
+            sources[item.sku] = (
+                CART_WEIGHT,
+                Reason("IN_BASKET", text, self.categories, PERSONALISATION),
+            )
         if not sources:
             return []
         found = await asyncio.gather(*(data.related(sources, kind, count) for kind in KINDS))

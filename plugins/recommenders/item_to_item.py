@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -132,8 +133,8 @@ class Similar:
 
 def _top_partners(
     skus: list[str],
-    counts: np.ndarray,  # type: ignore[type-arg]
-    gram: np.ndarray,  # type: ignore[type-arg]
+    counts: NDArray[np.float64],
+    gram: NDArray[np.float64],
     kind: str,
     s: ItemToItemSettings,
 ) -> list[tuple[str, Sequence[Edge]]]:
@@ -144,7 +145,7 @@ def _top_partners(
     cosine = gram / norms[:, None] / norms[None, :]
     np.fill_diagonal(cosine, 0.0)
     cosine[gram < s.min_support] = 0.0
-    rows = []
+    rows: list[tuple[str, Sequence[Edge]]] = []
     for i, sku in enumerate(skus):
         order = np.argsort(-cosine[i], kind="stable")[: s.per_item]
         edges = [

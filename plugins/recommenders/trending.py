@@ -89,9 +89,12 @@ class Trending:
                 scopes[f"category:{category_id}"].append((t.sku, t.score))
                 labels[f"category:{category_id}"] = name
         rankings: Sequence[Ranking] = [
-            Ranking(KIND, scope, labels.get(scope), sorted(items, key=lambda x: (-x[1], x[0]))[
-                : s.per_ranking
-            ])
+            Ranking(
+                KIND,
+                scope,
+                labels.get(scope),
+                sorted(items, key=lambda x: (-x[1], x[0]))[: s.per_ranking],
+            )
             for scope, items in sorted(scopes.items())
         ]
         run = run_id()

@@ -186,7 +186,9 @@ async def test_a_strategy_reaching_for_undeclared_data_is_refused_by_name(
 
 async def test_bad_input_is_bad_user_input_or_not_found(shop: Graph, served: Serve) -> None:
     async with served() as (_, client):
-        too_many = await gql(client, "{ me { recommendations(first: 1000) { score } } }", customer="ana")
+        too_many = await gql(
+            client, "{ me { recommendations(first: 1000) { score } } }", customer="ana"
+        )
         none = await gql(client, "{ me { recommendations(first: 0) { score } } }", customer="ana")
         unknown = await gql(
             client, '{ me { recommendations(strategy: "magic") { score } } }', customer="ana"

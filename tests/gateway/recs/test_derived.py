@@ -16,7 +16,6 @@ from tests.gateway.recs.conftest import build_shop
 AFFINITY = '{ me { recommendations(strategy: "affinity") { product { sku } } } }'
 
 
-
 async def recompute_command(*args: str) -> Result:
     """``tightrope recompute`` as an operator runs it (in a thread: it runs its own loop)."""
     return await asyncio.to_thread(CliRunner().invoke, cli, ["recompute", *args])
@@ -79,7 +78,5 @@ async def test_forgetting_a_customer_drops_what_was_derived_about_them(
     assert before["data"]["me"]["recommendations"] != []
     assert dropped == {"affinity": 2}  # Northbrook and Boots
     assert after["data"]["me"]["recommendations"] == []
-    rows = await shop.read(
-        "MATCH (c:Customer)-[:PREFERS]->() RETURN collect(DISTINCT c.id) AS who"
-    )
+    rows = await shop.read("MATCH (c:Customer)-[:PREFERS]->() RETURN collect(DISTINCT c.id) AS who")
     assert "ana" not in rows[0]["who"] and rows[0]["who"]  # others keep theirs

@@ -63,8 +63,11 @@ async def test_collaborative_names_the_purchase_behind_each_suggestion(
     assert not bought & set(skus(items))
     # Every sentence names one of her purchases, never something she did not buy.
     assert all(
-        t in ("Because you bought Chelsea Boots by Northbrook",
-              "Because you bought Hiking Boots by Northbrook")
+        t
+        in (
+            "Because you bought Chelsea Boots by Northbrook",
+            "Because you bought Hiking Boots by Northbrook",
+        )
         for item in items
         for t in texts(item)
     )
@@ -121,7 +124,12 @@ async def test_trending_is_what_sells_now_but_never_what_is_out_of_stock(
     assert skus(items)[0] == "socks"
     assert all(item["product"]["inStock"] for item in items)
     assert items[0]["reasons"] == [
-        {"code": "TRENDING", "text": "Popular right now", "categories": [], "purpose": "not_personal"}
+        {
+            "code": "TRENDING",
+            "text": "Popular right now",
+            "categories": [],
+            "purpose": "not_personal",
+        }
     ]
 
 
@@ -146,12 +154,22 @@ async def test_in_session_follows_this_visit_as_its_events_arrive(
 
     async with served(authenticate=web_shop) as (_, client):
         before = await gql(client, SESSION, {"id": "first-visit"})
-        view = {"eventId": "fv-1", "type": "VIEW", "at": ago(0.01), "sessionId": "first-visit",
-                "sku": "trench"}
+        view = {
+            "eventId": "fv-1",
+            "type": "VIEW",
+            "at": ago(0.01),
+            "sessionId": "first-visit",
+            "sku": "trench",
+        }
         sent = await gql(client, track, {"events": [view]})
         after_view = await gql(client, SESSION, {"id": "first-visit"})
-        cart = {"eventId": "fv-2", "type": "ADD_TO_CART", "at": ago(0.005),
-                "sessionId": "first-visit", "sku": "desert"}
+        cart = {
+            "eventId": "fv-2",
+            "type": "ADD_TO_CART",
+            "at": ago(0.005),
+            "sessionId": "first-visit",
+            "sku": "desert",
+        }
         await gql(client, track, {"events": [cart]})
         after_cart = await gql(client, SESSION, {"id": "first-visit"})
     assert sent["data"]["trackEvents"]["accepted"] == 1

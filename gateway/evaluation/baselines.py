@@ -45,30 +45,31 @@ def implicit_models(split: Split, seed: int) -> dict[str, dict[str, list[str]]]:
     matrix = csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(users), len(items))
     )
-    models: dict[str, Any] = {
-        # Hyperparameters: implicit's defaults but for the number of factors and
-        # threads; ALS's confidence weighting as the library suggests for counts.
-        "als": AlternatingLeastSquares(
-            factors=64,
-            regularization=0.05,
-            alpha=2.0,
-            iterations=15,
-            random_state=seed,
-            num_threads=2,
-        ),
-        "bpr": BayesianPersonalizedRanking(
-            factors=64,
-            learning_rate=0.05,
-            regularization=0.01,
-            iterations=200,
-            random_state=seed,
-            num_threads=2,
-        ),
-    }
     out: dict[str, dict[str, list[str]]] = {}
     ids = np.arange(len(users))
-    # implicit runs its own threads; BLAS's pool on top of them only slows it down.
+    # implicit runs its own threads; BLAS's pool on top of them only slows it
+    # down (the library checks, and warns, when a model is made).
     with threadpool_limits(1, "blas"):
+        # Hyperparameters: the best of a small grid on seed 1 (docs/recommendations.md),
+        # as for our own strategies; the libraries' defaults score lower.
+        models: dict[str, Any] = {
+            "als": AlternatingLeastSquares(
+                factors=16,
+                regularization=0.1,
+                alpha=1.0,
+                iterations=15,
+                random_state=seed,
+                num_threads=2,
+            ),
+            "bpr": BayesianPersonalizedRanking(
+                factors=32,
+                learning_rate=0.005,
+                regularization=0.01,
+                iterations=100,
+                random_state=seed,
+                num_threads=2,
+            ),
+        }
         for name, model in models.items():
             model.fit(matrix, show_progress=False)
             found, _ = model.recommend(ids, matrix, N=K, filter_already_liked_items=True)

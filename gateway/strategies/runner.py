@@ -32,6 +32,7 @@ from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
+    ALL_SUBJECTS,
     NOT_PERSONAL,
     PURPOSES,
     BlendRequest,
@@ -101,6 +102,7 @@ class RecommendationService:
         for name, registered in self.strategies.items():
             decisions[name] = await strategy_allowed(context, registered, subject)
         selected = [strategy] if strategy is not None else list(self.strategies)
+        selected = [n for n in selected if self.strategies[n].serves(subject)]
         allowed = [self.strategies[n] for n in selected if decisions[n].allowed]
         skipped = tuple(
             Skipped(self.strategies[n], decisions[n].reason)
@@ -143,7 +145,7 @@ class RecommendationService:
         # left out of what is shown; it is read when any strategy allowed to read
         # that category for this request exists, whether or not it was asked for.
         for name, registered in self.strategies.items():
-            if decisions[name].allowed:
+            if decisions[name].allowed and registered.serves(subject):
                 categories |= registered.categories & {
                     DataCategory.PURCHASE_HISTORY,
                     DataCategory.BROWSING_HISTORY,
@@ -211,5 +213,8 @@ def check(strategy: Registered) -> None:
         raise PluginError(f"{where}: a {NOT_PERSONAL} recommender cannot read personal data")
     if purpose != NOT_PERSONAL and not categories:
         raise PluginError(f"{where}: a personal recommender must declare what it reads")
+    subjects = getattr(recommender, "subjects", ALL_SUBJECTS)
+    if not isinstance(subjects, frozenset) or not all(isinstance(k, SubjectKind) for k in subjects):
+        raise PluginError(f"{where}: subjects must be a frozenset of gateway.SubjectKind")
     if not inspect.iscoroutinefunction(getattr(recommender, "recommend", None)):
         raise PluginError(f"{where}: recommend must be an async method")

@@ -45,6 +45,10 @@ class SubjectKind(StrEnum):
     PRODUCT = "product"
 
 
+# What a recommender serves unless it says otherwise.
+ALL_SUBJECTS: Final = frozenset(SubjectKind)
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """Whom (or what) recommendations are for: a customer, a visit, or a product's page."""
@@ -124,7 +128,10 @@ class Recommender(Protocol):
 
     ``name`` is unique across plugins (the ``strategy`` argument of the API);
     ``purpose`` is ``personalisation`` or ``not_personal``; ``categories``
-    the personal data it reads, which is all ``data`` will serve it.
+    the personal data it reads, which is all ``data`` will serve it. It may
+    also say which kinds of subject it serves (``subjects``, a frozenset of
+    :class:`SubjectKind`; all of them if absent): it is neither called nor
+    given data for the others.
     """
 
     name: str
@@ -178,6 +185,13 @@ class Registered:
     @property
     def personal(self) -> bool:
         return self.purpose != NOT_PERSONAL
+
+    @property
+    def subjects(self) -> frozenset[SubjectKind]:
+        return frozenset(getattr(self.recommender, "subjects", ALL_SUBJECTS))
+
+    def serves(self, subject: Subject) -> bool:
+        return subject.kind in self.subjects
 
 
 @dataclass(frozen=True, slots=True)

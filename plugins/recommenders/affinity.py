@@ -59,6 +59,7 @@ class Affinity:
     name = "affinity"
     purpose = PERSONALISATION
     categories = frozenset({DataCategory.DERIVED_PREFERENCES})
+    subjects = frozenset({SubjectKind.CUSTOMER})
 
     def __init__(self, settings: AffinitySettings) -> None:
         self.settings = settings

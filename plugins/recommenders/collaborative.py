@@ -70,6 +70,7 @@ class Collaborative:
     name = "collaborative"
     purpose = PERSONALISATION
     categories = frozenset({DataCategory.PURCHASE_HISTORY})
+    subjects = frozenset({SubjectKind.CUSTOMER})
 
     def __init__(self, settings: CollaborativeSettings) -> None:
         self.settings = settings

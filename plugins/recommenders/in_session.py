@@ -43,6 +43,7 @@ class InSession:
     name = "in-session"
     purpose = PERSONALISATION
     categories = frozenset({DataCategory.BROWSING_HISTORY})
+    subjects = frozenset({SubjectKind.SESSION})
 
     async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
         if subject.kind is not SubjectKind.SESSION:

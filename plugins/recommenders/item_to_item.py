@@ -89,6 +89,7 @@ class Similar:
     name = "similar"
     purpose = NOT_PERSONAL
     categories: frozenset[DataCategory] = frozenset()
+    subjects = frozenset({SubjectKind.PRODUCT})
 
     def __init__(self, settings: ItemToItemSettings) -> None:
         self.settings = settings
@@ -163,6 +164,7 @@ class BoughtTogether:
     name = "bought-together"
     purpose = PERSONALISATION
     categories = frozenset({DataCategory.PURCHASE_HISTORY})
+    subjects = frozenset({SubjectKind.CUSTOMER})
 
     def __init__(self, settings: ItemToItemSettings) -> None:
         self.settings = settings

@@ -18,6 +18,7 @@ from gateway import (
     Recommendation,
     StrategyData,
     Subject,
+    SubjectKind,
     hookimpl,
 )
 from gateway.app import assemble
@@ -109,7 +110,7 @@ async def test_strategies_the_seam_refuses_are_not_run_and_the_reasons_say_so(
     assert skipped == [
         {
             "code": "STRATEGY_SKIPPED",
-            "text": "Not used: affinity, bought-together, collaborative, in-session "
+            "text": "Not used: affinity, bought-together, collaborative "
             "(personal recommendations are only for the customer's own token)",
         }
     ]
@@ -124,6 +125,7 @@ async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) ->
         name = "spy"
         purpose = PERSONALISATION
         categories = frozenset({DataCategory.PURCHASE_HISTORY})
+        subjects = frozenset({SubjectKind.CUSTOMER})
 
         async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Any]:
             calls.append(subject)
@@ -132,6 +134,8 @@ async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) ->
     spy = Plugin("spy", register_recommenders=lambda: [Spy()])
     async with served(plugins=[spy]) as (_, client):
         await gql(client, '{ customer(id: "ana") { recommendations { score } } }', customer="x")
+        # Nor is it called for a kind of subject it does not serve.
+        await gql(client, '{ session(id: "first-visit") { recommendations { score } } }')
         assert calls == []
         await gql(client, "{ me { recommendations { score } } }", customer="ana")
         assert calls == [Subject.customer("ana")]

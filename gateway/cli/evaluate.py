@@ -67,6 +67,9 @@ def recs(
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
         click.echo(table(report.as_json()))
+    click.echo(
+        f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
+    )
 
 
 def replace_port(config: Any, port: int) -> Any:

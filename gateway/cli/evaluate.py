@@ -83,7 +83,8 @@ COLUMNS = ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage")
 def table(doc: dict[str, Any]) -> str:
     """The figures as a plain-text table: all users, then the sparsest third."""
     rows = [(name, doc[name]) for name in ("blend",) if name in doc]
-    rows += sorted(doc["strategies"].items())
+    # A strategy that serves no customer (a visit's, a product page's) is only noted.
+    rows += sorted((n, r) for n, r in doc["strategies"].items() if n not in doc["notes"])
     rows += [(name, doc[name]) for name in ("popularity", "als", "bpr") if name in doc]
     lines = [
         f"{doc['dataset']}, seed {doc['seed']}: {doc['users']} users, {doc['items']} items, "

@@ -55,7 +55,7 @@ def _rows(text: str) -> list[list[str]]:
 
 
 def load(users: int | None = None) -> Dataset:
-    """The data set; ``users`` keeps only the first that many users (by id), for quick runs."""
+    """The data set; ``users`` keeps the first that many users (by id) and their movies."""
     ratings = [
         Rating(user, item, float(at)) for user, item, _rating, at in _rows(_text("ml-100k.inter"))
     ]
@@ -67,4 +67,7 @@ def load(users: int | None = None) -> Dataset:
         item, title, year = row[0], row[1], row[2] if len(row) > 2 else ""
         genres = tuple(row[3].split()) if len(row) > 3 else ()
         movies.append(Movie(item, title, year or None, genres))
+    if users is not None:
+        rated = {r.item for r in ratings}
+        movies = [m for m in movies if m.item in rated]
     return Dataset(tuple(ratings), tuple(movies))

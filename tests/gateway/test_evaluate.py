@@ -26,8 +26,8 @@ from tests.gateway.recs.conftest import build_shop
 
 BIN = Path(sys.executable).parent / "tightrope"
 SMALL = {
-    "TIGHTROPE_COLLABORATIVE_PER_ITEM": "20",
-    "TIGHTROPE_ITEM_TO_ITEM_PER_ITEM": "10",
+    "TIGHTROPE_COLLABORATIVE_PER_ITEM": "10",
+    "TIGHTROPE_ITEM_TO_ITEM_PER_ITEM": "5",
 }
 EMPTY = "MATCH ()-[r]->() WITH r LIMIT 20000 DELETE r RETURN count(*) AS deleted"
 
@@ -89,7 +89,7 @@ async def test_evaluate_recs_prints_one_json_document(evaluation_graph: Graph) -
             "5",
             "--json",
             "--users",
-            "40",
+            "30",
             "--port",
             port,
             "--no-progress",
@@ -102,14 +102,14 @@ async def test_evaluate_recs_prints_one_json_document(evaluation_graph: Graph) -
     )
     assert result.returncode == 0, result.stderr[-2000:]
     doc = json.loads(result.stdout)
-    assert doc["seed"] == 5 and doc["users"] == 40 and doc["k"] == 10
+    assert doc["seed"] == 5 and doc["users"] == 30 and doc["k"] == 10
     for name in ("blend", "popularity", "als", "bpr"):
         assert set(doc[name]) == {"all", "sparse_third"}
         assert 0.0 <= doc[name]["all"]["ndcg@10"] <= 1.0
-    assert doc["blend"]["sparse_third"]["users"] == 13
+    assert doc["blend"]["sparse_third"]["users"] == 10
     assert {"collaborative", "bought-together", "affinity", "trending"} <= set(doc["strategies"])
-    # Even on forty users, the served blend is far better than chance and
-    # ranks with the popularity baseline.
+    # Even on thirty users the served blend is far better than chance (a random
+    # top ten of several hundred movies scores about 0.02).
     assert doc["blend"]["all"]["ndcg@10"] > 0.15
     assert doc["strategies"]["collaborative"]["all"]["coverage"] > 0
     assert "in-session" in doc["notes"]  # it serves visits, not customers

@@ -226,7 +226,7 @@ async def test_warm_requests_cost_one_read_of_the_shopper_and_none_for_a_product
     shop: Graph, served: Serve
 ) -> None:
     queries = {
-        "customer": "{ me { recommendations(first: 10) { product { sku name } reasons { text } } } }",
+        "customer": "{ me { recommendations(first: 10) { product { name } reasons { text } } } }",
         "session": '{ session(id: "first-visit") { recommendations(first: 10) { score } } }',
         "product": '{ product(sku: "chelsea") { similar(first: 10) { product { name } } } }',
     }

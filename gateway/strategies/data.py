@@ -75,8 +75,8 @@ class OtherSubject(Forbidden):
 class Aggregates:
     """One app's caches of non-personal data: the catalogue and the derived aggregates."""
 
-    def __init__(self, max_age: float, catalogue_max_age: float) -> None:
-        self.derived = VersionedCache(derived_version, max_age=max_age)
+    def __init__(self, max_age: float, catalogue_max_age: float, max_entries: int = 10_000) -> None:
+        self.derived = VersionedCache(derived_version, max_age=max_age, max_entries=max_entries)
         self.catalogue = VersionedCache(catalogue_version, max_age=catalogue_max_age)
 
     def loaders(self, graph: Graph) -> Loaders:

@@ -79,7 +79,9 @@ class RecommendationService:
     ) -> RecommendationService:
         """The service of an app: every plugin's recommenders, checked, and the blend hook."""
         aggregates = Aggregates(
-            settings.recommendations_cache_seconds, settings.catalogue_cache_seconds
+            settings.recommendations_cache_seconds,
+            settings.catalogue_cache_seconds,
+            settings.recommendations_cache_entries,
         )
         return cls(
             collect_recommenders(host, settings),

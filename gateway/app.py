@@ -42,6 +42,7 @@ from gateway.requestid import RequestId
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
+from gateway.strategies import RecommendationService
 from graph import Graph, connect
 
 log = logging.getLogger("tightrope.app")
@@ -58,6 +59,7 @@ class Assembly:
     loaders: dict[str, LoaderFactory]
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
+    recommendations: RecommendationService
 
 
 def assemble(
@@ -90,7 +92,10 @@ def assemble(
         for _, result in host.collect("register_routes", settings=settings)
         for route in result
     ]
-    return Assembly(settings, host, registry, schema, loaders, plugin_settings, routes)
+    recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
+    return Assembly(
+        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations
+    )
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -117,6 +122,7 @@ class GraphQLView(GraphQL[Context, None]):
             settings=self.assembly.settings,
             loader_factories=self.assembly.loaders,
             plugin_settings_by_type=self.assembly.plugin_settings,
+            recommendations=self.assembly.recommendations,
         )
 
 

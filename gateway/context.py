@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import GraphQLError
 from pydantic_settings import BaseSettings
@@ -17,6 +17,9 @@ from gateway.errors import GatewayError, to_graphql_error
 from gateway.principal import Principal
 from gateway.settings import Settings
 from graph import Graph
+
+if TYPE_CHECKING:
+    from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -44,6 +47,8 @@ class Context:
     # Errors a resolver reports beside a value it still returns (e.g. one bad
     # event of a batch); the ErrorCodes extension adds them to the response.
     reported_errors: list[GraphQLError] = field(default_factory=list)
+    # The app's recommenders (gateway/strategies); None outside an app.
+    recommendations: RecommendationService | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:
@@ -61,6 +66,14 @@ class Context:
         value = self.plugin_settings_by_type[model]
         assert isinstance(value, model)
         return value
+
+    async def recommend(
+        self, subject: Subject, first: int, strategy: str | None = None
+    ) -> list[Recommendation]:
+        """Explained recommendations for ``subject``, from the strategies that may run."""
+        if self.recommendations is None:
+            raise LookupError("this app serves no recommendations")
+        return await self.recommendations.recommend(self, subject, first, strategy)
 
     def report(self, error: GatewayError, info: Info[Any, Any] | None = None) -> None:
         """Add ``error`` to the response without failing the field being resolved."""

@@ -13,7 +13,7 @@ plugins, names the plugin it came from.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.settings import Settings
+    from gateway.strategies import BlendRequest, Recommendation, Recommender
     from graph import Graph
 
 hookspec = pluggy.HookspecMarker("tightrope")
@@ -182,4 +183,42 @@ def authenticate_customer(request: Request, graph: Graph) -> str | Awaitable[str
     itself, in pluggy's order, awaiting each answer, and stops at the first
     customer id; an async plugin whose answer is None lets the next one
     answer. If none answers, the customer is not signed in.
+    """
+
+
+@hookspec
+def register_recommenders(settings: Settings) -> Iterable[Recommender] | None:
+    """Recommendation strategies a plugin adds (``gateway.Recommender`` objects).
+
+    :param settings: the gateway's validated settings.
+
+    Each object has a ``name`` (unique across plugins: two plugins registering
+    one name is a start-up error naming both), a ``purpose``
+    (``gateway.PERSONALISATION``, or ``gateway.NOT_PERSONAL`` for one that reads
+    nothing personal), the ``categories`` of personal data it reads (a
+    frozenset of ``gateway.DataCategory``; none for a non-personal one) and an
+    ``async recommend(subject, count, data)`` returning ``gateway.Candidate``
+    items, best first. ``data`` (``gateway.StrategyData``) serves only the
+    declared categories. Optional: ``async recompute(graph, progress)`` (run by
+    ``tightrope recompute``) and ``async forget_customer(graph, customer_id)``.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec(firstresult=True)
+def blend_recommendations(request: BlendRequest) -> Sequence[Recommendation] | None:
+    """Combine the candidates of the strategies that ran into one ranked, explained list.
+
+    :param request: a ``gateway.BlendRequest``: the subject, the number wanted,
+        each strategy's candidates, the strategies skipped and why, the
+        catalogue entries of every candidate, what the subject owns, what is
+        excluded, whether other strategies may fill the list, plugins' settings.
+
+    Return ``gateway.Recommendation`` items, best first (at most
+    ``request.count``), or None to let the next plugin blend. The built-in
+    ``tightrope-blend`` plugin is marked ``trylast``: any other plugin's answer
+    replaces it.
+
+    First non-None result wins.
     """

@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     # most this many seconds (gateway/cache.py); a catalogue load is seen within
     # about a second whatever this is. 0 reads the graph on every request.
     catalogue_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # The aggregates recommendations are served from (item-to-item edges,
+    # rankings: nobody's personal data) are kept in each process like the
+    # catalogue; ``tightrope recompute`` is seen within about a second.
+    recommendations_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    # Entries kept (one per product and kind, or per ranking; up to 200 items
+    # each): 10,000 entries hold at most about 160 MB.
+    recommendations_cache_entries: int = Field(default=10_000, ge=100, le=1_000_000)
 
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;

@@ -256,6 +256,9 @@ class LocalServer:
         # A random password per server, readable only by its owner: a loopback
         # server with auth off would be open to every local user.
         password = secrets.token_urlsafe(24)
+        # neo4j-admin would read a password starting with "-" as an option.
+        while password.startswith("-"):
+            password = secrets.token_urlsafe(24)
         result = subprocess.run(
             [java, "-cp", classpath, ADMIN_TOOL, "dbms", "set-initial-password", password],
             capture_output=True,

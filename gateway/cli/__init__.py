@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.evaluate import evaluate_group
 from gateway.cli.graph import graph_group
 from gateway.cli.load import load
 from gateway.cli.neo4j import neo4j
@@ -19,6 +20,7 @@ from gateway.cli.oauth import (
     token_command,
 )
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
+from gateway.cli.recompute import recompute_command
 from gateway.cli.serve import serve
 
 
@@ -38,6 +40,8 @@ cli.add_command(clients_group)
 cli.add_command(keys_group)
 cli.add_command(customers_group)
 cli.add_command(token_command)
+cli.add_command(recompute_command)
+cli.add_command(evaluate_group)
 
 
 def main() -> None:

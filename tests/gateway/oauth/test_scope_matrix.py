@@ -38,6 +38,7 @@ from graphql import (
 )
 
 from gateway.schema import sdl
+from gateway.strategies import recompute
 from graph import Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
 
@@ -173,6 +174,8 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
         # ... and the customer's history: a view, a basket item and a purchase.
         await write_events(demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]))
+        # ... and what recommendations are served from, derived from that history.
+        await recompute(list(app.state.assembly.recommendations.strategies.values()), demo_graph)
 
         schema = build_schema(sdl(app.state.schema))
         catalogue = (await http.get("/.well-known/oauth-authorization-server")).json()[

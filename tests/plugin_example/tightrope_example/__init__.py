@@ -1,14 +1,25 @@
-"""An example third-party plugin: a ``badge`` on every product.
+"""An example third-party plugin: a ``badge`` on every product, and a recommender.
 
 It uses only what ``gateway`` and ``graph`` export, as any plugin must.
 """
 
 from __future__ import annotations
 
+import os
+
 import click
 import strawberry
 
-from gateway import FieldSpec, hookimpl
+from gateway import (
+    NOT_PERSONAL,
+    Candidate,
+    DataCategory,
+    FieldSpec,
+    Reason,
+    StrategyData,
+    Subject,
+    hookimpl,
+)
 from graph import Product
 
 
@@ -32,3 +43,33 @@ def hello() -> None:
 @hookimpl
 def register_commands() -> list[click.Command]:
     return [hello]
+
+
+class StaffPicks:
+    """A third party's recommendation strategy: products the shop's staff picked.
+
+    Not personal: it reads the catalogue only. The picks are SKUs in
+    ``TIGHTROPE_EXAMPLE_STAFF_PICKS`` (comma-separated); without any it
+    suggests nothing.
+    """
+
+    name = "staff-picks"
+    purpose = NOT_PERSONAL
+    categories: frozenset[DataCategory] = frozenset()
+
+    def __init__(self, picks: list[str]) -> None:
+        self.picks = picks
+
+    async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
+        found = await data.products(self.picks)
+        return [
+            Candidate(sku, 1.0, (Reason("STAFF_PICK", f"Our staff love {found[sku].name}"),))
+            for sku in self.picks
+            if sku in found
+        ][:count]
+
+
+@hookimpl
+def register_recommenders() -> list[StaffPicks]:
+    picks = os.environ.get("TIGHTROPE_EXAMPLE_STAFF_PICKS", "")
+    return [StaffPicks([sku.strip() for sku in picks.split(",") if sku.strip()])]

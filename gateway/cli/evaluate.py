@@ -1,0 +1,107 @@
+"""``tightrope evaluate recs``: the recommenders measured offline on real data.
+
+The evaluation loads its data into a Neo4j server of its own (port 7694 by
+default, started if it is not running), which it wipes on every run: never the
+development graph (7687), the tests' (7688) or a configured ``NEO4J_URI``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import click
+
+from gateway.cli.common import settings as load_settings
+
+EVALUATION_PORT = 7694
+
+
+@click.group("evaluate")
+def evaluate_group() -> None:
+    """Measure the recommenders offline."""
+
+
+@evaluate_group.command("recs")
+@click.option("--dataset", type=click.Choice(["ml-100k"]), default="ml-100k", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="of the split and the models")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=EVALUATION_PORT,
+    show_default=True,
+    help="the evaluation's own local Neo4j (wiped on every run)",
+)
+@click.option("--users", type=click.IntRange(1), default=None, help="only the first N users")
+@click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
+def recs(
+    dataset: str, seed: int, as_json: bool, port: int, users: int | None, progress: bool
+) -> None:
+    """Split, load, recompute, serve every strategy and the blend, score them beside baselines."""
+    from gateway.evaluation.movielens import DatasetMissing
+    from gateway.evaluation.run import evaluate
+    from graph import Neo4jSettings, connect
+    from graph.evaluation import NotAnEvaluationGraph
+    from graph.local import LocalNeo4jError, LocalServer
+
+    config = replace_port(load_settings(), port)
+    try:
+        conn = LocalServer(port=port).start(timeout=180.0)
+    except LocalNeo4jError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> Any:
+        graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
+        try:
+            return await evaluate(graph, config, seed, users, progress)
+        finally:
+            await graph.close()
+
+    try:
+        report = asyncio.run(run())
+    except (DatasetMissing, NotAnEvaluationGraph) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        click.echo(table(report.as_json()))
+    click.echo(
+        f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
+    )
+
+
+def replace_port(config: Any, port: int) -> Any:
+    """The settings with the evaluation's port (the service reads no connection from them)."""
+    return config.model_copy(update={"neo4j_port": port, "neo4j_uri": None})
+
+
+COLUMNS = ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage")
+
+
+def table(doc: dict[str, Any]) -> str:
+    """The figures as a plain-text table: all users, then the sparsest third."""
+    rows = [(name, doc[name]) for name in ("blend",) if name in doc]
+    # A strategy that serves no customer (a visit's, a product page's) is only noted.
+    rows += sorted((n, r) for n, r in doc["strategies"].items() if n not in doc["notes"])
+    rows += [(name, doc[name]) for name in ("popularity", "als", "bpr") if name in doc]
+    lines = [
+        f"{doc['dataset']}, seed {doc['seed']}: {doc['users']} users, {doc['items']} items, "
+        f"{doc['train_interactions']} train / {doc['test_interactions']} test interactions",
+        f"{doc['protocol']}; top {doc['k']}",
+        "",
+    ]
+    for part, title in (("all", "all users"), ("sparse_third", "sparsest third of users")):
+        users = rows[0][1][part]["users"] if rows else 0
+        lines.append(f"{title} ({users}):")
+        lines.append(f"  {'':<16}" + "".join(f"{c:>14}" for c in COLUMNS))
+        for name, row in rows:
+            figures = "".join(f"{row[part][c]:>14.4f}" for c in COLUMNS)
+            lines.append(f"  {name:<16}{figures}")
+        lines.append("")
+    for name, note in sorted(doc["notes"].items()):
+        lines.append(f"{name}: {note}")
+    seconds = ", ".join(f"{k} {v:.1f}s" for k, v in doc["seconds"].items())
+    lines.append(f"time: {seconds}")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The host side of recommendation strategies: their types, the seam, the runner.
+
+Plugins import these names from ``gateway`` (gateway/__init__.py), never from here.
+"""
+
+from gateway.strategies.data import OtherSubject, StrategyData, UndeclaredCategory
+from gateway.strategies.maintenance import forget_customer, recompute
+from gateway.strategies.runner import RecommendationService, collect_recommenders
+from gateway.strategies.seam import strategy_allowed
+from gateway.strategies.types import (
+    NOT_PERSONAL,
+    PERSONALISATION,
+    BlendRequest,
+    Candidate,
+    Decision,
+    ForgetsCustomers,
+    Reason,
+    Recommendation,
+    Recommender,
+    Recomputes,
+    Registered,
+    Skipped,
+    StrategyResult,
+    Subject,
+    SubjectKind,
+)
+
+__all__ = [
+    "NOT_PERSONAL",
+    "PERSONALISATION",
+    "BlendRequest",
+    "Candidate",
+    "Decision",
+    "ForgetsCustomers",
+    "OtherSubject",
+    "Reason",
+    "Recommendation",
+    "RecommendationService",
+    "Recommender",
+    "Recomputes",
+    "Registered",
+    "Skipped",
+    "StrategyData",
+    "StrategyResult",
+    "Subject",
+    "SubjectKind",
+    "UndeclaredCategory",
+    "collect_recommenders",
+    "forget_customer",
+    "recompute",
+    "strategy_allowed",
+]

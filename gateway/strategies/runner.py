@@ -1,0 +1,222 @@
+"""The host's side of recommending: which strategies run, what they read, and the blend.
+
+A :class:`RecommendationService` is built once per app from the plugins'
+``register_recommenders`` results (names must be unique; purposes and
+categories are checked at start-up). For each request it
+
+1. asks the seam (:func:`~gateway.strategies.seam.strategy_allowed`) about
+   every registered strategy: a strategy refused is not called, and the
+   reason goes to the blend, which shows it;
+2. reads the subject's personal data once, only the parts the allowed
+   strategies declared (plus what was bought, to leave it out);
+3. runs the allowed strategies side by side, each with a data-access object
+   scoped to its own categories;
+4. hands every candidate, with the catalogue facts, to the
+   ``blend_recommendations`` hook (first answer wins; the built-in blend
+   answers last).
+
+Nothing personal is kept between requests: an event sent a moment ago shows
+in the next answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gateway.errors import BadUserInput
+from gateway.fields import DataCategory
+from gateway.plugins import PluginError, PluginHost
+from gateway.strategies.data import Aggregates, StrategyData, profile_needs
+from gateway.strategies.seam import strategy_allowed
+from gateway.strategies.types import (
+    ALL_SUBJECTS,
+    NOT_PERSONAL,
+    PURPOSES,
+    BlendRequest,
+    Candidate,
+    Decision,
+    Recommendation,
+    Registered,
+    Skipped,
+    StrategyResult,
+    Subject,
+    SubjectKind,
+)
+from graph.recs import Profile, ProfileKey, profile_of
+
+if TYPE_CHECKING:
+    from gateway.context import Context
+    from gateway.settings import Settings
+
+# Each strategy is asked for this many times what the page needs (and at least
+# MIN_CANDIDATES), so that the blend still fills the page after leaving out
+# what is bought, out of stock or over a brand's share.
+OVERSAMPLE = 3
+MIN_CANDIDATES = 30
+
+
+class RecommendationService:
+    """One app's recommenders, their caches, and the blend hook."""
+
+    def __init__(
+        self,
+        strategies: Sequence[Registered],
+        blend: Callable[..., Any],
+        aggregates: Aggregates,
+        plugin_settings: dict[type, Any] | None = None,
+    ) -> None:
+        self.strategies = {s.name: s for s in strategies}
+        self._blend = blend
+        self.aggregates = aggregates
+        self.plugin_settings = plugin_settings or {}
+
+    @classmethod
+    def from_host(
+        cls, host: PluginHost, settings: Settings, plugin_settings: dict[type, Any]
+    ) -> RecommendationService:
+        """The service of an app: every plugin's recommenders, checked, and the blend hook."""
+        aggregates = Aggregates(
+            settings.recommendations_cache_seconds,
+            settings.catalogue_cache_seconds,
+            settings.recommendations_cache_entries,
+        )
+        return cls(
+            collect_recommenders(host, settings),
+            host.pm.hook.blend_recommendations,
+            aggregates,
+            plugin_settings,
+        )
+
+    async def recommend(
+        self, context: Context, subject: Subject, first: int, strategy: str | None = None
+    ) -> list[Recommendation]:
+        """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one."""
+        if strategy is not None and strategy not in self.strategies:
+            known = ", ".join(sorted(self.strategies)) or "none"
+            raise BadUserInput(
+                f"strategy: no recommender named {strategy!r} (known: {known})",
+                argument="strategy",
+            )
+        decisions: dict[str, Decision] = {}
+        for name, registered in self.strategies.items():
+            decisions[name] = await strategy_allowed(context, registered, subject)
+        selected = [strategy] if strategy is not None else list(self.strategies)
+        selected = [n for n in selected if self.strategies[n].serves(subject)]
+        allowed = [self.strategies[n] for n in selected if decisions[n].allowed]
+        skipped = tuple(
+            Skipped(self.strategies[n], decisions[n].reason)
+            for n in selected
+            if not decisions[n].allowed
+        )
+        graph = context.graph
+        profile = await profile_of(graph, self._profile_key(subject, allowed, decisions))
+        loaders = self.aggregates.loaders(graph)
+        want = max(first * OVERSAMPLE, MIN_CANDIDATES)
+        answers = await asyncio.gather(
+            *(_run(s, subject, want, StrategyData(s, subject, profile, loaders)) for s in allowed)
+        )
+        results = tuple(StrategyResult(s, a) for s, a in zip(allowed, answers, strict=True))
+        skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))
+        found = await loaders.product.load_many(skus)
+        request = BlendRequest(
+            subject=subject,
+            count=first,
+            results=results,
+            skipped=skipped,
+            products={sku: p for sku, p in zip(skus, found, strict=True) if p is not None},
+            owned={o.sku: o.at for o in profile.purchases},
+            excluded=_excluded(subject, profile),
+            fallback=strategy is None,
+            plugin_settings=self.plugin_settings,
+        )
+        blended = self._blend(request=request)
+        if blended is None:
+            raise RuntimeError("no plugin answered blend_recommendations")
+        return list(blended)[:first]
+
+    def _profile_key(
+        self, subject: Subject, allowed: Sequence[Registered], decisions: dict[str, Decision]
+    ) -> ProfileKey:
+        categories: set[DataCategory] = set()
+        for s in allowed:
+            categories |= s.categories
+        # What the subject bought (a customer) or has in the basket (a visit) is
+        # left out of what is shown; it is read when any strategy allowed to read
+        # that category for this request exists, whether or not it was asked for.
+        for name, registered in self.strategies.items():
+            if decisions[name].allowed and registered.serves(subject):
+                categories |= registered.categories & {
+                    DataCategory.PURCHASE_HISTORY,
+                    DataCategory.BROWSING_HISTORY,
+                }
+        return ProfileKey(**profile_needs(subject, categories))
+
+
+def _excluded(subject: Subject, profile: Profile) -> frozenset[str]:
+    """Never suggested: the product on its own page, what is in the visit's basket."""
+    if subject.kind is SubjectKind.PRODUCT:
+        return frozenset({subject.id})
+    if subject.kind is SubjectKind.SESSION:
+        return frozenset(item.sku for item in profile.cart)
+    return frozenset()
+
+
+async def _run(
+    strategy: Registered, subject: Subject, count: int, data: StrategyData
+) -> tuple[Candidate, ...]:
+    answer = await strategy.recommender.recommend(subject, count, data)
+    candidates = tuple(answer)
+    for candidate in candidates:
+        if not isinstance(candidate, Candidate):
+            raise TypeError(
+                f"recommender {strategy.name!r} of plugin {strategy.plugin!r} returned "
+                f"{type(candidate).__name__}, not a Candidate"
+            )
+    return candidates[:count]
+
+
+def collect_recommenders(host: PluginHost, settings: Settings) -> list[Registered]:
+    """Every plugin's recommenders, checked; a bad or clashing one is a PluginError."""
+    found: dict[str, Registered] = {}
+    for plugin, result in host.collect("register_recommenders", settings=settings):
+        for recommender in result:
+            registered = Registered(recommender, plugin)
+            check(registered)
+            if registered.name in found:
+                first, second = sorted((found[registered.name].plugin, plugin))
+                raise PluginError(
+                    f"recommender {registered.name!r} is registered by both "
+                    f"{first!r} and {second!r}"
+                )
+            found[registered.name] = registered
+    return list(found.values())
+
+
+def check(strategy: Registered) -> None:
+    """Refuse at start-up a recommender that does not say what it is and what it reads."""
+    where = f"plugin {strategy.plugin!r}"
+    recommender = strategy.recommender
+    name = getattr(recommender, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{where}: a recommender without a name ({recommender!r})")
+    where = f"recommender {name!r} of {where}"
+    purpose = getattr(recommender, "purpose", None)
+    if purpose not in PURPOSES:
+        raise PluginError(f"{where}: purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
+    categories = getattr(recommender, "categories", None)
+    if not isinstance(categories, frozenset) or not all(
+        isinstance(c, DataCategory) for c in categories
+    ):
+        raise PluginError(f"{where}: categories must be a frozenset of gateway.DataCategory")
+    if purpose == NOT_PERSONAL and categories:
+        raise PluginError(f"{where}: a {NOT_PERSONAL} recommender cannot read personal data")
+    if purpose != NOT_PERSONAL and not categories:
+        raise PluginError(f"{where}: a personal recommender must declare what it reads")
+    subjects = getattr(recommender, "subjects", ALL_SUBJECTS)
+    if not isinstance(subjects, frozenset) or not all(isinstance(k, SubjectKind) for k in subjects):
+        raise PluginError(f"{where}: subjects must be a frozenset of gateway.SubjectKind")
+    if not inspect.iscoroutinefunction(getattr(recommender, "recommend", None)):
+        raise PluginError(f"{where}: recommend must be an async method")

@@ -1,0 +1,120 @@
+"""Loading an evaluation data set into a graph of its own (``tightrope evaluate recs``).
+
+The evaluation wipes the graph it loads into, so it runs on a Neo4j server of
+its own (port 7694 unless told) and marks that graph with an
+``(:EvaluationGraph)`` node: :func:`prepare` refuses to wipe a graph that
+holds data without the mark, so it can never empty a real or demo graph by
+mistake. Items become products filed under every genre they have (no brand),
+users become customers, training interactions become purchases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import LiteralString
+
+from graph.catalogue import bump_catalogue_version
+from graph.driver import Graph
+from graph.schema import migrate
+
+MARKED: LiteralString = """
+CALL () { MATCH (n) WHERE NOT n:EvaluationGraph AND NOT n:CatalogueVersion
+          RETURN count(n) > 0 AS holds_data }
+CALL () { MATCH (m:EvaluationGraph) RETURN count(m) > 0 AS marked }
+RETURN holds_data, marked
+"""
+
+# Relationships first, in slices: a product holds hundreds of derived edges, and
+# deleting thousands of such nodes at once outgrows a transaction's memory.
+WIPE_RELATIONSHIPS: LiteralString = (
+    "MATCH ()-[r]->() WITH r LIMIT 20000 DELETE r RETURN count(*) AS deleted"
+)
+WIPE_NODES: LiteralString = "MATCH (n) WITH n LIMIT 10000 DELETE n RETURN count(*) AS deleted"
+
+MARK: LiteralString = "MERGE (:EvaluationGraph {id: 'evaluation'})"
+
+LOAD_GENRES: LiteralString = """
+UNWIND $rows AS r
+MERGE (c:Category {id: r.id}) SET c.name = r.name
+"""
+
+LOAD_ITEMS: LiteralString = """
+UNWIND $rows AS r
+CREATE (p:Product {sku: r.sku, name: r.name, in_stock: true})
+WITH p, r
+UNWIND r.genres AS genre
+MATCH (c:Category {id: genre})
+CREATE (p)-[:IN_CATEGORY]->(c)
+"""
+
+LOAD_CUSTOMERS: LiteralString = """
+UNWIND $rows AS id
+CREATE (:Customer {id: id})
+"""
+
+LOAD_PURCHASES: LiteralString = """
+UNWIND $rows AS r
+MATCH (c:Customer {id: r.customer}), (p:Product {sku: r.sku})
+CREATE (c)-[:PURCHASED {event_id: r.event_id, at: datetime({epochSeconds: r.at})}]->(p)
+"""
+
+
+class NotAnEvaluationGraph(Exception):
+    """The graph holds data that an evaluation did not load: it is not wiped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    sku: str
+    name: str
+    genres: tuple[str, ...]  # category ids
+
+
+@dataclass(frozen=True, slots=True)
+class Bought:
+    customer: str
+    sku: str
+    at: int  # seconds since the epoch
+
+
+async def prepare(graph: Graph) -> None:
+    """Empty an evaluation graph (or an empty one) and mark it; refuse any other."""
+    [row] = await graph.read(MARKED)
+    if row["holds_data"] and not row["marked"]:
+        raise NotAnEvaluationGraph(
+            "this Neo4j holds data that no evaluation loaded: refusing to wipe it "
+            "(the evaluation runs on a server of its own, --port)"
+        )
+    for wipe in (WIPE_RELATIONSHIPS, WIPE_NODES):
+        while (await graph.write(wipe))[0]["deleted"]:
+            pass
+    await migrate(graph)
+    await graph.write(MARK)
+
+
+async def load(
+    graph: Graph,
+    genres: Sequence[tuple[str, str]],
+    items: Sequence[Item],
+    customers: Sequence[str],
+    bought: Sequence[Bought],
+    batch: int = 5000,
+) -> None:
+    """Write the data set: genres, items, customers, then purchases."""
+    await graph.write(LOAD_GENRES, {"rows": [{"id": i, "name": n} for i, n in genres]})
+    for start in range(0, len(items), batch):
+        rows = [
+            {"sku": i.sku, "name": i.name, "genres": list(i.genres)}
+            for i in items[start : start + batch]
+        ]
+        await graph.write(LOAD_ITEMS, {"rows": rows})
+    for start in range(0, len(customers), batch):
+        await graph.write(LOAD_CUSTOMERS, {"rows": list(customers[start : start + batch])})
+    for start in range(0, len(bought), batch):
+        purchases: list[dict[str, object]] = [
+            {"customer": b.customer, "sku": b.sku, "at": b.at, "event_id": f"e{start + k}"}
+            for k, b in enumerate(bought[start : start + batch])
+        ]
+        await graph.write(LOAD_PURCHASES, {"rows": purchases})
+    await bump_catalogue_version(graph)

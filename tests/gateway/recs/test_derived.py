@@ -1,0 +1,82 @@
+"""Derived data: `tightrope recompute` rebuilds it; what is about one customer can be dropped."""
+
+from __future__ import annotations
+
+import asyncio
+
+from click.testing import CliRunner, Result
+
+from gateway.app import assemble
+from gateway.cli import cli
+from gateway.strategies import forget_customer
+from graph import Graph
+from tests.gateway.conftest import Serve, gql, settings_for_tests
+from tests.gateway.recs.conftest import build_shop
+
+AFFINITY = '{ me { recommendations(strategy: "affinity") { product { sku } } } }'
+
+
+async def recompute_command(*args: str) -> Result:
+    """``tightrope recompute`` as an operator runs it (in a thread: it runs its own loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, cli, ["recompute", *args])
+
+
+COUNTS = """
+CALL () { MATCH ()-[r:ALSO]->() RETURN count(r) AS also }
+CALL () { MATCH (:Ranking)-[r:RANKS]->() RETURN count(r) AS ranks }
+CALL () { MATCH (:Customer)-[r:PREFERS]->() RETURN count(r) AS prefers }
+RETURN also, ranks, prefers
+"""
+
+
+async def test_recompute_derives_everything_and_a_second_run_replaces_it(
+    clean_graph: Graph,
+) -> None:
+    await build_shop(clean_graph)
+    first = await recompute_command("--no-progress")
+    assert first.exit_code == 0, first.output
+    lines = first.output.splitlines()
+    for name in ("trending", "similar", "affinity", "collaborative"):
+        assert any(line.split()[0] == name for line in lines[:-1]), first.output
+    assert lines[-1].startswith("recomputed in ")
+    counts = (await clean_graph.read(COUNTS))[0]
+    assert counts["also"] > 0 and counts["ranks"] > 0 and counts["prefers"] > 0
+    # Derived data about a customer says that it is personal, and who derived it.
+    [marks] = await clean_graph.read(
+        "MATCH (:Customer)-[r:PREFERS]->() RETURN collect(DISTINCT [r.personal, r.source]) AS m"
+    )
+    assert marks["m"] == [[True, "tightrope-affinity"]]
+
+    second = await recompute_command()
+    assert second.exit_code == 0, second.output
+    assert (await clean_graph.read(COUNTS))[0] == counts  # replaced, not added to
+
+
+async def test_recompute_sees_new_purchases(clean_graph: Graph, served: Serve) -> None:
+    await build_shop(clean_graph)
+    async with served() as (_, client):
+        before = await gql(client, AFFINITY, customer="bea")
+        await clean_graph.write(
+            """MATCH (bea:Customer {id: 'bea'}), (p:Product) WHERE p.sku IN ['wool-coat', 'parka']
+               CREATE (bea)-[:PURCHASED {event_id: 'b-' + p.sku, at: datetime()}]->(p)"""
+        )
+        result = await recompute_command("--no-progress")
+        assert result.exit_code == 0, result.output
+        after = await gql(client, AFFINITY, customer="bea")
+    assert before["data"]["me"]["recommendations"] == []
+    assert {i["product"]["sku"] for i in after["data"]["me"]["recommendations"]} == {"trench"}
+
+
+async def test_forgetting_a_customer_drops_what_was_derived_about_them(
+    shop: Graph, served: Serve
+) -> None:
+    strategies = list(assemble(settings_for_tests()).recommendations.strategies.values())
+    async with served() as (_, client):
+        before = await gql(client, AFFINITY, customer="ana")
+        dropped = await forget_customer(strategies, shop, "ana")
+        after = await gql(client, AFFINITY, customer="ana")
+    assert before["data"]["me"]["recommendations"] != []
+    assert dropped == {"affinity": 2}  # Northbrook and Boots
+    assert after["data"]["me"]["recommendations"] == []
+    rows = await shop.read("MATCH (c:Customer)-[:PREFERS]->() RETURN collect(DISTINCT c.id) AS who")
+    assert "ana" not in rows[0]["who"] and rows[0]["who"]  # others keep theirs

@@ -27,16 +27,22 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def established_inodes(port: int) -> set[str]:
-    """Inodes of the server side of established TCP connections on ``port``."""
+def socket_inodes(port: int, state: str) -> set[str]:
+    """Inodes of the sockets on local ``port`` in ``state`` (01 established, 0A listening)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            if local_port == port and fields[3] == state:
                 inodes.add(fields[9])
     return inodes
+
+
+def listening(pids: set[int], port: int) -> bool:
+    """Whether every one of ``pids`` has bound its own socket on ``port`` yet."""
+    inodes = socket_inodes(port, "0A")
+    return len(pids) > 0 and all(sockets_of(pid, inodes) for pid in pids)
 
 
 def sockets_of(pid: int, inodes: set[str]) -> int:
@@ -73,9 +79,10 @@ def test_connections_opened_at_once_are_spread_over_the_workers() -> None:
         port = int(served.url.rsplit(":", 1)[1])
         workers: set[int] = set()
         wait_for(lambda: len(workers.update(children(served.process.pid)) or workers) == 2)
+        wait_for(lambda: listening(workers, port))
         opened = keep_alive_connections(port, 16)
         try:
-            inodes = established_inodes(port)
+            inodes = socket_inodes(port, "01")
             per_worker = [sockets_of(pid, inodes) for pid in sorted(workers)]
         finally:
             for conn in opened:

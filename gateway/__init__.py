@@ -16,7 +16,16 @@ from gateway.errors import (
     Unauthenticated,
     Unavailable,
 )
-from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.fields import (
+    DataCategory,
+    FieldRegistry,
+    FieldSpec,
+    Purpose,
+    RowRule,
+    ScopeSpec,
+    TypeSpec,
+)
+from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.inputs import flat_input
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
@@ -38,9 +47,12 @@ __all__ = [
     "BadUserInput",
     "ClientKind",
     "Connection",
+    "ConsentPolicy",
+    "ConsentQuestion",
     "ConsentRequired",
     "Context",
     "DataCategory",
+    "Decision",
     "ErrorCode",
     "FieldRegistry",
     "FieldSpec",
@@ -50,8 +62,11 @@ __all__ = [
     "NotFound",
     "PageInfo",
     "Principal",
+    "Purpose",
     "QueryTooComplex",
     "RateLimited",
+    "RequestGate",
+    "RowRule",
     "ScopeSpec",
     "Settings",
     "TypeSpec",

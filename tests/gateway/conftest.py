@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.settings import Settings, load_settings
-from graph import Graph
+from graph import Graph, set_consent
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -42,6 +42,12 @@ CREATE (d:Device {id: 'd1', kind: 'mobile', ua_family: 'Safari',
 CREATE (:Session {id: 's1', started_at: datetime('2025-03-01T00:00:00Z'), channel: 'web'})
        -[:ON]->(d)
 """
+
+
+async def grant(graph: Graph, customer: str, *purposes: str, granted: bool = True) -> None:
+    """Record the customer's answer for each purpose, as the API would store it."""
+    for purpose in purposes:
+        await set_consent(graph, customer, purpose, granted, source="api", version="test")
 
 
 async def seed(graph: Graph, products: int = 60) -> None:

@@ -1,4 +1,8 @@
-"""The scope gate: fields declare scopes, the host enforces them for every resolver."""
+"""The scope gate: fields declare scopes, the host enforces them for every resolver.
+
+The principal here is a third party, so c1 has granted third_party_sharing:
+without it a third party reads nothing personal (tests/gateway/test_consent.py).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from gateway import ClientKind, Principal
 from gateway.plugins import load_plugins
 from gateway.schema import build_schema, collect_registry
 from graph import Graph
-from tests.gateway.conftest import Serve, gql, settings_for_tests
+from tests.gateway.conftest import Serve, gql, grant, settings_for_tests
 
 
 def principal_with(*scopes: str):  # type: ignore[no-untyped-def]
@@ -22,6 +26,7 @@ async def test_missing_scope_nulls_the_field_names_path_and_scope(
     demo_graph: Graph, served: Serve
 ) -> None:
     query = "{ me { id createdAt devices { id } } }"
+    await grant(demo_graph, "c1", "third_party_sharing")
     async with served(authenticate=principal_with("profile:read")) as (_, client):
         body = await gql(client, query)
     assert body["data"] == {
@@ -34,6 +39,7 @@ async def test_missing_scope_nulls_the_field_names_path_and_scope(
 
 
 async def test_the_seam_can_be_replaced_on_a_running_app(demo_graph: Graph, served: Serve) -> None:
+    await grant(demo_graph, "c1", "third_party_sharing")
     async with served() as (app, client):
         app.state.authenticate = principal_with("devices:read")
         body = await gql(client, "{ me { devices { id } createdAt } }")

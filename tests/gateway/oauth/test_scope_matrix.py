@@ -38,8 +38,9 @@ from graphql import (
 )
 
 from gateway.schema import sdl
-from graph import Event, Graph, parse_event, write_events
+from graph import PURPOSES, Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
+from tests.gateway.conftest import grant
 
 from .conftest import add_client
 from .helpers import bearer_for
@@ -82,6 +83,8 @@ def sample(type_: GraphQLInputType, name: str, owner: str) -> Any:
         return next(iter(type_.values))  # type: ignore[attr-defined]
     scalar = type_.name  # type: ignore[union-attr]
     if scalar in ("ID", "String"):
+        if name == "purpose":
+            return "personalisation"
         return SAMPLE_IDS.get(owner, "no-such-thing") if name in ("id", "sku") else "x"
     return {"Int": 1, "Float": 1.0, "Boolean": True}.get(scalar, "2025-01-01T00:00:00Z")
 
@@ -173,6 +176,12 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
         # ... and the customer's history: a view, a basket item and a purchase.
         await write_events(demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]))
+        # ... every consent granted (this matrix is about scopes; test_consent_matrix.py
+        # is about consents), and a read in the access log.
+        await grant(demo_graph, CUSTOMER, *PURPOSES)
+        reader = await bearer_for(app, CUSTOMER, {"profile:read"})
+        await _post(http, "{ me { createdAt } }", reader)
+        await app.state.access_log.flush()
 
         schema = build_schema(sdl(app.state.schema))
         catalogue = (await http.get("/.well-known/oauth-authorization-server")).json()[

@@ -121,11 +121,13 @@ class Route:
         return f"{self.operation} {{ {text} }}"
 
 
-def routes(schema: GraphQLSchema) -> dict[str, Route]:
+def routes(
+    schema: GraphQLSchema, operations: tuple[str, ...] = ("query", "mutation")
+) -> dict[str, Route]:
     """The cheapest route (fewest scopes, then shortest) to every reachable object type."""
     best: dict[str, Route] = {}
     for operation, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
-        if root is not None:
+        if root is not None and operation in operations:
             best[root.name] = Route(operation, (), frozenset())
     changed = True
     while changed:

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
-from gateway.gate import Gatekeeper, RequestGate
+from gateway.gate import RequestGate
 from gateway.principal import Principal
 from gateway.settings import Settings
 from graph import Graph

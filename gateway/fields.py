@@ -160,7 +160,9 @@ CORE_SCOPES: tuple[ScopeSpec, ...] = (
     ScopeSpec("consent:write", "change the consents you have given", "tightrope", RETAILER_KINDS),
     # Recording views, carts, purchases and logins in a customer's name would
     # let another company shape their history and profile.
-    ScopeSpec("events:write", "send what you view, add to cart and buy", "tightrope", RETAILER_KINDS),
+    ScopeSpec(
+        "events:write", "send what you view, add to cart and buy", "tightrope", RETAILER_KINDS
+    ),
     ScopeSpec("customers:read", "back office: read any customer", "tightrope", FIRST_PARTY_ONLY),
 )
 

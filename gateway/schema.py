@@ -125,7 +125,9 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
 def _check_gate(spec: FieldSpec, where: str) -> None:
     """What the gate needs of a field: a gated row names its category and purpose."""
     if spec.row is not None and (spec.data_category is None or spec.purpose is None):
-        raise PluginError(f"{where}: a field with a row rule must name its data category and purpose")
+        raise PluginError(
+            f"{where}: a field with a row rule must name its data category and purpose"
+        )
     if spec.row is None and spec.purpose is not None:
         raise PluginError(f"{where}: a purpose without a row rule is never checked")
     if spec.type_name in ("Query", "Mutation") and spec.data_category is not None and not spec.row:

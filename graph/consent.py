@@ -69,9 +69,7 @@ def _consent(customer_id: str, row: Mapping[str, Any]) -> Consent:
     )
 
 
-async def consents_of_customers(
-    graph: Graph, ids: Sequence[str]
-) -> list[dict[str, Consent]]:
+async def consents_of_customers(graph: Graph, ids: Sequence[str]) -> list[dict[str, Consent]]:
     """Each customer's current answer per purpose; a purpose never answered is absent."""
     rows = await graph.read(CONSENTS_OF_CUSTOMERS, {"ids": list(ids)})
     grouped = many_per_key(ids, rows, lambda row: row)

@@ -55,9 +55,7 @@ TABLE: Mapping[Purpose, frozenset[DataCategory]] = {
         {C.PURCHASE_HISTORY, C.BROWSING_HISTORY, C.DEVICE, C.DERIVED_PREFERENCES}
     ),
     Purpose.THIRD_PARTY_SHARING: frozenset(DataCategory),
-    Purpose.MARKETING: frozenset(
-        {C.PROFILE, C.CONTACT, C.PURCHASE_HISTORY, C.DERIVED_PREFERENCES}
-    ),
+    Purpose.MARKETING: frozenset({C.PROFILE, C.CONTACT, C.PURCHASE_HISTORY, C.DERIVED_PREFERENCES}),
 }
 
 

@@ -145,9 +145,8 @@ async def data_about_me(root: CustomerRef, info: Info) -> list[DataAboutMe]:
     held = await data_held(graph, root.id)
     if held is None:
         raise NotFound(f"no customer with id {root.id!r}", id=root.id)
-    last_used: dict[tuple[str, str, str], datetime] = {
-        (u.category, u.plugin, u.purpose): u.last_used_at for u in await category_use(graph, root.id)
-    }
+    used = await category_use(graph, root.id)
+    last_used = {(u.category, u.plugin, u.purpose): u.last_used_at for u in used}
     readers = _readers(info.context.registry)
     for category, plugin, purpose in last_used:
         readers.setdefault(category, set()).add((plugin, purpose))

@@ -102,7 +102,7 @@ class RequestGate:
         purpose: Purpose | str,
         categories: Iterable[DataCategory | str],
         plugin: str,
-        customer_id: str | None | EllipsisType = ...,
+        customer_id: str | EllipsisType | None = ...,
         read: str | None = None,
     ) -> Decision:
         """May ``plugin`` read ``categories`` of the customer's data for ``purpose``?

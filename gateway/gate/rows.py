@@ -44,9 +44,7 @@ def customer_row(principal: Principal, scopes: frozenset[str], row: Any, where: 
     )
 
 
-def session_row(
-    principal: Principal, scopes: frozenset[str], row: Any, where: str
-) -> str | None:
+def session_row(principal: Principal, scopes: frozenset[str], row: Any, where: str) -> str | None:
     """RowRule.SESSION: an anonymous visit is read by whoever holds its id; a signed-in
     one is that customer's browsing history.
 

@@ -14,7 +14,8 @@ CONSENTS = "{ me { consents { purpose granted answered updatedAt source version 
 HISTORY = """query($purpose: String) { me { consentHistory(purpose: $purpose, first: 50) {
     purpose granted at source version } } }"""
 SET = """mutation($purpose: String!, $granted: Boolean!) {
-    setConsent(purpose: $purpose, granted: $granted) { purpose granted answered source version } }"""
+    setConsent(purpose: $purpose, granted: $granted) {
+        purpose granted answered source version } }"""
 
 
 async def history_edges(graph: Graph, customer: str = ANA) -> list[dict[str, Any]]:

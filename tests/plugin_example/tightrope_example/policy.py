@@ -14,10 +14,7 @@ from gateway import ClientKind, ConsentQuestion, DataCategory, Decision, hookimp
 class NoDevicesForPublicClients:
     # A plain method: the host also awaits ``async def decide``.
     def decide(self, question: ConsentQuestion) -> Decision:
-        if (
-            question.client_kind is ClientKind.PUBLIC
-            and DataCategory.DEVICE in question.categories
-        ):
+        if question.client_kind is ClientKind.PUBLIC and DataCategory.DEVICE in question.categories:
             return question.deny("apps in a browser or on a phone never see device data")
         return question.allow()
 

@@ -31,6 +31,7 @@ from strawberry.dataloader import DataLoader
 
 from gateway.errors import BadUserInput, NotFound, Unauthenticated
 from gateway.fields import DataCategory, FieldRegistry, Purpose
+from gateway.gate import rows
 from gateway.gate.policy import ConsentQuestion, Decision, Policies
 from gateway.principal import ClientKind, Principal
 from graph import PURPOSES, AccessRecord, Consent, Graph, consents_of_customers, set_consent
@@ -118,6 +119,11 @@ class RequestGate:
         if decision.allowed and subject is not None:
             self.record(subject, decision.purpose, wanted, plugin, read or plugin)
         return decision
+
+    def written_for(self, customer_id: str | None) -> str | None:
+        """The customer a write in this token's name is about (``trackEvents``); raises
+        PermissionError when the token may not write for the customer named."""
+        return rows.written_for(self.principal, customer_id)
 
     async def consents(self, customer_id: str) -> Mapping[str, Consent]:
         """The customer's current consents; read at most once per request."""

@@ -73,3 +73,18 @@ def _attribute(row: Any, name: str, where: str) -> str:
         # to see (masked as INTERNAL), never a read let through.
         raise TypeError(f"{where}: the row {type(row).__name__} has no {name!r}")
     return value
+
+
+def written_for(principal: Principal, given: str | None) -> str | None:
+    """The customer a write (an event) in the principal's name is about.
+
+    A token issued for a customer speaks for that customer only: a write that
+    names nobody is theirs, one that names someone else is refused
+    (PermissionError with the reason). Other tokens (the retailer's services)
+    write for whom they name.
+    """
+    if principal.customer_id is None:
+        return given or None
+    if given and given != principal.customer_id:
+        raise PermissionError("is not the customer of this token")
+    return principal.customer_id

@@ -22,6 +22,7 @@ builder makes gated fields nullable). Resolvers only fetch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from inspect import isawaitable
 from typing import Any
 
@@ -103,11 +104,12 @@ class RowGate(FieldExtension):
         gate: RequestGate = info.context.consent
         check_scopes(gate, self.scopes, info)
         rule = self.rule
+        where = partial(path_of, info)
         if rule is RowRule.SELF:
-            await self._admit(gate, rows.own_customer(gate.principal, path_of(info)), info)
+            await self._admit(gate, rows.own_customer(gate.principal, where), info)
             return await _call(next_, source, info, kwargs)
         if rule is RowRule.BACK_OFFICE:
-            rows.back_office(gate.scopes, path_of(info))
+            rows.back_office(gate.scopes, where)
         if not self.row_is_result:
             await self._admit(gate, self._subject(gate, source, info), info)
             return await _call(next_, source, info, kwargs)
@@ -118,7 +120,7 @@ class RowGate(FieldExtension):
         return result
 
     def _subject(self, gate: RequestGate, row: Any, info: Info[Any, Any]) -> str | None:
-        where = path_of(info)
+        where = partial(path_of, info)
         if self.rule is RowRule.SESSION:
             return rows.session_row(gate.principal, gate.scopes, row, where)
         # CUSTOMER, and BACK_OFFICE once its scope was checked: a customer row.

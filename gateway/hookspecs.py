@@ -78,9 +78,11 @@ def register_fields(settings: Settings) -> Iterable[FieldSpec] | None:
 
     :param settings: the gateway's validated settings (page sizes, dev mode, ...).
 
-    Return ``FieldSpec`` items, each naming its data category and required
-    scopes; the host builds the schema from them and enforces the scopes. The
-    same (type, field) registered by two plugins is a start-up error naming both.
+    Return ``FieldSpec`` items, each naming its data category, required scopes
+    and, for a field that reveals a row of someone's data, its purpose and row
+    rule; the host builds the schema from them and its gate enforces them all.
+    The same (type, field) registered by two plugins is a start-up error naming
+    both.
 
     Collecting: all results are concatenated.
     """

@@ -53,6 +53,27 @@ def test_sdl_shows_required_scopes_and_data_categories() -> None:
     sdl = build_schema(registry, settings).as_str()
     assert 'devices: [Device!] @requiresScopes(scopes: ["devices:read"])' in sdl
     assert 'customer(id: ID!): Customer @requiresScopes(scopes: ["customers:read"])' in sdl
+    # tightrope schema shows each gated field's purpose beside its category.
+    assert (
+        "recentlyViewed(first: Int = null): [ViewedProduct!] @requiresScopes(scopes: "
+        '["browsing:read"]) @dataCategory(name: "browsing_history") '
+        '@purpose(name: "personalisation")'
+    ) in sdl
+    assert '@dataCategory(name: "purchase_history") @purpose(name: "service")' in sdl
     spec = registry.get("Customer", "devices")
     assert spec is not None and spec.plugin == "tightrope-customers"
     assert spec.scopes == frozenset({"devices:read"})
+
+
+def test_only_gated_fields_pay_for_the_gate() -> None:
+    """The catalogue (and any field without scopes or a row rule) has no extension."""
+    settings = settings_for_tests()
+    registry = collect_registry(load_plugins(), settings)
+    schema = build_schema(registry, settings)
+    for spec in registry.fields:
+        definition = schema.get_type_by_name(spec.type_name)
+        assert definition is not None
+        [field] = [f for f in definition.fields if f.graphql_name == spec.name]  # type: ignore[union-attr]
+        expected = 1 if spec.gated else 0
+        assert len(field.extensions) == expected, spec.key
+    assert not any(registry.get("Product", name).gated for name in ("sku", "name", "price"))  # type: ignore[union-attr]

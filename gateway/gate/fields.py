@@ -105,18 +105,25 @@ class RowGate(FieldExtension):
         check_scopes(gate, self.scopes, info)
         rule = self.rule
         where = partial(path_of, info)
-        if rule is RowRule.SELF:
-            await self._admit(gate, rows.own_customer(gate.principal, where), info)
-            return await _call(next_, source, info, kwargs)
         if rule is RowRule.BACK_OFFICE:
-            rows.back_office(gate.scopes, where)
-        if not self.row_is_result:
-            await self._admit(gate, self._subject(gate, source, info), info)
-            return await _call(next_, source, info, kwargs)
-        result = await _call(next_, source, info, kwargs)
-        if result is None:
-            return None
-        await self._admit(gate, self._subject(gate, result, info), info)
+            rows.back_office(gate.scopes, where)  # before anything is fetched
+        subject: str | None
+        if rule is RowRule.SELF or not self.row_is_result:
+            if rule is RowRule.SELF:
+                subject = rows.own_customer(gate.principal, where)
+            else:
+                subject = self._subject(gate, source, info)
+            await self._admit(gate, subject, info)
+            result = await _call(next_, source, info, kwargs)
+        else:
+            result = await _call(next_, source, info, kwargs)
+            if result is None:
+                return None
+            subject = self._subject(gate, result, info)
+            await self._admit(gate, subject, info)
+        # Recorded once read: a refused field, or one whose read failed, is not.
+        if subject is not None:
+            gate.record(subject, self.purpose, self.categories, self.plugin, self.field)
         return result
 
     def _subject(self, gate: RequestGate, row: Any, info: Info[Any, Any]) -> str | None:
@@ -135,8 +142,6 @@ class RowGate(FieldExtension):
                 purpose=decision.purpose.value,
                 category=self.category.value,
             )
-        if subject is not None:
-            gate.record(subject, self.purpose, self.categories, self.plugin, self.field)
 
 
 async def _call(

@@ -77,7 +77,7 @@ class Gatekeeper:
 @dataclass
 class _Read:
     categories: set[DataCategory] = field(default_factory=set)
-    fields: dict[str, None] = field(default_factory=dict)  # ordered, no repeats
+    fields: set[str] = field(default_factory=set)
 
 
 class RequestGate:
@@ -220,7 +220,7 @@ class RequestGate:
         if read is None:
             read = self._reads[(subject, purpose, plugin)] = _Read()
         read.categories.update(categories)
-        read.fields[what] = None
+        read.fields.add(what)
 
     def finish(self) -> None:
         """Hand this request's reads to the access log (called once, at the end)."""
@@ -239,7 +239,7 @@ class RequestGate:
                 purpose=purpose.value,
                 plugin=plugin,
                 categories=tuple(sorted(c.value for c in read.categories)),
-                fields=tuple(read.fields),
+                fields=tuple(sorted(read.fields)),
             )
             for (subject, purpose, plugin), read in self._reads.items()
         ]

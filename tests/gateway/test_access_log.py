@@ -59,7 +59,7 @@ async def test_one_record_per_allowed_read_and_none_for_a_refused_one(
             "purpose": "service",
             "plugin": "tightrope-customers",
             "categories": ["profile"],
-            "fields": ["Query.me", "Customer.createdAt"],
+            "fields": ["Customer.createdAt", "Query.me"],
         },
         {
             "client": "client-1",
@@ -67,7 +67,7 @@ async def test_one_record_per_allowed_read_and_none_for_a_refused_one(
             "purpose": "service",
             "plugin": "tightrope-history",
             "categories": ["browsing_history", "purchase_history"],
-            "fields": ["Customer.purchases", "Customer.cart"],
+            "fields": ["Customer.cart", "Customer.purchases"],
         },
     ]
 
@@ -101,7 +101,7 @@ async def test_records_survive_a_clean_restart(ana: Graph, served: Serve) -> Non
     assert second["data"]["me"]["accessLog"]["pageInfo"]["hasNextPage"] is False
     assert len(nodes) == 3
     assert {tuple(n["fields"]) for n in nodes} == {
-        ("Query.me", "Customer.createdAt"),
+        ("Customer.createdAt", "Query.me"),
         ("Query.me",),
         ("Customer.purchases",),
     }

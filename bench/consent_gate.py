@@ -12,9 +12,11 @@ that drift on a shared machine hits both:
 - **scopes only**: the same app built with the gate of before (a scope check
   on fields that declare scopes, nothing else) and no access log.
 
-Two queries: ``service`` (a customer's profile, 50 purchases, basket and
-devices: no consent needed) and ``personalised`` (the same plus recently
-viewed, which needs the customer's consent: one consent read). The principal
+Four queries: ``service`` (a customer's profile, 50 purchases, basket and
+devices: no consent needed), ``personalised`` (the same plus recently viewed,
+which needs the customer's consent: one consent read), and the same two
+``light`` (four or five gated fields with few values: where the gate's share
+of the work is largest). The principal
 is a first-party customer token's, given directly (token checks cost the same
 in both apps and are measured in docs/performance.md). Reported: p50 and p90
 latency per request, and the process's CPU per request.
@@ -60,6 +62,15 @@ SERVICE = """{ me { createdAt
   cart { product { sku name } addedAt }
   devices { id kind lastSeen } } }"""
 PERSONALISED = SERVICE[:-4] + " recentlyViewed(first: 20) { product { sku name } viewedAt } } }"
+# Few values, several gated fields: where the gate's share is largest.
+LIGHT = "{ me { createdAt devices { id } cart { addedAt } } }"
+LIGHT_PERSONALISED = LIGHT[:-4] + " recentlyViewed(first: 5) { viewedAt } } }"
+QUERIES = (
+    ("service", SERVICE),
+    ("personalised", PERSONALISED),
+    ("light", LIGHT),
+    ("light+pers.", LIGHT_PERSONALISED),
+)
 
 
 async def seed(graph: Graph) -> None:
@@ -157,10 +168,10 @@ async def main(rounds: int, per_round: int) -> None:
     round_p50s: dict[tuple[str, str], list[float]] = {}
     async with served(gated) as a, served(plain) as b:
         for client in (a, b):  # warm both: documents cached, connections open
-            for query in (SERVICE, PERSONALISED):
+            for _, query in QUERIES:
                 await timed(client, query, 20, no_errors)
         for _ in range(rounds):
-            for query_name, query in (("service", SERVICE), ("personalised", PERSONALISED)):
+            for query_name, query in QUERIES:
                 for app_name, client in (("gate", a), ("scopes only", b)):
                     taken, cpu = await timed(client, query, per_round, no_errors)
                     walls.setdefault((query_name, app_name), []).extend(taken)
@@ -180,7 +191,7 @@ async def main(rounds: int, per_round: int) -> None:
     # Rounds of the two apps run back to back: their difference cancels most of
     # the drift of a shared machine.
     print("gate minus scopes only, per round (median and quartiles):")
-    for query_name in ("service", "personalised"):
+    for query_name, _ in QUERIES:
         with_gate, scoped = cpus[(query_name, "gate")], cpus[(query_name, "scopes only")]
         diffs = sorted(g - p for g, p in zip(with_gate, scoped, strict=True))
         q1, median, q3 = statistics.quantiles(diffs, n=4)

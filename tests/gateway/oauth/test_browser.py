@@ -100,7 +100,11 @@ async def test_customer_unticks_a_scope_in_the_browser_and_the_app_gets_less(
             await page.get_by_label("Email or customer number").fill("c1")
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_selector("form#consent")
+            try:
+                await page.wait_for_selector("form#consent")
+            except playwright_api.TimeoutError as exc:
+                shown = await page.content()
+                raise AssertionError(f"no consent form; the page said: {shown}") from exc
             assert await page.get_by_text("what you have bought").is_visible()
             await page.locator('input[value="purchases:read"]').uncheck()
             async with page.expect_navigation(url=f"{redirect}?**"):

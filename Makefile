@@ -10,7 +10,7 @@ TEST_PORT ?= 7688
 BENCH_PORT ?= 7689
 BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
-.PHONY: install run test lint bench-load bench bench-growth bench-deps neo4j-stop clean
+.PHONY: install run test lint bench-load bench bench-growth bench-recs bench-deps neo4j-stop clean
 
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -72,10 +72,21 @@ bench: bench-deps
 bench-growth: bench-deps
 	env -u NEO4J_URI $(BIN)/python -m bench.growth --neo4j-port $(BENCH_PORT) $(BENCH_ARGS)
 
+# `make bench-recs`: p50/p95/p99 of a customer's and a first visit's
+# recommendations on demo graphs of 10k, 100k and 1M events (bench/recs.py),
+# each on a Neo4j of its own (RECS_PORTS, one per size) so that `make bench`'s
+# graph stays up.
+RECS_PORTS ?= 7724,7725,7726
+comma := ,
+bench-recs: $(BIN)/.bench-installed
+	@command -v wrk >/dev/null || { echo "make bench-recs needs wrk (Debian: apt-get install -y wrk)" >&2; exit 1; }
+	env -u NEO4J_URI $(BIN)/python -m bench.recs --neo4j-ports $(RECS_PORTS) $(BENCH_ARGS)
+
 neo4j-stop:
 	-$(BIN)/tightrope neo4j stop
 	-$(BIN)/tightrope neo4j stop --port $(TEST_PORT)
 	-$(BIN)/tightrope neo4j stop --port $(BENCH_PORT)
+	-for port in $(subst $(comma), ,$(RECS_PORTS)); do $(BIN)/tightrope neo4j stop --port $$port; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from bench.wrk import Run
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = {
     "w1": "W1 profile (me + 5 purchases)",
+    "w2": "W2 me + 10 recommendations",
     "w3": "W3 product page",
     "w4": "W4 trackEvents, 50 views",
     "typename": "{ __typename }",

@@ -42,7 +42,7 @@ from typing import Any
 from gateway import BlendRequest, Registered, StrategyResult, Subject
 from gateway.strategies.data import MAX_RANKED, MAX_RELATED
 from gateway.strategies.runner import MIN_CANDIDATES, OVERSAMPLE
-from graph import Graph, Product, brands_by_id, products_by_sku
+from graph import Graph, Neo4jSettings, Product, brands_by_id, connect, products_by_sku
 from graph.consent import consents_of_customers
 from graph.recs import Profile, ProfileKey, Ranked, Related, profile_of, rankings_of, related_of
 from plugins.recommenders.affinity import RANKING as AFFINITY_RANKING
@@ -258,6 +258,34 @@ class RawRecommendations:
         rankings = [(AFFINITY_RANKING, f"{p.kind}:{p.id}") for p in chosen]
         rankings.append((TRENDING, "*"))
         return list(dict.fromkeys(related)), list(dict.fromkeys(rankings))
+
+
+async def warm(uri: str, user: str, password: str, customers: list[str], skus: list[str]) -> None:
+    """W2's and W3's reads once per id, with no time limit: plans made, pages cached.
+
+    On a graph Neo4j has just started on, the first of these reads take tens of
+    seconds (planning, pages from disk): past the gateway's 5 s query timeout,
+    so the same-data check would fail on them rather than measure anything.
+    """
+    settings = Neo4jSettings(uri, user, password, timeout=5.0, retry_time=0.0, query_timeout=None)
+    graph = connect(settings)
+    recs = RawRecommendations(graph)
+    # Four at a time: as many as the measured concurrency's lower setting.
+    gate = asyncio.Semaphore(4)
+
+    async def one(customer: str | None, product: Product | None) -> None:
+        async with gate:
+            if customer is not None:
+                await recs.recommend(customer, 10)
+            if product is not None:
+                await recs.similar(product, 10)
+
+    try:
+        await asyncio.gather(*(one(c, None) for c in customers))
+        found = await products_by_sku(graph, skus)
+        await asyncio.gather(*(one(None, p) for p in found if p is not None))
+    finally:
+        await graph.driver.close()
 
 
 async def _nothing() -> list[list[Related]]:

@@ -18,6 +18,7 @@ say for a profiler; Ctrl-C stops them).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -34,6 +35,7 @@ from neo4j import GraphDatabase, NotificationMinimumSeverity
 from bench import report
 from bench.dataset import DEFAULT_HOME, BenchGraph, GraphSpec, ensure_graph
 from bench.fixtures import Fixtures, bought_by, choose_ids, family_of, peer_token
+from bench.raw_recs import warm
 from bench.systems import System, cpu_seconds, gateway_env, make_systems
 from bench.workloads import (
     PEER_NULL,
@@ -342,6 +344,9 @@ def main(argv: list[str] | None = None) -> None:
         log(f"{len(f.customers)} customers, {len(f.skus)} SKUs, tokens minted")
         delete_w4(graph)
         bought = bought_by(graph.uri, graph.user, graph.password, f.customers)
+        if {"w2", "w3"} & set(args.workloads):
+            log("warming Neo4j with W2's and W3's reads (no time limit)")
+            asyncio.run(warm(graph.uri, graph.user, graph.password, f.customers, f.skus))
         agreed = check_equivalence(systems, args.workloads, f, bought)
         measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
         written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
@@ -393,9 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     results = assemble(args, graph, measured, extra)
     name = stamp.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
-    json_path = args.out / f"{name}.json"
+    json_path = report.fresh_path(args.out / f"{name}.json")
     report.write_json(json_path, results)
-    report.chart(args.out / f"{name}.png", results)
+    report.chart(json_path.with_suffix(".png"), results)
     for c in args.concurrency:
         print(f"\n{c} connections:\n" + report.table(results, str(c)))
     print(f"\nresults: {json_path} (+ .png); {results['elapsed_seconds']:.0f}s in all")

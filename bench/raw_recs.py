@@ -260,8 +260,18 @@ class RawRecommendations:
         return list(dict.fromkeys(related)), list(dict.fromkeys(rankings))
 
 
-async def warm(uri: str, user: str, password: str, customers: list[str], skus: list[str]) -> None:
+async def warm(
+    uri: str,
+    user: str,
+    password: str,
+    customers: list[str],
+    skus: list[str],
+    sessions: list[str] | None = None,
+) -> None:
     """W2's and W3's reads once per id, with no time limit: plans made, pages cached.
+
+    ``sessions``: a visit's profile (its browsing) and the overall trending
+    ranking too, as ``session { recommendations }`` reads them.
 
     On a graph Neo4j has just started on, the first of these reads take tens of
     seconds (planning, pages from disk): past the gateway's 5 s query timeout,
@@ -281,6 +291,10 @@ async def warm(uri: str, user: str, password: str, customers: list[str], skus: l
                 await recs.similar(product, 10)
 
     try:
+        for session in sessions or []:
+            await profile_of(graph, ProfileKey(session_id=session, browsing=True))
+        if sessions:
+            await rankings_of(graph, [(TRENDING, "*")], MAX_RANKED)
         await asyncio.gather(*(one(c, None) for c in customers))
         found = await products_by_sku(graph, skus)
         await asyncio.gather(*(one(None, p) for p in found if p is not None))

@@ -158,8 +158,8 @@ def prepare(graph: BenchGraph, gateway: System, state: Path) -> Rotation:
         raise SystemExit(f"the first-visit sessions ({FIRST_VISIT_PREFIX}*) are not empty")
     tokens = mint(graph, gateway, customers, state)["w2_tokens"]
     bought = bought_by(graph.uri, graph.user, graph.password, customers)
-    log("warming Neo4j with the customers' recommendation reads (no time limit)")
-    asyncio.run(warm(graph.uri, graph.user, graph.password, customers, []))
+    log("warming Neo4j with the customers' and visits' recommendation reads (no time limit)")
+    asyncio.run(warm(graph.uri, graph.user, graph.password, customers, [], sessions))
     return Rotation(customers, tokens, sessions, bought)
 
 

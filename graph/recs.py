@@ -101,7 +101,10 @@ _ITEM: LiteralString = """{sku: p.sku, name: p.name,
   brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]), at: at"""
 
 # Each part is a subquery that answers one row (an empty list when switched off).
-# A customer's browsing is that of the sessions signed in as them.
+# A customer's browsing is that of the sessions signed in as them. Items of one
+# order (or one moment) share a timestamp: the SKU breaks the tie, so the order
+# strategies weigh by (bought-together: the newest count most) is the same on
+# every read, whatever plan Neo4j chose.
 PROFILE: LiteralString = (
     """
 OPTIONAL MATCH (c:Customer {id: $customer_id})
@@ -109,7 +112,7 @@ OPTIONAL MATCH (s:Session {id: $session_id})
 CALL (c) {
   OPTIONAL MATCH (c)-[r:PURCHASED]->(p:Product)
   WHERE $purchases AND r.at IS NOT NULL
-  WITH p, max(r.at) AS at, count(r) AS times ORDER BY at DESC LIMIT $limit
+  WITH p, max(r.at) AS at, count(r) AS times ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """, times: times}) AS purchases
@@ -130,7 +133,7 @@ CALL (c, s) {
     MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
     RETURN p, v.at AS at
   }
-  WITH p, max(at) AS at ORDER BY at DESC LIMIT $limit
+  WITH p, max(at) AS at ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """}) AS views
@@ -144,7 +147,7 @@ CALL (c, s) {
     MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
     RETURN p, a.at AS at
   }
-  WITH p, max(at) AS at ORDER BY at DESC LIMIT $limit
+  WITH p, max(at) AS at ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """}) AS cart

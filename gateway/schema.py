@@ -19,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import DocumentCache, DocumentGuard, limit_rules
+from gateway.documents import document_guard
 from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import ScopeGate
@@ -139,14 +139,12 @@ def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Sche
         setattr(classes[spec.type_name], _python_name(spec), _strawberry_field(spec, namespace))
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
-    documents = DocumentCache(DOCUMENT_CACHE_SIZE)
-    rules = limit_rules(settings)
     return GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         extensions=[
             ErrorCodes,
-            lambda: DocumentGuard(documents, rules, settings.max_tokens),
+            document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
         ],
     )
 

@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    # The cost limit (gateway/cost.py): a field weighs its data category's weight
+    # (personal data more than the catalogue), a list its ``first`` times what it
+    # selects; a document over its client kind's limit is QUERY_TOO_COMPLEX.
+    cost_catalogue_weight: int = Field(default=1, ge=0, le=1000)
+    cost_personal_weight: int = Field(default=3, ge=0, le=1000)
+    max_cost_anonymous: int = Field(default=5_000, ge=1)
+    max_cost_public: int = Field(default=5_000, ge=1)
+    max_cost_third_party: int = Field(default=2_000, ge=1)
+    max_cost_first_party: int = Field(default=10_000, ge=1)
 
     # The catalogue (products, brands, categories) is kept in each process for at
     # most this many seconds (gateway/cache.py); a catalogue load is seen within

@@ -32,6 +32,7 @@ from gateway.context import Context, LoaderFactory
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
+from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
@@ -60,6 +61,7 @@ class Assembly:
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
+    metrics: Metrics | None = None
 
 
 def assemble(
@@ -86,7 +88,8 @@ def assemble(
                 )
             loaders[key], owners[key] = factory, name
     registry = collect_registry(host, settings)
-    schema = build_schema(registry, settings)
+    metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
+    schema = build_schema(registry, settings, metrics)
     routes = [
         route
         for _, result in host.collect("register_routes", settings=settings)
@@ -94,7 +97,7 @@ def assemble(
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations
+        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, metrics
     )
 
 
@@ -165,9 +168,18 @@ def create_app(
         # No driver retries: a request answers UNAVAILABLE after one attempt
         # (about neo4j_timeout) rather than after the driver's back-off; and no
         # query outlives query_timeout.
+        # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
         graph = connect(
-            replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
+            replace(
+                settings.neo4j(),
+                retry_time=0.0,
+                query_timeout=settings.query_timeout,
+                deadline=settings.graph_deadline,
+                write_deadline=max(settings.graph_deadline, settings.query_timeout),
+            )
         )
+        if assembly.metrics is not None:
+            graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
         started = False
         try:
@@ -182,15 +194,18 @@ def create_app(
             await graph.close()
 
     limits = rate_limits(settings)
+    metrics = assembly.metrics
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
             *assembly.routes,
         ],
         middleware=[
+            *([Middleware(CountResponses, metrics=metrics)] if metrics else []),
             Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
             Middleware(RequestId),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
@@ -204,6 +219,7 @@ def create_app(
     app.state.assembly = assembly
     app.state.registry = assembly.registry
     app.state.schema = assembly.schema
+    app.state.metrics = metrics
     app.state.plugins = assembly.host
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate

@@ -5,7 +5,7 @@ reads: ``products(first: 100) { edges { node { brand { products(first: 100)
 { ... } } } } }`` is shallow and short, and reads ten thousand products. The
 cost of a document is the sum over the fields it selects of
 
-    multiplier × (weight + cost of the field's own selection)
+    multiplier * (weight + cost of the field's own selection)
 
 where the **weight** comes from the field registry: a field that declares a
 data category (personal data) weighs ``cost_personal_weight``, any other field
@@ -54,7 +54,7 @@ FIRST = "first"
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """``factor × value of $variable × cost`` (the variable's default when it is not sent)."""
+    """``factor * value of $variable * cost`` (the variable's default when it is not sent)."""
 
     factor: int
     variable: str

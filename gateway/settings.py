@@ -168,6 +168,26 @@ class Settings(BaseSettings):
     # Buckets kept at most (idle ones are dropped sooner).
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
 
+    # Plugin isolation (gateway/isolation.py): a plugin's resolver or strategy
+    # that runs longer than its budget (seconds) is cut off, costing only its own
+    # field or candidates. Per plugin, as JSON: {"tightrope-trending": 0.5}.
+    plugin_budget_seconds: float = Field(default=2.0, gt=0, le=300)
+    plugin_budgets: dict[str, Annotated[float, Field(gt=0, le=300)]] = Field(default_factory=dict)
+
+    # The graph's answer to any one query is awaited at most this long (seconds)
+    # on the request path; then the field is UNAVAILABLE (graph/driver.py). This
+    # is what turns a Neo4j that hangs into an answer within about a second.
+    graph_deadline: float = Field(default=1.0, gt=0, le=300)
+
+    # /metrics (gateway/metrics.py): Prometheus text, for loopback callers only
+    # unless a bearer token is set, which then every caller must present.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # Distinct operation names kept as labels; later ones count as "other".
+    metrics_max_operations: int = Field(default=100, ge=1, le=10_000)
+    # "json" (one object per line) or "text"; unset: text in dev mode, else json.
+    log_format: Literal["json", "text"] | None = None
+
     # Browsers reach the gateway over HTTPS (perhaps through a proxy): send HSTS.
     behind_tls: bool = False
 
@@ -232,6 +252,14 @@ class Settings(BaseSettings):
             "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
             "(it keys the hashes that stand in for customers' emails)"
         )
+
+    @property
+    def json_logs(self) -> bool:
+        return (not self.dev_mode) if self.log_format is None else self.log_format == "json"
+
+    def plugin_budget(self, plugin: str) -> float:
+        """Seconds a plugin's resolver or strategy may run for one request."""
+        return self.plugin_budgets.get(plugin, self.plugin_budget_seconds)
 
     @property
     def introspection_enabled(self) -> bool:

@@ -18,8 +18,8 @@ import click
 import uvicorn
 
 from gateway.cli.common import settings
-from gateway.plugins import PluginError
 from gateway.logs import log_config
+from gateway.plugins import PluginError
 from gateway.settings import Settings, SettingsError, is_loopback
 from gateway.workers import serve_workers
 

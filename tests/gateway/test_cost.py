@@ -34,7 +34,7 @@ async def test_a_document_over_the_limit_is_refused_naming_the_limit_and_its_cos
     assert refused.get("data") is None
     assert reads == 0  # refused before a single graph read
     error = refused["errors"][0]
-    # 100 × (products, edges, node, brand: 4 + 100 × (products, edges, node, sku, name: 5))
+    # 100 x (products, edges, node, brand: 4 + 100 x (products, edges, node, sku, name: 5))
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 50400, "limit": 5000}
     assert error["message"] == "query cost 50400 exceeds the limit of 5000 for anonymous clients"
     assert "errors" not in allowed
@@ -104,7 +104,7 @@ def principal_of_kind(kind: ClientKind | None) -> Any:
 
 
 async def test_each_kind_of_client_has_its_own_limit(demo_graph: Graph, served: Serve) -> None:
-    query = "{ products(first: 40) { edges { node { sku name price } } } }"  # 40 × 5 = 200
+    query = "{ products(first: 40) { edges { node { sku name price } } } }"  # 40 x 5 = 200
     settings = settings_for_tests(
         max_cost_first_party=500,
         max_cost_third_party=100,

@@ -29,6 +29,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
+from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
@@ -208,6 +209,18 @@ def create_app(
             *([Middleware(CountResponses, metrics=metrics)] if metrics else []),
             Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
             Middleware(RequestId),
+            *(
+                [
+                    Middleware(
+                        GraphQLCors,
+                        origins=settings.cors_origins,
+                        allow_credentials=settings.cors_allow_credentials,
+                        max_age=settings.cors_max_age,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BadTokenLimit, buckets=limits.pop("bad_tokens"), paths=("/graphql",)),
             Middleware(BearerTokens, service=oauth),

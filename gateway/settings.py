@@ -188,6 +188,14 @@ class Settings(BaseSettings):
     # "json" (one object per line) or "text"; unset: text in dev mode, else json.
     log_format: Literal["json", "text"] | None = None
 
+    # CORS for /graphql (gateway/cors.py): the exact origins whose pages may call
+    # it, comma-separated (https://shop.example,https://m.shop.example); none by
+    # default. Credentials (cookies) stay off unless asked for.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_credentials: bool = False
+    # Seconds a browser may cache a preflight's answer.
+    cors_max_age: int = Field(default=600, ge=0, le=86_400)
+
     # Browsers reach the gateway over HTTPS (perhaps through a proxy): send HSTS.
     behind_tls: bool = False
 
@@ -218,6 +226,36 @@ class Settings(BaseSettings):
     def _split_names(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An origin is scheme://host[:port], nothing more: a browser compares it
+        # exactly, and a wildcard would let any site's page read the answers.
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+                or origin.endswith("/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an exact origin (scheme://host[:port], no wildcard, "
+                    "no path)"
+                )
         return value
 
     @model_validator(mode="after")

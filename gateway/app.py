@@ -38,6 +38,7 @@ from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
+from gateway.operations import OperationStore
 from gateway.plugins import PluginError, PluginHost, load_plugins
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
@@ -127,6 +128,7 @@ class GraphQLView(GraphQL[Context, None]):
             loader_factories=self.assembly.loaders,
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
+            operations=await state.operations.for_principal(principal, graph),
         )
 
 
@@ -233,6 +235,9 @@ def create_app(
     app.state.registry = assembly.registry
     app.state.schema = assembly.schema
     app.state.metrics = metrics
+    app.state.operations = OperationStore(
+        dev_mode=settings.dev_mode, max_age=settings.operations_cache_seconds
+    )
     app.state.plugins = assembly.host
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate

@@ -112,6 +112,14 @@ class DocumentGuard(SchemaExtension):
         # known before strawberry decides whether to execute: an empty list
         # (not None) tells it the document is valid, errors that it is not.
         context = self.execution_context
+        allowlist = getattr(context.context, "operations", None)
+        if allowlist is not None and allowlist.restricted:
+            # Held to its registered operations: nothing else is validated or run.
+            refusal = allowlist.refusal(context.query or "")
+            if refusal is not None:
+                context.pre_execution_errors = [to_graphql_error(refusal)]
+                yield
+                return
         known = self._known
         document = context.graphql_document
         if known is None and document is not None:

@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     # Buckets kept at most (idle ones are dropped sooner).
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
 
+    # Allowlisted operations (gateway/operations.py): seconds a client's list of
+    # registered operations (and its mode) is kept before it is read again.
+    operations_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+
     # Plugin isolation (gateway/isolation.py): a plugin's resolver or strategy
     # that runs longer than its budget (seconds) is cut off, costing only its own
     # field or candidates. Per plugin, as JSON: {"tightrope-trending": 0.5}.

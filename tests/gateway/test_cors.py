@@ -104,16 +104,19 @@ async def test_a_page_on_an_allowed_origin_calls_graphql_and_others_cannot(
 ) -> None:
     import playwright.async_api as playwright_api
 
-    async with origins() as (shop, stranger), gateway_allowing(shop) as api:
-        async with playwright_api.async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            try:
-                allowed = await fetch_from(browser, shop, api)
-                refused = await fetch_from(browser, stranger, api)
-                # Credentials are off by default: a page asking to send cookies is refused.
-                with_cookies = await fetch_from(browser, shop, api, credentials="include")
-            finally:
-                await browser.close()
+    async with (
+        origins() as (shop, stranger),
+        gateway_allowing(shop) as api,
+        playwright_api.async_playwright() as p,
+    ):
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            allowed = await fetch_from(browser, shop, api)
+            refused = await fetch_from(browser, stranger, api)
+            # Credentials are off by default: a page asking to send cookies is refused.
+            with_cookies = await fetch_from(browser, shop, api, credentials="include")
+        finally:
+            await browser.close()
     assert allowed == {
         "status": 200,
         "body": {"data": {"product": {"name": "Trail Runner 2"}}},

@@ -16,7 +16,16 @@ from gateway.errors import (
     Unauthenticated,
     Unavailable,
 )
-from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.fields import (
+    DataCategory,
+    FieldRegistry,
+    FieldSpec,
+    Purpose,
+    RowRule,
+    ScopeSpec,
+    TypeSpec,
+)
+from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.inputs import flat_input
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
@@ -37,7 +46,6 @@ from gateway.strategies import (
     PERSONALISATION,
     BlendRequest,
     Candidate,
-    Decision,
     Reason,
     Recommendation,
     Recommender,
@@ -59,6 +67,8 @@ __all__ = [
     "Candidate",
     "ClientKind",
     "Connection",
+    "ConsentPolicy",
+    "ConsentQuestion",
     "ConsentRequired",
     "Context",
     "DataCategory",
@@ -72,12 +82,15 @@ __all__ = [
     "NotFound",
     "PageInfo",
     "Principal",
+    "Purpose",
     "QueryTooComplex",
     "RateLimited",
     "Reason",
     "Recommendation",
     "Recommender",
     "Registered",
+    "RequestGate",
+    "RowRule",
     "ScopeSpec",
     "Settings",
     "Skipped",

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from inspect import isawaitable
 
 import strawberry
@@ -32,6 +33,7 @@ from gateway.context import Context, LoaderFactory
 from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
+from gateway.gate import AccessLog, Gatekeeper, Policies
 from gateway.limits import BodySizeLimit
 from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
@@ -63,6 +65,7 @@ class Assembly:
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
+    gate: Gatekeeper
     metrics: Metrics | None = None
 
 
@@ -98,8 +101,23 @@ def assemble(
         for route in result
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
+    policies = Policies(
+        (name, policy)
+        for name, result in host.collect("register_consent_policies")
+        for policy in result
+    )
+    gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, metrics
+        settings,
+        host,
+        registry,
+        schema,
+        loaders,
+        plugin_settings,
+        routes,
+        recommendations,
+        gate,
+        metrics,
     )
 
 
@@ -126,6 +144,7 @@ class GraphQLView(GraphQL[Context, None]):
             graph=graph,
             settings=self.assembly.settings,
             loader_factories=self.assembly.loaders,
+            consent=self.assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
             operations=await state.operations.for_principal(principal, graph),
@@ -184,16 +203,29 @@ def create_app(
         if assembly.metrics is not None:
             graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
+        access_log = AccessLog(
+            graph,
+            interval=settings.access_log_flush_seconds,
+            batch=settings.access_log_batch,
+            max_pending=settings.access_log_max_pending,
+        )
+        assembly.gate.access_log = app.state.access_log = access_log
+        if assembly.metrics is not None:
+            assembly.metrics.watch_access_log(lambda: access_log.pending)
         started = False
         try:
             await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
             started = True
+            access_log.start()
             yield
         finally:
             if started:
                 await _run_hook(
                     assembly.host, "shutdown", app, graph, settings, stop_on_error=False
                 )
+            # After the plugins' shutdown (which may still read), before the graph closes.
+            await access_log.close()
+            assembly.gate.access_log = None
             await graph.close()
 
     limits = rate_limits(settings)
@@ -255,6 +287,25 @@ def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
         # A bad bearer token is a failed credential: the sign-in limits apply.
         "bad_tokens": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
     }
+
+
+async def consent_withdrawn(host: PluginHost, customer_id: str, purpose: str, graph: Graph) -> None:
+    """Tell every plugin that a customer withdrew consent for ``purpose``.
+
+    Each plugin drops what it derived; one that fails is logged by name and
+    the others are still told (the withdrawal itself stands: the gate already
+    refuses reads under it).
+    """
+    for name, result in host.collect_each(
+        "consent_withdrawn", customer_id=customer_id, purpose=purpose, graph=graph
+    ):
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            if isawaitable(result):
+                await result
+        except Exception:
+            log.exception("plugin %r failed in consent_withdrawn(%r)", name, purpose)
 
 
 async def _run_hook(

@@ -11,6 +11,7 @@ decorated.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Optional, get_args, get_origin
 
@@ -22,7 +23,7 @@ from strawberry.types import ExecutionContext, Info
 from gateway.documents import document_guard
 from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
-from gateway.gate import ScopeGate
+from gateway.gate import AccessRecorder, extensions_for
 from gateway.isolation import isolate
 from gateway.metrics import Metrics, Observe
 from gateway.plugins import PluginError, PluginHost
@@ -44,6 +45,15 @@ class RequiresScopes:
     description="The kind of personal data this field reveals.",
 )
 class DataCategoryDirective:
+    name: str
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="purpose",
+    description="What reading this field serves; consent is given per purpose.",
+)
+class PurposeDirective:
     name: str
 
 
@@ -79,7 +89,7 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
                 raise PluginError(
                     f"scope {scope.name!r} is declared by both {other!r} and {plugin!r}"
                 )
-            scopes[scope.name] = ScopeSpec(scope.name, scope.description, plugin)
+            scopes[scope.name] = replace(scope, plugin=plugin, kinds=frozenset(scope.kinds))
 
     types: dict[str, TypeSpec] = {name: TypeSpec(name, plugin="tightrope") for name in CORE_TYPES}
     for plugin, result in host.collect("register_types"):
@@ -107,15 +117,28 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
             undeclared = sorted(spec.scopes - scopes.keys())
             if undeclared:
                 raise PluginError(f"{where}: undeclared scope(s) {', '.join(undeclared)}")
+            _check_gate(spec, where)
             fields[spec.key] = spec
     if not any(key[0] == "Query" for key in fields):
         raise PluginError("no plugin registered a Query field; is every plugin disabled?")
     return FieldRegistry(tuple(fields.values()), tuple(types.values()), tuple(scopes.values()))
 
 
-def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
-    from dataclasses import replace
+def _check_gate(spec: FieldSpec, where: str) -> None:
+    """What the gate needs of a field: a gated row names its category and purpose."""
+    if spec.row is not None and (spec.data_category is None or spec.purpose is None):
+        raise PluginError(
+            f"{where}: a field with a row rule must name its data category and purpose"
+        )
+    if spec.row is None and spec.purpose is not None:
+        raise PluginError(f"{where}: a purpose without a row rule is never checked")
+    if spec.type_name in ("Query", "Mutation") and spec.data_category is not None and not spec.row:
+        raise PluginError(
+            f"{where}: a {spec.type_name} field that reveals personal data needs a row rule"
+        )
 
+
+def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
     return replace(spec, plugin=plugin, scopes=frozenset(spec.scopes))
 
 
@@ -150,6 +173,7 @@ def build_schema(
         extensions=[
             *([lambda: Observe(metrics)] if metrics is not None else []),
             ErrorCodes,
+            AccessRecorder,
             document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
         ],
     )
@@ -162,7 +186,7 @@ def _python_name(spec: FieldSpec) -> str:
 def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any], budget: float) -> Any:
     where = f"{spec.type_name}.{spec.name} (plugin {spec.plugin!r})"
     try:
-        annotation = resolve_type(spec.returns, namespace, nullable=bool(spec.scopes))
+        annotation = resolve_type(spec.returns, namespace, nullable=spec.gated)
     except KeyError as exc:
         raise PluginError(f"{where}: unknown type {exc.args[0]!r} in {spec.returns!r}") from None
     directives: list[object] = []
@@ -170,6 +194,8 @@ def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any], budget: float)
         directives.append(RequiresScopes(scopes=sorted(spec.scopes)))
     if spec.data_category is not None:
         directives.append(DataCategoryDirective(name=spec.data_category.value))
+    if spec.purpose is not None:
+        directives.append(PurposeDirective(name=spec.purpose.value))
     return strawberry.field(
         resolver=(
             isolate(spec.resolver, spec.plugin, f"{spec.type_name}.{spec.name}", budget)
@@ -180,7 +206,7 @@ def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any], budget: float)
         name=spec.name,
         description=spec.description,
         directives=directives,
-        extensions=[ScopeGate(spec.scopes)] if spec.scopes else [],
+        extensions=extensions_for(spec),
     )
 
 

@@ -39,6 +39,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT purpose_name IF NOT EXISTS FOR (n:Purpose) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
+    "CREATE CONSTRAINT access_record_id IF NOT EXISTS FOR (n:AccessRecord) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT catalogue_version_id IF NOT EXISTS "
     "FOR (n:CatalogueVersion) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT viewed_event IF NOT EXISTS "

@@ -7,7 +7,7 @@ from typing import Any
 from graphql import parse
 from starlette.requests import Request
 
-from gateway import ClientKind, DataCategory, FieldSpec, Principal, hookimpl
+from gateway import ClientKind, DataCategory, FieldSpec, Principal, Purpose, RowRule, hookimpl
 from gateway.cost import Weights, document_costs
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
@@ -23,10 +23,11 @@ query($outer: Int, $inner: Int) {
 async def test_a_document_over_the_limit_is_refused_naming_the_limit_and_its_cost(
     demo_graph: Graph, served: Serve
 ) -> None:
-    async with served() as (_, client):
-        before = demo_graph.round_trips
+    async with served() as (app, client):
+        graph: Graph = app.state.graph
+        before = graph.round_trips
         refused = await gql(client, NESTED, {"outer": 100, "inner": 100})
-        reads = demo_graph.round_trips - before
+        reads = graph.round_trips - before
         # The same text (its document kept) with smaller lists passes: only the
         # variables change the cost of a known text.
         allowed = await gql(client, NESTED, {"outer": 5, "inner": 5})
@@ -63,6 +64,8 @@ class Secret:
                 "Int",
                 shoe_size,
                 data_category=DataCategory.PROFILE,
+                purpose=Purpose.SERVICE,
+                row=RowRule.SELF,
             ),
             FieldSpec("Query", "shopName", "String", shop_name),
         ]
@@ -92,6 +95,17 @@ def test_weights_come_from_the_registry_personal_fields_weigh_more() -> None:
     assert cost(by_variable, {"n": 10**9}) == 2 + settings.max_page_size * 6
     # Fragments count where they are spread.
     assert cost("{ ...f ...f } fragment f on Query { shoeSize }") == 14
+    # Every plugin's personal fields weigh as such, the consent and privacy
+    # plugins' included: nothing is listed by hand.
+    for plugin in ("tightrope-consent", "tightrope-privacy", "tightrope-customers"):
+        fields = [f for f in assembly.registry.fields if f.plugin == plugin]
+        assert fields, plugin
+        for f in fields:
+            expected = 7 if f.data_category is not None else 2
+            assert weights.weight(f.type_name, f.name) == expected, (plugin, f.key)
+    # accessLog (a connection) multiplies by its `first` like any list.
+    log = "{ me { accessLog(first: 10) { nodes { at purpose } } } }"
+    assert cost(log) == 7 + 10 * (7 + 2 + 7 + 7)  # me + 10 x (accessLog, nodes, at, purpose)
 
 
 def principal_of_kind(kind: ClientKind | None) -> Any:

@@ -30,14 +30,17 @@ from strawberry.asgi import GraphQL
 
 from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
+from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, Policies
 from gateway.limits import BodySizeLimit
+from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
+from gateway.operations import OperationStore
 from gateway.plugins import PluginError, PluginHost, load_plugins
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
@@ -63,6 +66,7 @@ class Assembly:
     routes: list[BaseRoute]
     recommendations: RecommendationService
     gate: Gatekeeper
+    metrics: Metrics | None = None
 
 
 def assemble(
@@ -89,7 +93,8 @@ def assemble(
                 )
             loaders[key], owners[key] = factory, name
     registry = collect_registry(host, settings)
-    schema = build_schema(registry, settings)
+    metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
+    schema = build_schema(registry, settings, metrics)
     routes = [
         route
         for _, result in host.collect("register_routes", settings=settings)
@@ -103,7 +108,16 @@ def assemble(
     )
     gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, gate
+        settings,
+        host,
+        registry,
+        schema,
+        loaders,
+        plugin_settings,
+        routes,
+        recommendations,
+        gate,
+        metrics,
     )
 
 
@@ -133,6 +147,7 @@ class GraphQLView(GraphQL[Context, None]):
             consent=self.assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
+            operations=await state.operations.for_principal(principal, graph),
         )
 
 
@@ -175,9 +190,18 @@ def create_app(
         # No driver retries: a request answers UNAVAILABLE after one attempt
         # (about neo4j_timeout) rather than after the driver's back-off; and no
         # query outlives query_timeout.
+        # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
         graph = connect(
-            replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
+            replace(
+                settings.neo4j(),
+                retry_time=0.0,
+                query_timeout=settings.query_timeout,
+                deadline=settings.graph_deadline,
+                write_deadline=max(settings.graph_deadline, settings.query_timeout),
+            )
         )
+        if assembly.metrics is not None:
+            graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
         access_log = AccessLog(
             graph,
@@ -186,6 +210,8 @@ def create_app(
             max_pending=settings.access_log_max_pending,
         )
         assembly.gate.access_log = app.state.access_log = access_log
+        if assembly.metrics is not None:
+            assembly.metrics.watch_access_log(lambda: access_log.pending)
         started = False
         try:
             await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
@@ -203,17 +229,32 @@ def create_app(
             await graph.close()
 
     limits = rate_limits(settings)
+    metrics = assembly.metrics
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
             *assembly.routes,
         ],
         middleware=[
+            *([Middleware(CountResponses, metrics=metrics)] if metrics else []),
             Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
             Middleware(RequestId),
+            *(
+                [
+                    Middleware(
+                        GraphQLCors,
+                        origins=settings.cors_origins,
+                        allow_credentials=settings.cors_allow_credentials,
+                        max_age=settings.cors_max_age,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BadTokenLimit, buckets=limits.pop("bad_tokens"), paths=("/graphql",)),
             Middleware(BearerTokens, service=oauth),
@@ -225,6 +266,10 @@ def create_app(
     app.state.assembly = assembly
     app.state.registry = assembly.registry
     app.state.schema = assembly.schema
+    app.state.metrics = metrics
+    app.state.operations = OperationStore(
+        dev_mode=settings.dev_mode, max_age=settings.operations_cache_seconds
+    )
     app.state.plugins = assembly.host
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate

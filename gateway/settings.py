@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    # The cost limit (gateway/cost.py): a field weighs its data category's weight
+    # (personal data more than the catalogue), a list its ``first`` times what it
+    # selects; a document over its client kind's limit is QUERY_TOO_COMPLEX.
+    cost_catalogue_weight: int = Field(default=1, ge=0, le=1000)
+    cost_personal_weight: int = Field(default=3, ge=0, le=1000)
+    max_cost_anonymous: int = Field(default=5_000, ge=1)
+    max_cost_public: int = Field(default=5_000, ge=1)
+    max_cost_third_party: int = Field(default=2_000, ge=1)
+    max_cost_first_party: int = Field(default=10_000, ge=1)
 
     # The catalogue (products, brands, categories) is kept in each process for at
     # most this many seconds (gateway/cache.py); a catalogue load is seen within
@@ -169,6 +178,38 @@ class Settings(BaseSettings):
     # Buckets kept at most (idle ones are dropped sooner).
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
 
+    # Allowlisted operations (gateway/operations.py): seconds a client's list of
+    # registered operations (and its mode) is kept before it is read again.
+    operations_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+
+    # Plugin isolation (gateway/isolation.py): a plugin's resolver or strategy
+    # that runs longer than its budget (seconds) is cut off, costing only its own
+    # field or candidates. Per plugin, as JSON: {"tightrope-trending": 0.5}.
+    plugin_budget_seconds: float = Field(default=2.0, gt=0, le=300)
+    plugin_budgets: dict[str, Annotated[float, Field(gt=0, le=300)]] = Field(default_factory=dict)
+
+    # The graph's answer to any one query is awaited at most this long (seconds)
+    # on the request path; then the field is UNAVAILABLE (graph/driver.py). This
+    # is what turns a Neo4j that hangs into an answer within about a second.
+    graph_deadline: float = Field(default=1.0, gt=0, le=300)
+
+    # /metrics (gateway/metrics.py): Prometheus text, for loopback callers only
+    # unless a bearer token is set, which then every caller must present.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # Distinct operation names kept as labels; later ones count as "other".
+    metrics_max_operations: int = Field(default=100, ge=1, le=10_000)
+    # "json" (one object per line) or "text"; unset: text in dev mode, else json.
+    log_format: Literal["json", "text"] | None = None
+
+    # CORS for /graphql (gateway/cors.py): the exact origins whose pages may call
+    # it, comma-separated (https://shop.example,https://m.shop.example); none by
+    # default. Credentials (cookies) stay off unless asked for.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_credentials: bool = False
+    # Seconds a browser may cache a preflight's answer.
+    cors_max_age: int = Field(default=600, ge=0, le=86_400)
+
     # Browsers reach the gateway over HTTPS (perhaps through a proxy): send HSTS.
     behind_tls: bool = False
 
@@ -199,6 +240,36 @@ class Settings(BaseSettings):
     def _split_names(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An origin is scheme://host[:port], nothing more: a browser compares it
+        # exactly, and a wildcard would let any site's page read the answers.
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+                or origin.endswith("/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an exact origin (scheme://host[:port], no wildcard, "
+                    "no path)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -233,6 +304,14 @@ class Settings(BaseSettings):
             "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
             "(it keys the hashes that stand in for customers' emails)"
         )
+
+    @property
+    def json_logs(self) -> bool:
+        return (not self.dev_mode) if self.log_format is None else self.log_format == "json"
+
+    def plugin_budget(self, plugin: str) -> float:
+        """Seconds a plugin's resolver or strategy may run for one request."""
+        return self.plugin_budgets.get(plugin, self.plugin_budget_seconds)
 
     @property
     def introspection_enabled(self) -> bool:

@@ -4,12 +4,21 @@ Everything in graph/ talks to Neo4j through a :class:`Graph`. It owns the driver
 names the database, sends read queries to read transactions (so a cluster serves
 them from secondaries) and counts Bolt round trips, which the tests use to hold
 the no-N+1 promise.
+
+On a request path nothing may wait on Neo4j for long: a server that is down
+refuses connections at once, but one that hangs (stopped, swapping, partitioned)
+leaves a query waiting forever on an open socket. A Graph can therefore carry a
+*deadline* per query, measured here, after which the caller hears
+:class:`GraphUnavailable`; and an *observer*, told the seconds each query took
+(the gateway's metrics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
@@ -54,17 +63,34 @@ class Neo4jSettings:
     # Neo4j itself ends a query that runs longer (seconds; None: no limit), so a
     # runaway read can neither hang a request nor keep working after it.
     query_timeout: float | None = None
+    # The longest a caller waits for a read's answer (seconds; None: no limit),
+    # and for a write's; past it the caller gets GraphUnavailable.
+    deadline: float | None = None
+    write_deadline: float | None = None
+
+
+# Told the kind of each query ("read", "write") and the seconds it took.
+QueryObserver = Callable[[str, float], None]
 
 
 class Graph:
     """An async driver bound to one database. Create one per process."""
 
     def __init__(
-        self, driver: AsyncDriver, database: str, query_timeout: float | None = None
+        self,
+        driver: AsyncDriver,
+        database: str,
+        query_timeout: float | None = None,
+        *,
+        deadline: float | None = None,
+        write_deadline: float | None = None,
     ) -> None:
         self.driver = driver
         self.database = database
         self.query_timeout = query_timeout
+        self.deadline = deadline
+        self.write_deadline = write_deadline
+        self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
 
@@ -94,21 +120,19 @@ class Graph:
         are not retried; the gateway asks for no retries anyway.
         """
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
-            async with self.driver.session(
-                database=self.database, default_access_mode=READ_ACCESS
-            ) as session:
-                result = await session.run(
-                    Query(query, timeout=self.query_timeout), dict(params or {})
-                )
-                return [record.data() async for record in result]
+        async with (
+            self._bounded("read", self.deadline),
+            self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as session,
+        ):
+            result = await session.run(Query(query, timeout=self.query_timeout), dict(params or {}))
+            return [record.data() async for record in result]
 
     async def write(
         self, query: LiteralString, params: Params | None = None
     ) -> list[dict[str, Any]]:
         """Run a write query in its own transaction and return its records as dicts."""
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
+        async with self._bounded("write", self.write_deadline):
             result = await self.driver.execute_query(
                 Query(query, timeout=self.query_timeout),
                 parameters_=dict(params or {}),
@@ -120,9 +144,29 @@ class Graph:
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+        async with (
+            self._bounded("write", self.write_deadline),
+            self.driver.session(database=self.database) as session,
+        ):
+            return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+
+    @asynccontextmanager
+    async def _bounded(self, kind: str, deadline: float | None) -> AsyncIterator[None]:
+        """The driver's errors translated, the deadline kept, the time reported."""
+        began = time.perf_counter()
+        try:
+            with _graph_errors(self.query_timeout):
+                if deadline is None:
+                    yield
+                else:
+                    try:
+                        async with asyncio.timeout(deadline):
+                            yield
+                    except TimeoutError as exc:
+                        raise GraphUnavailable(f"no answer within {deadline}s") from exc
+        finally:
+            if self.observer is not None:
+                self.observer(kind, time.perf_counter() - began)
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""
@@ -165,4 +209,10 @@ def connect(settings: Neo4jSettings) -> Graph:
         # every request and were logged as warnings, costing CPU and flooding logs.
         notifications_min_severity=NotificationMinimumSeverity.OFF,
     )
-    return Graph(driver, settings.database, settings.query_timeout)
+    return Graph(
+        driver,
+        settings.database,
+        settings.query_timeout,
+        deadline=settings.deadline,
+        write_deadline=settings.write_deadline,
+    )

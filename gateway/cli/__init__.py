@@ -19,6 +19,7 @@ from gateway.cli.oauth import (
     keys_group,
     token_command,
 )
+from gateway.cli.operations import operations_group
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
 from gateway.cli.recompute import recompute_command
 from gateway.cli.serve import serve
@@ -42,6 +43,7 @@ cli.add_command(customers_group)
 cli.add_command(token_command)
 cli.add_command(recompute_command)
 cli.add_command(evaluate_group)
+cli.add_command(operations_group)
 
 
 def main() -> None:

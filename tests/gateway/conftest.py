@@ -93,6 +93,11 @@ _TEST_KEYS = tempfile.mkdtemp(prefix="tightrope-test-keys-")
 
 def settings_for_tests(**overrides: Any) -> Settings:
     overrides.setdefault("dev_mode", True)
+    # The deadlines that cut off a hung Neo4j or plugin are for production: on
+    # a shared machine running several suites a read now and then takes longer
+    # than a second. The tests of those deadlines set their own.
+    overrides.setdefault("graph_deadline", 20.0)
+    overrides.setdefault("plugin_budget_seconds", 20.0)
     # Signing keys of test apps live in a throwaway directory, not the user's.
     overrides.setdefault("oauth_keys_dir", _TEST_KEYS)
     if not overrides["dev_mode"]:

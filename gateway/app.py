@@ -32,6 +32,7 @@ from gateway.context import Context, LoaderFactory
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.limits import BodySizeLimit
+from gateway.linking import LinkingService, LinkQueue
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
@@ -60,6 +61,7 @@ class Assembly:
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
+    linking: LinkingService
 
 
 def assemble(
@@ -93,8 +95,9 @@ def assemble(
         for route in result
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
+    linking = LinkingService.from_host(host, settings)
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations
+        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, linking
     )
 
 
@@ -123,6 +126,7 @@ class GraphQLView(GraphQL[Context, None]):
             loader_factories=self.assembly.loaders,
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
+            linking=getattr(state, "linking", None),
         )
 
 
@@ -169,12 +173,18 @@ def create_app(
             replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
         )
         app.state.graph = graph
+        # Events are linked to customers' devices after the response, by one
+        # task per app; shutting down waits for it before the graph closes.
+        linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
+        app.state.linking = linking
         started = False
         try:
             await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
             started = True
+            linking.start()
             yield
         finally:
+            await linking.close()
             if started:
                 await _run_hook(
                     assembly.host, "shutdown", app, graph, settings, stop_on_error=False

@@ -16,7 +16,13 @@ from graph.catalogue import (
     products_by_sku,
     search_products,
 )
-from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
+from graph.customers import (
+    customers_by_id,
+    devices_by_id,
+    devices_of_customers,
+    links_between,
+    sessions_by_id,
+)
 from graph.derived import (
     Edge,
     Interaction,
@@ -48,6 +54,7 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import RowError, WriteResult, parse_event, write_events
+from graph.journey import JourneyPage, JourneyStep, journey_of
 from graph.model import (
     Brand,
     Category,
@@ -55,6 +62,8 @@ from graph.model import (
     CustomerRef,
     Device,
     Event,
+    Link,
+    LinkedDevice,
     Product,
     Session,
 )
@@ -76,6 +85,10 @@ __all__ = [
     "GraphTimeout",
     "GraphUnavailable",
     "Interaction",
+    "JourneyPage",
+    "JourneyStep",
+    "Link",
+    "LinkedDevice",
     "Neo4jSettings",
     "Owned",
     "Preference",
@@ -109,6 +122,8 @@ __all__ = [
     "devices_of_customers",
     "drop_preferences",
     "drop_stale",
+    "journey_of",
+    "links_between",
     "list_grants",
     "list_products",
     "parse_event",

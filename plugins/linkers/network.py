@@ -1,0 +1,222 @@
+"""Built-in plugin ``tightrope-network-linker``: a calibrated guess from a shared network.
+
+Two devices on the same home network, used close together in time, looking at
+the same products, are probably one shopper's: the phone used to compare
+prices and the laptop the basket was filled on. The same network alone is not
+enough (a household shares it, and so do neighbours behind one prefix), which
+is why what was looked at weighs most.
+
+For an observation carrying a network, on a network that is not public (the
+host hides public ones, gateway/linking/data.py):
+
+* if nothing proves whose the device is, it is scored against every customer
+  with a proved device on that network;
+* if the device is proved a customer's (a sign-in now or before), every device
+  on the network that nothing proves is scored, and proposed for that
+  customer: the laptop browsed anonymously yesterday is found when the phone
+  signs in today.
+
+Candidates are only customers with a *proved* device there (a sign-in, an
+email): one guess never leads to another. Each (device, customer) pair gets a
+confidence from a logistic model over a few features (:func:`features`),
+fitted on the evaluation's households (``tightrope evaluate linking --fit``,
+docs/linking.md), and the evidence in words. Everything is proposed; the host
+applies the threshold, the consent and the limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway import (
+    CROSS_DEVICE,
+    DETERMINISTIC,
+    DataCategory,
+    Evidence,
+    LinkerData,
+    Observation,
+    Proposal,
+    Settings,
+    hookimpl,
+)
+
+METHOD = "probabilistic"
+# Hours within which two devices' visits count as one sitting.
+CLOSE_HOURS = 3.0
+
+# The model: confidence = logistic(BIAS + sum of WEIGHTS[name] * feature).
+BIAS = -4.0
+WEIGHTS: Mapping[str, float] = {
+    "share": 6.0,
+    "log_overlap": 1.0,
+    "log_products": 0.0,
+    "margin": 3.0,
+    "alone": 1.0,
+    "unseen_rivals": -1.0,
+    "close": 1.0,
+    "log_gap": -0.2,
+    "same_browser": 0.5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A device on the network: what it is and when it was last there."""
+
+    device_id: str
+    kind: str | None
+    user_agent: str | None
+    at: datetime
+
+
+def features(
+    products: frozenset[str],
+    theirs: frozenset[str],
+    rivals: Sequence[frozenset[str]],
+    unseen_rivals: int,
+    gap_hours: float,
+    same_browser: bool,
+) -> dict[str, float]:
+    """The numbers the confidence is made of, for one device and one candidate customer.
+
+    ``products``: what the device looked at; ``theirs``: what the customer
+    did; ``rivals``: what the other candidates on the network did (those whose
+    data may be read); ``unseen_rivals``: other customers there whose data may
+    not be read; ``gap_hours``: the time between the device and the
+    customer's nearest device on the network.
+    """
+    overlap = len(products & theirs)
+    share = overlap / len(products) if products else 0.0
+    rival = max((len(products & r) / len(products) for r in rivals), default=0.0) if products else 0
+    return {
+        "share": share,
+        "log_overlap": math.log1p(overlap),
+        "log_products": math.log1p(len(products)),
+        "margin": share - rival,
+        "alone": 1.0 if not rivals and not unseen_rivals else 0.0,
+        "unseen_rivals": float(unseen_rivals),
+        "close": 1.0 if gap_hours <= CLOSE_HOURS else 0.0,
+        "log_gap": math.log1p(gap_hours),
+        "same_browser": 1.0 if same_browser else 0.0,
+    }
+
+
+def confidence(values: Mapping[str, float]) -> float:
+    z = BIAS + sum(WEIGHTS[name] * value for name, value in values.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def _kind(kind: str | None) -> str:
+    return {"mobile": "phone", "desktop": "computer"}.get(kind or "", kind or "other device")
+
+
+def evidence(values: Mapping[str, float], overlap: int, nearest: Seen, gap: float) -> tuple[
+    Evidence, ...
+]:
+    """Why, in the customer's words: only what is true of their own devices and browsing."""
+    yours = f"your {_kind(nearest.kind)}"
+    said = [Evidence("SAME_NETWORK", f"Used on the same network as {yours}")]
+    if values["close"]:
+        minutes = max(1, round(gap * 60))
+        when = f"{minutes} minutes" if minutes < 120 else f"{round(gap)} hours"
+        said.append(Evidence("CLOSE_IN_TIME", f"Used within {when} of {yours}"))
+    if overlap:
+        things = "product" if overlap == 1 else "products"
+        said.append(
+            Evidence("SAME_PRODUCTS", f"Looked at {overlap} {things} you also looked at")
+        )
+    if values["same_browser"]:
+        said.append(Evidence("SAME_BROWSER", f"Uses the same kind of browser as {yours}"))
+    return tuple(said)
+
+
+class NetworkLinker:
+    name = "network"
+    purpose = CROSS_DEVICE
+    categories = frozenset(
+        {DataCategory.DEVICE, DataCategory.BROWSING_HISTORY, DataCategory.PURCHASE_HISTORY}
+    )
+
+    async def propose(self, observation: Observation, data: LinkerData) -> list[Proposal]:
+        if observation.network is None:
+            return []
+        view = await data.network(observation.network, observation)
+        if view is None or view.public:
+            return []
+        here: dict[str, Seen] = {}
+        owners: dict[str, list[Seen]] = defaultdict(list)  # customer -> proved devices here
+        proved_devices: set[str] = set()
+        for peer in view.peers:
+            d = peer.device
+            seen = Seen(d.id, d.kind, d.user_agent, peer.last_at)
+            here[d.id] = seen
+            for link in d.links:
+                if link.method in DETERMINISTIC:
+                    owners[link.customer_id].append(seen)
+                    proved_devices.add(d.id)
+        me = here.get(observation.device_id)
+        if me is None:
+            return []
+        # This batch's sign-ins are proof too, though not written yet.
+        mine = {s.customer_id for s in observation.sign_ins}
+        mine |= {c for c, seen in owners.items() if any(s.device_id == me.device_id for s in seen)}
+        for customer in mine:
+            if me not in owners[customer]:
+                owners[customer].append(me)
+        if mine:
+            targets = [s for s in here.values() if s.device_id not in proved_devices | {me.device_id}]
+        else:
+            targets = [me]
+        if not targets or not owners:
+            return []
+        allowed = await data.allowed(owners)
+        products = await data.products_of_devices([t.device_id for t in targets], observation)
+        theirs = await data.products_of_customers(allowed, observation)
+        proposals = []
+        for target in targets:
+            mine_only = mine or set(owners)
+            for customer in sorted(mine_only & allowed):
+                proposals.append(
+                    self._score(target, customer, owners, allowed, products, theirs)
+                )
+        return proposals
+
+    def _score(
+        self,
+        target: Seen,
+        customer: str,
+        owners: Mapping[str, list[Seen]],
+        allowed: frozenset[str],
+        products: Mapping[str, frozenset[str]],
+        theirs: Mapping[str, frozenset[str]],
+    ) -> Proposal:
+        own = [s for s in owners[customer] if s.device_id != target.device_id]
+        nearest = min(own, key=lambda s: abs((s.at - target.at).total_seconds()), default=target)
+        gap = abs((nearest.at - target.at).total_seconds()) / 3600
+        looked = products.get(target.device_id, frozenset())
+        rivals = [theirs.get(c, frozenset()) for c in owners if c != customer and c in allowed]
+        unseen = sum(1 for c in owners if c != customer and c not in allowed)
+        same_browser = target.user_agent is not None and any(
+            s.user_agent == target.user_agent for s in own
+        )
+        values = features(
+            looked, theirs.get(customer, frozenset()), rivals, unseen, gap, same_browser
+        )
+        overlap = len(looked & theirs.get(customer, frozenset()))
+        return Proposal(
+            target.device_id,
+            customer,
+            METHOD,
+            confidence(values),
+            evidence(values, overlap, nearest, gap),
+            values,
+        )
+
+
+@hookimpl
+def register_identity_linkers(settings: Settings) -> list[NetworkLinker]:
+    return [NetworkLinker()]

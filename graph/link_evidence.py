@@ -222,9 +222,7 @@ async def customers_with_email(graph: Graph, hashes: Collection[str]) -> dict[st
     return found
 
 
-async def consents_to(
-    graph: Graph, customer_ids: Collection[str], purpose: str
-) -> dict[str, bool]:
+async def consents_to(graph: Graph, customer_ids: Collection[str], purpose: str) -> dict[str, bool]:
     """Each customer's current answer for ``purpose``; a customer never asked is absent."""
     if not customer_ids:
         return {}

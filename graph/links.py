@@ -7,9 +7,9 @@ The graph holds, for linking:
     ``ua_hmac`` that of the device's browser family (graph/pii.py); never an
     address or a user-agent string. ``devices`` counts the devices ever seen
     on the network, so a public one is recognised without reading them all.
-``(:Device)-[:USED_BY {method, confidence, linked_at, evidence, codes, linker, evidence_at}]->(:Customer)``
-    a link: one edge per device and customer, nothing merged. Removing the
-    edge is all it takes to undo it.
+``(:Device)-[:USED_BY {method, confidence, linked_at, evidence, codes, linker}]->(:Customer)``
+    a link: one edge per device and customer, nothing merged (``evidence_at``:
+    when what proves it happened). Removing the edge is all it takes to undo it.
 ``(:Device)-[:UNLINKED {at, method}]->(:Customer)``
     the customer said the device is not theirs: the same evidence must not
     link it again (the host reads it in :func:`apply_links`).
@@ -36,7 +36,7 @@ from graph.driver import Graph
 RECORD_SIGNALS: LiteralString = """
 UNWIND $rows AS r
 MATCH (d:Device {id: r.device_id})
-SET d.ua_hmac = coalesce(r.user_agent, d.ua_hmac)
+SET d.ua_hmac = coalesce(r.user_agent, d.ua_hmac), d.kind = coalesce(d.kind, r.kind)
 WITH d, r WHERE r.network IS NOT NULL
 WITH d, r, datetime(r.first_at) AS first, datetime(r.last_at) AS last
 MERGE (n:Network {id: r.network})
@@ -112,6 +112,7 @@ class SignalRow:
     device_id: str
     network: str | None
     user_agent: str | None
+    kind: str | None  # what the user agent says the device is; a device's known kind stays
     first_at: datetime
     last_at: datetime
 

@@ -1,4 +1,4 @@
-"""Built-in plugin ``tightrope-devices``: how devices are linked, the journey across them, unlinking.
+"""Built-in plugin ``tightrope-devices``: how devices are linked, the journey, unlinking.
 
 * ``Device.link`` (``devices:read``): how a device came to count as the
   customer's: method, confidence, the evidence in the customer's words, when.

@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway import (
     Arrival,
     BadUserInput,
+    Context,
     EventSignals,
     FieldSpec,
     Principal,
@@ -84,7 +85,7 @@ class EventInput:
     user_agent: str | None = strawberry.field(
         default=None,
         description="The shopper's User-Agent. Only a keyed hash of its browser family "
-        "(\"Mobile Safari on iOS\") is kept, to link devices.",
+        '("Mobile Safari on iOS") is kept, to link devices.',
     )
     network: str | None = strawberry.field(
         default=None,
@@ -215,11 +216,19 @@ def _signals(
         network = address if network is None else network
     if user_agent is None and network is None and item.email is None:
         return EventSignals()
-    hashed, problems = info.context.read_signals(
+    context: Context = info.context
+    hashed, problems = context.read_signals(
         user_agent=user_agent, network=network, email=item.email
     )
     for problem in problems:
-        ignored.append(IgnoredSignal(index, str(item.event_id), problem.field, problem.reason))
+        ignored.append(
+            IgnoredSignal(
+                index=index,
+                event_id=str(item.event_id),
+                field=problem.field,
+                message=problem.reason,
+            )
+        )
     return hashed
 
 

@@ -85,9 +85,7 @@ class LinkQueue:
         try:
             await asyncio.wait_for(self._queue.join(), self.flush_seconds)
         except TimeoutError:
-            log.warning(
-                "shutting down with %d batches not linked yet", self._queue.qsize()
-            )
+            log.warning("shutting down with %d batches not linked yet", self._queue.qsize())
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
@@ -115,7 +113,9 @@ class LinkQueue:
                 return
             except GraphUnavailable as exc:
                 if delay is None:
-                    log.error("linking %d events gave up: Neo4j unavailable (%s)", len(arrivals), exc)
+                    log.error(
+                        "linking %d events gave up: Neo4j unavailable (%s)", len(arrivals), exc
+                    )
                     break
                 log.warning("linking will be tried again (attempt %d): %s", attempt + 1, exc)
                 await asyncio.sleep(delay)

@@ -94,7 +94,7 @@ class LinkingService:
         shared = SharedReads(graph, self.rules)
         gate = asyncio.Semaphore(CONCURRENCY)
         asked = [(linker, obs) for obs in observations for linker in self.linkers]
-        answers = await asyncio.gather(*(self._ask(l, o, shared, gate) for l, o in asked))
+        answers = await asyncio.gather(*(self._ask(lk, ob, shared, gate) for lk, ob in asked))
         checked: list[Checked] = []
         for (linker, observation), answer in zip(asked, answers, strict=True):
             if isinstance(answer, str):
@@ -198,9 +198,7 @@ async def observe(
         for device in devices_of(a.event):
             grouped[device].append(a)
     with_evidence = {d for a in evidence for d in devices_of(a.event)}
-    return [
-        _observation(device, grouped[device], as_customer) for device in sorted(with_evidence)
-    ]
+    return [_observation(device, grouped[device], as_customer) for device in sorted(with_evidence)]
 
 
 def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) -> Observation:
@@ -222,6 +220,9 @@ def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) 
         user_agent=next(
             (a.signals.user_agent for a in reversed(arrivals) if a.signals.user_agent), None
         ),
+        device_kind=next(
+            (a.signals.device_kind for a in reversed(arrivals) if a.signals.device_kind), None
+        ),
         skus=tuple(dict.fromkeys(skus))[:MAX_SKUS],
         emails=tuple(dict.fromkeys(a.signals.email for a in arrivals if a.signals.email)),
         as_customer=as_customer,
@@ -230,7 +231,7 @@ def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) 
 
 def _signal_rows(observations: Sequence[Observation]) -> list[SignalRow]:
     return [
-        SignalRow(o.device_id, o.network, o.user_agent, o.first_at, o.at)
+        SignalRow(o.device_id, o.network, o.user_agent, o.device_kind, o.first_at, o.at)
         for o in observations
         if o.network or o.user_agent
     ]

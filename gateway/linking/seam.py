@@ -1,4 +1,4 @@
-"""The one question the host asks before a probabilistic link: may this customer's devices be guessed?
+"""The one question before a probabilistic link: may this customer's devices be guessed at?
 
 :func:`linking_allowed` is called in exactly two places, both in this package:
 by the host before it writes a probabilistic link (gateway/linking/rules.py),

@@ -1,8 +1,9 @@
 """Signals an event may carry for linking, made safe to keep: keyed hashes of coarse values.
 
 * A **user agent** becomes its browser family ("Mobile Safari on iOS"), whose
-  keyed hash is kept; the string itself (versions, build numbers: a
-  fingerprint) is never stored.
+  keyed hash is kept, and the kind of device it names (mobile, tablet,
+  desktop), kept as the device's kind when nothing else said it; the string
+  itself (versions, build numbers: a fingerprint) is never stored.
 * A **network** (the shopper's IP address, or a network in CIDR notation)
   becomes its prefix (``TIGHTROPE_LINKING_IPV4_PREFIX``, /24;
   ``TIGHTROPE_LINKING_IPV6_PREFIX``, /56), whose keyed hash is kept. An
@@ -99,20 +100,29 @@ def browser_family(user_agent: str) -> str:
     """The browser family and system of a user agent ("Mobile Safari on iOS"); no versions."""
     value = user_agent.strip()
     if not value or len(value) > MAX_USER_AGENT or not _PRINTABLE.match(value):
-        raise BadSignal(
-            f"not a user agent (printable ASCII, 1 to {MAX_USER_AGENT} characters)"
-        )
+        raise BadSignal(f"not a user agent (printable ASCII, 1 to {MAX_USER_AGENT} characters)")
     system = next((name for marker, name in _SYSTEMS if marker in value), "Other")
     browser = next((name for marker, name in _BROWSERS if marker in value), None)
     if browser is None:
         # An app or a tool names itself first ("ShopApp/4.2 (iPhone)"); a
         # browser that claims only "Mozilla" is no family we know.
-        token = value.split("/", 1)[0].split(" ", 1)[0]
-        browser = token if token and token != "Mozilla" and len(token) <= 40 else "Other"
+        name = value.split("/", 1)[0].split(" ", 1)[0]
+        browser = name if name and name != "Mozilla" and len(name) <= 40 else "Other"
     mobile = "Mobile" in value or system in ("iOS", "Android")
     if browser in ("Chrome", "Safari", "Firefox") and mobile and system != "iPadOS":
         browser = f"{browser} Mobile" if browser != "Safari" else "Mobile Safari"
     return f"{browser} on {system}"
+
+
+def device_kind(user_agent: str) -> str | None:
+    """What kind of device a user agent says it runs on; None when it does not say."""
+    if "iPad" in user_agent or ("Android" in user_agent and "Mobile" not in user_agent):
+        return "tablet"
+    if any(m in user_agent for m in ("iPhone", "iPod", "Android", "Mobile")):
+        return "mobile"
+    if any(m in user_agent for m in ("Windows", "Macintosh", "CrOS", "X11")):
+        return "desktop"
+    return None
 
 
 def network_prefix(network: str, ipv4_prefix: int = 24, ipv6_prefix: int = 56) -> str:
@@ -156,11 +166,17 @@ def read_signals(
 ) -> tuple[EventSignals, list[IgnoredSignal]]:
     """The hashes of an event's signals, and the signals ignored (with why)."""
     ignored: list[IgnoredSignal] = []
-    hashed: dict[str, str | None] = {"network": None, "user_agent": None, "email": None}
+    hashed: dict[str, str | None] = {
+        "network": None,
+        "user_agent": None,
+        "email": None,
+        "device_kind": None,
+    }
     if user_agent is not None:
         try:
             family = browser_family(user_agent)
             hashed["user_agent"] = signal_hmac("user_agent", family, keys.signals)
+            hashed["device_kind"] = device_kind(user_agent)
         except BadSignal as exc:
             ignored.append(IgnoredSignal("userAgent", str(exc)))
     if network is not None:

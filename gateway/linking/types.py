@@ -45,6 +45,7 @@ class EventSignals:
     network: str | None = None  # the hash of the network prefix
     user_agent: str | None = None  # the hash of the browser family
     email: str | None = None  # graph.pii.email_hmac of an address given on the device
+    device_kind: str | None = None  # mobile, tablet or desktop, as the user agent says
 
     @property
     def present(self) -> bool:
@@ -92,6 +93,7 @@ class Observation:
     sign_ins: tuple[SignIn, ...] = ()
     network: str | None = None
     user_agent: str | None = None
+    device_kind: str | None = None
     skus: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     as_customer: str | None = None

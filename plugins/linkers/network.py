@@ -110,15 +110,16 @@ def confidence(values: Mapping[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def _kind(kind: str | None) -> str:
-    return {"mobile": "phone", "desktop": "computer"}.get(kind or "", kind or "other device")
+def _yours(kind: str | None) -> str:
+    named = {"mobile": "phone", "desktop": "computer", "tablet": "tablet", "kiosk": "kiosk"}
+    return f"your {named[kind]}" if kind in named else "one of your devices"
 
 
-def evidence(values: Mapping[str, float], overlap: int, nearest: Seen, gap: float) -> tuple[
-    Evidence, ...
-]:
+def evidence(
+    values: Mapping[str, float], overlap: int, nearest: Seen, gap: float
+) -> tuple[Evidence, ...]:
     """Why, in the customer's words: only what is true of their own devices and browsing."""
-    yours = f"your {_kind(nearest.kind)}"
+    yours = _yours(nearest.kind)
     said = [Evidence("SAME_NETWORK", f"Used on the same network as {yours}")]
     if values["close"]:
         minutes = max(1, round(gap * 60))
@@ -126,9 +127,7 @@ def evidence(values: Mapping[str, float], overlap: int, nearest: Seen, gap: floa
         said.append(Evidence("CLOSE_IN_TIME", f"Used within {when} of {yours}"))
     if overlap:
         things = "product" if overlap == 1 else "products"
-        said.append(
-            Evidence("SAME_PRODUCTS", f"Looked at {overlap} {things} you also looked at")
-        )
+        said.append(Evidence("SAME_PRODUCTS", f"Looked at {overlap} {things} you also looked at"))
     if values["same_browser"]:
         said.append(Evidence("SAME_BROWSER", f"Uses the same kind of browser as {yours}"))
     return tuple(said)
@@ -168,7 +167,9 @@ class NetworkLinker:
             if me not in owners[customer]:
                 owners[customer].append(me)
         if mine:
-            targets = [s for s in here.values() if s.device_id not in proved_devices | {me.device_id}]
+            targets = [
+                s for s in here.values() if s.device_id not in proved_devices | {me.device_id}
+            ]
         else:
             targets = [me]
         if not targets or not owners:
@@ -180,9 +181,7 @@ class NetworkLinker:
         for target in targets:
             mine_only = mine or set(owners)
             for customer in sorted(mine_only & allowed):
-                proposals.append(
-                    self._score(target, customer, owners, allowed, products, theirs)
-                )
+                proposals.append(self._score(target, customer, owners, allowed, products, theirs))
         return proposals
 
     def _score(

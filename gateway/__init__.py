@@ -16,7 +16,16 @@ from gateway.errors import (
     Unauthenticated,
     Unavailable,
 )
-from gateway.fields import DataCategory, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
+from gateway.fields import (
+    DataCategory,
+    FieldRegistry,
+    FieldSpec,
+    Purpose,
+    RowRule,
+    ScopeSpec,
+    TypeSpec,
+)
+from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.inputs import flat_input
 from gateway.linking import (
     CROSS_DEVICE,
@@ -56,7 +65,6 @@ from gateway.strategies import (
     PERSONALISATION,
     BlendRequest,
     Candidate,
-    Decision,
     Reason,
     Recommendation,
     Recommender,
@@ -83,6 +91,8 @@ __all__ = [
     "Candidate",
     "ClientKind",
     "Connection",
+    "ConsentPolicy",
+    "ConsentQuestion",
     "ConsentRequired",
     "Context",
     "DataCategory",
@@ -104,12 +114,15 @@ __all__ = [
     "PageInfo",
     "Principal",
     "Proposal",
+    "Purpose",
     "QueryTooComplex",
     "RateLimited",
     "Reason",
     "Recommendation",
     "Recommender",
     "Registered",
+    "RequestGate",
+    "RowRule",
     "ScopeSpec",
     "Settings",
     "SignIn",

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from inspect import isawaitable
 
 import strawberry
@@ -31,6 +32,7 @@ from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
+from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
 from gateway.oauth import OAuthService, oauth_routes
@@ -61,6 +63,7 @@ class Assembly:
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
+    gate: Gatekeeper
     linking: LinkingService
 
 
@@ -95,9 +98,21 @@ def assemble(
         for route in result
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
-    linking = LinkingService.from_host(host, settings)
+    policies = collect_policies(host)
+    gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
+    # Linking asks the same policies as every read (gateway/linking/seam.py).
+    linking = LinkingService.from_host(host, settings, policies)
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, linking
+        settings,
+        host,
+        registry,
+        schema,
+        loaders,
+        plugin_settings,
+        routes,
+        recommendations,
+        gate,
+        linking,
     )
 
 
@@ -124,6 +139,7 @@ class GraphQLView(GraphQL[Context, None]):
             graph=graph,
             settings=self.assembly.settings,
             loader_factories=self.assembly.loaders,
+            consent=self.assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
             linking=getattr(state, "linking", None),
@@ -173,6 +189,13 @@ def create_app(
             replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
         )
         app.state.graph = graph
+        access_log = AccessLog(
+            graph,
+            interval=settings.access_log_flush_seconds,
+            batch=settings.access_log_batch,
+            max_pending=settings.access_log_max_pending,
+        )
+        assembly.gate.access_log = app.state.access_log = access_log
         # Events are linked to customers' devices after the response, by one
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
@@ -181,6 +204,7 @@ def create_app(
         try:
             await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
             started = True
+            access_log.start()
             linking.start()
             yield
         finally:
@@ -189,6 +213,9 @@ def create_app(
                 await _run_hook(
                     assembly.host, "shutdown", app, graph, settings, stop_on_error=False
                 )
+            # After the plugins' shutdown (which may still read), before the graph closes.
+            await access_log.close()
+            assembly.gate.access_log = None
             await graph.close()
 
     limits = rate_limits(settings)
@@ -231,6 +258,25 @@ def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
         # A bad bearer token is a failed credential: the sign-in limits apply.
         "bad_tokens": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
     }
+
+
+async def consent_withdrawn(host: PluginHost, customer_id: str, purpose: str, graph: Graph) -> None:
+    """Tell every plugin that a customer withdrew consent for ``purpose``.
+
+    Each plugin drops what it derived; one that fails is logged by name and
+    the others are still told (the withdrawal itself stands: the gate already
+    refuses reads under it).
+    """
+    for name, result in host.collect_each(
+        "consent_withdrawn", customer_id=customer_id, purpose=purpose, graph=graph
+    ):
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            if isawaitable(result):
+                await result
+        except Exception:
+            log.exception("plugin %r failed in consent_withdrawn(%r)", name, purpose)
 
 
 async def _run_hook(

@@ -14,6 +14,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from gateway.errors import GatewayError, to_graphql_error
+from gateway.fields import FieldRegistry
+from gateway.gate import RequestGate
 from gateway.linking.signals import SignalKeys, read_signals
 from gateway.principal import Principal
 from gateway.settings import Settings
@@ -37,7 +39,11 @@ def batch_loader(read: BatchRead) -> LoaderFactory:
 
 @dataclass
 class Context:
-    """``info.context`` in every resolver. Created afresh for each request."""
+    """``info.context`` in every resolver. Created afresh for each request.
+
+    ``consent`` is the request's gate: ``await info.context.consent.decide(...)``
+    is how plugin code asks whether it may read (docs/hooks.md).
+    """
 
     request: Request | None
     principal: Principal
@@ -45,6 +51,7 @@ class Context:
     settings: Settings
     # Factories of this app's DataLoaders; each is made on first use in the request.
     loader_factories: Mapping[str, LoaderFactory]
+    consent: RequestGate
     plugin_settings_by_type: Mapping[type[BaseSettings], BaseSettings] = field(default_factory=dict)
     # Errors a resolver reports beside a value it still returns (e.g. one bad
     # event of a batch); the ErrorCodes extension adds them to the response.
@@ -65,6 +72,11 @@ class Context:
                 raise LookupError(f"no plugin registered a loader named {name!r}") from None
             found = self._loaders[name] = factory(self.graph)
         return found
+
+    @property
+    def registry(self) -> FieldRegistry:
+        """Every field of the served schema with what it declares (plugin, category, ...)."""
+        return self.consent.keeper.registry
 
     def plugin_settings(self, model: type[S]) -> S:
         value = self.plugin_settings_by_type[model]

@@ -1,9 +1,10 @@
 """What plugins contribute to the schema: fields, types and scopes, as plain data.
 
 A :class:`FieldSpec` is the unit of the schema. Besides how to resolve the field
-it records the data category the field reveals and the OAuth scopes it needs;
-the host reads those (the scope gate, the consent gate, the access log) so that
-no resolver has to enforce anything itself.
+it declares what the host's gate (gateway/gate/) needs to decide who may see
+it: the data category it reveals, the purpose it serves, the OAuth scopes it
+needs and its row rule (whose data it is, and who may see that row). Resolvers
+only fetch; the gate decides.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from gateway.principal import ClientKind
 
 
 class DataCategory(StrEnum):
@@ -23,6 +26,42 @@ class DataCategory(StrEnum):
     BROWSING_HISTORY = "browsing_history"
     DEVICE = "device"
     DERIVED_PREFERENCES = "derived_preferences"
+
+
+class Purpose(StrEnum):
+    """Why a read happens; every consent is given or withheld per purpose.
+
+    ``service`` is the customer's own data read through the retailer's own
+    frontends (order history, basket): it needs scopes, no consent. The others
+    need the customer's consent as the consent policies decide (docs/hooks.md).
+    """
+
+    SERVICE = "service"
+    PERSONALISATION = "personalisation"
+    CROSS_DEVICE = "cross_device"
+    ANALYTICS = "analytics"
+    THIRD_PARTY_SHARING = "third_party_sharing"
+    MARKETING = "marketing"
+
+
+class RowRule(StrEnum):
+    """Whose data a field reveals and who may see that row; the gate applies it.
+
+    The row is the parent object for a field of an object type, and the
+    fetched value for a field of ``Query`` (or ``Mutation``).
+    """
+
+    # The token's own customer (``me``, ``setConsent``): needs a customer token.
+    SELF = "self"
+    # A field of a customer (the row's ``id``): the token's own customer, or any
+    # customer for the back office (``customers:read``).
+    CUSTOMER = "customer"
+    # Any customer, for the back office only (``customers:read``): ``customer(id)``.
+    BACK_OFFICE = "back_office"
+    # A session (the row's ``customer_id``): an anonymous one to whoever holds its
+    # id; one signed in as a customer only to that customer with
+    # ``browsing:read``, or to the back office.
+    SESSION = "session"
 
 
 # The types the host always knows; plugins add fields to them, and may declare more.
@@ -48,6 +87,14 @@ class FieldSpec:
     ``resolver`` takes ``root`` (the parent object) and ``info`` plus the field's
     arguments; without one, the field reads attribute ``attr`` (default: ``name``)
     of the parent object. ``plugin`` is filled in by the host.
+
+    A field with a ``row`` rule is *gated*: besides its scopes, the host checks
+    the row rule and asks the consent policies whether ``purpose`` may read
+    ``data_category`` of that row's customer, and records an allowed read in
+    the customer's access log. Such a field must name its category and purpose.
+    A field with a category but no row rule (``Purchase.at``) belongs to the
+    row of the gated field that reached it. Fields of ``Query`` or ``Mutation``
+    that reveal a category must have a row rule.
     """
 
     type_name: str
@@ -59,6 +106,13 @@ class FieldSpec:
     data_category: DataCategory | None = None
     scopes: frozenset[str] = frozenset()
     plugin: str = ""
+    purpose: Purpose | None = None
+    row: RowRule | None = None
+
+    @property
+    def gated(self) -> bool:
+        """Whether the host's gate wraps this field (scopes or a row rule)."""
+        return bool(self.scopes) or self.row is not None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -74,13 +128,22 @@ class TypeSpec:
     plugin: str = ""
 
 
+ALL_KINDS: frozenset[ClientKind] = frozenset(ClientKind)
+# The retailer's own clients: its services and back office, its web shop and app.
+RETAILER_KINDS: frozenset[ClientKind] = frozenset({ClientKind.FIRST_PARTY, ClientKind.PUBLIC})
+FIRST_PARTY_ONLY: frozenset[ClientKind] = frozenset({ClientKind.FIRST_PARTY})
+
+
 @dataclass(frozen=True)
 class ScopeSpec:
-    """An OAuth scope: its name and what it grants, in words a customer understands."""
+    """An OAuth scope: its name, what it grants in words a customer understands, and
+    the kinds of client that may ever hold it (a client of another kind never gets
+    it, whatever it asks for or its registration says)."""
 
     name: str
     description: str
     plugin: str = ""
+    kinds: frozenset[ClientKind] = ALL_KINDS
 
 
 # The starting catalogue; plugins add more through ``register_scopes``.
@@ -92,9 +155,15 @@ CORE_SCOPES: tuple[ScopeSpec, ...] = (
     ScopeSpec("devices:read", "the devices linked to you and how they were linked", "tightrope"),
     ScopeSpec("recommendations:read", "recommendations made for you and why", "tightrope"),
     ScopeSpec("consent:read", "the consents you have given", "tightrope"),
-    ScopeSpec("consent:write", "change the consents you have given", "tightrope"),
-    ScopeSpec("events:write", "send what you view, add to cart and buy", "tightrope"),
-    ScopeSpec("customers:read", "back office: read any customer", "tightrope"),
+    # Only the retailer's own frontends change consents: a third party able to
+    # write them could grant itself third_party_sharing.
+    ScopeSpec("consent:write", "change the consents you have given", "tightrope", RETAILER_KINDS),
+    # Recording views, carts, purchases and logins in a customer's name would
+    # let another company shape their history and profile.
+    ScopeSpec(
+        "events:write", "send what you view, add to cart and buy", "tightrope", RETAILER_KINDS
+    ),
+    ScopeSpec("customers:read", "back office: read any customer", "tightrope", FIRST_PARTY_ONLY),
 )
 
 
@@ -118,3 +187,9 @@ class FieldRegistry:
     @property
     def scope_names(self) -> frozenset[str]:
         return frozenset(scope.name for scope in self.scopes)
+
+    def scopes_for(self, kind: ClientKind | None) -> frozenset[str]:
+        """Every scope a client of ``kind`` may hold at all (none for no client)."""
+        if kind is None:
+            return frozenset()
+        return frozenset(scope.name for scope in self.scopes if kind in scope.kinds)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from strawberry.dataloader import DataLoader
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
+    from gateway.gate import ConsentPolicy
     from gateway.linking import IdentityLinker
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
@@ -79,9 +80,11 @@ def register_fields(settings: Settings) -> Iterable[FieldSpec] | None:
 
     :param settings: the gateway's validated settings (page sizes, dev mode, ...).
 
-    Return ``FieldSpec`` items, each naming its data category and required
-    scopes; the host builds the schema from them and enforces the scopes. The
-    same (type, field) registered by two plugins is a start-up error naming both.
+    Return ``FieldSpec`` items, each naming its data category, required scopes
+    and, for a field that reveals a row of someone's data, its purpose and row
+    rule; the host builds the schema from them and its gate enforces them all.
+    The same (type, field) registered by two plugins is a start-up error naming
+    both.
 
     Collecting: all results are concatenated.
     """
@@ -105,6 +108,46 @@ def register_loaders(
     in this hook so that each app has its own.
 
     Collecting: the mappings are merged.
+    """
+
+
+@hookspec
+def register_consent_policies() -> Iterable[ConsentPolicy] | None:
+    """Policies that decide whether a read of a customer's data may happen.
+
+    Return objects with a method ``decide(question: ConsentQuestion) ->
+    Decision`` (which may be ``async``). The question names the purpose, the
+    data categories read, the customer (None for an anonymous visitor), the
+    client's id and kind and the plugin that reads; ``await
+    question.consents()`` gives the customer's current consents (read once per
+    request, and only if a policy asks). Answer ``question.allow()`` or
+    ``question.deny(reason)``.
+
+    The host asks every policy before every gated read and allows it only if
+    all allow it (AND); a policy that raises refuses. With no policy
+    registered, only ``service`` reads are allowed. A third-party client's
+    read is asked twice: for its purpose and for ``third_party_sharing``.
+    The built-in ``tightrope-consent`` plugin holds the purpose x category
+    table and the default regime.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable[None] | None:
+    """A customer withdrew consent for ``purpose``: drop what you derived for it.
+
+    :param customer_id: the customer who withdrew.
+    :param purpose: the purpose withdrawn (``personalisation``, ``marketing``, ...).
+    :param graph: the app's one Graph.
+
+    Called after the withdrawal is stored (the gate already refuses reads
+    under it, from the very next request). May return an awaitable, which the
+    host awaits. An error is logged with the plugin's name; the other plugins
+    are still told.
+
+    Collecting: every implementation runs, in call order.
     """
 
 

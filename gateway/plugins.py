@@ -110,6 +110,25 @@ class PluginHost:
                 results.append((name, result))
         return results
 
+    def collect_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Like :meth:`collect`, but a plugin that raises does not stop the others.
+
+        Its exception takes the place of its result; the caller reports it.
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        results: list[tuple[str, Any]] = []
+        for impl in reversed(hook.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            args = {arg: kwargs[arg] for arg in impl.argnames}
+            try:
+                result = impl.function(**args)
+            except Exception as exc:
+                result = exc
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
     def describe(self) -> list[PluginInfo]:
         infos = []
         for name, plugin in sorted(self.pm.list_name_plugin()):

@@ -11,6 +11,7 @@ decorated.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Optional, get_args, get_origin
 
@@ -22,7 +23,7 @@ from strawberry.types import ExecutionContext, Info
 from gateway.documents import DocumentCache, DocumentGuard, limit_rules
 from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
-from gateway.gate import ScopeGate
+from gateway.gate import AccessRecorder, extensions_for
 from gateway.plugins import PluginError, PluginHost
 from gateway.settings import Settings
 
@@ -42,6 +43,15 @@ class RequiresScopes:
     description="The kind of personal data this field reveals.",
 )
 class DataCategoryDirective:
+    name: str
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="purpose",
+    description="What reading this field serves; consent is given per purpose.",
+)
+class PurposeDirective:
     name: str
 
 
@@ -77,7 +87,7 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
                 raise PluginError(
                     f"scope {scope.name!r} is declared by both {other!r} and {plugin!r}"
                 )
-            scopes[scope.name] = ScopeSpec(scope.name, scope.description, plugin)
+            scopes[scope.name] = replace(scope, plugin=plugin, kinds=frozenset(scope.kinds))
 
     types: dict[str, TypeSpec] = {name: TypeSpec(name, plugin="tightrope") for name in CORE_TYPES}
     for plugin, result in host.collect("register_types"):
@@ -105,15 +115,28 @@ def collect_registry(host: PluginHost, settings: Settings) -> FieldRegistry:
             undeclared = sorted(spec.scopes - scopes.keys())
             if undeclared:
                 raise PluginError(f"{where}: undeclared scope(s) {', '.join(undeclared)}")
+            _check_gate(spec, where)
             fields[spec.key] = spec
     if not any(key[0] == "Query" for key in fields):
         raise PluginError("no plugin registered a Query field; is every plugin disabled?")
     return FieldRegistry(tuple(fields.values()), tuple(types.values()), tuple(scopes.values()))
 
 
-def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
-    from dataclasses import replace
+def _check_gate(spec: FieldSpec, where: str) -> None:
+    """What the gate needs of a field: a gated row names its category and purpose."""
+    if spec.row is not None and (spec.data_category is None or spec.purpose is None):
+        raise PluginError(
+            f"{where}: a field with a row rule must name its data category and purpose"
+        )
+    if spec.row is None and spec.purpose is not None:
+        raise PluginError(f"{where}: a purpose without a row rule is never checked")
+    if spec.type_name in ("Query", "Mutation") and spec.data_category is not None and not spec.row:
+        raise PluginError(
+            f"{where}: a {spec.type_name} field that reveals personal data needs a row rule"
+        )
 
+
+def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
     return replace(spec, plugin=plugin, scopes=frozenset(spec.scopes))
 
 
@@ -146,6 +169,7 @@ def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Sche
         mutation=classes.get("Mutation"),
         extensions=[
             ErrorCodes,
+            AccessRecorder,
             lambda: DocumentGuard(documents, rules, settings.max_tokens),
         ],
     )
@@ -158,7 +182,7 @@ def _python_name(spec: FieldSpec) -> str:
 def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any]) -> Any:
     where = f"{spec.type_name}.{spec.name} (plugin {spec.plugin!r})"
     try:
-        annotation = resolve_type(spec.returns, namespace, nullable=bool(spec.scopes))
+        annotation = resolve_type(spec.returns, namespace, nullable=spec.gated)
     except KeyError as exc:
         raise PluginError(f"{where}: unknown type {exc.args[0]!r} in {spec.returns!r}") from None
     directives: list[object] = []
@@ -166,13 +190,15 @@ def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any]) -> Any:
         directives.append(RequiresScopes(scopes=sorted(spec.scopes)))
     if spec.data_category is not None:
         directives.append(DataCategoryDirective(name=spec.data_category.value))
+    if spec.purpose is not None:
+        directives.append(PurposeDirective(name=spec.purpose.value))
     return strawberry.field(
         resolver=spec.resolver or _attribute_resolver(spec.attr or spec.name),
         graphql_type=annotation,
         name=spec.name,
         description=spec.description,
         directives=directives,
-        extensions=[ScopeGate(spec.scopes)] if spec.scopes else [],
+        extensions=extensions_for(spec),
     )
 
 

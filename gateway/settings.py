@@ -180,6 +180,16 @@ class Settings(BaseSettings):
     # each): 10,000 entries hold at most about 160 MB.
     recommendations_cache_entries: int = Field(default=10_000, ge=100, le=1_000_000)
 
+    # The access log (gateway/gate/access_log.py): allowed reads of personal data
+    # are kept in memory and written to the graph every access_log_flush_seconds,
+    # or as soon as access_log_batch records wait, and on shutdown. A crash loses
+    # at most what waited (about a flush interval's worth); while the graph is
+    # down at most access_log_max_pending records wait, beyond that the oldest
+    # are dropped (and counted in the log).
+    access_log_flush_seconds: float = Field(default=1.0, gt=0, le=300)
+    access_log_batch: int = Field(default=500, ge=1, le=10_000)
+    access_log_max_pending: int = Field(default=100_000, ge=1)
+
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;
     # ``tightrope schema`` prints the SDL for client code generators.

@@ -4,6 +4,13 @@ What plugins and the gateway may use is exported here; everything else in this
 package is internal to it.
 """
 
+from graph.access_log import (
+    AccessRecord,
+    CategoryUse,
+    access_log_page,
+    category_use,
+    write_access_records,
+)
 from graph.catalogue import (
     ProductPage,
     brands_by_id,
@@ -16,6 +23,7 @@ from graph.catalogue import (
     products_by_sku,
     search_products,
 )
+from graph.consent import consent_history, consents_of_customers, set_consent
 from graph.customers import (
     customers_by_id,
     devices_by_id,
@@ -56,8 +64,10 @@ from graph.history import (
 from graph.ingest import RowError, WriteResult, parse_event, write_events
 from graph.journey import JourneyPage, JourneyStep, journey_of
 from graph.model import (
+    PURPOSES,
     Brand,
     Category,
+    Consent,
     Customer,
     CustomerRef,
     Device,
@@ -68,13 +78,18 @@ from graph.model import (
     Session,
 )
 from graph.oauth import GrantRecord, list_grants, revoke_grant
+from graph.privacy import HeldData, data_held
 from graph.recs import Owned, Preference, Ranked, Related, Seen
 
 __all__ = [
+    "PURPOSES",
+    "AccessRecord",
     "Brand",
     "CartItem",
     "CartKey",
     "Category",
+    "CategoryUse",
+    "Consent",
     "Customer",
     "CustomerRef",
     "Device",
@@ -84,6 +99,7 @@ __all__ = [
     "Graph",
     "GraphTimeout",
     "GraphUnavailable",
+    "HeldData",
     "Interaction",
     "JourneyPage",
     "JourneyStep",
@@ -107,6 +123,7 @@ __all__ = [
     "ViewedProduct",
     "ViewsKey",
     "WriteResult",
+    "access_log_page",
     "brands_by_id",
     "bump_catalogue_version",
     "carts_of_customers",
@@ -114,10 +131,14 @@ __all__ = [
     "catalogue_version",
     "categories_by_id",
     "categories_of_products",
+    "category_use",
     "children_of",
     "connect",
+    "consent_history",
+    "consents_of_customers",
     "customers_by_id",
     "customers_who_bought",
+    "data_held",
     "devices_by_id",
     "devices_of_customers",
     "drop_preferences",
@@ -134,9 +155,11 @@ __all__ = [
     "search_products",
     "session_interactions",
     "sessions_by_id",
+    "set_consent",
     "trends",
     "views_of_customers",
     "views_of_sessions",
+    "write_access_records",
     "write_events",
     "write_preferences",
     "write_rankings",

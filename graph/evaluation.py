@@ -48,9 +48,18 @@ MATCH (c:Category {id: genre})
 CREATE (p)-[:IN_CATEGORY]->(c)
 """
 
+# Evaluation users are scored through the gateway's own consent gate, under
+# the default opt-in regime: they are loaded as having said yes to
+# personalisation (from an import), as a real shop's consenting customers.
 LOAD_CUSTOMERS: LiteralString = """
+MERGE (p:Purpose {name: 'personalisation'})
+WITH p
 UNWIND $rows AS id
-CREATE (:Customer {id: id})
+CREATE (c:Customer {id: id})
+CREATE (c)-[:CONSENT_CHANGE {purpose: 'personalisation', granted: true, at: datetime(),
+                             version: '1', source: 'import'}]->(p)
+CREATE (c)-[:CONSENT {purpose: 'personalisation', granted: true, at: datetime(),
+                      version: '1', source: 'import'}]->(p)
 """
 
 LOAD_PURCHASES: LiteralString = """

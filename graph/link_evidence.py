@@ -1,4 +1,4 @@
-"""Reads that identity linking decides from: devices, networks, what was looked at, consents.
+"""Reads that identity linking decides from: devices, networks, what was looked at.
 
 Each is one query, batched where a decision needs many keys. Which of these a
 linker may call is the host's business (gateway/linking/data.py): graph/ only
@@ -88,12 +88,6 @@ CUSTOMERS_WITH_EMAIL: LiteralString = """
 UNWIND $hashes AS h
 MATCH (c:Customer {email_hmac: h})
 RETURN h AS of, c.id AS customer
-"""
-
-CONSENTS: LiteralString = """
-UNWIND $ids AS id
-MATCH (:Customer {id: id})-[k:CONSENT {purpose: $purpose}]->(:Purpose)
-RETURN id, k.granted AS granted
 """
 
 
@@ -220,11 +214,3 @@ async def customers_with_email(graph: Graph, hashes: Collection[str]) -> dict[st
     for row in await graph.read(CUSTOMERS_WITH_EMAIL, {"hashes": sorted(set(hashes))}):
         found.setdefault(row["of"], []).append(row["customer"])
     return found
-
-
-async def consents_to(graph: Graph, customer_ids: Collection[str], purpose: str) -> dict[str, bool]:
-    """Each customer's current answer for ``purpose``; a customer never asked is absent."""
-    if not customer_ids:
-        return {}
-    rows = await graph.read(CONSENTS, {"ids": sorted(set(customer_ids)), "purpose": purpose})
-    return {r["id"]: bool(r["granted"]) for r in rows}

@@ -129,7 +129,9 @@ class Consent:
     granted: bool
     at: datetime
     version: str = "1"
-    source: str = "web"  # where it was given: "web", "app", "store", "import"
+    # Where it was given: "api", "page" or "import" (older data, such as the
+    # demo's, also says "web", "app" or "store").
+    source: str = "web"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
     # A network is known only by the keyed hash of its prefix (graph/links.py).
     "CREATE CONSTRAINT network_id IF NOT EXISTS FOR (n:Network) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT access_record_id IF NOT EXISTS FOR (n:AccessRecord) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT catalogue_version_id IF NOT EXISTS "
     "FOR (n:CatalogueVersion) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT viewed_event IF NOT EXISTS "

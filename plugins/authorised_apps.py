@@ -4,7 +4,8 @@
 customer's grants; ``revokeApp(clientId)`` deletes one, and the authorization
 server's own check makes every access and refresh token of that app fail on
 the very next request. Both belong to the retailer's own frontends (the privacy
-dashboard), so their scopes are first-party only.
+dashboard), so their scopes are first-party only. Who may see or change whose
+apps is the host's gate (row rules ``CUSTOMER`` and ``SELF``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 import strawberry
 
 from gateway import (
+    ClientKind,
     DataCategory,
     FieldSpec,
-    Forbidden,
     Principal,
+    Purpose,
+    RowRule,
     ScopeSpec,
-    Unauthenticated,
     hookimpl,
 )
 from graph import Graph, list_grants, revoke_grant
@@ -37,25 +39,19 @@ class AuthorisedApp:
     granted_at: datetime = strawberry.field(description="When the customer last approved it")
 
 
+# The retailer's own services (its privacy dashboard), never a browser app or a third party.
+ONLY_OURS = frozenset({ClientKind.FIRST_PARTY})
+
+
 @hookimpl
 def register_scopes() -> list[ScopeSpec]:
     return [
-        ScopeSpec("apps:read", "the apps you have allowed to access your account"),
-        ScopeSpec("apps:write", "take back access from apps you allowed"),
+        ScopeSpec("apps:read", "the apps you have allowed to access your account", kinds=ONLY_OURS),
+        ScopeSpec("apps:write", "take back access from apps you allowed", kinds=ONLY_OURS),
     ]
 
 
-def _customer_of(info: Info) -> str:
-    principal: Principal = info.context.principal
-    if principal.customer_id is None:
-        raise Unauthenticated("needs a token issued for a customer")
-    return principal.customer_id
-
-
 async def authorised_apps(root: Any, info: Info) -> list[AuthorisedApp]:
-    principal: Principal = info.context.principal
-    if root.id != principal.customer_id and "customers:read" not in principal.scopes:
-        raise Forbidden("only the customer (or the back office) sees their apps")
     graph: Graph = info.context.graph
     return [
         AuthorisedApp(
@@ -70,9 +66,11 @@ async def authorised_apps(root: Any, info: Info) -> list[AuthorisedApp]:
 
 async def revoke_app(root: Any, info: Info, client_id: strawberry.ID) -> bool:
     """True if the app had access and no longer has; False if it had none."""
-    customer = _customer_of(info)
+    # The gate's SELF rule has made sure the token names a customer.
+    principal: Principal = info.context.principal
+    assert principal.customer_id is not None
     graph: Graph = info.context.graph
-    return await revoke_grant(graph, customer, str(client_id), int(time.time()))
+    return await revoke_grant(graph, principal.customer_id, str(client_id), int(time.time()))
 
 
 @hookimpl
@@ -86,6 +84,8 @@ def register_fields() -> list[FieldSpec]:
             description="Apps this customer allowed to read part of their profile.",
             data_category=DataCategory.PROFILE,
             scopes=frozenset({"apps:read"}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.CUSTOMER,
         ),
         FieldSpec(
             "Mutation",
@@ -93,6 +93,9 @@ def register_fields() -> list[FieldSpec]:
             "Boolean!",
             revoke_app,
             description="Take back an app's access: its tokens stop working at once.",
+            data_category=DataCategory.PROFILE,
             scopes=frozenset({"apps:write"}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.SELF,
         ),
     ]

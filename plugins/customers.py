@@ -1,9 +1,11 @@
 """Built-in plugin ``tightrope-customers``: customers, their devices, visitors' sessions.
 
-``customer(id)`` is the back office's door (scope ``customers:read``); ``me`` is
-the customer the request's token is about. Each field declares the scopes it
-needs, which the host's gate enforces, and the data category it reads, which
-no gate checks yet: consent policies are still to come.
+``customer(id)`` is the back office's door (row rule ``BACK_OFFICE``: scope
+``customers:read``); ``me`` is the customer the request's token is about (row
+rule ``SELF``); ``session(id)`` is a visit (row rule ``SESSION``: anonymous to
+whoever holds its id, signed in only to its customer or the back office). Each
+field declares its scopes, row rule, purpose and data category; the host's gate
+enforces them all, so the resolvers here only fetch.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import strawberry
 from gateway import (
     DataCategory,
     FieldSpec,
-    Forbidden,
     NotFound,
     Principal,
-    Unauthenticated,
+    Purpose,
+    RowRule,
     batch_loader,
     hookimpl,
 )
@@ -37,7 +39,6 @@ from graph import (
 Info = strawberry.Info
 
 CUSTOMERS_READ = "customers:read"
-BROWSING_READ = "browsing:read"
 
 
 @hookimpl
@@ -62,9 +63,9 @@ async def customer(root: Any, info: Info, id: strawberry.ID) -> Customer:
 
 
 async def me(root: Any, info: Info) -> CustomerRef:
+    # The gate's SELF rule has made sure the token names a customer.
     principal: Principal = info.context.principal
-    if principal.customer_id is None:
-        raise Unauthenticated("me needs a token issued for a customer")
+    assert principal.customer_id is not None
     if principal.customer_exists:
         # The token's check found the customer: no read just to learn that.
         return CustomerRef(principal.customer_id)
@@ -77,31 +78,11 @@ async def customer_created_at(root: CustomerRef, info: Info) -> datetime | None:
 
 
 async def session(root: Any, info: Info, id: strawberry.ID) -> Session:
+    # Whether this principal may see the session is the gate's SESSION rule.
     found: Session | None = await info.context.loader("session").load(id)
     if found is None:
         raise NotFound(f"no session with id {id!r}", id=id)
-    _may_read_session(info.context.principal, found)
     return found
-
-
-def _may_read_session(principal: Principal, found: Session) -> None:
-    """An anonymous visit is read by whoever holds its id; a signed-in one is personal.
-
-    Once the visitor signed in, the session's views and basket are that customer's
-    browsing history: a session id alone (a cookie on a shared computer, say) must
-    not show them. Then only a token for that customer with ``browsing:read``, or
-    the back office's ``customers:read``, may read it.
-    """
-    if found.customer_id is None or CUSTOMERS_READ in principal.scopes:
-        return
-    if principal.customer_id == found.customer_id and BROWSING_READ in principal.scopes:
-        return
-    needed = [BROWSING_READ] if principal.customer_id == found.customer_id else []
-    raise Forbidden(
-        f"session {found.id!r} belongs to a signed-in customer: it needs a token for "
-        "that customer with browsing:read, or customers:read",
-        missingScopes=needed or [CUSTOMERS_READ],
-    )
 
 
 async def customer_devices(root: CustomerRef, info: Info) -> list[Device]:
@@ -120,6 +101,7 @@ async def session_device(root: Session, info: Info) -> Device | None:
 def register_fields() -> list[FieldSpec]:
     profile, device = DataCategory.PROFILE, DataCategory.DEVICE
     browsing = DataCategory.BROWSING_HISTORY
+    service = Purpose.SERVICE
     return [
         FieldSpec(
             "Query",
@@ -129,6 +111,8 @@ def register_fields() -> list[FieldSpec]:
             description="Any customer, for the retailer's back office.",
             data_category=profile,
             scopes=frozenset({CUSTOMERS_READ}),
+            purpose=service,
+            row=RowRule.BACK_OFFICE,
         ),
         FieldSpec(
             "Query",
@@ -137,6 +121,8 @@ def register_fields() -> list[FieldSpec]:
             me,
             description="The customer the token was issued for.",
             data_category=profile,
+            purpose=service,
+            row=RowRule.SELF,
         ),
         FieldSpec(
             "Query",
@@ -145,7 +131,10 @@ def register_fields() -> list[FieldSpec]:
             session,
             description="A visit by id; an anonymous visitor's session id is its key.",
             data_category=browsing,
+            purpose=service,
+            row=RowRule.SESSION,
         ),
+        # The id of a row the gate let through (me, customer(id)): nothing more.
         FieldSpec("Customer", "id", "ID!", data_category=profile),
         FieldSpec(
             "Customer",
@@ -154,6 +143,8 @@ def register_fields() -> list[FieldSpec]:
             customer_created_at,
             data_category=profile,
             scopes=frozenset({"profile:read"}),
+            purpose=service,
+            row=RowRule.CUSTOMER,
         ),
         FieldSpec(
             "Customer",
@@ -163,6 +154,8 @@ def register_fields() -> list[FieldSpec]:
             description="Devices linked to this customer, most recently seen first.",
             data_category=device,
             scopes=frozenset({"devices:read"}),
+            purpose=service,
+            row=RowRule.CUSTOMER,
         ),
         FieldSpec("Device", "id", "ID!", data_category=device),
         FieldSpec(
@@ -179,5 +172,13 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec("Session", "id", "ID!", data_category=browsing),
         FieldSpec("Session", "startedAt", "DateTime", attr="started_at", data_category=browsing),
         FieldSpec("Session", "channel", "String", data_category=browsing),
-        FieldSpec("Session", "device", "Device", session_device, data_category=device),
+        FieldSpec(
+            "Session",
+            "device",
+            "Device",
+            session_device,
+            data_category=device,
+            purpose=service,
+            row=RowRule.SESSION,
+        ),
     ]

@@ -13,9 +13,8 @@
   linked it never links it again; a device that is not linked to the caller is
   ``NOT_FOUND``, whoever's it is.
 
-:func:`consent_withdrawn` drops a customer's probabilistic links when their
-``cross_device`` consent ends; the consent gate's hook of that name will call
-it.
+:func:`consent_withdrawn` (the gate's hook) drops a customer's probabilistic
+links when they withdraw ``cross_device``.
 """
 
 from __future__ import annotations
@@ -34,6 +33,8 @@ from gateway import (
     FieldSpec,
     NotFound,
     Principal,
+    Purpose,
+    RowRule,
     ScopeSpec,
     Settings,
     TypeSpec,
@@ -201,6 +202,8 @@ def register_fields() -> list[FieldSpec]:
             "first; `after` takes a step's cursor. Purchases are in `purchases`.",
             data_category=browsing,
             scopes=frozenset({BROWSING_READ}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.CUSTOMER,
         ),
         FieldSpec("JourneyStep", "at", "DateTime!", data_category=browsing),
         FieldSpec("JourneyStep", "type", StepType, step_type, data_category=browsing),
@@ -217,17 +220,23 @@ def register_fields() -> list[FieldSpec]:
             "and only a new sign-in on it links it again.",
             data_category=device,
             scopes=frozenset({DEVICES_WRITE}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.SELF,
         ),
     ]
 
 
-def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable[int] | None:
+@hookimpl
+def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable[None] | None:
     """A customer withdrew ``purpose``: for ``cross_device``, drop their probabilistic links.
 
-    The consent gate (issue 9) calls its ``consent_withdrawn`` hook with these
-    arguments; until it lands this is a plain function (pluggy does not
-    register it), marked as that hook's implementation when the hook exists.
+    The links they proved (a sign-in, their email) stay: those never needed
+    that consent. From the next batch on, the gate refuses new guesses too.
     """
     if purpose != CROSS_DEVICE:
         return None
-    return forget_guesses(graph, customer_id)
+    return _forget(graph, customer_id)
+
+
+async def _forget(graph: Graph, customer_id: str) -> None:
+    await forget_guesses(graph, customer_id)

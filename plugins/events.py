@@ -6,9 +6,10 @@ Each event carries an id its sender chose: sending a batch again stores nothing
 twice. A bad event is reported as a ``BAD_USER_INPUT`` error with its index and
 does not stop the good ones. Checks that need the graph (unknown products, an
 event id taken by a different event, a session signed in as someone else) are
-``write_events``'s; this module adds only what the token decides: a customer's
-token speaks for that customer, in the events' ``customerId`` and in the
-sessions it may write to (anonymous ones, or the customer's own).
+``write_events``'s; whom the token may write for is the gate's rule
+(``written_for``): a customer's token speaks for that customer, in the events'
+``customerId`` and in the sessions it may write to (anonymous ones, or the
+customer's own).
 
 An event may carry linking signals: the shopper's ``userAgent`` and
 ``network`` (an IP address), and an ``email`` given on the device. They are
@@ -35,6 +36,7 @@ from gateway import (
     EventSignals,
     FieldSpec,
     Principal,
+    RequestGate,
     flat_input,
     hookimpl,
 )
@@ -142,6 +144,7 @@ async def track_events(
     if len(events) > limit:
         raise BadUserInput(f"at most {limit} events per call", argument="events")
     principal: Principal = info.context.principal
+    gate: RequestGate = info.context.consent
     rejected: list[RejectedEvent] = []
     ignored: list[IgnoredSignal] = []
     signals: list[EventSignals] = []
@@ -154,12 +157,11 @@ async def track_events(
         # graphql-core already parsed is taken as it is.
         row = {**vars(item), "type": item.type.value}
         try:
-            # A token issued for a customer speaks for that customer only.
-            if principal.customer_id is not None:
-                if row["customer_id"] in (None, ""):
-                    row["customer_id"] = principal.customer_id
-                elif row["customer_id"] != principal.customer_id:
-                    raise RowError("customer_id", "is not the customer of this token")
+            # Whom the token may write for is the gate's rule.
+            try:
+                row["customer_id"] = gate.written_for(row["customer_id"])
+            except PermissionError as exc:
+                raise RowError("customer_id", str(exc)) from None
             event = parse_event(row)
         except RowError as exc:
             rejected.append(

@@ -6,6 +6,11 @@ still there on the laptop. Those fields need ``browsing:read``; purchases need
 ``purchases:read``. A visitor's own session answers the same questions without
 a scope, like the session's other fields: its id is the visitor's key.
 
+Purchases and the basket serve the customer (purpose ``service``: scopes only);
+"recently viewed" is personalisation, which needs the customer's consent. The
+host's gate applies the row rules (the customer's own, or the back office; a
+session its holder owns) and the consent policies.
+
 Each field reads through a per-request DataLoader, so a request about many
 customers or sessions costs one query per field, however many there are.
 """
@@ -24,6 +29,8 @@ from gateway import (
     Connection,
     DataCategory,
     FieldSpec,
+    Purpose,
+    RowRule,
     Settings,
     TypeSpec,
     batch_loader,
@@ -170,6 +177,7 @@ def register_fields() -> list[FieldSpec]:
     purchases, browsing = DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY
     purchases_read = frozenset({"purchases:read"})
     browsing_read = frozenset({"browsing:read"})
+    service, customer, session = Purpose.SERVICE, RowRule.CUSTOMER, RowRule.SESSION
     return [
         FieldSpec(
             "Customer",
@@ -179,6 +187,8 @@ def register_fields() -> list[FieldSpec]:
             description="What the customer bought, newest first.",
             data_category=purchases,
             scopes=purchases_read,
+            purpose=service,
+            row=customer,
         ),
         FieldSpec(
             "Customer",
@@ -189,6 +199,8 @@ def register_fields() -> list[FieldSpec]:
             "their devices: each once, most recently viewed first.",
             data_category=browsing,
             scopes=browsing_read,
+            purpose=Purpose.PERSONALISATION,
+            row=customer,
         ),
         FieldSpec(
             "Customer",
@@ -199,6 +211,8 @@ def register_fields() -> list[FieldSpec]:
             "and not bought since, last added first.",
             data_category=browsing,
             scopes=browsing_read,
+            purpose=service,
+            row=customer,
         ),
         FieldSpec(
             "Session",
@@ -207,6 +221,8 @@ def register_fields() -> list[FieldSpec]:
             session_views,
             description="Products viewed in this session: each once, most recent first.",
             data_category=browsing,
+            purpose=service,
+            row=session,
         ),
         FieldSpec(
             "Session",
@@ -216,6 +232,8 @@ def register_fields() -> list[FieldSpec]:
             description="This session's basket: products added recently and not bought "
             "since, last added first.",
             data_category=browsing,
+            purpose=service,
+            row=session,
         ),
         FieldSpec("Purchase", "product", "Product!", data_category=purchases),
         FieldSpec("Purchase", "at", "DateTime!", data_category=purchases),

@@ -16,8 +16,10 @@ import strawberry
 from gateway import (
     DataCategory,
     FieldSpec,
+    Purpose,
     Reason,
     Recommendation,
+    RowRule,
     Settings,
     Subject,
     TypeSpec,
@@ -90,6 +92,10 @@ def register_fields() -> list[FieldSpec]:
             "`strategy` asks one strategy alone (no fallback).",
             data_category=derived,
             scopes=frozenset({"recommendations:read"}),
+            # The list itself serves the customer; each personal strategy in it is
+            # asked about its own purpose (personalisation) by the runner's seam.
+            purpose=Purpose.SERVICE,
+            row=RowRule.CUSTOMER,
         ),
         FieldSpec(
             "Session",
@@ -99,6 +105,8 @@ def register_fields() -> list[FieldSpec]:
             description="Products for this visit, from what it viewed and put in its basket; "
             "popular products when it has done nothing yet.",
             data_category=DataCategory.BROWSING_HISTORY,
+            purpose=Purpose.SERVICE,
+            row=RowRule.SESSION,
         ),
         FieldSpec(
             "Product",

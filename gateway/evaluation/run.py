@@ -117,6 +117,7 @@ async def served_lists(
             graph=graph,
             settings=settings,
             loader_factories=assembly.loaders,
+            consent=assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=assembly.plugin_settings,
             recommendations=service,
         )

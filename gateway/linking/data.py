@@ -13,8 +13,8 @@ Two rules hold whatever a linker asks:
 * a **public network** (seen within the window with more customers or more
   devices than the settings allow: a cafe, an office, a mobile carrier) is
   shown as public, with no devices: it is no evidence of anything;
-* the products of a customer whose devices may not be linked (the consent
-  seam, gateway/linking/seam.py) are never shown: a linker cannot use the
+* the products of a customer whose devices the linker may not link (the
+  consent gate's answer, gateway/linking/seam.py) are never shown: a linker cannot use the
   browsing of someone it may not link.
 
 Answers are shared by every linker of one decision (:class:`SharedReads`), so
@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from gateway.errors import Forbidden
 from gateway.fields import DataCategory
+from gateway.gate.policy import Policies
 from gateway.linking.rules import LinkRules
 from gateway.linking.seam import linking_allowed
 from gateway.linking.types import DETERMINISTIC, Observation, RegisteredLinker
@@ -78,9 +79,17 @@ class NetworkView:
 class SharedReads:
     """The reads of one linking decision (one batch), shared by its linkers."""
 
-    def __init__(self, graph: Graph, rules: LinkRules) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        rules: LinkRules,
+        policies: Policies,
+        linkers: Collection[RegisteredLinker] = (),
+    ) -> None:
         self.graph = graph
         self.rules = rules
+        self.policies = policies
+        self.linkers = {linker.name: linker for linker in linkers}
         self._memo: dict[tuple[str, Hashable], asyncio.Future[Any]] = {}
 
     async def _once(self, kind: str, key: K, read: Callable[[], Awaitable[V]]) -> V:
@@ -92,15 +101,26 @@ class SharedReads:
         result: V = await found
         return result
 
-    async def allowed(self, customer_ids: Collection[str]) -> frozenset[str]:
-        """Those of the customers whose devices may be linked probabilistically."""
+    async def allowed(
+        self, customer_ids: Collection[str], linker: RegisteredLinker
+    ) -> frozenset[str]:
+        """Those of the customers whose devices ``linker`` may link probabilistically.
+
+        The consent gate's policies decide (gateway/linking/seam.py), once per
+        customer, linker's plugin and categories within this decision.
+        """
         wanted = tuple(sorted(set(customer_ids)))
-        missing = [c for c in wanted if ("allowed", c) not in self._memo]
+        asked = (linker.plugin, linker.categories)
+        missing = [c for c in wanted if ("allowed", (asked, c)) not in self._memo]
         if missing:
-            answers = asyncio.ensure_future(linking_allowed(self.graph, missing))
+            answers = asyncio.ensure_future(
+                linking_allowed(
+                    self.graph, self.policies, missing, linker.categories, linker.plugin
+                )
+            )
             for c in missing:
-                self._memo[("allowed", c)] = asyncio.ensure_future(_pick(answers, c))
-        results = [await self._memo[("allowed", c)] for c in wanted]
+                self._memo[("allowed", (asked, c))] = asyncio.ensure_future(_pick(answers, c))
+        results = [await self._memo[("allowed", (asked, c))] for c in wanted]
         return frozenset(c for c, ok in zip(wanted, results, strict=True) if ok)
 
     async def network(self, network_id: str, around: Observation) -> NetworkView | None:
@@ -159,7 +179,7 @@ class LinkerData:
 
     async def allowed(self, customer_ids: Collection[str]) -> frozenset[str]:
         """Those of the customers whose devices may be linked probabilistically (no category)."""
-        return await self._decision.allowed(customer_ids)
+        return await self._decision.allowed(customer_ids, self._linker)
 
     async def products_of_devices(
         self, ids: Collection[str], around: Observation

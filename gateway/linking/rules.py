@@ -13,8 +13,9 @@ For every proposal of a batch:
    link needs no ``cross_device`` consent: it joins the device to the one
    customer who proved it, and no one else.
 3. **Probabilistic proposals** need at least ``linking_min_confidence``, and
-   the customer's ``cross_device`` consent (the seam,
-   gateway/linking/seam.py).
+   the consent gate's yes: the app's consent policies asked whether the
+   proposing linker may read its categories of the customer's data for
+   ``cross_device`` (gateway/linking/seam.py).
 4. **No guessing between people.** When probabilistic proposals name more
    customers for one device than ``linking_max_customers_per_device`` allows,
    none is linked: the evidence cannot tell them apart (a family's tablet).
@@ -139,15 +140,18 @@ async def decide(
     """Steps 3 to 5 of the rules for proposals already checked for shape and proof."""
     outcomes: list[Outcome] = []
     guesses = [c for c in proposed if not c.proposal.deterministic]
-    allowed = await shared.allowed({c.proposal.customer_id for c in guesses})
+    allowed: set[tuple[str, str]] = set()  # (linker, customer) the consent gate allows
+    for name in sorted({c.linker for c in guesses}):
+        asked = {c.proposal.customer_id for c in guesses if c.linker == name}
+        allowed.update((name, c) for c in await shared.allowed(asked, shared.linkers[name]))
     candidates: list[Checked] = [c for c in proposed if c.proposal.deterministic]
     per_device: dict[str, set[str]] = defaultdict(set)
     for c in guesses:
         p = c.proposal
         if p.confidence < rules.min_confidence:
             outcomes.append(_refuse(c, f"confidence {p.confidence:.2f} is under the threshold"))
-        elif p.customer_id not in allowed:
-            outcomes.append(_refuse(c, "the customer's cross_device consent does not allow it"))
+        elif (c.linker, p.customer_id) not in allowed:
+            outcomes.append(_refuse(c, "the consent gate does not allow cross_device for them"))
         else:
             candidates.append(c)
             per_device[p.device_id].add(p.customer_id)

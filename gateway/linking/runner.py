@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gateway.fields import DataCategory
+from gateway.gate.policy import Policies, collect_policies
 from gateway.linking.data import LinkerData, SharedReads
 from gateway.linking.rules import Checked, LinkRules, decide, proved_at, shape_problem
 from gateway.linking.signals import SignalKeys
@@ -67,17 +68,27 @@ class LinkingService:
     """One app's identity linkers, the host's rules, and the keys of the signals."""
 
     def __init__(
-        self, linkers: Sequence[RegisteredLinker], rules: LinkRules, keys: SignalKeys | None = None
+        self,
+        linkers: Sequence[RegisteredLinker],
+        rules: LinkRules,
+        policies: Policies,
+        keys: SignalKeys | None = None,
     ) -> None:
         self.linkers = list(linkers)
         self.rules = rules
+        self.policies = policies
         self.keys = keys
 
     @classmethod
-    def from_host(cls, host: PluginHost, settings: Settings) -> LinkingService:
+    def from_host(
+        cls, host: PluginHost, settings: Settings, policies: Policies | None = None
+    ) -> LinkingService:
+        """The host's linkers; consent is asked of ``policies`` (the app's gate's), else of
+        the host's consent policies (a command such as ``tightrope load``)."""
         return cls(
             collect_linkers(host, settings),
             LinkRules.from_settings(settings),
+            collect_policies(host) if policies is None else policies,
             SignalKeys.from_settings(settings),
         )
 
@@ -91,7 +102,7 @@ class LinkingService:
             return report
         report.observations = len(observations)
         await record_signals(graph, _signal_rows(observations))
-        shared = SharedReads(graph, self.rules)
+        shared = SharedReads(graph, self.rules, self.policies, self.linkers)
         gate = asyncio.Semaphore(CONCURRENCY)
         asked = [(linker, obs) for obs in observations for linker in self.linkers]
         answers = await asyncio.gather(*(self._ask(lk, ob, shared, gate) for lk, ob in asked))
@@ -263,7 +274,7 @@ def check(registered: RegisteredLinker) -> None:
         raise PluginError(f"{where}: an identity linker without a name ({linker!r})")
     where = f"identity linker {name!r} of {where}"
     if getattr(linker, "purpose", None) != CROSS_DEVICE:
-        raise PluginError(f"{where}: purpose must be {CROSS_DEVICE!r}")
+        raise PluginError(f"{where}: purpose must be {CROSS_DEVICE.value!r}")
     categories = getattr(linker, "categories", None)
     if (
         not isinstance(categories, frozenset)

@@ -24,14 +24,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from gateway.fields import DataCategory
+from gateway.fields import DataCategory, Purpose
 from graph import Event
 
 if TYPE_CHECKING:
     from gateway.linking.data import LinkerData
 
-# The consent purpose of linking a customer's devices (docs/design.md).
-CROSS_DEVICE: Final = "cross_device"
+# The consent purpose of linking a customer's devices (the gate's Purpose).
+CROSS_DEVICE: Final = Purpose.CROSS_DEVICE
 # Link methods the host can verify from what it observed itself.
 LOGIN: Final = "login"
 EMAIL: Final = "email"

@@ -74,7 +74,7 @@ async def register_client(
     uris = tuple(check_redirect_uri(u) for u in redirect_uris)
     secret = None if kind == "public" else secrets.token_urlsafe(32)
     record = ClientRecord(
-        client_id=secrets.token_urlsafe(16),
+        client_id=new_client_id(),
         name=name,
         kind=kind,
         allowed_scopes=tuple(sorted(wanted)),
@@ -84,6 +84,12 @@ async def register_client(
     )
     await create_client(graph, record, int(time.time()))
     return record, secret
+
+
+def new_client_id() -> str:
+    """A fresh client id: hex, because operators paste it into commands, where a
+    URL-safe id that starts with '-' would be read as an option."""
+    return secrets.token_hex(16)
 
 
 class OAuthClient(ClientMixin):  # type: ignore[misc]

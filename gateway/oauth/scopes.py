@@ -1,9 +1,10 @@
 """The scope catalogue: every OAuth scope the gateway knows, in plain language.
 
 The catalogue itself is the gateway's (``gateway.fields.CORE_SCOPES`` plus what
-plugins add through ``register_scopes``); this module adds what OAuth needs on
-top: which scopes only first-party clients may hold, and checks of requested
-scope lists. The consent page shows customers the descriptions.
+plugins add through ``register_scopes``); each scope says which kinds of client
+may ever hold it (``ScopeSpec.kinds``). This module adds what OAuth needs on
+top: the scopes a kind of client may hold, and checks of requested scope lists.
+The consent page shows customers the descriptions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from gateway.fields import CORE_SCOPES
+from gateway.principal import ClientKind
 
 
 class ScopeLike(Protocol):
-    """Anything with a scope's name and plain-language description (gateway.ScopeSpec)."""
+    """Anything with a scope's name, plain-language description and client kinds."""
 
     @property
     def name(self) -> str: ...
@@ -23,17 +25,8 @@ class ScopeLike(Protocol):
     @property
     def description(self) -> str: ...
 
-
-# Scopes a third-party or public client may never hold, whatever it asks for:
-# reading any customer (the back office), and seeing or changing which apps a
-# customer authorised (the retailer's own privacy dashboard; scopes declared by
-# the built-in tightrope-authorised-apps plugin).
-FIRST_PARTY_ONLY: frozenset[str] = frozenset({"customers:read", "apps:read", "apps:write"})
-
-# Scopes the retailer's own public frontends (the web shop, the app) need but a
-# third party may not hold: recording views, carts, purchases and logins in the
-# customer's name would let another company shape their history and profile.
-NOT_FOR_THIRD_PARTIES: frozenset[str] = frozenset({"events:write"})
+    @property
+    def kinds(self) -> frozenset[ClientKind]: ...
 
 
 class UnknownScope(ValueError):
@@ -46,6 +39,11 @@ class ScopeCatalogue:
     def __init__(self, scopes: Iterable[ScopeLike] = CORE_SCOPES) -> None:
         # The gateway's registry already refuses a scope declared twice.
         self._scopes: dict[str, ScopeLike] = {scope.name: scope for scope in scopes}
+        # Asked on every request's token check: worked out once per kind.
+        self._by_kind = {
+            kind: frozenset(n for n, s in self._scopes.items() if kind in s.kinds)
+            for kind in ClientKind
+        }
 
     def __contains__(self, name: object) -> bool:
         return name in self._scopes
@@ -66,13 +64,15 @@ class ScopeCatalogue:
         return wanted
 
     def allowed_for(self, client_kind: str) -> frozenset[str]:
-        """Every scope a client of this kind may be allowed at all."""
-        if client_kind == "first_party":
-            return self.names
-        if client_kind == "public":
-            return self.names - FIRST_PARTY_ONLY
-        # third_party, and any kind this module does not know: the narrowest set.
-        return self.names - FIRST_PARTY_ONLY - NOT_FOR_THIRD_PARTIES
+        """Every scope a client of this kind may be allowed at all (ScopeSpec.kinds).
+
+        A kind this gateway does not know gets the narrowest set: a third party's.
+        """
+        try:
+            kind = ClientKind(client_kind)
+        except ValueError:
+            kind = ClientKind.THIRD_PARTY
+        return self._by_kind[kind]
 
 
 def parse(scope: str | None) -> list[str]:

@@ -37,10 +37,10 @@ from gateway.strategies.types import (
     PURPOSES,
     BlendRequest,
     Candidate,
-    Decision,
     Recommendation,
     Registered,
     Skipped,
+    StrategyDecision,
     StrategyResult,
     Subject,
     SubjectKind,
@@ -100,7 +100,7 @@ class RecommendationService:
                 f"strategy: no recommender named {strategy!r} (known: {known})",
                 argument="strategy",
             )
-        decisions: dict[str, Decision] = {}
+        decisions: dict[str, StrategyDecision] = {}
         for name, registered in self.strategies.items():
             decisions[name] = await strategy_allowed(context, registered, subject)
         selected = [strategy] if strategy is not None else list(self.strategies)
@@ -138,7 +138,10 @@ class RecommendationService:
         return list(blended)[:first]
 
     def _profile_key(
-        self, subject: Subject, allowed: Sequence[Registered], decisions: dict[str, Decision]
+        self,
+        subject: Subject,
+        allowed: Sequence[Registered],
+        decisions: dict[str, StrategyDecision],
     ) -> ProfileKey:
         categories: set[DataCategory] = set()
         for s in allowed:

@@ -4,37 +4,43 @@
 runner.py), once per registered strategy and request. A strategy it refuses is
 not called at all; its reason is shown with the recommendations served instead.
 
-This body is the interim rule, until the consent gate replaces it: a
-non-personal strategy always runs; a personal one runs only for a subject
-whose personal data the request may read — a visit (whoever may read the
-session may read its recommendations: the ``session`` field decided that), or
-a customer when the token was issued for that very customer and carries
-``recommendations:read``.
+A non-personal strategy always runs. A personal one, for a customer, runs only
+when the consent gate allows its purpose and declared categories for that
+customer and this client (one call: ``context.consent.decide``, which also
+writes the read to the customer's access log); the Customer field's row rule
+and scope already decided that the token may ask about this customer at all.
+For a visit, the ``session`` field's row rule decided who may read it; its
+in-session data is the visit's own.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.strategies.types import Decision, Registered, Subject, SubjectKind
+from gateway.fields import Purpose
+from gateway.strategies.types import Registered, StrategyDecision, Subject, SubjectKind
 
 if TYPE_CHECKING:
     from gateway.context import Context
 
-RECOMMENDATIONS_READ = "recommendations:read"
 
-
-async def strategy_allowed(context: Context, strategy: Registered, subject: Subject) -> Decision:
+async def strategy_allowed(
+    context: Context, strategy: Registered, subject: Subject
+) -> StrategyDecision:
     """Whether ``strategy`` may run for ``subject`` in this request, and why."""
     if not strategy.personal:
-        return Decision(True, "reads nothing personal")
+        return StrategyDecision(True, "reads nothing personal")
     if subject.kind is SubjectKind.PRODUCT:
-        return Decision(False, "a product page has no shopper to personalise for")
+        return StrategyDecision(False, "a product page has no shopper to personalise for")
     if subject.kind is SubjectKind.SESSION:
-        return Decision(True, "the visit's own data")
-    principal = context.principal
-    if principal.customer_id != subject.id:
-        return Decision(False, "personal recommendations are only for the customer's own token")
-    if RECOMMENDATIONS_READ not in principal.scopes:
-        return Decision(False, f"personal recommendations need the scope {RECOMMENDATIONS_READ}")
-    return Decision(True, "the customer's own token")
+        return StrategyDecision(True, "the visit's own data")
+    decision = await context.consent.decide(
+        purpose=Purpose(strategy.purpose),
+        categories=strategy.categories,
+        plugin=strategy.plugin,
+        customer_id=subject.id,
+        read=f"strategy {strategy.name}",
+    )
+    if decision.allowed:
+        return StrategyDecision(True, "the customer's consent allows it")
+    return StrategyDecision(False, decision.reason or "the customer's consent does not allow it")

@@ -115,7 +115,7 @@ class Recommendation:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class StrategyDecision:
     """Whether a strategy may run for a request, and why (the reason is shown when it may not)."""
 
     allowed: bool

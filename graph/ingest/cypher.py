@@ -93,11 +93,15 @@ SET u.method = r.method, u.confidence = r.confidence, u.linked_at = r.linked_at,
 """
 
 # One consent edge per (customer, purpose) holds the current state; an older
-# record never overwrites a newer one.
+# record never overwrites a newer one. Every record is also kept as a change in
+# the customer's consent history (graph/consent.py), merged on all it says so
+# that loading a file again adds nothing.
 MERGE_CONSENTS: LiteralString = """
 UNWIND $rows AS r
 MATCH (c:Customer {id: r.customer_id})
 MERGE (p:Purpose {name: r.purpose})
+MERGE (c)-[:CONSENT_CHANGE {purpose: r.purpose, granted: r.granted, at: r.at,
+                            version: r.version, source: r.source}]->(p)
 MERGE (c)-[k:CONSENT {purpose: r.purpose}]->(p)
 WITH k, r WHERE k.at IS NULL OR k.at <= r.at
 SET k.granted = r.granted, k.at = r.at, k.version = r.version, k.source = r.source

@@ -136,9 +136,8 @@ def evidence(
 class NetworkLinker:
     name = "network"
     purpose = CROSS_DEVICE
-    categories = frozenset(
-        {DataCategory.DEVICE, DataCategory.BROWSING_HISTORY, DataCategory.PURCHASE_HISTORY}
-    )
+    # What cross_device may read (the consent policy's table): no purchases.
+    categories = frozenset({DataCategory.DEVICE, DataCategory.BROWSING_HISTORY})
 
     async def propose(self, observation: Observation, data: LinkerData) -> list[Proposal]:
         if observation.network is None:

@@ -108,3 +108,10 @@ class Affinity:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[Affinity]:
     return [Affinity(AffinitySettings())]
+
+
+@hookimpl
+async def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> None:
+    """Preferences serve personalisation: they go when that consent does."""
+    if purpose == PERSONALISATION:
+        await drop_preferences(graph, customer_id, SOURCE)

@@ -16,7 +16,7 @@ from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.linking import LinkingService
 from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
-from graph import Event, Graph, WriteResult, write_events
+from graph import Event, Graph, WriteResult, parse_event, set_consent, write_events
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -46,6 +46,12 @@ CREATE (:Session {id: 's1', started_at: datetime('2025-03-01T00:00:00Z'), channe
 """
 
 
+async def grant(graph: Graph, customer: str, *purposes: str, granted: bool = True) -> None:
+    """Record the customer's answer for each purpose, as the API would store it."""
+    for purpose in purposes:
+        await set_consent(graph, customer, purpose, granted, source="api", version="test")
+
+
 async def seed(graph: Graph, products: int = 60) -> None:
     await graph.write(CATALOGUE, {"n": products})
     await graph.write(PEOPLE)
@@ -56,6 +62,32 @@ async def demo_graph(clean_graph: Graph) -> Graph:
     """The test graph holding 60 products, 2 brands, 4 categories, one customer."""
     await seed(clean_graph)
     return clean_graph
+
+
+ANA = "ana"
+
+
+@pytest.fixture
+async def ana(demo_graph: Graph) -> Graph:
+    """The demo graph plus Ana: her phone, a signed-in visit with a view, a purchase.
+
+    She has answered no consent yet.
+    """
+    await demo_graph.write(
+        "CREATE (:Customer {id: $id, created_at: datetime('2025-05-01T00:00:00Z')})",
+        {"id": ANA},
+    )
+    rows = [
+        {"type": "login", "session_id": "ana-1", "customer_id": ANA, "device_id": "ana-phone"},
+        {"type": "view", "session_id": "ana-1", "sku": "sku-001"},
+        {"type": "purchase", "customer_id": ANA, "sku": "sku-002"},
+    ]
+    events = [
+        parse_event({**row, "event_id": f"ana-{i}", "at": f"2026-11-20T10:0{i}:00Z"})
+        for i, row in enumerate(rows)
+    ]
+    assert (await write_and_link(demo_graph, events)).rejected == []
+    return demo_graph
 
 
 _TEST_KEYS = tempfile.mkdtemp(prefix="tightrope-test-keys-")

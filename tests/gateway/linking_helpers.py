@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from gateway import ClientKind, Principal
-from graph import Graph
+from graph import Graph, set_consent
 from tests.gateway.conftest import TEST_CUSTOMER_HEADER
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -106,13 +106,14 @@ async def add_customers(graph: Graph, *ids: str, consenting: bool | None = True)
         """
         UNWIND $ids AS id
         CREATE (c:Customer {id: id, created_at: datetime('2025-01-01T00:00:00Z')})
-        WITH c WHERE $granted IS NOT NULL
-        MERGE (p:Purpose {name: 'cross_device'})
-        CREATE (c)-[:CONSENT {purpose: 'cross_device', granted: $granted,
-                              at: datetime('2025-01-01T00:00:00Z')}]->(p)
         """,
-        {"ids": list(ids), "granted": consenting},
+        {"ids": list(ids)},
     )
+    if consenting is not None:
+        for customer in ids:
+            await set_consent(
+                graph, customer, "cross_device", consenting, source="api", version="test"
+            )
 
 
 async def links(graph: Graph) -> set[tuple[str, str, str]]:

@@ -2,7 +2,8 @@
 
 Events are written through the same path as trackEvents and the bulk loader.
 A basket item counts only if it was added within the last 30 days, so events
-here are dated relative to now.
+here are dated relative to now. The customers here granted personalisation,
+which "recently viewed" serves (test_consent.py covers the refusals).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal, encode_cursor
 from graph import Event, Graph, parse_event
-from tests.gateway.conftest import Serve, codes, gql, write_and_link
+from tests.gateway.conftest import Serve, codes, gql, grant, write_and_link
 
 NOW = datetime.now(UTC)
 CUSTOMER = "ana"
@@ -43,6 +44,7 @@ async def history_graph(demo_graph: Graph) -> Graph:
         "CREATE (:Customer {id: $id, created_at: datetime('2025-05-01T00:00:00Z')})",
         {"id": CUSTOMER},
     )
+    await grant(demo_graph, CUSTOMER, "personalisation")
     return demo_graph
 
 
@@ -282,6 +284,7 @@ async def test_history_needs_its_scopes(history_graph: Graph, served: Serve) -> 
         event("s3", "add_to_cart", ago(hours=4), session_id="web-1", sku="sku-001"),
         event("s4", "purchase", ago(hours=3), customer_id=CUSTOMER, sku="sku-002"),
     )
+    await grant(history_graph, CUSTOMER, "third_party_sharing")  # the principal is a third party
     answers = {}
     for scopes in ((), ("browsing:read",), ("purchases:read",)):
         async with served(authenticate=principal_with("profile:read", *scopes)) as (_, client):
@@ -321,6 +324,8 @@ async def many_customers(graph: Graph, count: int) -> list[str]:
     await graph.write(
         "UNWIND $ids AS id CREATE (:Customer {id: id, created_at: datetime()})", {"ids": ids}
     )
+    for cid in ids:
+        await grant(graph, cid, "personalisation")
     events = []
     for i, cid in enumerate(ids):
         session = {"session_id": f"{cid}-web", "device_id": f"{cid}-phone"}
@@ -362,8 +367,9 @@ async def round_trips(serve: Serve, document: str) -> tuple[int, dict[str, Any]]
         return graph.round_trips - before, body
 
 
-# One read for the customers, then one per history field for all of them.
-CUSTOMER_ROUND_TRIPS = 4
+# One read for the customers, one for all their consents (recentlyViewed serves
+# personalisation), then one per history field for all of them.
+CUSTOMER_ROUND_TRIPS = 5
 # One read for the sessions, one for all their views, one for all their baskets.
 SESSION_ROUND_TRIPS = 3
 
@@ -407,6 +413,7 @@ async def add_customer(graph: Graph, customer_id: str) -> None:
         "CREATE (:Customer {id: $id, created_at: datetime('2025-05-01T00:00:00Z')})",
         {"id": customer_id},
     )
+    await grant(graph, customer_id, "personalisation")
 
 
 async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(

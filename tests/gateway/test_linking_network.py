@@ -14,8 +14,14 @@ import pytest
 
 from graph import Graph
 from graph.recs import ProfileKey, profile_of
-from plugins.devices import consent_withdrawn
-from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
+from tests.gateway.conftest import (
+    TEST_CUSTOMER_HEADER,
+    Serve,
+    codes,
+    gql,
+    grant,
+    settings_for_tests,
+)
 from tests.gateway.linking_helpers import (
     CAFE,
     HOME,
@@ -107,6 +113,7 @@ async def test_a_shared_family_tablet_does_not_merge_two_customers(
     demo_graph: Graph, served: Serve
 ) -> None:
     await add_customers(demo_graph, "ana", "ben")
+    await grant(demo_graph, "ana", "personalisation")  # recentlyViewed needs it
     bens = ("sku-020", "sku-021", "sku-022")
     tablet = {"network": HOME, "userAgent": IPAD}
     async with served(
@@ -180,22 +187,24 @@ async def test_no_guess_without_consent_and_withdrawing_it_removes_the_guesses(
     # The linker was not even shown their browsing: it proposed nothing for them.
     assert guesses == []
 
-    # She grants it.
-    await demo_graph.write(
-        "MATCH (c:Customer {id: 'ana'}) MERGE (p:Purpose {name: 'cross_device'}) "
-        "CREATE (c)-[:CONSENT {purpose: 'cross_device', granted: true, at: datetime()}]->(p)"
-    )
+    # She grants it, through the API (the gate reads it from the next batch on).
+    change = 'mutation { setConsent(purpose: "cross_device", granted: %s) { granted } }'
+    ana = {TEST_CUSTOMER_HEADER: "ana"}
     async with served(authenticate=as_shop_or_customer) as (app, client):
+        granted = await client.post("/graphql", json={"query": change % "true"}, headers=ana)
+        assert granted.json()["data"]["setConsent"] == {"granted": True}
         await track(app, client, laptop("ana-laptop", start=40))
-    assert guessed(await links(demo_graph)) == {("ana-laptop", "ana")}
+        assert guessed(await links(demo_graph)) == {("ana-laptop", "ana")}
 
-    # She withdraws it: the consent gate's consent_withdrawn hook calls this.
-    assert consent_withdrawn("ana", "marketing", demo_graph) is None
-    dropped = await consent_withdrawn("ana", "cross_device", demo_graph)  # type: ignore[misc]
-    assert dropped == 1
-    found = await links(demo_graph)
-    assert guessed(found) == set()
-    assert ("ana-phone", "ana", "login") in found  # what she proved stays
+        # She withdraws it: the gate's consent_withdrawn hook drops her guesses.
+        withdrawn = await client.post("/graphql", json={"query": change % "false"}, headers=ana)
+        assert withdrawn.json()["data"]["setConsent"] == {"granted": False}
+        found = await links(demo_graph)
+        assert guessed(found) == set()
+        assert ("ana-phone", "ana", "login") in found  # what she proved stays
+        # And the same laptop seen again is not guessed at any more.
+        await track(app, client, laptop("ana-laptop", start=80))
+    assert guessed(await links(demo_graph)) == set()
 
 
 STATE = """{ me {
@@ -210,6 +219,7 @@ async def test_unlinking_restores_the_state_before_the_link_and_the_same_evidenc
     demo_graph: Graph, served: Serve
 ) -> None:
     await add_customers(demo_graph, "ana", "ben")
+    await grant(demo_graph, "ana", "personalisation")  # recentlyViewed needs it
     settings = settings_for_tests(history_min_link_confidence=0.5)
     async with served(settings, authenticate=as_shop_or_customer) as (app, client):
         await track(app, client, phone_of("ana"), "ana")

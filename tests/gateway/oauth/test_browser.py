@@ -51,7 +51,9 @@ def free_port() -> int:
 async def running_gateway() -> AsyncIterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = create_app(settings_for_tests(oauth_issuer=base))
+    # This test is about the pages, not about timeouts: on a loaded CI machine the
+    # first reads of a cold graph can take longer than the one-second default.
+    app = create_app(settings_for_tests(oauth_issuer=base, neo4j_timeout=10.0))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,10 +94,17 @@ async def test_customer_unticks_a_scope_in_the_browser_and_the_app_gets_less(
                 record.client_id, redirect, "profile:read purchases:read", challenge
             )
             await page.goto(url)
+            sign_in = page.locator("form#sign-in")
+            if not await sign_in.count():
+                raise AssertionError(f"no sign-in form; the page said: {await page.content()}")
             await page.get_by_label("Email or customer number").fill("c1")
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
-            await page.wait_for_selector("form#consent")
+            try:
+                await page.wait_for_selector("form#consent")
+            except playwright_api.TimeoutError as exc:
+                shown = await page.content()
+                raise AssertionError(f"no consent form; the page said: {shown}") from exc
             assert await page.get_by_text("what you have bought").is_visible()
             await page.locator('input[value="purchases:read"]').uncheck()
             async with page.expect_navigation(url=f"{redirect}?**"):

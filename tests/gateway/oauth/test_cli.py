@@ -14,6 +14,7 @@ from joserfc.jwk import KeySet
 
 from gateway.cli import cli
 from gateway.oauth import OAuthService
+from gateway.oauth.clients import new_client_id
 from gateway.settings import load_settings
 from graph import Graph, connect
 from graph.oauth import get_password_hash
@@ -56,6 +57,14 @@ def test_clients_add_list_remove(clean_graph: Graph, keys_dir: Path) -> None:
     assert "https://a.example/cb" in listed
     run("clients", "remove", lines["client_id"])
     assert lines["client_id"] not in run("clients", "list")
+
+
+def test_client_ids_can_be_typed_into_a_command_as_they_are() -> None:
+    # A URL-safe id starting with "-" was read as an option by `clients remove`
+    # (one CI run in 64 failed that way); ids are hex, so none can.
+    ids = {new_client_id() for _ in range(500)}
+    assert len(ids) == 500
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)
 
 
 def test_public_clients_get_no_secret(clean_graph: Graph, keys_dir: Path) -> None:

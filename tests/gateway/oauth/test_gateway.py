@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from gateway import create_app, hookimpl
 from graph import Graph
-from tests.gateway.conftest import settings_for_tests
+from tests.gateway.conftest import grant, settings_for_tests
 
 from .conftest import PASSWORD, add_client, add_customer
 from .helpers import (
@@ -50,6 +50,9 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 async def test_a_third_party_app_reads_only_what_the_customer_granted(demo_graph: Graph) -> None:
     await add_customer(demo_graph, "c1")
+    # Scopes and third-party sharing both: without the consent it reads nothing
+    # personal (tests/gateway/test_consent.py).
+    await grant(demo_graph, "c1", "third_party_sharing")
     async with gateway() as (app, http):
         client = await add_client(app, "third_party", "profile:read devices:read")
         tokens = await tokens_for(

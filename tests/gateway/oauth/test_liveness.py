@@ -31,8 +31,8 @@ async def gateway(ttl: float) -> AsyncIterator[tuple[Starlette, httpx.AsyncClien
             yield app, http
 
 
-async def token_for(app: Starlette, customer: str) -> tuple[str, str]:
-    client = await add_client(app, "third_party", "profile:read")
+async def token_for(app: Starlette, customer: str, kind: str = "third_party") -> tuple[str, str]:
+    client = await add_client(app, kind, "profile:read")
     await merge_grant(app.state.graph, customer, client.client_id, ["profile:read"], 0)
     token = await dev_token(
         app.state.graph,
@@ -104,7 +104,9 @@ async def test_me_reads_no_customer_node_when_the_token_check_found_the_customer
 ) -> None:
     await add_customer(demo_graph, "c1")
     async with gateway(ttl=0) as (app, http):
-        _, token = await token_for(app, "c1")
+        # The retailer's own frontend: a service read asks for no consent either
+        # (a third party's would read the customer's consents: test_consent.py).
+        _, token = await token_for(app, "c1", "first_party")
         status, reads = await reads_for(app, http, token)
         dated = await http.post(
             "/graphql", json={"query": "{ me { id createdAt } }"}, headers=bearer(token)

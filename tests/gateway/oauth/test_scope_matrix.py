@@ -39,8 +39,9 @@ from graphql import (
 
 from gateway.schema import sdl
 from gateway.strategies import recompute
-from graph import Event, Graph, parse_event, write_events
+from graph import PURPOSES, Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
+from tests.gateway.conftest import grant
 
 from .conftest import add_client
 from .helpers import bearer_for
@@ -83,6 +84,8 @@ def sample(type_: GraphQLInputType, name: str, owner: str) -> Any:
         return next(iter(type_.values))  # type: ignore[attr-defined]
     scalar = type_.name  # type: ignore[union-attr]
     if scalar in ("ID", "String"):
+        if name == "purpose":
+            return "personalisation"
         return SAMPLE_IDS.get(owner, "no-such-thing") if name in ("id", "sku") else "x"
     return {"Int": 1, "Float": 1.0, "Boolean": True}.get(scalar, "2025-01-01T00:00:00Z")
 
@@ -119,11 +122,13 @@ class Route:
         return f"{self.operation} {{ {text} }}"
 
 
-def routes(schema: GraphQLSchema) -> dict[str, Route]:
+def routes(
+    schema: GraphQLSchema, operations: tuple[str, ...] = ("query", "mutation")
+) -> dict[str, Route]:
     """The cheapest route (fewest scopes, then shortest) to every reachable object type."""
     best: dict[str, Route] = {}
     for operation, root in (("query", schema.query_type), ("mutation", schema.mutation_type)):
-        if root is not None:
+        if root is not None and operation in operations:
             best[root.name] = Route(operation, (), frozenset())
     changed = True
     while changed:
@@ -176,6 +181,12 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         await write_events(demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]))
         # ... and what recommendations are served from, derived from that history.
         await recompute(list(app.state.assembly.recommendations.strategies.values()), demo_graph)
+        # ... every consent granted (this matrix is about scopes; test_consent_matrix.py
+        # is about consents), and a read in the access log.
+        await grant(demo_graph, CUSTOMER, *PURPOSES)
+        reader = await bearer_for(app, CUSTOMER, {"profile:read"})
+        await _post(http, "{ me { createdAt } }", reader)
+        await app.state.access_log.flush()
 
         schema = build_schema(sdl(app.state.schema))
         catalogue = (await http.get("/.well-known/oauth-authorization-server")).json()[

@@ -16,7 +16,7 @@ import pytest
 from gateway.app import assemble
 from gateway.strategies import recompute
 from graph import Event, Graph, parse_event, write_events
-from tests.gateway.conftest import settings_for_tests
+from tests.gateway.conftest import grant, settings_for_tests
 
 NOW = datetime.now(UTC)
 
@@ -110,6 +110,10 @@ async def build_shop(graph: Graph) -> None:
         "UNWIND $ids AS id CREATE (:Customer {id: id, created_at: datetime()})",
         {"ids": [*BASKETS, "bea"]},
     )
+    # Under the default opt-in regime personal strategies run only for customers
+    # who said yes; these shoppers did (tests of refusal withdraw it).
+    for who in [*BASKETS, "bea"]:
+        await grant(graph, who, "personalisation")
     events = [
         event(f"p-{who}-{sku}", "purchase", ago(days), customer_id=who, sku=sku)
         for who, basket in BASKETS.items()

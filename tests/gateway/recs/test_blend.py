@@ -24,7 +24,7 @@ from gateway import (
 from gateway.app import assemble
 from gateway.plugins import PluginError
 from graph import Graph
-from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
+from tests.gateway.conftest import Serve, codes, gql, grant, settings_for_tests
 from tests.gateway.recs.conftest import BASKETS
 
 BLEND = """query($first: Int) { me { recommendations(first: $first) {
@@ -97,24 +97,19 @@ async def test_consumables_may_be_suggested_again(
 async def test_strategies_the_seam_refuses_are_not_run_and_the_reasons_say_so(
     shop: Graph, served: Serve
 ) -> None:
-    # The back office reads Ana's recommendations with a token for someone else:
-    # her personal data is not for it, so only what is not personal runs.
-    query = """{ customer(id: "ana") { recommendations(first: 3) {
+    # Ana said no to personalisation: the gate refuses every personal strategy,
+    # so only what is not personal runs, and the list says what was left out.
+    await grant(shop, "ana", "personalisation", granted=False)
+    query = """{ me { recommendations(first: 3) {
       product { sku } strategy reasons { code text } } } }"""
     async with served() as (_, client):
-        body = await gql(client, query, customer="back-office-user")
-    items = body["data"]["customer"]["recommendations"]
+        body = await gql(client, query, customer="ana")
+    items = body["data"]["me"]["recommendations"]
     assert len(items) == 3
     assert {item["strategy"] for item in items} == {"trending"}
-    skipped = [r for r in items[0]["reasons"] if r["code"] == "STRATEGY_SKIPPED"]
-    assert skipped == [
-        {
-            "code": "STRATEGY_SKIPPED",
-            "text": "Not used: affinity, bought-together, collaborative "
-            "(personal recommendations are only for the customer's own token)",
-        }
-    ]
-    # Nothing of hers was used: a product she bought may be shown to the back office.
+    [skipped] = [r for r in items[0]["reasons"] if r["code"] == "STRATEGY_SKIPPED"]
+    assert skipped["text"].startswith("Not used: affinity, bought-together, collaborative (")
+    assert "personalisation" in skipped["text"]
     assert "errors" not in body
 
 
@@ -133,10 +128,12 @@ async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) ->
 
     spy = Plugin("spy", register_recommenders=lambda: [Spy()])
     async with served(plugins=[spy]) as (_, client):
-        await gql(client, '{ customer(id: "ana") { recommendations { score } } }', customer="x")
+        await grant(shop, "ana", "personalisation", granted=False)
+        await gql(client, "{ me { recommendations { score } } }", customer="ana")
         # Nor is it called for a kind of subject it does not serve.
         await gql(client, '{ session(id: "first-visit") { recommendations { score } } }')
         assert calls == []
+        await grant(shop, "ana", "personalisation")
         await gql(client, "{ me { recommendations { score } } }", customer="ana")
         assert calls == [Subject.customer("ana")]
 
@@ -213,7 +210,7 @@ async def test_customer_recommendations_need_their_scope(shop: Graph, served: Se
     from gateway import ClientKind, Principal
 
     async def profile_only(request: Request) -> Principal:
-        return Principal("app", ClientKind.THIRD_PARTY, "ana", frozenset({"profile:read"}))
+        return Principal("app", ClientKind.FIRST_PARTY, "ana", frozenset({"profile:read"}))
 
     async with served(authenticate=profile_only) as (_, client):
         body = await gql(client, "{ me { id recommendations { score } } }")
@@ -249,11 +246,13 @@ async def test_warm_requests_cost_one_read_of_the_shopper_and_none_for_a_product
             assert "errors" not in body, body
             # Leave out the looks at the caches' versions (at most once a second each).
             reads[name] = [q for q in sent if "Version" not in q]
-    # `me` and `session` read the customer or the visit; then all the strategies
-    # share one read of its profile. The aggregates and the catalogue come from
-    # the caches, so a product page reads nothing.
-    assert [len(r) for r in reads.values()] == [2, 2, 0]
-    assert "PURCHASED" in reads["customer"][1] and "VIEWED" in reads["session"][1]
+    # `me` and `session` read the customer or the visit; a customer's consents
+    # are read once (the gate asks before personal strategies); then all the
+    # strategies share one read of the profile. The aggregates and the catalogue
+    # come from the caches, so a product page reads nothing.
+    assert [len(r) for r in reads.values()] == [3, 2, 0]
+    assert "CONSENT" in reads["customer"][1] and "PURCHASED" in reads["customer"][2]
+    assert "VIEWED" in reads["session"][1]
 
 
 def test_hook_register_recommenders_refuses_what_does_not_say_what_it_reads() -> None:

@@ -80,3 +80,23 @@ async def test_forgetting_a_customer_drops_what_was_derived_about_them(
     assert after["data"]["me"]["recommendations"] == []
     rows = await shop.read("MATCH (c:Customer)-[:PREFERS]->() RETURN collect(DISTINCT c.id) AS who")
     assert "ana" not in rows[0]["who"] and rows[0]["who"]  # others keep theirs
+
+
+async def test_withdrawing_personalisation_drops_the_preferences_and_skips_the_strategy(
+    shop: Graph, served: Serve
+) -> None:
+    withdraw = 'mutation { setConsent(purpose: "personalisation", granted: false) { granted } }'
+    async with served() as (_, client):
+        before = await gql(client, AFFINITY, customer="ana")
+        answer = await gql(client, withdraw, customer="ana")
+        after = await gql(
+            client,
+            "{ me { recommendations { strategy reasons { text } } } }",
+            customer="ana",
+        )
+    assert before["data"]["me"]["recommendations"] != []
+    assert answer["data"]["setConsent"] == {"granted": False}
+    rows = await shop.read("MATCH (:Customer {id: 'ana'})-[r:PREFERS]->() RETURN count(r) AS n")
+    assert rows[0]["n"] == 0
+    served_by = {item["strategy"] for item in after["data"]["me"]["recommendations"]}
+    assert "affinity" not in served_by and "collaborative" not in served_by

@@ -1,0 +1,34 @@
+"""The gate: the one place that decides who may see what.
+
+Fields and strategies declare (scopes, row rule, purpose, data category); the
+gate decides, resolvers only fetch. ``fields`` holds the field extensions,
+``rows`` the row rules, ``policy`` the consent policies' types and their
+AND-combination, ``request`` the per-request gate (``info.context.consent``)
+and ``access_log`` the buffered access log.
+"""
+
+from gateway.gate.access_log import AccessLog, AccessRecorder
+from gateway.gate.fields import RowGate, ScopeGate, extensions_for
+from gateway.gate.policy import (
+    ConsentPolicy,
+    ConsentQuestion,
+    Decision,
+    Policies,
+    collect_policies,
+)
+from gateway.gate.request import Gatekeeper, RequestGate
+
+__all__ = [
+    "AccessLog",
+    "AccessRecorder",
+    "ConsentPolicy",
+    "ConsentQuestion",
+    "Decision",
+    "Gatekeeper",
+    "Policies",
+    "RequestGate",
+    "RowGate",
+    "ScopeGate",
+    "collect_policies",
+    "extensions_for",
+]

@@ -1,0 +1,112 @@
+"""The access log's buffer: records wait in memory and are written in batches.
+
+A request only appends its records to a list (no graph write on its path). A
+task of the app writes them every ``access_log_flush_seconds``, or as soon as
+``access_log_batch`` records wait, in batches of that size; the app's shutdown
+stops the task and writes what is left. What a crash costs: the records that
+waited, at most about one flush interval's worth. While the graph is down
+records keep waiting (a failed batch is written again later: records are
+merged on their id, so nothing is stored twice); beyond
+``access_log_max_pending`` the oldest are dropped, and the log says how many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from graph import AccessRecord, Graph, GraphUnavailable, write_access_records
+
+log = logging.getLogger("tightrope.access_log")
+
+
+class AccessLog:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        interval: float = 1.0,
+        batch: int = 500,
+        max_pending: int = 100_000,
+    ) -> None:
+        self.graph = graph
+        self.interval = interval
+        self.batch = batch
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._pending: list[AccessRecord] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def add(self, records: Iterable[AccessRecord]) -> None:
+        """Keep records for the next flush (called on the request path: no I/O)."""
+        self._pending.extend(records)
+        excess = len(self._pending) - self.max_pending
+        if excess > 0:
+            del self._pending[:excess]
+            self.dropped += excess
+            log.error("access log: %d records dropped (the graph is not taking them)", excess)
+        if len(self._pending) >= self.batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="access-log")
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("access log: a flush failed; its records wait for the next")
+
+    async def flush(self) -> int:
+        """Write what waits, in batches; return how many were written.
+
+        A batch the graph does not take stays first in line for the next flush.
+        """
+        written = 0
+        async with self._lock:
+            while self._pending:
+                batch = self._pending[: self.batch]
+                try:
+                    await write_access_records(self.graph, batch)
+                except GraphUnavailable:
+                    log.warning("access log: graph unavailable, %d records wait", self.pending)
+                    break
+                # Only now: a batch that failed (or was cancelled) is written again.
+                del self._pending[: len(batch)]
+                written += len(batch)
+        return written
+
+    async def close(self) -> None:
+        """Stop the task and write everything that waits (the app's clean shutdown)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+        if self._pending:
+            log.error("access log: %d records could not be written at shutdown", self.pending)
+
+
+class AccessRecorder(SchemaExtension):
+    """At the end of each operation, hands the request's allowed reads to the access log."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        gate = getattr(self.execution_context.context, "consent", None)
+        if gate is not None:
+            gate.finish()

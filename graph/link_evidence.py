@@ -56,9 +56,9 @@ CALL (id) {
   MATCH (:Device {id: id})<-[:ON]-(s:Session)-[r:VIEWED|ADDED_TO_CART]->(p:Product)
   WHERE r.at >= datetime($since) AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
   WITH p, max(r.at) AS at ORDER BY at DESC LIMIT $limit
-  RETURN collect(p.sku) AS skus
+  RETURN collect(p.sku) AS skus, collect(at) AS times
 }
-RETURN id AS of, skus
+RETURN id AS of, skus, times
 """
 
 CUSTOMER_PRODUCTS: LiteralString = """
@@ -80,8 +80,17 @@ CALL (c) {
   RETURN p, r.at AS at
 }
 WITH id, p, max(at) AS at ORDER BY at DESC
-WITH id, collect(p.sku) AS skus
-RETURN id AS of, skus[..$limit] AS skus
+WITH id, collect(p.sku) AS skus, collect(at) AS times
+RETURN id AS of, skus[..$limit] AS skus, times[..$limit] AS times
+"""
+
+# How many views each product has had: the degree of the product node, which
+# Neo4j keeps, so this costs no scan; and all views, from the counts store.
+POPULARITY: LiteralString = """
+CALL () { MATCH ()-[r:VIEWED]->() RETURN count(r) AS total }
+UNWIND $skus AS sku
+MATCH (p:Product {sku: sku})
+RETURN sku, COUNT { (p)<-[:VIEWED]-() } AS views, total
 """
 
 CUSTOMERS_WITH_EMAIL: LiteralString = """
@@ -172,16 +181,28 @@ async def network_peers(
     return NetworkPeers(int(rows[0]["total"]), tuple(peers))
 
 
+Seen = dict[str, datetime]  # product -> the last time it was looked at or kept
+
+
+def _seen(row: dict[str, Any]) -> Seen:
+    found = {}
+    for sku, at in zip(row["skus"], row["times"], strict=True):
+        when = to_datetime(at)
+        if when is not None:
+            found[sku] = when
+    return found
+
+
 async def products_of_devices(
     graph: Graph, ids: Collection[str], since: datetime, limit: int
-) -> dict[str, frozenset[str]]:
-    """Products looked at or put in a basket in each device's anonymous visits, since ``since``."""
+) -> dict[str, Seen]:
+    """Products looked at or kept in each device's anonymous visits since ``since``, and when."""
     if not ids:
         return {}
     rows = await graph.read(
         DEVICE_PRODUCTS, {"ids": sorted(set(ids)), "since": since.isoformat(), "limit": limit}
     )
-    return {r["of"]: frozenset(r["skus"]) for r in rows}
+    return {r["of"]: _seen(r) for r in rows}
 
 
 async def products_of_customers(
@@ -191,8 +212,8 @@ async def products_of_customers(
     limit: int,
     deterministic: Collection[str],
     purchases: bool,
-) -> dict[str, frozenset[str]]:
-    """Products each customer looked at, put in a basket (and bought, if ``purchases``)."""
+) -> dict[str, Seen]:
+    """Products each customer looked at, kept (and bought, if ``purchases``), and when last."""
     if not ids:
         return {}
     params = {
@@ -203,7 +224,16 @@ async def products_of_customers(
         "purchases": purchases,
     }
     rows = await graph.read(CUSTOMER_PRODUCTS, params)
-    return {r["of"]: frozenset(r["skus"]) for r in rows}
+    return {r["of"]: _seen(r) for r in rows}
+
+
+async def popularity(graph: Graph, skus: Collection[str]) -> tuple[dict[str, int], int]:
+    """How many views each product has had, and how many views there are in all."""
+    if not skus:
+        return {}, 0
+    rows = await graph.read(POPULARITY, {"skus": sorted(set(skus))})
+    total = int(rows[0]["total"]) if rows else 0
+    return {r["sku"]: int(r["views"]) for r in rows}, total
 
 
 async def customers_with_email(graph: Graph, hashes: Collection[str]) -> dict[str, list[str]]:

@@ -39,9 +39,11 @@ from graph import Graph
 from graph.link_evidence import (
     DeviceFacts,
     Peer,
+    Seen,
     customers_with_email,
     device_facts,
     network_peers,
+    popularity,
     products_of_customers,
     products_of_devices,
 )
@@ -183,8 +185,11 @@ class LinkerData:
 
     async def products_of_devices(
         self, ids: Collection[str], around: Observation
-    ) -> dict[str, frozenset[str]]:
-        """What each device's anonymous visits looked at or kept (needs BROWSING_HISTORY)."""
+    ) -> dict[str, Seen]:
+        """What each device's anonymous visits looked at or kept, and when last.
+
+        Needs BROWSING_HISTORY; the window ends at ``around``.
+        """
         self._need(DataCategory.BROWSING_HISTORY)
         since = around.at - timedelta(days=self.rules.window_days)
         wanted = tuple(sorted(set(ids)))
@@ -196,8 +201,8 @@ class LinkerData:
 
     async def products_of_customers(
         self, ids: Collection[str], around: Observation
-    ) -> dict[str, frozenset[str]]:
-        """What each customer looked at, kept (and bought, with PURCHASE_HISTORY).
+    ) -> dict[str, Seen]:
+        """What each customer looked at, kept (and bought, with PURCHASE_HISTORY), and when last.
 
         Needs BROWSING_HISTORY. Customers whose devices may not be linked are
         left out: their data is no linker's to read.
@@ -217,6 +222,13 @@ class LinkerData:
                 sorted(DETERMINISTIC),
                 purchases,
             ),
+        )
+
+    async def popularity(self, skus: Collection[str]) -> tuple[dict[str, int], int]:
+        """Views of each product by everyone, and all views: an aggregate (no category)."""
+        wanted = tuple(sorted(set(skus)))
+        return await self._decision._once(
+            "popularity", wanted, lambda: popularity(self._decision.graph, wanted)
         )
 
     async def customers_with_email(self, email_hash: str) -> tuple[str, ...]:

@@ -45,21 +45,22 @@ from gateway import (
 )
 
 METHOD = "probabilistic"
-# Hours within which two devices' visits count as one sitting.
+# Hours within which two devices' visits count as one sitting, and two looks
+# at one product as one errand.
 CLOSE_HOURS = 3.0
+ERRAND_HOURS = 6.0
 
 # The model: confidence = logistic(BIAS + sum of WEIGHTS[name] * feature).
 BIAS = -4.0
 WEIGHTS: Mapping[str, float] = {
-    "share": 6.0,
-    "log_overlap": 1.0,
-    "log_products": 0.0,
+    "share": 4.0,
+    "errand": 1.5,
     "margin": 3.0,
-    "alone": 1.0,
-    "unseen_rivals": -1.0,
-    "close": 1.0,
-    "log_gap": -0.2,
-    "same_browser": 0.5,
+    "log_products": -0.5,
+    "alone": 0.5,
+    "unseen_rivals": -0.5,
+    "close": 1.5,
+    "same_browser": 0.0,
 }
 
 
@@ -73,34 +74,50 @@ class Seen:
     at: datetime
 
 
+def rarity(views: int, total: int) -> float:
+    """How much looking at a product says about who looked: little for a bestseller."""
+    return math.log((total + 1) / (views + 1)) if total else 1.0
+
+
 def features(
-    products: frozenset[str],
-    theirs: frozenset[str],
-    rivals: Sequence[frozenset[str]],
+    products: Mapping[str, datetime],
+    theirs: Mapping[str, datetime],
+    rivals: Sequence[Mapping[str, datetime]],
     unseen_rivals: int,
     gap_hours: float,
     same_browser: bool,
+    weight: Mapping[str, float],
 ) -> dict[str, float]:
     """The numbers the confidence is made of, for one device and one candidate customer.
 
-    ``products``: what the device looked at; ``theirs``: what the customer
-    did; ``rivals``: what the other candidates on the network did (those whose
-    data may be read); ``unseen_rivals``: other customers there whose data may
-    not be read; ``gap_hours``: the time between the device and the
-    customer's nearest device on the network.
+    ``products``: what the device looked at, and when; ``theirs``: the same
+    for the customer; ``rivals``: for the other candidates on the network
+    whose data may be read; ``unseen_rivals``: other customers there whose
+    data may not be read; ``gap_hours``: between the device and the
+    customer's nearest device on the network; ``weight``: each product's
+    :func:`rarity` (1 if absent).
     """
-    overlap = len(products & theirs)
-    share = overlap / len(products) if products else 0.0
-    rival = max((len(products & r) / len(products) for r in rivals), default=0.0) if products else 0
+
+    def share(other: Mapping[str, datetime]) -> float:
+        mass = sum(weight.get(sku, 1.0) for sku in products)
+        both = sum(weight.get(sku, 1.0) for sku in products if sku in other)
+        return both / mass if mass else 0.0
+
+    errand = sum(
+        weight.get(sku, 1.0)
+        for sku, at in products.items()
+        if sku in theirs and abs((theirs[sku] - at).total_seconds()) <= ERRAND_HOURS * 3600
+    )
+    mine = share(theirs)
+    rival = max((share(r) for r in rivals), default=0.0)
     return {
-        "share": share,
-        "log_overlap": math.log1p(overlap),
+        "share": mine,
+        "errand": math.log1p(errand),
+        "margin": mine - rival,
         "log_products": math.log1p(len(products)),
-        "margin": share - rival,
         "alone": 1.0 if not rivals and not unseen_rivals else 0.0,
         "unseen_rivals": float(unseen_rivals),
         "close": 1.0 if gap_hours <= CLOSE_HOURS else 0.0,
-        "log_gap": math.log1p(gap_hours),
         "same_browser": 1.0 if same_browser else 0.0,
     }
 
@@ -176,11 +193,15 @@ class NetworkLinker:
         allowed = await data.allowed(owners)
         products = await data.products_of_devices([t.device_id for t in targets], observation)
         theirs = await data.products_of_customers(allowed, observation)
+        skus = {sku for seen in (*products.values(), *theirs.values()) for sku in seen}
+        views, total = await data.popularity(skus)
+        weight = {sku: rarity(views.get(sku, 0), total) for sku in skus}
         proposals = []
         for target in targets:
-            mine_only = mine or set(owners)
-            for customer in sorted(mine_only & allowed):
-                proposals.append(self._score(target, customer, owners, allowed, products, theirs))
+            for customer in sorted((mine or set(owners)) & allowed):
+                proposals.append(
+                    self._score(target, customer, owners, allowed, products, theirs, weight)
+                )
         return proposals
 
     def _score(
@@ -189,22 +210,22 @@ class NetworkLinker:
         customer: str,
         owners: Mapping[str, list[Seen]],
         allowed: frozenset[str],
-        products: Mapping[str, frozenset[str]],
-        theirs: Mapping[str, frozenset[str]],
+        products: Mapping[str, Mapping[str, datetime]],
+        theirs: Mapping[str, Mapping[str, datetime]],
+        weight: Mapping[str, float],
     ) -> Proposal:
         own = [s for s in owners[customer] if s.device_id != target.device_id]
         nearest = min(own, key=lambda s: abs((s.at - target.at).total_seconds()), default=target)
         gap = abs((nearest.at - target.at).total_seconds()) / 3600
-        looked = products.get(target.device_id, frozenset())
-        rivals = [theirs.get(c, frozenset()) for c in owners if c != customer and c in allowed]
+        looked = products.get(target.device_id, {})
+        known = theirs.get(customer, {})
+        rivals = [theirs.get(c, {}) for c in owners if c != customer and c in allowed]
         unseen = sum(1 for c in owners if c != customer and c not in allowed)
         same_browser = target.user_agent is not None and any(
             s.user_agent == target.user_agent for s in own
         )
-        values = features(
-            looked, theirs.get(customer, frozenset()), rivals, unseen, gap, same_browser
-        )
-        overlap = len(looked & theirs.get(customer, frozenset()))
+        values = features(looked, known, rivals, unseen, gap, same_browser, weight)
+        overlap = sum(1 for sku in looked if sku in known)
         return Proposal(
             target.device_id,
             customer,

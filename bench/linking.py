@@ -138,9 +138,15 @@ async def build(graph: Graph, plan: Plan, service: LinkingService, devices: int)
     batch = 10_000
     for start in range(0, len(plan.events), batch):
         chunk = plan.events[start : start + batch]
+        began = time.monotonic()
         result = await write_events(graph, chunk)
+        written = time.monotonic()
         await service.link_written(graph, chunk, result)  # the sign-ins, by the real linker
-        print(f"  events {start + len(chunk)}/{len(plan.events)}", file=sys.stderr)
+        print(
+            f"  events {start + len(chunk)}/{len(plan.events)}: written in "
+            f"{written - began:.1f}s, linked in {time.monotonic() - written:.1f}s",
+            file=sys.stderr,
+        )
     rows = []
     for device, nets in plan.networks.items():
         for net in nets:
@@ -193,6 +199,12 @@ async def measure(
     }
 
 
+def _save(text: str) -> None:
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / f"linking-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(text)
+
+
 async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=100_000)
@@ -239,9 +251,3 @@ async def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-
-
-def _save(text: str) -> None:
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    (out / f"linking-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(text)

@@ -19,8 +19,9 @@ host hides public ones, gateway/linking/data.py):
 Candidates are only customers with a *proved* device there (a sign-in, an
 email): one guess never leads to another. Each (device, customer) pair gets a
 confidence from a logistic model over a few features (:func:`features`),
-fitted on the evaluation's households (``tightrope evaluate linking --fit``,
-docs/linking.md), and the evidence in words. Everything is proposed; the host
+whose constants ``tightrope evaluate linking --fit`` can refit on the
+evaluation's households (docs/linking.md says how well they score), and the
+evidence in words. Everything is proposed; the host
 applies the threshold, the consent and the limits.
 """
 

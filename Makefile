@@ -10,7 +10,7 @@ TEST_PORT ?= 7688
 BENCH_PORT ?= 7689
 BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
-.PHONY: install run test lint bench-load bench bench-growth bench-recs bench-deps neo4j-stop clean
+.PHONY: install run test lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
 
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ lint: install
 bench-load: install
 	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(BENCH_PORT)
 	env -u NEO4J_URI TIGHTROPE_NEO4J_PORT=$(BENCH_PORT) $(BIN)/python -m bench.load $(BENCH_ARGS)
+
+# `make bench-linking`: p95 time to decide the links of one incoming event with
+# 100k devices in the graph (bench/linking.py; builds its graph the first time).
+LINKING_BENCH_PORT ?= 7698
+bench-linking: install
+	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(LINKING_BENCH_PORT)
+	env -u NEO4J_URI $(BIN)/python -m bench.linking --port $(LINKING_BENCH_PORT) $(BENCH_ARGS)
 
 # `make bench`: tightrope against @neo4j/graphql and the raw driver on one seeded
 # graph (bench/README.md). Not a test: it needs wrk (Debian) and Node's npm, and

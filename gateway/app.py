@@ -33,9 +33,10 @@ from gateway.context import Context, LoaderFactory
 from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
-from gateway.gate import AccessLog, Gatekeeper, Policies
+from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.limits import BodySizeLimit
 from gateway.metrics import CountResponses, Metrics, metrics_endpoint
+from gateway.linking import LinkingService, LinkQueue
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
@@ -66,6 +67,7 @@ class Assembly:
     routes: list[BaseRoute]
     recommendations: RecommendationService
     gate: Gatekeeper
+    linking: LinkingService
     metrics: Metrics | None = None
 
 
@@ -101,12 +103,10 @@ def assemble(
         for route in result
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
-    policies = Policies(
-        (name, policy)
-        for name, result in host.collect("register_consent_policies")
-        for policy in result
-    )
+    policies = collect_policies(host)
     gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
+    # Linking asks the same policies as every read (gateway/linking/seam.py).
+    linking = LinkingService.from_host(host, settings, policies)
     return Assembly(
         settings,
         host,
@@ -117,6 +117,7 @@ def assemble(
         routes,
         recommendations,
         gate,
+        linking,
         metrics,
     )
 
@@ -148,6 +149,7 @@ class GraphQLView(GraphQL[Context, None]):
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
             operations=await state.operations.for_principal(principal, graph),
+            linking=getattr(state, "linking", None),
         )
 
 
@@ -212,13 +214,19 @@ def create_app(
         assembly.gate.access_log = app.state.access_log = access_log
         if assembly.metrics is not None:
             assembly.metrics.watch_access_log(lambda: access_log.pending)
+        # Events are linked to customers' devices after the response, by one
+        # task per app; shutting down waits for it before the graph closes.
+        linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
+        app.state.linking = linking
         started = False
         try:
             await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
             started = True
             access_log.start()
+            linking.start()
             yield
         finally:
+            await linking.close()
             if started:
                 await _run_hook(
                     assembly.host, "shutdown", app, graph, settings, stop_on_error=False

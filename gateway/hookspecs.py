@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.gate import ConsentPolicy
+    from gateway.linking import IdentityLinker
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
     from graph import Graph
@@ -244,6 +245,27 @@ def register_recommenders(settings: Settings) -> Iterable[Recommender] | None:
     items, best first. ``data`` (``gateway.StrategyData``) serves only the
     declared categories. Optional: ``async recompute(graph, progress)`` (run by
     ``tightrope recompute``) and ``async forget_customer(graph, customer_id)``.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def register_identity_linkers(settings: Settings) -> Iterable[IdentityLinker] | None:
+    """Identity linkers a plugin adds (``gateway.IdentityLinker`` objects).
+
+    :param settings: the gateway's validated settings.
+
+    Each object has a ``name`` (unique across plugins: two plugins registering
+    one name is a start-up error naming both), the ``purpose``
+    ``gateway.CROSS_DEVICE``, the ``categories`` of personal data it reads (a
+    non-empty frozenset of ``gateway.DataCategory``) and an ``async
+    propose(observation, data)`` returning ``gateway.Proposal`` items: which
+    device should count as which customer's, by what method, how sure, and
+    the evidence in words a customer understands. ``data``
+    (``gateway.LinkerData``) serves only the declared categories. The host
+    decides: it checks consent, the threshold and the limits, and writes what
+    passes.
 
     Collecting: all results are concatenated.
     """

@@ -9,6 +9,7 @@ the local development server started by ``tightrope neo4j start`` is used.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 from typing import Annotated, Any, Literal, Self
@@ -116,6 +117,41 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TIGHTROPE_PII_KEY")
     )
+
+    # The key of the hashes that stand in for linking signals (a network prefix,
+    # a user-agent family; gateway/linking/signals.py). Unset, it is derived
+    # from the PII key, so a deployment has one secret to keep; set it to rotate
+    # the signals apart from the emails (rotating makes stored signals
+    # unmatchable: devices are then linked from new evidence only).
+    signals_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TIGHTROPE_SIGNALS_KEY")
+    )
+
+    # Devices linked to a customer with less confidence than this do not add
+    # their sessions to the customer's history, journey and recommendations:
+    # a probabilistic "same network, same products" link may be a household
+    # member's tablet. 1.0 keeps to links a sign-in (or an email) proved.
+    history_min_link_confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    # Identity linking (gateway/linking, docs/linking.md): the host's rules for
+    # what linkers propose. A probabilistic link needs at least this confidence,
+    linking_min_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    # joins a device to at most this many customers (more candidates than that
+    # for one device: none is linked), gives a customer at most this many
+    # devices,
+    linking_max_customers_per_device: int = Field(default=1, ge=1, le=10)
+    linking_max_devices_per_customer: int = Field(default=8, ge=1, le=100)
+    # and ignores a network seen, within the window, with more customers or
+    # more devices than this (a cafe, an office, a mobile carrier): public.
+    linking_public_network_customers: int = Field(default=4, ge=1, le=1000)
+    linking_public_network_devices: int = Field(default=16, ge=2, le=10_000)
+    linking_window_days: int = Field(default=90, ge=1, le=3650)
+    # Bits of an address kept as its network before hashing.
+    linking_ipv4_prefix: int = Field(default=24, ge=8, le=32)
+    linking_ipv6_prefix: int = Field(default=56, ge=16, le=128)
+    # Batches of events waiting to be linked in the background; when full, a
+    # trackEvents call waits for room rather than drop its events' linking.
+    linking_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
 
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
@@ -304,6 +340,15 @@ class Settings(BaseSettings):
             "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
             "(it keys the hashes that stand in for customers' emails)"
         )
+
+    def signals_secret(self) -> str:
+        """The key of the linking signals' hashes: the configured one, else one from the PII key."""
+        if self.signals_key is not None and self.signals_key.get_secret_value():
+            return self.signals_key.get_secret_value()
+        # A key of its own, derived: a signal hash can never be compared with an
+        # email hash, and the PII key itself never hashes a signal.
+        derived = hmac.new(self.pii_secret().encode(), b"tightrope linking signals", "sha256")
+        return derived.hexdigest()
 
     @property
     def json_logs(self) -> bool:

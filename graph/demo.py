@@ -202,6 +202,10 @@ CONSENT_MIX: Final = {
 }
 
 
+# The evidence of the links the generator makes up (method ``demo``).
+DEMO_GUESS: Final = "Made up by the demo generator: no linker decided this link"
+
+
 @dataclass(frozen=True, slots=True)
 class _Shopper:
     """What the event generator needs to know about one customer."""
@@ -255,22 +259,23 @@ def _customers(customers: int, seed: int, pii_key: str) -> tuple[CustomerBase, l
             device_id = f"d{n + 1:06d}-{d + 1}"
             owned.append((device_id, kind))
             first = created + timedelta(days=rng.random() * 30)
-            # The first device is where the account was opened. Others are linked
-            # by an earlier login, guessed by a probabilistic linker, or not yet
-            # known at all: the event stream will link some of them.
+            # The first device is where the account was opened. Others are
+            # known from an earlier login (an import of the retailer's own
+            # records), made up as a guess, or not known at all yet: the event
+            # stream's sign-ins link some of them through the real linkers.
             r = rng.random()
             if d > 0 and r >= 0.75:
                 continue
             devices.append(Device(device_id, kind, rng.choice(families), first, first))
             if d == 0 or r < 0.55:
-                links.append(DeviceLink(device_id, cid, "login", 1.0, first, "account login"))
-            else:
-                confidence = round(0.55 + rng.random() * 0.35, 2)
                 links.append(
-                    DeviceLink(
-                        device_id, cid, "probabilistic", confidence, first, "ip prefix + ua family"
-                    )
+                    DeviceLink(device_id, cid, "login", 1.0, first, "Signed in (imported record)")
                 )
+            else:
+                # No linker decided these: they exist so that a demo shows links
+                # below TIGHTROPE_HISTORY_MIN_LINK_CONFIDENCE, and say so.
+                confidence = round(0.55 + rng.random() * 0.35, 2)
+                links.append(DeviceLink(device_id, cid, "demo", confidence, first, DEMO_GUESS))
         for purpose in PURPOSES:
             state = rng.choices(range(4), CONSENT_MIX[purpose])[0]
             if state == 3:

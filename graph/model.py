@@ -98,6 +98,31 @@ class DeviceLink:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """How a device came to count as a customer's: the stored ``USED_BY`` edge.
+
+    ``evidence`` is what a customer reads ("You signed in on this device on
+    2 March 2026"), ``codes`` the same for machines (``SIGNED_IN``,
+    ``SAME_NETWORK``, ...), ``linker`` the linker that proposed it. Links
+    imported from a customers file may carry only some of these.
+    """
+
+    method: str | None
+    confidence: float | None
+    linked_at: datetime | None
+    evidence: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    linker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedDevice(Device):
+    """A device as one of a customer's: with the link that makes it theirs."""
+
+    link: Link | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Consent:
     customer_id: str
     purpose: str  # one of PURPOSES

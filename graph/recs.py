@@ -67,6 +67,8 @@ class ProfileKey:
     preferences: bool = False
     browsing: bool = False
     limit: int = 500
+    # Devices linked with less confidence do not add their anonymous sessions.
+    min_link_confidence: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +103,12 @@ _ITEM: LiteralString = """{sku: p.sku, name: p.name,
   brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]), at: at"""
 
 # Each part is a subquery that answers one row (an empty list when switched off).
-# A customer's browsing is that of the sessions signed in as them. Items of one
-# order (or one moment) share a timestamp: the SKU breaks the tie, so the order
-# strategies weigh by (bought-together: the newest count most) is the same on
-# every read, whatever plan Neo4j chose.
+# A customer's browsing is that of the sessions signed in as them and of the
+# anonymous sessions on devices linked to them with at least
+# $min_link_confidence (the reach of graph/history.py). Items of one order (or
+# one moment) share a timestamp: the SKU breaks the tie, so the order strategies
+# weigh by (bought-together: the newest count most) is the same on every read,
+# whatever plan Neo4j chose.
 PROFILE: LiteralString = (
     """
 OPTIONAL MATCH (c:Customer {id: $customer_id})
@@ -132,6 +136,12 @@ CALL (c, s) {
     MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
     MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
     RETURN p, v.at AS at
+    UNION ALL
+    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
+      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
+      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
+    MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
+    RETURN p, v.at AS at
   }
   WITH p, max(at) AS at ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
@@ -144,6 +154,12 @@ CALL (c, s) {
     RETURN p, a.at AS at
     UNION ALL
     MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
+    MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
+    RETURN p, a.at AS at
+    UNION ALL
+    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
+      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
+      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
     MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
     RETURN p, a.at AS at
   }
@@ -235,6 +251,7 @@ async def profile_of(graph: Graph, key: ProfileKey) -> Profile:
             "preferences": key.preferences and key.customer_id is not None,
             "browsing": key.browsing,
             "limit": key.limit,
+            "min_link_confidence": key.min_link_confidence,
         },
     )
     return _profile(rows[0]) if rows else Profile()

@@ -24,6 +24,7 @@ NODE_KEYS: tuple[tuple[LiteralString, LiteralString], ...] = (
     ("Purpose", "name"),
     ("Client", "client_id"),
     ("Order", "id"),
+    ("Network", "id"),
 )
 
 # Event relationships carry the client-chosen event id; uniqueness makes a
@@ -39,6 +40,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT purpose_name IF NOT EXISTS FOR (n:Purpose) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
+    # A network is known only by the keyed hash of its prefix (graph/links.py).
+    "CREATE CONSTRAINT network_id IF NOT EXISTS FOR (n:Network) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT access_record_id IF NOT EXISTS FOR (n:AccessRecord) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT catalogue_version_id IF NOT EXISTS "
     "FOR (n:CatalogueVersion) REQUIRE n.id IS UNIQUE",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 
 import click
@@ -62,6 +63,8 @@ def load(
     Loading is idempotent: loading the same data twice changes nothing. Bad rows
     are listed with their line numbers; the good rows still load.
     """
+    from gateway.linking import LinkingService
+    from gateway.plugins import load_plugins
     from graph.schema import migrate
 
     # Counting a relationship type the graph has not seen yet is not worth a warning.
@@ -69,11 +72,15 @@ def load(
     demo = source == "demo"
     if demo and kind:
         raise click.UsageError("--kind applies to files, not to the demo")
+    config = settings()
     try:
         # Emails are stored as hashes keyed by the deployment's key, never a fallback.
-        pii_key = settings().pii_secret()
+        pii_key = config.pii_secret()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    # A load's sign-ins link devices exactly as trackEvents' do: through the
+    # installed identity linkers, after each batch is stored.
+    linking = LinkingService.from_host(load_plugins(config.disabled_plugins), config)
 
     async def run() -> tuple[LoadReport | None, dict[str, int]]:
         async with graph_session(60.0) as graph:
@@ -97,6 +104,7 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     total_events=events,
+                    after_write=partial(linking.link_written, graph),
                 )
             else:
                 report = await load_file(
@@ -106,6 +114,7 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     pii_key=pii_key,
+                    after_write=partial(linking.link_written, graph),
                 )
             return report, await graph_counts(graph)
 

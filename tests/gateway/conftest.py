@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -13,8 +13,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
+from gateway.linking import LinkingService
+from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
-from graph import Graph, parse_event, set_consent, write_events
+from graph import Event, Graph, WriteResult, parse_event, set_consent, write_events
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -84,7 +86,7 @@ async def ana(demo_graph: Graph) -> Graph:
         parse_event({**row, "event_id": f"ana-{i}", "at": f"2026-11-20T10:0{i}:00Z"})
         for i, row in enumerate(rows)
     ]
-    assert (await write_events(demo_graph, events)).rejected == []
+    assert (await write_and_link(demo_graph, events)).rejected == []
     return demo_graph
 
 
@@ -158,3 +160,20 @@ async def gql(
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+_LINKING: list[LinkingService] = []
+
+
+def linking_service() -> LinkingService:
+    """The installed plugins' linkers under the tests' settings (built once)."""
+    if not _LINKING:
+        _LINKING.append(LinkingService.from_host(load_plugins(), settings_for_tests()))
+    return _LINKING[0]
+
+
+async def write_and_link(graph: Graph, events: Sequence[Event]) -> WriteResult:
+    """Store events as trackEvents does, then link them as its queue does afterwards."""
+    result = await write_events(graph, events)
+    await linking_service().link_written(graph, events, result)
+    return result

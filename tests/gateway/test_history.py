@@ -16,8 +16,8 @@ import pytest
 from starlette.requests import Request
 
 from gateway import ClientKind, Principal, encode_cursor
-from graph import Event, Graph, parse_event, write_events
-from tests.gateway.conftest import Serve, codes, gql, grant
+from graph import Event, Graph, parse_event
+from tests.gateway.conftest import Serve, codes, gql, grant, write_and_link
 
 NOW = datetime.now(UTC)
 CUSTOMER = "ana"
@@ -32,7 +32,8 @@ def event(event_id: str, type: str, at: str, **fields: Any) -> Event:
 
 
 async def store(graph: Graph, *events: Event) -> None:
-    result = await write_events(graph, events)
+    """Store events and link their devices, as trackEvents and its queue do."""
+    result = await write_and_link(graph, events)
     assert result.rejected == []
 
 

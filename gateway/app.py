@@ -35,8 +35,8 @@ from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.limits import BodySizeLimit
-from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.linking import LinkingService, LinkQueue
+from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook

@@ -22,8 +22,8 @@ from gateway.settings import Settings
 from graph import Graph
 
 if TYPE_CHECKING:
-    from gateway.operations import Allowlist
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
+    from gateway.operations import Allowlist
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)

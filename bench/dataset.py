@@ -31,6 +31,8 @@ from graph.local import LocalServer
 # The key of the demo customers' email hashes in bench graphs. Not a secret:
 # the bench data is generated, and the gateway must hash with the same key.
 BENCH_PII_KEY = "tightrope-bench-pii-key-not-a-secret"
+# ... and of their sealed contact details (the same kind of non-secret).
+BENCH_DATA_KEYS = "bench:dGlnaHRyb3BlLWJlbmNoLWRhdGEta2V5LW5vdC1zZWM"
 DEFAULT_HOME = Path(
     os.environ.get("TIGHTROPE_BENCH_HOME", Path.home() / ".cache" / "tightrope" / "bench")
 )
@@ -107,6 +109,7 @@ def ensure_graph(spec: GraphSpec, port: int, home: Path = DEFAULT_HOME) -> Bench
         "TIGHTROPE_HOME": str(server.root),
         "TIGHTROPE_NEO4J_PORT": str(port),
         "TIGHTROPE_PII_KEY": BENCH_PII_KEY,
+        "TIGHTROPE_DATA_KEYS": BENCH_DATA_KEYS,
     }
     env.pop("NEO4J_URI", None)
     subprocess.run(

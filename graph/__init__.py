@@ -24,6 +24,7 @@ from graph.catalogue import (
     search_products,
 )
 from graph.consent import consent_history, consents_of_customers, set_consent
+from graph.contacts import contacts_by_id
 from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
 from graph.derived import (
     Edge,
@@ -61,6 +62,7 @@ from graph.model import (
     Brand,
     Category,
     Consent,
+    Contact,
     Customer,
     CustomerRef,
     Device,
@@ -81,6 +83,7 @@ __all__ = [
     "Category",
     "CategoryUse",
     "Consent",
+    "Contact",
     "Customer",
     "CustomerRef",
     "Device",
@@ -123,6 +126,7 @@ __all__ = [
     "connect",
     "consent_history",
     "consents_of_customers",
+    "contacts_by_id",
     "customers_by_id",
     "customers_who_bought",
     "data_held",

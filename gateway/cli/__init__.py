@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.data_keys import new_data_key_command, rotate_data_command
 from gateway.cli.evaluate import evaluate_group
 from gateway.cli.graph import graph_group
 from gateway.cli.load import load
@@ -37,6 +38,8 @@ cli.add_command(plugins_command)
 cli.add_command(schema_command)
 cli.add_command(load)
 cli.add_command(clients_group)
+keys_group.add_command(new_data_key_command)
+keys_group.add_command(rotate_data_command)
 cli.add_command(keys_group)
 cli.add_command(customers_group)
 cli.add_command(token_command)

@@ -70,8 +70,10 @@ def load(
     if demo and kind:
         raise click.UsageError("--kind applies to files, not to the demo")
     try:
-        # Emails are stored as hashes keyed by the deployment's key, never a fallback.
+        # Emails are stored as hashes keyed by the deployment's key, contact
+        # details sealed under its data key: never a fallback.
         pii_key = settings().pii_secret()
+        data_keys = settings().data_keys_in_use()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -88,7 +90,9 @@ def load(
                     return None, before
                 from graph.demo import DemoData
 
-                data = DemoData(customers, products, events, seed, pii_key=pii_key)
+                data = DemoData(
+                    customers, products, events, seed, pii_key=pii_key, data_keys=data_keys
+                )
                 report = await load_demo(
                     graph,
                     data.catalogue(),
@@ -106,6 +110,7 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     pii_key=pii_key,
+                    data_keys=data_keys,
                 )
             return report, await graph_counts(graph)
 

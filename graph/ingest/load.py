@@ -44,6 +44,7 @@ from graph.ingest.references import Parsed, load_catalogue, load_customers
 from graph.ingest.rows import RowError
 from graph.ingest.writers import DEFAULT_BATCH, write_catalogue, write_customer_base
 from graph.model import Catalogue, CustomerBase, Event
+from graph.sealed import DataKeys
 
 
 @dataclass
@@ -65,10 +66,12 @@ async def load_file(
     progress: bool = True,
     *,
     pii_key: str,
+    data_keys: DataKeys,
 ) -> LoadReport:
     """Load one file; raise LoadError if it cannot be read at all.
 
-    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``).
+    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``);
+    ``data_keys`` seal their contact details (``Settings.data_keys_in_use()``).
     """
     check_file(path)
     kind = kind or infer_kind(path)
@@ -81,7 +84,7 @@ async def load_file(
         if kind == "events":
             await _load_events(graph, rows, report, batch, bar)
         else:
-            await _load_records(graph, rows, kind, report, batch, bar, pii_key)
+            await _load_records(graph, rows, kind, report, batch, bar, pii_key, data_keys)
     report.bad.sort(key=lambda b: b.line)
     return report
 
@@ -158,9 +161,10 @@ async def _load_records(
     batch: int,
     bar: tqdm[Any],
     pii_key: str,
+    data_keys: DataKeys,
 ) -> None:
     allowed = RECORDS[kind]
-    parsers = record_parsers(pii_key)
+    parsers = record_parsers(pii_key, data_keys)
     parsed: Parsed = {name: [] for name in allowed}
     for line, row in rows:
         report.rows += 1

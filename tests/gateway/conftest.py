@@ -14,7 +14,9 @@ from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.settings import Settings, load_settings
-from graph import Graph, parse_event, set_consent, write_events
+from graph import Contact, Graph, parse_event, set_consent, write_events
+from graph.sealed import seal_contact
+from tests.conftest import TEST_DATA_KEYS
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -53,6 +55,9 @@ async def grant(graph: Graph, customer: str, *purposes: str, granted: bool = Tru
 async def seed(graph: Graph, products: int = 60) -> None:
     await graph.write(CATALOGUE, {"n": products})
     await graph.write(PEOPLE)
+    # c1's contact details, sealed as `tightrope load` seals them.
+    sealed = seal_contact(Contact("c1@example.test", "Cee One"), "c1", TEST_DATA_KEYS)
+    await graph.write("MATCH (c:Customer {id: 'c1'}) SET c.contact_enc = $s", {"s": sealed})
 
 
 @pytest.fixture

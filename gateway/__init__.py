@@ -40,6 +40,7 @@ from gateway.pagination import (
 )
 from gateway.plugins import hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
+from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
 from gateway.strategies import (
     NOT_PERSONAL,
@@ -62,6 +63,7 @@ __all__ = [
     "ANONYMOUS",
     "NOT_PERSONAL",
     "PERSONALISATION",
+    "AlreadyErased",
     "BadUserInput",
     "BlendRequest",
     "Candidate",
@@ -71,8 +73,11 @@ __all__ = [
     "ConsentQuestion",
     "ConsentRequired",
     "Context",
+    "CustomerRights",
     "DataCategory",
     "Decision",
+    "Erasure",
+    "ErasureRefused",
     "ErrorCode",
     "FieldRegistry",
     "FieldSpec",

@@ -39,8 +39,10 @@ from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
+from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
@@ -63,6 +65,7 @@ class Assembly:
     routes: list[BaseRoute]
     recommendations: RecommendationService
     gate: Gatekeeper
+    rights: CustomerRights
 
 
 def assemble(
@@ -102,8 +105,18 @@ def assemble(
         for policy in result
     )
     gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
+    rights = CustomerRights(host, settings)
     return Assembly(
-        settings, host, registry, schema, loaders, plugin_settings, routes, recommendations, gate
+        settings,
+        host,
+        registry,
+        schema,
+        loaders,
+        plugin_settings,
+        routes,
+        recommendations,
+        gate,
+        rights,
     )
 
 
@@ -133,6 +146,7 @@ class GraphQLView(GraphQL[Context, None]):
             consent=self.assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
+            rights=self.assembly.rights,
         )
 
 
@@ -209,6 +223,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *oauth_routes(),
+            *privacy_routes(),
             *assembly.routes,
         ],
         middleware=[

@@ -21,6 +21,7 @@ from gateway.settings import Settings
 from graph import Graph
 
 if TYPE_CHECKING:
+    from gateway.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
@@ -56,6 +57,8 @@ class Context:
     reported_errors: list[GraphQLError] = field(default_factory=list)
     # The app's recommenders (gateway/strategies); None outside an app.
     recommendations: RecommendationService | None = None
+    # The customer's rights through every plugin (erasure); None outside an app.
+    rights: CustomerRights | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TIGHTROPE_DATA_KEYS")
     )
 
+    # Retention (``tightrope prune``, graph/retention.py): behavioural events
+    # older than this many days go; so do anonymous visits (no customer signed
+    # in) and anonymous devices older than the anonymous lifetime.
+    retention_event_days: int = Field(default=730, ge=1, le=36_500)
+    retention_anonymous_days: int = Field(default=30, ge=1, le=3_650)
+
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
     disabled_plugins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -22,7 +22,15 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import BadUserInput, FieldSpec, Principal, RequestGate, flat_input, hookimpl
+from gateway import (
+    BadUserInput,
+    FieldSpec,
+    Principal,
+    RequestGate,
+    Settings,
+    flat_input,
+    hookimpl,
+)
 from graph import Event, RowError, parse_event, write_events
 
 Info = strawberry.Info
@@ -117,7 +125,13 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
         input_index.append(index)
     # write_events also rejects an event id reused for a different event, and a
     # customer's events for a session signed in as someone else.
-    result = await write_events(info.context.graph, parsed, as_customer=principal.customer_id)
+    settings: Settings = info.context.settings
+    result = await write_events(
+        info.context.graph,
+        parsed,
+        pii_key=settings.pii_secret(),
+        as_customer=principal.customer_id,
+    )
     for problem in result.rejected:
         index = input_index[problem.index]
         rejected.append(

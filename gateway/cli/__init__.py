@@ -11,6 +11,7 @@ import click
 
 from gateway.cli.data_keys import new_data_key_command, rotate_data_command
 from gateway.cli.evaluate import evaluate_group
+from gateway.cli.forget import forget_command
 from gateway.cli.graph import graph_group
 from gateway.cli.load import load
 from gateway.cli.neo4j import neo4j
@@ -21,6 +22,7 @@ from gateway.cli.oauth import (
     token_command,
 )
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
+from gateway.cli.prune import prune_command
 from gateway.cli.recompute import recompute_command
 from gateway.cli.serve import serve
 
@@ -41,9 +43,11 @@ cli.add_command(clients_group)
 keys_group.add_command(new_data_key_command)
 keys_group.add_command(rotate_data_command)
 cli.add_command(keys_group)
+customers_group.add_command(forget_command)
 cli.add_command(customers_group)
 cli.add_command(token_command)
 cli.add_command(recompute_command)
+cli.add_command(prune_command)
 cli.add_command(evaluate_group)
 
 

@@ -101,6 +101,7 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     total_events=events,
+                    pii_key=pii_key,
                 )
             else:
                 report = await load_file(

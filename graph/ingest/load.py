@@ -70,8 +70,9 @@ async def load_file(
 ) -> LoadReport:
     """Load one file; raise LoadError if it cannot be read at all.
 
-    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``);
-    ``data_keys`` seal their contact details (``Settings.data_keys_in_use()``).
+    ``pii_key`` keys the hashes of customers' emails and the tombstones of
+    erased customers (``Settings.pii_secret()``); ``data_keys`` seal their
+    contact details (``Settings.data_keys_in_use()``).
     """
     check_file(path)
     kind = kind or infer_kind(path)
@@ -82,7 +83,7 @@ async def load_file(
     ) as bar:
         rows = read_rows(path, report.bad)
         if kind == "events":
-            await _load_events(graph, rows, report, batch, bar)
+            await _load_events(graph, rows, report, batch, bar, pii_key)
         else:
             await _load_records(graph, rows, kind, report, batch, bar, pii_key, data_keys)
     report.bad.sort(key=lambda b: b.line)
@@ -120,7 +121,12 @@ def _read_chunk(rows: Iterator[Row], batch: int, report: LoadReport) -> _ParsedC
 
 
 async def _load_events(
-    graph: Graph, rows: Iterator[Row], report: LoadReport, batch: int, bar: tqdm[Any]
+    graph: Graph,
+    rows: Iterator[Row],
+    report: LoadReport,
+    batch: int,
+    bar: tqdm[Any],
+    pii_key: str,
 ) -> None:
     # Reading and validating the next chunk (in a thread) overlaps with Neo4j
     # writing the previous one: the client's work is then nearly free.
@@ -134,15 +140,22 @@ async def _load_events(
                 await writing  # even when reading failed: never leave a write behind
         if chunk is None:
             break
-        writing = asyncio.create_task(_write_chunk(graph, chunk, report, bar, done_line))
+        writing = asyncio.create_task(_write_chunk(graph, chunk, report, bar, done_line, pii_key))
         done_line = chunk.last_line
     bar.update(bar.total - bar.n if bar.total else 0)
 
 
 async def _write_chunk(
-    graph: Graph, chunk: _ParsedChunk, report: LoadReport, bar: tqdm[Any], done_line: int
+    graph: Graph,
+    chunk: _ParsedChunk,
+    report: LoadReport,
+    bar: tqdm[Any],
+    done_line: int,
+    pii_key: str,
 ) -> None:
-    result = await write_events(graph, chunk.events, batch_size=max(1, len(chunk.events)))
+    result = await write_events(
+        graph, chunk.events, batch_size=max(1, len(chunk.events)), pii_key=pii_key
+    )
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)
     for rejected in result.rejected:
@@ -182,8 +195,11 @@ async def _load_records(
             parsed[record.strip()].append((line, parsers[record.strip()](row)))
         except RowError as exc:
             report.bad.append(BadRow(line, exc.field, exc.reason))
-    load = load_catalogue if kind == "catalogue" else load_customers
-    report.written.update(await load(graph, parsed, report.bad, batch))
+    if kind == "catalogue":
+        written = await load_catalogue(graph, parsed, report.bad, batch)
+    else:
+        written = await load_customers(graph, parsed, report.bad, batch, pii_key)
+    report.written.update(written)
 
 
 # -- the demo ---------------------------------------------------------------------
@@ -197,8 +213,10 @@ async def load_demo(
     batch: int = DEFAULT_BATCH,
     progress: bool = True,
     total_events: int | None = None,
+    *,
+    pii_key: str,
 ) -> LoadReport:
-    """Load generated data through the same writers as files."""
+    """Load generated data through the same writers as files (``pii_key``: see load_file)."""
     report = LoadReport("events")
     await write_catalogue(graph, catalogue, batch)
     await write_customer_base(graph, customers, batch)
@@ -217,16 +235,18 @@ async def load_demo(
         for event in events:
             chunk.append(event)
             if len(chunk) >= batch:
-                await _demo_chunk(graph, chunk, report, bar)
+                await _demo_chunk(graph, chunk, report, bar, pii_key)
                 chunk = []
-        await _demo_chunk(graph, chunk, report, bar)
+        await _demo_chunk(graph, chunk, report, bar, pii_key)
     return report
 
 
-async def _demo_chunk(graph: Graph, chunk: list[Event], report: LoadReport, bar: tqdm[Any]) -> None:
+async def _demo_chunk(
+    graph: Graph, chunk: list[Event], report: LoadReport, bar: tqdm[Any], pii_key: str
+) -> None:
     if not chunk:
         return
-    result = await write_events(graph, chunk, batch_size=len(chunk))
+    result = await write_events(graph, chunk, batch_size=len(chunk), pii_key=pii_key)
     report.rows += len(chunk)
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)

@@ -16,7 +16,7 @@ from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.settings import Settings, load_settings
 from graph import Contact, Graph, parse_event, set_consent, write_events
 from graph.sealed import seal_contact
-from tests.conftest import TEST_DATA_KEYS
+from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -89,7 +89,7 @@ async def ana(demo_graph: Graph) -> Graph:
         parse_event({**row, "event_id": f"ana-{i}", "at": f"2026-11-20T10:0{i}:00Z"})
         for i, row in enumerate(rows)
     ]
-    assert (await write_events(demo_graph, events)).rejected == []
+    assert (await write_events(demo_graph, events, pii_key=TEST_PII_KEY)).rejected == []
     return demo_graph
 
 

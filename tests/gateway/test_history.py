@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal, encode_cursor
 from graph import Event, Graph, parse_event, write_events
+from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import Serve, codes, gql, grant
 
 NOW = datetime.now(UTC)
@@ -32,7 +33,7 @@ def event(event_id: str, type: str, at: str, **fields: Any) -> Event:
 
 
 async def store(graph: Graph, *events: Event) -> None:
-    result = await write_events(graph, events)
+    result = await write_events(graph, events, pii_key=TEST_PII_KEY)
     assert result.rejected == []
 
 

@@ -39,6 +39,8 @@ from graph.local import LocalServer
 # The key of the demo customers' email hashes in bench graphs. Not a secret:
 # the bench data is generated, and the gateway must hash with the same key.
 BENCH_PII_KEY = "tightrope-bench-pii-key-not-a-secret"
+# ... and of their sealed contact details (the same kind of non-secret).
+BENCH_DATA_KEYS = "bench:dGlnaHRyb3BlLWJlbmNoLWRhdGEta2V5LW5vdC1zZWM"
 DEFAULT_HOME = Path(
     os.environ.get("TIGHTROPE_BENCH_HOME", Path.home() / ".cache" / "tightrope" / "bench")
 )
@@ -113,6 +115,7 @@ def _cli_env(server: LocalServer, port: int) -> dict[str, str]:
         "TIGHTROPE_HOME": str(server.root),
         "TIGHTROPE_NEO4J_PORT": str(port),
         "TIGHTROPE_PII_KEY": BENCH_PII_KEY,
+        "TIGHTROPE_DATA_KEYS": BENCH_DATA_KEYS,
     }
     for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
         env.pop(name, None)

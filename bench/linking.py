@@ -50,6 +50,9 @@ from graph.links import SignalRow, record_signals
 from graph.local import LocalServer
 from graph.model import Consent, Customer, CustomerBase, Event
 
+# The bench graph is thrown away: keys of its own, whatever is configured.
+BENCH_PII_KEY = "bench-only-pii-key"
+
 PORT = 7698
 MARK: LiteralString = "MERGE (m:BenchLinkingGraph {id: 'bench'}) SET m.devices = $devices"
 MARKED: LiteralString = "MATCH (m:BenchLinkingGraph {id: 'bench'}) RETURN m.devices AS devices"
@@ -139,7 +142,7 @@ async def build(graph: Graph, plan: Plan, service: LinkingService, devices: int)
     for start in range(0, len(plan.events), batch):
         chunk = plan.events[start : start + batch]
         began = time.monotonic()
-        result = await write_events(graph, chunk)
+        result = await write_events(graph, chunk, pii_key=BENCH_PII_KEY)
         written = time.monotonic()
         await service.link_written(graph, chunk, result)  # the sign-ins, by the real linker
         print(
@@ -176,7 +179,7 @@ async def measure(
         signals, _ = read_signals(keys, network=net, user_agent=AGENTS[plan.kind[device]])
         event = Event(f"bench-{seed}-{i}-{time.time_ns()}", "view", NOW, f"bench-s{i}", device,
                       sku=rng.choice(skus))  # fmt: skip
-        await write_events(graph, [event])
+        await write_events(graph, [event], pii_key=BENCH_PII_KEY)
         before = graph.round_trips
         began = time.perf_counter()
         report = await service.link(graph, [Arrival(event, signals)])
@@ -215,7 +218,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
     conn = LocalServer(port=args.port).start(timeout=300.0)
     graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
     settings = load_settings(
-        pii_key=SecretStr("bench-only-pii-key"), signals_key=SecretStr("bench-only-signals")
+        pii_key=SecretStr(BENCH_PII_KEY), signals_key=SecretStr("bench-only-signals")
     )
     service = LinkingService.from_host(load_plugins(settings.disabled_plugins), settings)
     plan = Plan(args.devices, args.seed)

@@ -59,6 +59,7 @@ from gateway.pagination import (
 )
 from gateway.plugins import hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
+from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
 from gateway.strategies import (
     NOT_PERSONAL,
@@ -85,6 +86,7 @@ __all__ = [
     "LOGIN",
     "NOT_PERSONAL",
     "PERSONALISATION",
+    "AlreadyErased",
     "Arrival",
     "BadUserInput",
     "BlendRequest",
@@ -95,8 +97,11 @@ __all__ = [
     "ConsentQuestion",
     "ConsentRequired",
     "Context",
+    "CustomerRights",
     "DataCategory",
     "Decision",
+    "Erasure",
+    "ErasureRefused",
     "ErrorCode",
     "EventSignals",
     "Evidence",

@@ -43,8 +43,10 @@ from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
+from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
@@ -68,6 +70,7 @@ class Assembly:
     recommendations: RecommendationService
     gate: Gatekeeper
     linking: LinkingService
+    rights: CustomerRights
     metrics: Metrics | None = None
 
 
@@ -107,6 +110,7 @@ def assemble(
     gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
     # Linking asks the same policies as every read (gateway/linking/seam.py).
     linking = LinkingService.from_host(host, settings, policies)
+    rights = CustomerRights(host, settings)
     return Assembly(
         settings,
         host,
@@ -118,6 +122,7 @@ def assemble(
         recommendations,
         gate,
         linking,
+        rights,
         metrics,
     )
 
@@ -150,6 +155,7 @@ class GraphQLView(GraphQL[Context, None]):
             recommendations=self.assembly.recommendations,
             operations=await state.operations.for_principal(principal, graph),
             linking=getattr(state, "linking", None),
+            rights=self.assembly.rights,
         )
 
 
@@ -245,6 +251,7 @@ def create_app(
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
+            *privacy_routes(),
             *assembly.routes,
         ],
         middleware=[

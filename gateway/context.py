@@ -24,6 +24,7 @@ from graph import Graph
 if TYPE_CHECKING:
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
     from gateway.operations import Allowlist
+    from gateway.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
@@ -63,6 +64,8 @@ class Context:
     operations: Allowlist | None = None
     # The app's linking queue (gateway/linking); None outside a running app.
     linking: LinkQueue | None = None
+    # The customer's rights through every plugin (erasure); None outside an app.
+    rights: CustomerRights | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:

@@ -152,6 +152,47 @@ def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable
 
 
 @hookspec
+def export_customer_data(
+    customer_id: str, graph: Graph
+) -> Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None:
+    """A customer asked for their data (``exportMyData``): return what you keep about them.
+
+    :param customer_id: the customer exporting.
+    :param graph: the app's one Graph.
+
+    Return (or return an awaitable of) a JSON-ready mapping (dates may be
+    datetimes), or ``None`` if you hold nothing beyond what the host exports
+    anyway (the customer node's relationships, their sessions and events,
+    consents, grants and access log: see graph/export.py). It appears under
+    ``plugins.<your plugin>`` and its keys under ``contributors``. A plugin
+    that raises is named in the export's ``not_exported``.
+
+    Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec
+def erase_customer_data(customer_id: str, graph: Graph) -> Awaitable[int | None] | int | None:
+    """A customer is being erased: erase everything you keep or derived about them.
+
+    :param customer_id: the customer being erased (they still exist when you are called).
+    :param graph: the app's one Graph.
+
+    Return (or return an awaitable of) how many items you erased, for the
+    report the customer and the operator see; ``None`` or 0 if you held
+    nothing. Called for every plugin *before* the host deletes the customer,
+    their devices, sessions, events, consents, grants, tokens and access log
+    (graph/erasure.py), so what hangs off them can still be found; relations
+    on the customer node go with it anyway. Aggregates over many customers
+    (a product's popularity) may stay. Be idempotent: if any plugin raises,
+    the erasure stops before the host's part, the customer is told it did not
+    finish, and running it again must finish it.
+
+    Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec
 def register_routes(settings: Settings) -> Iterable[BaseRoute] | None:
     """Starlette routes (or mounts) a plugin serves beside ``/graphql``.
 

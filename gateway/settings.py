@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
 from graph.pii import DEV_PII_KEY
+from graph.sealed import DEV_DATA_KEYS, DataKeys, parse_data_keys
 
 
 class SettingsError(Exception):
@@ -152,6 +153,21 @@ class Settings(BaseSettings):
     # Batches of events waiting to be linked in the background; when full, a
     # trackEvents call waits for room rather than drop its events' linking.
     linking_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+
+    # The keys that seal customers' contact details at rest (graph/sealed.py):
+    # comma-separated ``id:base64url(32 bytes)`` entries; the first seals, all
+    # open what they sealed (``tightrope keys new-data-key`` makes an entry,
+    # ``tightrope keys rotate-data`` re-seals everything under the first).
+    # Required outside dev mode, like the PII key.
+    data_keys: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TIGHTROPE_DATA_KEYS")
+    )
+
+    # Retention (``tightrope prune``, graph/retention.py): behavioural events
+    # older than this many days go; so do anonymous visits (no customer signed
+    # in) and anonymous devices older than the anonymous lifetime.
+    retention_event_days: int = Field(default=730, ge=1, le=36_500)
+    retention_anonymous_days: int = Field(default=30, ge=1, le=3_650)
 
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
@@ -308,6 +324,13 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("data_keys")
+    @classmethod
+    def _data_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            parse_data_keys(value.get_secret_value())  # a ValueError names what is wrong
+        return value
+
     @model_validator(mode="after")
     def _page_sizes_agree(self) -> Self:
         if self.default_page_size > self.max_page_size:
@@ -320,6 +343,7 @@ class Settings(BaseSettings):
     def require_serving_secrets(self) -> None:
         """Refuse to serve real traffic with development secrets or addresses."""
         self.pii_secret()
+        self.data_keys_in_use()
         if not self.dev_mode and "oauth_issuer" not in self.model_fields_set:
             # Tokens carry the issuer, and clients refuse metadata whose issuer
             # is not the URL they fetched it from (RFC 8414 §3.3): a gateway
@@ -357,6 +381,17 @@ class Settings(BaseSettings):
     def plugin_budget(self, plugin: str) -> float:
         """Seconds a plugin's resolver or strategy may run for one request."""
         return self.plugin_budgets.get(plugin, self.plugin_budget_seconds)
+
+    def data_keys_in_use(self) -> DataKeys:
+        """The keys of sealed contact details: the configured ones, the dev key only in dev mode."""
+        if self.data_keys is not None and self.data_keys.get_secret_value():
+            return parse_data_keys(self.data_keys.get_secret_value())
+        if self.dev_mode:
+            return DEV_DATA_KEYS
+        raise SettingsError(
+            "TIGHTROPE_DATA_KEYS must be set when TIGHTROPE_DEV_MODE is off (it seals "
+            "customers' contact details at rest); `tightrope keys new-data-key` makes one"
+        )
 
     @property
     def introspection_enabled(self) -> bool:

@@ -24,6 +24,7 @@ from graph.catalogue import (
     search_products,
 )
 from graph.consent import consent_history, consents_of_customers, set_consent
+from graph.contacts import contacts_by_id
 from graph.customers import (
     customers_by_id,
     devices_by_id,
@@ -68,6 +69,7 @@ from graph.model import (
     Brand,
     Category,
     Consent,
+    Contact,
     Customer,
     CustomerRef,
     Device,
@@ -90,6 +92,7 @@ __all__ = [
     "Category",
     "CategoryUse",
     "Consent",
+    "Contact",
     "Customer",
     "CustomerRef",
     "Device",
@@ -136,6 +139,7 @@ __all__ = [
     "connect",
     "consent_history",
     "consents_of_customers",
+    "contacts_by_id",
     "customers_by_id",
     "customers_who_bought",
     "data_held",

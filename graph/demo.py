@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -33,6 +33,7 @@ from graph.model import (
     Catalogue,
     Category,
     Consent,
+    Contact,
     Customer,
     CustomerBase,
     Device,
@@ -42,6 +43,7 @@ from graph.model import (
     Product,
 )
 from graph.pii import email_hmac
+from graph.sealed import DataKeys, seal_contact
 
 # The demo's year ends at a fixed instant, so a seed means the same data whenever it runs.
 WINDOW_END: Final = datetime(2026, 11, 1, tzinfo=UTC)
@@ -298,6 +300,62 @@ def _customers(customers: int, seed: int, pii_key: str) -> tuple[CustomerBase, l
     return base, shoppers
 
 
+GIVEN_NAMES: Final = (
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noor",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tess",
+)
+FAMILY_NAMES: Final = (
+    "Adeyemi",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+)
+
+
+def _with_contacts(base: CustomerBase, seed: int, keys: DataKeys) -> CustomerBase:
+    """The customers with invented names, their demo emails and some phone numbers, sealed."""
+    rng = random.Random(f"{seed}:contacts")  # its own stream: the rest of the data is unchanged
+    people = []
+    for n, customer in enumerate(base.customers):
+        contact = Contact(
+            email=f"customer{n + 1}@example.test",
+            name=f"{rng.choice(GIVEN_NAMES)} {rng.choice(FAMILY_NAMES)}",
+            phone=f"+44 7700 9{rng.randrange(100_000):05d}" if rng.random() < 0.6 else None,
+        )
+        people.append(replace(customer, contact_enc=seal_contact(contact, customer.id, keys)))
+    return replace(base, customers=tuple(people))
+
+
 # -- events -------------------------------------------------------------------
 
 # Share of events that come from registered customers; the rest come from
@@ -419,6 +477,7 @@ class DemoData:
         seed: int = 7,
         *,
         pii_key: str,
+        data_keys: DataKeys | None = None,
     ) -> None:
         if customers < 1 or products < 1 or events < 0:
             raise ValueError("customers and products must be at least 1, events at least 0")
@@ -428,12 +487,18 @@ class DemoData:
         self.seed = seed
         # Demo customers sign in as customerN@example.test: hashed with the deployment's key.
         self.pii_key = pii_key
+        # With data keys, customers have contact details too, sealed (a fresh
+        # nonce each time: the ciphertext differs from run to run, the contact not).
+        self.data_keys = data_keys
 
     def catalogue(self) -> Catalogue:
         return build_catalogue(self.products, self.seed)
 
     def customer_base(self) -> CustomerBase:
-        return _customers(self.customers, self.seed, self.pii_key)[0]
+        base = _customers(self.customers, self.seed, self.pii_key)[0]
+        if self.data_keys is None:
+            return base
+        return _with_contacts(base, self.seed, self.data_keys)
 
     def event_stream(self) -> Iterator[Event]:
         """Exactly ``events`` events: customers' sessions interleaved with anonymous visitors'."""

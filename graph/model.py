@@ -74,6 +74,17 @@ class Customer(CustomerRef):
     # Only a keyed hash of the email is kept, so the graph can match a returning
     # customer by email without holding the address itself.
     email_hmac: str | None = None
+    # The contact details, sealed (graph/sealed.py): only ciphertext is stored.
+    contact_enc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A customer's contact details, in clear: only ever in memory, sealed in the graph."""
+
+    email: str | None = None
+    name: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.erasure import STATEMENTS as ERASURE_STATEMENTS
 from graph.oauth import STATEMENTS as OAUTH_STATEMENTS
 from graph.operations import STATEMENTS as OPERATION_STATEMENTS
+from graph.retention import STATEMENTS as RETENTION_STATEMENTS
 
 NODE_KEYS: tuple[tuple[LiteralString, LiteralString], ...] = (
     ("Customer", "id"),
@@ -64,7 +66,14 @@ SHOW_SCHEMA: LiteralString = "SHOW INDEXES YIELD name RETURN name"
 
 async def migrate(graph: Graph, extra: Iterable[LiteralString] = ()) -> list[str]:
     """Apply every constraint and index; return the names present afterwards."""
-    for statement in (*STATEMENTS, *OAUTH_STATEMENTS, *OPERATION_STATEMENTS, *extra):
+    for statement in (
+        *STATEMENTS,
+        *OAUTH_STATEMENTS,
+        *OPERATION_STATEMENTS,
+        *ERASURE_STATEMENTS,
+        *RETENTION_STATEMENTS,
+        *extra,
+    ):
         await graph.write(statement)
     await graph.write("CALL db.awaitIndexes(300)")
     # The catalogue version caches compare (graph/catalogue.py) starts at 0.

@@ -37,6 +37,7 @@ from gateway import (
     FieldSpec,
     Principal,
     RequestGate,
+    Settings,
     flat_input,
     hookimpl,
 )
@@ -175,7 +176,13 @@ async def track_events(
         signals.append(_signals(info, item, index, signals_from_request, ignored))
     # write_events also rejects an event id reused for a different event, and a
     # customer's events for a session signed in as someone else.
-    result = await write_events(info.context.graph, parsed, as_customer=principal.customer_id)
+    settings: Settings = info.context.settings
+    result = await write_events(
+        info.context.graph,
+        parsed,
+        pii_key=settings.pii_secret(),
+        as_customer=principal.customer_id,
+    )
     for problem in result.rejected:
         index = input_index[problem.index]
         rejected.append(

@@ -74,8 +74,10 @@ def load(
         raise click.UsageError("--kind applies to files, not to the demo")
     config = settings()
     try:
-        # Emails are stored as hashes keyed by the deployment's key, never a fallback.
+        # Emails are stored as hashes keyed by the deployment's key, contact
+        # details sealed under its data key: never a fallback.
         pii_key = config.pii_secret()
+        data_keys = config.data_keys_in_use()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     # A load's sign-ins link devices exactly as trackEvents' do: through the
@@ -95,7 +97,9 @@ def load(
                     return None, before
                 from graph.demo import DemoData
 
-                data = DemoData(customers, products, events, seed, pii_key=pii_key)
+                data = DemoData(
+                    customers, products, events, seed, pii_key=pii_key, data_keys=data_keys
+                )
                 report = await load_demo(
                     graph,
                     data.catalogue(),
@@ -105,6 +109,7 @@ def load(
                     progress=progress,
                     total_events=events,
                     after_write=partial(linking.link_written, graph),
+                    pii_key=pii_key,
                 )
             else:
                 report = await load_file(
@@ -115,6 +120,7 @@ def load(
                     progress=progress,
                     pii_key=pii_key,
                     after_write=partial(linking.link_written, graph),
+                    data_keys=data_keys,
                 )
             return report, await graph_counts(graph)
 

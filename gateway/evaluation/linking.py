@@ -161,7 +161,7 @@ def _signals(service: LinkingService) -> Callable[[str, str], EventSignals]:
 
 
 async def replay(
-    graph: Graph, service: LinkingService, scenario: Scenario, progress: bool
+    graph: Graph, service: LinkingService, scenario: Scenario, progress: bool, pii_key: str
 ) -> LinkReport:
     """Send every visit through the write path and the linking service, in time order."""
     await write_catalogue(graph, scenario.catalogue)
@@ -173,7 +173,7 @@ async def replay(
         for start in range(0, len(visits), GROUP):
             group = visits[start : start + GROUP]
             rows = [row for visit in group for row in visit.events]
-            result = await write_events(graph, [event for event, _, _ in rows])
+            result = await write_events(graph, [event for event, _, _ in rows], pii_key=pii_key)
             assert not result.rejected, result.rejected[:3]
             arrivals = [Arrival(event, signals(net, ua)) for event, net, ua in rows]
             report.add(await service.link(graph, arrivals))
@@ -284,7 +284,7 @@ async def evaluate(
     )
     service = LinkingService.from_host(load_plugins(settings.disabled_plugins), run_settings)
     began = time.monotonic()
-    report = await replay(graph, service, scenario, progress)
+    report = await replay(graph, service, scenario, progress, run_settings.pii_secret())
     replayed = time.monotonic() - began
     rows, mistakes, calibration, samples = score(scenario, report, thresholds)
     proved = {(d, c) for d, customers in scenario.signed_in.items() for c in customers}

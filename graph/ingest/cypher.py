@@ -66,11 +66,15 @@ MERGE (p)-[:IN_CATEGORY]->(c)
 
 # -- customers ------------------------------------------------------------------
 
+# A row with contact details replaces the stored ones as a whole, email hash
+# included (a new contact without an email leaves no hash of the old one).
 MERGE_CUSTOMERS: LiteralString = """
 UNWIND $rows AS r
 MERGE (c:Customer {id: r.id})
 ON CREATE SET c.created_at = r.created_at
-SET c.email_hmac = coalesce(r.email_hmac, c.email_hmac)
+SET c.email_hmac = CASE WHEN r.contact_enc IS NULL THEN coalesce(r.email_hmac, c.email_hmac)
+                        ELSE r.email_hmac END,
+    c.contact_enc = coalesce(r.contact_enc, c.contact_enc)
 """
 
 MERGE_DEVICE_RECORDS: LiteralString = """

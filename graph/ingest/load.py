@@ -44,6 +44,7 @@ from graph.ingest.references import Parsed, load_catalogue, load_customers
 from graph.ingest.rows import RowError
 from graph.ingest.writers import DEFAULT_BATCH, write_catalogue, write_customer_base
 from graph.model import Catalogue, CustomerBase, Event
+from graph.sealed import DataKeys
 
 # Called after each batch of events is stored, with the batch and what became of
 # it: how the gateway links devices from what a load stored (the identity linkers).
@@ -69,12 +70,15 @@ async def load_file(
     progress: bool = True,
     *,
     pii_key: str,
+    data_keys: DataKeys,
     after_write: AfterWrite | None = None,
 ) -> LoadReport:
     """Load one file; raise LoadError if it cannot be read at all.
 
-    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``);
-    ``after_write`` is awaited after each batch of events is stored.
+    ``pii_key`` keys the hashes of customers' emails and the tombstones of
+    erased customers (``Settings.pii_secret()``); ``data_keys`` seal their
+    contact details (``Settings.data_keys_in_use()``); ``after_write`` is
+    awaited after each batch of events is stored.
     """
     check_file(path)
     kind = kind or infer_kind(path)
@@ -85,9 +89,9 @@ async def load_file(
     ) as bar:
         rows = read_rows(path, report.bad)
         if kind == "events":
-            await _load_events(graph, rows, report, batch, bar, after_write)
+            await _load_events(graph, rows, report, batch, bar, pii_key, after_write)
         else:
-            await _load_records(graph, rows, kind, report, batch, bar, pii_key)
+            await _load_records(graph, rows, kind, report, batch, bar, pii_key, data_keys)
     report.bad.sort(key=lambda b: b.line)
     return report
 
@@ -128,6 +132,7 @@ async def _load_events(
     report: LoadReport,
     batch: int,
     bar: tqdm[Any],
+    pii_key: str,
     after_write: AfterWrite | None,
 ) -> None:
     # Reading and validating the next chunk (in a thread) overlaps with Neo4j
@@ -143,7 +148,7 @@ async def _load_events(
         if chunk is None:
             break
         writing = asyncio.create_task(
-            _write_chunk(graph, chunk, report, bar, done_line, after_write)
+            _write_chunk(graph, chunk, report, bar, done_line, pii_key, after_write)
         )
         done_line = chunk.last_line
     bar.update(bar.total - bar.n if bar.total else 0)
@@ -155,9 +160,12 @@ async def _write_chunk(
     report: LoadReport,
     bar: tqdm[Any],
     done_line: int,
+    pii_key: str,
     after_write: AfterWrite | None,
 ) -> None:
-    result = await write_events(graph, chunk.events, batch_size=max(1, len(chunk.events)))
+    result = await write_events(
+        graph, chunk.events, batch_size=max(1, len(chunk.events)), pii_key=pii_key
+    )
     if after_write is not None:
         await after_write(chunk.events, result)
     report.written.update(result.created)
@@ -178,9 +186,10 @@ async def _load_records(
     batch: int,
     bar: tqdm[Any],
     pii_key: str,
+    data_keys: DataKeys,
 ) -> None:
     allowed = RECORDS[kind]
-    parsers = record_parsers(pii_key)
+    parsers = record_parsers(pii_key, data_keys)
     parsed: Parsed = {name: [] for name in allowed}
     for line, row in rows:
         report.rows += 1
@@ -198,8 +207,11 @@ async def _load_records(
             parsed[record.strip()].append((line, parsers[record.strip()](row)))
         except RowError as exc:
             report.bad.append(BadRow(line, exc.field, exc.reason))
-    load = load_catalogue if kind == "catalogue" else load_customers
-    report.written.update(await load(graph, parsed, report.bad, batch))
+    if kind == "catalogue":
+        written = await load_catalogue(graph, parsed, report.bad, batch)
+    else:
+        written = await load_customers(graph, parsed, report.bad, batch, pii_key)
+    report.written.update(written)
 
 
 # -- the demo ---------------------------------------------------------------------
@@ -213,9 +225,12 @@ async def load_demo(
     batch: int = DEFAULT_BATCH,
     progress: bool = True,
     total_events: int | None = None,
+    *,
+    pii_key: str,
     after_write: AfterWrite | None = None,
 ) -> LoadReport:
-    """Load generated data through the same writers as files (and ``after_write``)."""
+    """Load generated data through the same writers as files (``pii_key`` and
+    ``after_write``: see load_file)."""
     report = LoadReport("events")
     await write_catalogue(graph, catalogue, batch)
     await write_customer_base(graph, customers, batch)
@@ -234,9 +249,9 @@ async def load_demo(
         for event in events:
             chunk.append(event)
             if len(chunk) >= batch:
-                await _demo_chunk(graph, chunk, report, bar, after_write)
+                await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
                 chunk = []
-        await _demo_chunk(graph, chunk, report, bar, after_write)
+        await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
     return report
 
 
@@ -245,11 +260,12 @@ async def _demo_chunk(
     chunk: list[Event],
     report: LoadReport,
     bar: tqdm[Any],
+    pii_key: str,
     after_write: AfterWrite | None,
 ) -> None:
     if not chunk:
         return
-    result = await write_events(graph, chunk, batch_size=len(chunk))
+    result = await write_events(graph, chunk, batch_size=len(chunk), pii_key=pii_key)
     if after_write is not None:
         await after_write(chunk, result)
     report.rows += len(chunk)

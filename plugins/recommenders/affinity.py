@@ -115,3 +115,9 @@ async def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Non
     """Preferences serve personalisation: they go when that consent does."""
     if purpose == PERSONALISATION:
         await drop_preferences(graph, customer_id, SOURCE)
+
+
+@hookimpl
+async def erase_customer_data(customer_id: str, graph: Graph) -> int:
+    """The customer is being erased: their preferences go first (counted for the report)."""
+    return await drop_preferences(graph, customer_id, SOURCE)

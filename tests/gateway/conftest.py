@@ -16,7 +16,9 @@ from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.linking import LinkingService
 from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
-from graph import Event, Graph, WriteResult, parse_event, set_consent, write_events
+from graph import Contact, Event, Graph, WriteResult, parse_event, set_consent, write_events
+from graph.sealed import seal_contact
+from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
 
 CATALOGUE = """
 CREATE (acme:Brand {id: 'acme', name: 'Acme'}), (zen:Brand {id: 'zen', name: 'Zen'})
@@ -55,6 +57,9 @@ async def grant(graph: Graph, customer: str, *purposes: str, granted: bool = Tru
 async def seed(graph: Graph, products: int = 60) -> None:
     await graph.write(CATALOGUE, {"n": products})
     await graph.write(PEOPLE)
+    # c1's contact details, sealed as `tightrope load` seals them.
+    sealed = seal_contact(Contact("c1@example.test", "Cee One"), "c1", TEST_DATA_KEYS)
+    await graph.write("MATCH (c:Customer {id: 'c1'}) SET c.contact_enc = $s", {"s": sealed})
 
 
 @pytest.fixture
@@ -174,6 +179,6 @@ def linking_service() -> LinkingService:
 
 async def write_and_link(graph: Graph, events: Sequence[Event]) -> WriteResult:
     """Store events as trackEvents does, then link them as its queue does afterwards."""
-    result = await write_events(graph, events)
+    result = await write_events(graph, events, pii_key=TEST_PII_KEY)
     await linking_service().link_written(graph, events, result)
     return result

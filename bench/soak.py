@@ -119,7 +119,8 @@ class Soak:
         self.window.errors += 1
         self.errors[f"{kind}: {reason}"[:200]] += 1
 
-    async def graphql(self, kind: str, query: str, variables: dict[str, Any], token: bool) -> None:
+    async def graphql(self, kind: str, query: str, variables: dict[str, Any], token: bool) -> bool:
+        """Send one request; True when it was answered in full, without an error."""
         headers = {"Authorization": f"Bearer {self.access}"} if token else {}
         began = time.perf_counter()
         try:
@@ -128,17 +129,20 @@ class Soak:
             )
         except httpx.HTTPError as exc:
             self.failed(kind, type(exc).__name__)
-            return
+            return False
         self.window.latencies.append(time.perf_counter() - began)
         if response.status_code != 200:
             self.failed(kind, f"HTTP {response.status_code}")
-            return
+            return False
         body = response.json()
-        for error in body.get("errors") or []:
+        errors = body.get("errors") or []
+        for error in errors:
             self.failed(kind, str((error.get("extensions") or {}).get("code")))
         result = (body.get("data") or {}).get("trackEvents")
         if result is not None and result["rejected"]:
             self.failed(kind, "events rejected")
+            return False
+        return not errors
 
     async def spend_refresh_token(self) -> None:
         self.refreshing = True
@@ -161,7 +165,7 @@ class Soak:
         """The request of this tick, chosen by a fixed rotation (the mix above)."""
         slot = tick % 20
         sku = self.skus[tick % len(self.skus)]
-        if tick % 100 == 0 and not self.refreshing:  # every 5 s at 20/s
+        if tick % 100 == 0 and not self.refreshing:  # every 100 requests
             self.kinds["refresh"] += 1
             await self.spend_refresh_token()
         elif slot < 5:
@@ -191,8 +195,8 @@ class Soak:
                 for i in range(5)
             ]  # fmt: skip
             self.events += len(events)
-            await self.graphql("events", TRACK, {"events": events}, token=True)
-            if visit not in self.visits:
+            stored = await self.graphql("events", TRACK, {"events": events}, token=True)
+            if stored and visit not in self.visits:  # a visit exists once its events are in
                 self.visits.append(visit)
 
 

@@ -10,7 +10,7 @@ TEST_PORT ?= 7688
 BENCH_PORT ?= 7689
 BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
-.PHONY: install run test lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
+.PHONY: install run test fuzz soak lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
 
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,22 @@ test: install
 	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(TEST_PORT)
 	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
 		TIGHTROPE_NEO4J_PORT=$(TEST_PORT) $(BIN)/pytest $(PYTEST_ARGS)
+
+# `make fuzz`: the generated hostile input of tests/gateway/test_hostile.py at
+# length (make test runs it with a fixed seed and a bounded count).
+FUZZ_EXAMPLES ?= 2000
+fuzz: export TIGHTROPE_FUZZ_EXAMPLES = $(FUZZ_EXAMPLES)
+fuzz:
+	$(MAKE) test PYTEST_ARGS="-q tests/gateway/test_hostile.py -k generated $(PYTEST_ARGS)"
+
+# `make soak`: a served gateway under a steady mixed load (bench/soak.py); not a
+# test. It loads the demo retailer into the Neo4j on SOAK_PORT if that is empty.
+SOAK_PORT ?= 7690
+SOAK_ARGS ?= --duration 300 --rate 20
+soak: install
+	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(SOAK_PORT)
+	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
+		TIGHTROPE_NEO4J_PORT=$(SOAK_PORT) $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -205,7 +205,8 @@ def create_app(
                 retry_time=0.0,
                 query_timeout=settings.query_timeout,
                 deadline=settings.graph_deadline,
-                write_deadline=max(settings.graph_deadline, settings.query_timeout),
+                write_deadline=settings.graph_deadline,
+                cooldown=settings.graph_cooldown,
             )
         )
         if assembly.metrics is not None:

@@ -33,9 +33,16 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 from graphql.error import GraphQLSyntaxError
 
-from gateway.errors import BadUserInput, Forbidden, GatewayError, NotFound
+from gateway.errors import (
+    UNAVAILABLE_MESSAGE,
+    BadUserInput,
+    Forbidden,
+    GatewayError,
+    NotFound,
+    Unavailable,
+)
 from gateway.principal import ClientKind, Principal
-from graph import Graph
+from graph import Graph, GraphUnavailable
 from graph.operations import PersistedOperation, client_operations
 
 ALLOWLIST, ANY = "allowlist", "any"
@@ -62,11 +69,16 @@ class Allowlist:
 
     restricted: bool
     texts: Mapping[str, str]
+    # Made without the graph's answer (it was unavailable): a client held to an
+    # allowlist by its kind is told to try again, not that it may not.
+    degraded: bool = False
 
     def refusal(self, query: str, sha256: str | None = None) -> GatewayError | None:
         """Why this client may not run ``query`` (None: it may)."""
         if not self.restricted:
             return None
+        if self.degraded:
+            return Unavailable(UNAVAILABLE_MESSAGE)
         digest = sha256 or sha256_of(query)
         if digest in self.texts:
             return None
@@ -138,7 +150,14 @@ class OperationStore:
         cached = self._cache.get(client_id)
         if cached is not None and now - cached[0] < self.max_age:
             return cached[1]
-        found = await client_operations(graph, client_id)
+        try:
+            found = await client_operations(graph, client_id)
+        except GraphUnavailable:
+            # What was known a while ago beats nothing; with nothing, the kind decides.
+            if cached is not None:
+                return cached[1]
+            kind = principal.client_kind.value if principal.client_kind else None
+            return Allowlist(self.default_restricted(kind), {}, degraded=True)
         if found is None:
             # A client of an external issuer is not registered here: its kind decides.
             kind = principal.client_kind.value if principal.client_kind else None

@@ -244,6 +244,11 @@ class Settings(BaseSettings):
     # on the request path; then the field is UNAVAILABLE (graph/driver.py). This
     # is what turns a Neo4j that hangs into an answer within about a second.
     graph_deadline: float = Field(default=1.0, gt=0, le=300)
+    # Once Neo4j refused a connection or let the deadline pass, nothing is sent
+    # to it for this long (seconds; 0: off): requests answer UNAVAILABLE at once
+    # instead of each waiting out a deadline, and the next query after it tries
+    # again, so the gateway recovers on its own when Neo4j is back.
+    graph_cooldown: float = Field(default=0.5, ge=0, le=60)
 
     # /metrics (gateway/metrics.py): Prometheus text, for loopback callers only
     # unless a bearer token is set, which then every caller must present.

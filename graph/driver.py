@@ -32,7 +32,7 @@ from neo4j import (
     RoutingControl,
     unit_of_work,
 )
-from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
 
 T = TypeVar("T")
 Params = Mapping[str, Any]
@@ -67,6 +67,10 @@ class Neo4jSettings:
     # and for a write's; past it the caller gets GraphUnavailable.
     deadline: float | None = None
     write_deadline: float | None = None
+    # After Neo4j refused a connection or let a deadline pass, queries in the
+    # next ``cooldown`` seconds are not sent: their callers hear GraphUnavailable
+    # at once (0: off). See :meth:`Graph._bounded`.
+    cooldown: float = 0.0
 
 
 # Told the kind of each query ("read", "write") and the seconds it took.
@@ -84,12 +88,15 @@ class Graph:
         *,
         deadline: float | None = None,
         write_deadline: float | None = None,
+        cooldown: float = 0.0,
     ) -> None:
         self.driver = driver
         self.database = database
         self.query_timeout = query_timeout
         self.deadline = deadline
         self.write_deadline = write_deadline
+        self.cooldown = cooldown
+        self._quiet_until = 0.0
         self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
@@ -117,13 +124,22 @@ class Graph:
         exchange (RUN and PULL pipelined) where a managed transaction needs a
         second for COMMIT, and about 40 % less driver CPU per query (measured
         in docs/performance.md). A cluster still routes them to readers. They
-        are not retried; the gateway asks for no retries anyway.
+        are not retried, except once when Neo4j itself asks for it (a read that
+        raced a write, ``Neo.TransientError.Transaction.Outdated``): a read is
+        safe to repeat, and within the same deadline.
         """
         self.round_trips += 1
-        async with (
-            self._bounded("read", self.deadline),
-            self.driver.session(database=self.database, default_access_mode=READ_ACCESS) as session,
-        ):
+        async with self._bounded("read", self.deadline):
+            try:
+                return await self._read_once(query, params)
+            except TransientError:
+                self.round_trips += 1
+                return await self._read_once(query, params)
+
+    async def _read_once(self, query: LiteralString, params: Params | None) -> list[dict[str, Any]]:
+        async with self.driver.session(
+            database=self.database, default_access_mode=READ_ACCESS
+        ) as session:
             result = await session.run(Query(query, timeout=self.query_timeout), dict(params or {}))
             return [record.data() async for record in result]
 
@@ -152,7 +168,17 @@ class Graph:
 
     @asynccontextmanager
     async def _bounded(self, kind: str, deadline: float | None) -> AsyncIterator[None]:
-        """The driver's errors translated, the deadline kept, the time reported."""
+        """The driver's errors translated, the deadline kept, the time reported.
+
+        With a cooldown: once Neo4j is found down (a refused connection) or hung
+        (a deadline passed), nothing is sent to it for ``cooldown`` seconds. A
+        request that needs several queries then answers UNAVAILABLE within
+        about one deadline rather than one per query, /readyz says 503 at once,
+        and a struggling server is not handed more work. The first query after
+        the cooldown tries again: recovery needs nobody.
+        """
+        if self.cooldown and time.monotonic() < self._quiet_until:
+            raise GraphUnavailable("the graph did not answer a moment ago")
         began = time.perf_counter()
         try:
             with _graph_errors(self.query_timeout):
@@ -164,6 +190,10 @@ class Graph:
                             yield
                     except TimeoutError as exc:
                         raise GraphUnavailable(f"no answer within {deadline}s") from exc
+        except GraphUnavailable as exc:
+            if self.cooldown and _unreachable(exc):
+                self._quiet_until = time.monotonic() + self.cooldown
+            raise
         finally:
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
@@ -180,6 +210,11 @@ class Graph:
         await self.driver.close()
 
 
+def _unreachable(exc: GraphUnavailable) -> bool:
+    """Neo4j is down or hung, not merely asking for a retry or stopping a long query."""
+    return not isinstance(exc, GraphTimeout) and not isinstance(exc.__cause__, TransientError)
+
+
 @contextmanager
 def _graph_errors(query_timeout: float | None) -> Iterator[None]:
     """The driver's errors in the two words callers act on: unavailable, timed out."""
@@ -187,6 +222,9 @@ def _graph_errors(query_timeout: float | None) -> Iterator[None]:
         yield
     except (ServiceUnavailable, SessionExpired, OSError) as exc:
         raise GraphUnavailable(str(exc)) from exc
+    except TransientError as exc:
+        # Neo4j's "try again" (a lock, a race, a leader change): so is the client told.
+        raise GraphUnavailable(exc.code or "transient error") from exc
     except ClientError as exc:
         # Neo4j reports its own transaction timeout as a client error.
         if "TransactionTimedOut" in (exc.code or ""):
@@ -215,4 +253,5 @@ def connect(settings: Neo4jSettings) -> Graph:
         settings.query_timeout,
         deadline=settings.deadline,
         write_deadline=settings.write_deadline,
+        cooldown=settings.cooldown,
     )

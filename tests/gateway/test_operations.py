@@ -143,3 +143,19 @@ def test_operations_that_do_not_fit_the_schema_or_their_hash_are_refused(
     relay.write_text(json.dumps({"0" * 64: OTHER}))
     result = CliRunner().invoke(cli, ["operations", "add", str(relay), "--client", "c"])
     assert result.exit_code != 0 and "is not the SHA-256 of its text" in result.output
+
+
+async def test_while_the_graph_is_down_a_client_held_to_its_operations_is_told_to_retry(
+    served: Serve,
+) -> None:
+    # Nothing listens on port 1: the client's operations cannot be read.
+    settings = settings_for_tests(
+        dev_mode=False, neo4j_uri="bolt://127.0.0.1:1", neo4j_timeout=0.5, graph_deadline=1.0
+    )
+    third = as_client("some-third-party", ClientKind.THIRD_PARTY)
+    async with served(settings, authenticate=third) as (_, client):
+        refused = await post(client, query=OTHER)
+    # Not a 500, and not let through unchecked: UNAVAILABLE, so it retries.
+    assert refused.status_code == 200
+    assert codes(refused.json()) == ["UNAVAILABLE"]
+    assert refused.json().get("data") is None

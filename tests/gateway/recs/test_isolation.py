@@ -11,8 +11,10 @@ import pytest
 
 from gateway import (
     NOT_PERSONAL,
+    PERSONALISATION,
     BlendRequest,
     Candidate,
+    DataCategory,
     Recommendation,
     StrategyData,
     Subject,
@@ -64,6 +66,39 @@ async def test_a_strategy_that_raises_or_hangs_loses_only_its_candidates(
     logged = [r.getMessage() for r in caplog.records]
     assert any("'exploding-recs' failed in strategy 'exploding'" in m for m in logged)
     assert any("'stuck-recs': strategy 'stuck' ran past its budget" in m for m in logged)
+
+
+class ExplodingPersonal:
+    """A strategy under the consent gate (it reads purchases for personalisation)."""
+
+    name = "exploding-personal"
+    purpose = PERSONALISATION
+    categories = frozenset({DataCategory.PURCHASE_HISTORY})
+
+    async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
+        raise ValueError("the feature store is down")
+
+
+FOR_ME = "{ me { recommendations(first: 5) { product { sku } strategy } } }"
+
+
+async def test_a_personal_strategy_that_raises_leaves_the_customers_blend_to_the_others(
+    shop: Graph, served: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with served() as (_, client):
+        alone = await gql(client, FOR_ME, customer="ana")
+    broken = Plugin("personal-recs", register_recommenders=lambda: [ExplodingPersonal()])
+    with caplog.at_level(logging.ERROR, logger="tightrope"):
+        async with served(plugins=[broken]) as (_, client):
+            answer = await gql(client, FOR_ME, customer="ana")
+    # Ana consented to personalisation: the gate let the strategy run, it failed,
+    # and her page is what the other strategies make of it.
+    assert "errors" not in answer, answer
+    assert answer == alone and answer["data"]["me"]["recommendations"]
+    assert any(
+        "'personal-recs' failed in strategy 'exploding-personal'" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def broken_blend(request: BlendRequest) -> Sequence[Recommendation]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gateway import ConsentQuestion, DataCategory, Decision, Purpose, hookimpl
 from graph import Graph
 from graph.recs import ProfileKey, profile_of
 from tests.gateway.conftest import (
@@ -85,6 +86,48 @@ async def test_a_laptop_on_the_home_network_looking_at_the_same_things_is_linked
     assert 0.9 <= link["confidence"] < 1.0
     assert link["evidence"][0] == "Used on the same network as your phone"
     assert "Looked at 3 products you also looked at" in link["evidence"]
+
+
+class NoLinkingFor:
+    """A plugin's consent policy: no cross_device reads about one customer."""
+
+    tightrope_name = "no-linking-for"
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.asked: list[ConsentQuestion] = []
+
+    def decide(self, question: ConsentQuestion) -> Decision:
+        if question.purpose is not Purpose.CROSS_DEVICE:
+            return question.allow()
+        self.asked.append(question)
+        if question.customer_id == self.customer_id:
+            return question.deny("under review")
+        return question.allow()
+
+    @hookimpl
+    def register_consent_policies(self) -> list[NoLinkingFor]:
+        return [self]
+
+
+async def test_linking_asks_the_consent_gate_so_any_consent_policy_can_refuse_a_guess(
+    demo_graph: Graph, served: Serve
+) -> None:
+    # Ana granted cross_device; another plugin's policy still says no for her.
+    await add_customers(demo_graph, "ana", "fay")
+    policy = NoLinkingFor("ana")
+    async with served(plugins=[policy], authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, phone_of("ana"), "ana")
+        await track(app, client, laptop())
+        await track(app, client, phone_of("fay", network=OTHER_HOME), "fay")
+        await track(app, client, laptop("fays-laptop", network=OTHER_HOME))
+    assert guessed(await links(demo_graph)) == {("fays-laptop", "fay")}
+    # The question is the gate's: purpose, the network linker's categories and
+    # plugin, no client (linking runs after the response).
+    about_ana = [q for q in policy.asked if q.customer_id == "ana"]
+    assert about_ana and {q.plugin for q in about_ana} == {"tightrope-network-linker"}
+    assert all(q.client_id is None and q.client_kind is None for q in about_ana)
+    assert about_ana[0].categories == {DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}
 
 
 async def test_a_device_browsed_before_the_phone_signed_in_is_found_by_the_sign_in(

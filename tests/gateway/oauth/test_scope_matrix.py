@@ -74,6 +74,18 @@ def sample(type_: GraphQLInputType, name: str, owner: str) -> Any:
     if isinstance(type_, GraphQLNonNull):
         return sample(type_.of_type, name, owner)
     if isinstance(type_, GraphQLList):
+        if name == "events":
+            # One event the gateway rejects (RejectedEvent), one it stores with a
+            # signal it ignores (IgnoredSignal).
+            signal = {
+                "eventId": "matrix-signal",
+                "type": "VIEW",
+                "at": "2025-01-01T00:00:00Z",
+                "sessionId": "matrix-session",
+                "sku": SAMPLE_IDS["Product"],
+                "network": "not-a-network",
+            }
+            return [sample(type_.of_type, name, owner), signal]
         return [sample(type_.of_type, name, owner)]
     if isinstance(type_, GraphQLInputObjectType):
         return {

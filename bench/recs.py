@@ -172,7 +172,7 @@ def check(gateway: System, rotation: Rotation) -> None:
                 headers = {"content-type": "application/json"}
                 if auth:
                     headers["authorization"] = auth[i]
-                answer = client.post(gateway.url + "/graphql", content=body, headers=headers)
+                answer = _post(client, gateway.url + "/graphql", body, headers)
                 data = answer.json() if answer.status_code == 200 else {}
                 if answer.status_code != 200 or data.get("errors"):
                     raise SystemExit(f"{query} #{i}: HTTP {answer.status_code} {answer.text[:500]}")
@@ -182,10 +182,27 @@ def check(gateway: System, rotation: Rotation) -> None:
                     raise SystemExit(f"{query} #{i}: {len(skus)} items, not {ITEMS}")
                 if query == "me" and skus & rotation.bought[rotation.customers[i]]:
                     raise SystemExit(f"me #{i}: recommends what the customer bought")
-                texts = [r["text"] for item in root["recommendations"] for r in item["reasons"]]
-                if query == "me" and any(t.startswith("Not used") for t in texts):
+                texts = [
+                    r["text"] for item in root["recommendations"] for r in item.get("reasons", [])
+                ]
+                if any(t.startswith("Not used") for t in texts):
                     raise SystemExit(f"me #{i}: personal strategies skipped: {texts[-1]}")
     log(f"checked: {len(rotation.customers)} customers and {len(rotation.sessions)} visits")
+
+
+def _post(client: httpx.Client, url: str, body: str, headers: dict[str, str]) -> httpx.Response:
+    """One check request, tried again (3 times in all) while the graph is unavailable.
+
+    On this shared machine the gateway's first Bolt connections can take longer
+    than its 1 s connection timeout; the check is about the answers, and the
+    measurement counts every failed request.
+    """
+    for _ in range(2):
+        answer = client.post(url, content=body, headers=headers)
+        if "UNAVAILABLE" not in answer.text:
+            return answer
+        time.sleep(1.0)
+    return client.post(url, content=body, headers=headers)
 
 
 def measure(
@@ -300,7 +317,7 @@ def one_size(args: argparse.Namespace, events: int, port: int, last: bool) -> di
         gateway.stop()
         graph.server.stop()
     for query, run in measured.items():
-        out[query] = report.cell(run, {"process": "tightrope", "neo4j": "neo4j"})
+        out[query] = report.cell(run, {"process": "process", "neo4j": "neo4j"})
     out["elapsed_seconds"] = round(time.monotonic() - began, 1)
     return out
 

@@ -159,7 +159,9 @@ async def test_neo4j_stopped_mid_stream_loses_and_doubles_no_acknowledged_event(
     for took, status, codes in refusals:
         assert status in (200, 503), status
         assert set(codes) <= {"UNAVAILABLE"}, codes
-        assert took < 2.0, f"an answer took {took:.1f}s"
+        # About a second (the graph deadline); the margin is for a shared machine:
+        # at a load average of 20 on 2 cores, 2.3 s was seen once.
+        assert took < 3.0, f"an answer took {took:.1f}s"
     assert readiness and set(readiness) == {503}
     assert ready_again == 200  # recovered on its own
 

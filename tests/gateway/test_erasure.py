@@ -21,7 +21,7 @@ from graph import Graph, parse_event, set_consent, write_events
 from graph.ingest import load_file
 from graph.oauth import merge_grant, set_password_hash
 from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
-from tests.gateway.conftest import settings_for_tests
+from tests.gateway.conftest import settings_for_tests, write_and_link
 from tests.gateway.oauth.conftest import add_client
 from tests.gateway.oauth.helpers import BASE, bearer, bearer_for
 
@@ -99,7 +99,8 @@ async def seed_customer(graph: Graph, tmp_path: Path, who: str, card: bool = Fal
         graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
     )
     assert not report.bad, report.bad
-    assert (await write_events(graph, history(who), pii_key=TEST_PII_KEY)).rejected == []
+    # Stored and linked as trackEvents and its linking queue do.
+    assert (await write_and_link(graph, history(who))).rejected == []
     await set_consent(graph, who, "personalisation", True, source="api", version="t")
     await set_password_hash(graph, who, "not-a-real-hash", 0)
     if card:  # held by LoyaltyPlugin, which only the in-process gateway loads

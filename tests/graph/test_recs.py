@@ -14,6 +14,7 @@ from graph import Graph, write_events
 from graph.ingest import parse_event, write_catalogue, write_customer_base
 from graph.model import Brand, Catalogue, Category, Customer, CustomerBase, Product
 from graph.recs import ProfileKey, profile_of
+from tests.conftest import TEST_PII_KEY
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SKUS = [f"SKU-{n:02d}" for n in range(1, 13)]
@@ -64,7 +65,7 @@ async def test_items_bought_at_one_moment_come_in_sku_order_after_newer_ones(
             }
         )
     )
-    await write_events(clean_graph, events)
+    await write_events(clean_graph, events, pii_key=TEST_PII_KEY)
     key = ProfileKey(customer_id="C1", purchases=True)
     for _ in range(3):
         profile = await profile_of(clean_graph, key)
@@ -81,6 +82,6 @@ async def test_a_visits_views_at_one_moment_come_in_sku_order(clean_graph: Graph
         )
         for sku in shuffled
     ]
-    await write_events(clean_graph, events)
+    await write_events(clean_graph, events, pii_key=TEST_PII_KEY)
     profile = await profile_of(clean_graph, ProfileKey(session_id="S1", browsing=True))
     assert [s.sku for s in profile.views] == SKUS

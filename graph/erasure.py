@@ -56,15 +56,26 @@ def erased_key(kind: str, id_: str, pii_key: str) -> str:
 # The customer and their own devices are write-locked first: an event writer
 # that would attach a new session to them (or sign one in as them) waits for
 # this transaction, and then finds them gone and the tombstones in place.
-# A device also linked to another customer is theirs too: it stays.
+# Their own devices are those linked to them and those they signed in on
+# (linking runs after an event is stored, so an erasure can come first); a
+# device also linked to, or signed in on by, another customer is theirs too: it
+# stays.
 LOCK: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
 SET c._erasing = true
-WITH c
-OPTIONAL MATCH (d:Device)-[:USED_BY]->(c)
-  WHERE NOT EXISTS { (d)-[:USED_BY]->(other:Customer) WHERE other <> c }
-SET d._erasing = true
-RETURN c.contact_enc IS NOT NULL AS had_contact, collect(d.id) AS devices
+WITH c, COLLECT {
+  MATCH (d:Device)-[:USED_BY]->(c) RETURN d
+  UNION
+  MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
+  MATCH (s)-[:ON]->(d:Device) RETURN d
+} AS found
+WITH c, [d IN found WHERE NOT EXISTS { (d)-[:USED_BY]->(o:Customer) WHERE o <> c }
+  AND NOT EXISTS {
+    MATCH (x:Session)-[:ON]->(d)
+    MATCH (x)-[:SIGNED_IN_AS]->(o:Customer) WHERE o <> c
+  }] AS devices
+FOREACH (d IN devices | SET d._erasing = true)
+RETURN c.contact_enc IS NOT NULL AS had_contact, [d IN devices | d.id] AS devices
 """
 
 # Sessions signed in as the customer, and anonymous ones on their own devices.

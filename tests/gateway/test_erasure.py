@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,9 @@ def history(who: str, sku_a: str = "sku-001", sku_b: str = "sku-003") -> list[An
     ]
 
 
-async def seed_customer(graph: Graph, tmp_path: Path, who: str, card: bool = False) -> None:
+async def seed_customer(
+    graph: Graph, tmp_path: Path, who: str, card: bool = False, linked: bool = True
+) -> None:
     path = tmp_path / f"{who}.jsonl"
     rows = [
         {"record": "customer", "id": who, "created_at": "2025-01-02T09:00:00Z",
@@ -99,8 +102,10 @@ async def seed_customer(graph: Graph, tmp_path: Path, who: str, card: bool = Fal
         graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
     )
     assert not report.bad, report.bad
-    # Stored and linked as trackEvents and its linking queue do.
-    assert (await write_and_link(graph, history(who))).rejected == []
+    # Stored and linked as trackEvents and its linking queue do (``linked``
+    # False: the erasure comes before the queue linked the sign-in's device).
+    write = write_and_link if linked else partial(write_events, pii_key=TEST_PII_KEY)
+    assert (await write(graph, history(who))).rejected == []
     await set_consent(graph, who, "personalisation", True, source="api", version="t")
     await set_password_hash(graph, who, "not-a-real-hash", 0)
     if card:  # held by LoyaltyPlugin, which only the in-process gateway loads
@@ -228,6 +233,17 @@ async def test_erasing_twice_says_so_and_late_events_do_not_bring_them_back(
     after = await scan(demo_graph)
     for value in [*known, f"{KIM}-phone", f"{KIM}-s1", f"{KIM}-anon", f"{KIM}-order-1"]:
         assert value not in after
+
+
+async def test_a_device_signed_in_on_but_not_yet_linked_is_erased_too(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    await seed_customer(demo_graph, tmp_path, KIM, linked=False)
+    erased = await run_cli(["customers", "forget", KIM, "--yes"])
+    assert erased.exit_code == 0, erased.output
+    after = await scan(demo_graph)
+    for value in (f"{KIM}-phone", f"{KIM}-s1", f"{KIM}-anon"):
+        assert value not in after, value
 
 
 async def seed_customer_again(graph: Graph, tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ named in ``disabled_plugins`` is never imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, LiteralString, cast
+from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 import pluggy
 
@@ -20,6 +20,19 @@ from gateway import hookspecs
 GROUP = "tightrope"
 
 hookimpl = pluggy.HookimplMarker(GROUP)
+
+
+class Named(Protocol):
+    """What a plugin registers by name (a recommender, a linker) and who registered it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def plugin(self) -> str: ...
+
+
+N = TypeVar("N", bound=Named)
 
 
 class PluginError(Exception):
@@ -109,6 +122,29 @@ class PluginHost:
             if result is not None:
                 results.append((name, result))
         return results
+
+    def collect_named(
+        self,
+        hook_name: str,
+        what: str,
+        wrap: Callable[[Any, str], N],
+        check: Callable[[N], None],
+        **kwargs: Any,
+    ) -> list[N]:
+        """Every plugin's registrations from a hook that answers a list, each
+        wrapped with its plugin and checked; a name two plugins use is a PluginError."""
+        found: dict[str, N] = {}
+        for plugin, result in self.collect(hook_name, **kwargs):
+            for item in result:
+                registered = wrap(item, plugin)
+                check(registered)
+                if registered.name in found:
+                    first, second = sorted((found[registered.name].plugin, plugin))
+                    raise PluginError(
+                        f"{what} {registered.name!r} is registered by both {first!r} and {second!r}"
+                    )
+                found[registered.name] = registered
+        return list(found.values())
 
     def collect_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Like :meth:`collect`, but a plugin that raises does not stop the others.

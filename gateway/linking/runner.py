@@ -250,19 +250,9 @@ def _signal_rows(observations: Sequence[Observation]) -> list[SignalRow]:
 
 def collect_linkers(host: PluginHost, settings: Settings) -> list[RegisteredLinker]:
     """Every plugin's identity linkers, checked; a bad or clashing one is a PluginError."""
-    found: dict[str, RegisteredLinker] = {}
-    for plugin, result in host.collect("register_identity_linkers", settings=settings):
-        for linker in result:
-            registered = RegisteredLinker(linker, plugin)
-            check(registered)
-            if registered.name in found:
-                first, second = sorted((found[registered.name].plugin, plugin))
-                raise PluginError(
-                    f"identity linker {registered.name!r} is registered by both "
-                    f"{first!r} and {second!r}"
-                )
-            found[registered.name] = registered
-    return list(found.values())
+    return host.collect_named(
+        "register_identity_linkers", "identity linker", RegisteredLinker, check, settings=settings
+    )
 
 
 def check(registered: RegisteredLinker) -> None:

@@ -231,19 +231,9 @@ async def _run(
 
 def collect_recommenders(host: PluginHost, settings: Settings) -> list[Registered]:
     """Every plugin's recommenders, checked; a bad or clashing one is a PluginError."""
-    found: dict[str, Registered] = {}
-    for plugin, result in host.collect("register_recommenders", settings=settings):
-        for recommender in result:
-            registered = Registered(recommender, plugin)
-            check(registered)
-            if registered.name in found:
-                first, second = sorted((found[registered.name].plugin, plugin))
-                raise PluginError(
-                    f"recommender {registered.name!r} is registered by both "
-                    f"{first!r} and {second!r}"
-                )
-            found[registered.name] = registered
-    return list(found.values())
+    return host.collect_named(
+        "register_recommenders", "recommender", Registered, check, settings=settings
+    )
 
 
 def check(strategy: Registered) -> None:

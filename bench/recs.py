@@ -55,7 +55,7 @@ from bench.dataset import DEFAULT_HOME, BenchGraph, GraphSpec, ensure_graph
 from bench.fixtures import CUSTOMERS_WITH_PURCHASES, bought_by
 from bench.profile import summarise
 from bench.raw_recs import warm
-from bench.run import ROOT, log, mint
+from bench.run import ROOT, log, mint, post_until_available
 from bench.systems import System, cpu_seconds, make_systems
 from bench.wrk import Run, merged, require_wrk, run_wrk, write_script
 
@@ -172,7 +172,7 @@ def check(gateway: System, rotation: Rotation) -> None:
                 headers = {"content-type": "application/json"}
                 if auth:
                     headers["authorization"] = auth[i]
-                answer = _post(client, gateway.url + "/graphql", body, headers)
+                answer = post_until_available(client, gateway.url + "/graphql", body, headers)
                 data = answer.json() if answer.status_code == 200 else {}
                 if answer.status_code != 200 or data.get("errors"):
                     raise SystemExit(f"{query} #{i}: HTTP {answer.status_code} {answer.text[:500]}")
@@ -188,21 +188,6 @@ def check(gateway: System, rotation: Rotation) -> None:
                 if any(t.startswith("Not used") for t in texts):
                     raise SystemExit(f"me #{i}: personal strategies skipped: {texts[-1]}")
     log(f"checked: {len(rotation.customers)} customers and {len(rotation.sessions)} visits")
-
-
-def _post(client: httpx.Client, url: str, body: str, headers: dict[str, str]) -> httpx.Response:
-    """One check request, tried again (3 times in all) while the graph is unavailable.
-
-    On this shared machine the gateway's first Bolt connections can take longer
-    than its 1 s connection timeout; the check is about the answers, and the
-    measurement counts every failed request.
-    """
-    for _ in range(2):
-        answer = client.post(url, content=body, headers=headers)
-        if "UNAVAILABLE" not in answer.text:
-            return answer
-        time.sleep(1.0)
-    return client.post(url, content=body, headers=headers)
 
 
 def measure(

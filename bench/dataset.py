@@ -146,6 +146,14 @@ def ensure_graph(
             file=sys.stderr,
         )
         graph = BenchGraph(spec, server, conn.uri, conn.user, conn.password, True, 0.0)
+        # A graph built by an older tightrope lacks the constraints added since
+        # (the access log's, the tombstones'...): without them a MERGE scans a
+        # label and misses the gateway's write deadline. Migrating is idempotent.
+        subprocess.run(
+            [str(Path(sys.executable).with_name("tightrope")), "graph", "migrate"],
+            env=_cli_env(server, port),
+            check=True,
+        )
     else:
         graph = _build(spec, server, port, conn.uri, conn.user, conn.password)
         marker = {}

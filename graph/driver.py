@@ -97,6 +97,9 @@ class Graph:
         self.write_deadline = write_deadline
         self.cooldown = cooldown
         self._quiet_until = 0.0
+        # When Neo4j last answered a query: a deadline missed while others were
+        # answered means slow (cold caches, a heavy query), not hung.
+        self._answered_at = 0.0
         self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
@@ -171,7 +174,8 @@ class Graph:
         """The driver's errors translated, the deadline kept, the time reported.
 
         With a cooldown: once Neo4j is found down (a refused connection) or hung
-        (a deadline passed), nothing is sent to it for ``cooldown`` seconds. A
+        (a deadline passed and no other query was answered meanwhile),
+        nothing is sent to it for ``cooldown`` seconds. A
         request that needs several queries then answers UNAVAILABLE within
         about one deadline rather than one per query, /readyz says 503 at once,
         and a struggling server is not handed more work. The first query after
@@ -179,7 +183,7 @@ class Graph:
         """
         if self.cooldown and time.monotonic() < self._quiet_until:
             raise GraphUnavailable("the graph did not answer a moment ago")
-        began = time.perf_counter()
+        began, sent = time.perf_counter(), time.monotonic()
         try:
             with _graph_errors(self.query_timeout):
                 if deadline is None:
@@ -191,12 +195,23 @@ class Graph:
                     except TimeoutError as exc:
                         raise GraphUnavailable(f"no answer within {deadline}s") from exc
         except GraphUnavailable as exc:
-            if self.cooldown and _unreachable(exc):
+            if self.cooldown and self._looks_down(exc, since=sent):
                 self._quiet_until = time.monotonic() + self.cooldown
             raise
+        else:
+            self._answered_at = time.monotonic()
         finally:
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
+
+    def _looks_down(self, exc: GraphUnavailable, *, since: float) -> bool:
+        if not _unreachable(exc):
+            return False
+        if isinstance(exc.__cause__, TimeoutError):
+            # One slow query while others are answered (a cold start, a heavy
+            # page) must not refuse everyone: hung means none was answered.
+            return self._answered_at < since
+        return True
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""

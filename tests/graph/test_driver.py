@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -44,3 +45,38 @@ async def test_a_write_transaction_past_the_timeout_is_stopped_too(
 
 def test_the_password_stays_out_of_reprs(neo4j_settings: Neo4jSettings) -> None:
     assert neo4j_settings.password not in repr(neo4j_settings)
+
+
+async def test_one_slow_query_does_not_refuse_the_queries_neo4j_still_answers(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # A cold start or a heavy page makes one query miss the deadline while the
+    # rest are answered: refusing everyone then would turn slow into down.
+    graph = connect(replace(neo4j_settings, deadline=0.3, cooldown=30.0, query_timeout=5.0))
+
+    async def meanwhile() -> list[dict[str, int]]:
+        await asyncio.sleep(0.1)
+        return await graph.read("RETURN 1 AS ok")
+
+    try:
+        slow, quick = await asyncio.gather(graph.read(RUNAWAY), meanwhile(), return_exceptions=True)
+        assert isinstance(slow, GraphUnavailable) and "no answer within" in str(slow)
+        assert quick == [{"ok": 1}]
+        assert await graph.read("RETURN 2 AS ok") == [{"ok": 2}]
+    finally:
+        await graph.close()
+
+
+async def test_a_deadline_missed_when_nothing_answered_lately_refuses_at_once(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # Nothing answered while a query waited out its deadline: Neo4j looks hung, and the next
+    # callers hear so at once instead of each waiting out a deadline.
+    graph = connect(replace(neo4j_settings, deadline=0.3, cooldown=30.0, query_timeout=5.0))
+    try:
+        with pytest.raises(GraphUnavailable, match="no answer within"):
+            await graph.read(RUNAWAY)
+        with pytest.raises(GraphUnavailable, match="did not answer a moment ago"):
+            await graph.read("RETURN 1 AS ok")
+    finally:
+        await graph.close()

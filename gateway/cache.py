@@ -56,6 +56,9 @@ class VersionedCache:
         self._version: object = MISSING
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
+        # Counts the times everything was dropped: a read that began before a
+        # drop must not put back what it found (it may predate the change).
+        self.generation = 0
 
     @property
     def enabled(self) -> bool:
@@ -75,7 +78,7 @@ class VersionedCache:
                 return  # another request looked while this one waited
             version = await self._read_version(graph)
             if version != self._version:
-                self._entries.clear()
+                self.clear()
                 self._version = version
             self._checked_at = self._clock()
 
@@ -99,6 +102,7 @@ class VersionedCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.generation += 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -114,9 +118,11 @@ async def cached_read(
     values = [cache.get((read, key)) for key in keys]
     missing = [key for key, value in zip(keys, values, strict=True) if value is MISSING]
     if missing:
+        generation = cache.generation
         fetched = dict(zip(missing, await read(graph, missing), strict=True))
-        for key, value in fetched.items():
-            cache.put((read, key), value)
+        if cache.generation == generation:
+            for key, value in fetched.items():
+                cache.put((read, key), value)
         values = [
             fetched[key] if value is MISSING else value
             for key, value in zip(keys, values, strict=True)

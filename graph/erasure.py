@@ -32,7 +32,7 @@ from typing import Any, Final, LiteralString
 from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
-from graph.oauth.families import REVOCATIONS
+from graph.oauth.families import REVOCATIONS, tick
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT erased_key IF NOT EXISTS FOR (n:Erased) REQUIRE n.key IS UNIQUE",
@@ -233,6 +233,7 @@ async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[s
         ):
             counts[name] = await _single(tx, query, customer_id=customer_id)
         await _single(tx, DELETE_CUSTOMER, customer_id=customer_id)
+        await tick(tx)  # other processes' caches of live tokens learn of it too
         return {name: n for name, n in counts.items() if n}
 
     erased = await graph.write_tx(work)

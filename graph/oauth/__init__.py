@@ -35,6 +35,7 @@ from graph.oauth.families import (
     create_family,
     get_family,
     live_family,
+    revocation_clock,
     revoke_family,
 )
 from graph.oauth.grants import GrantRecord, grant_scopes, list_grants, merge_grant, revoke_grant
@@ -83,6 +84,7 @@ __all__ = [
     "page_session_customer",
     "remove_client",
     "reserve_sign_in_attempt",
+    "revocation_clock",
     "revoke_family",
     "revoke_family_of_code",
     "revoke_grant",

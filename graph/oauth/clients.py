@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from graph.driver import Graph
-from graph.oauth.families import REVOCATIONS
+from graph.oauth.families import write_revoking
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,5 @@ async def list_clients(graph: Graph) -> list[ClientRecord]:
 
 
 async def remove_client(graph: Graph, client_id: str, now: int) -> bool:
-    rows = await graph.write(REMOVE_CLIENT, {"client_id": client_id, "now": now})
-    graph.advance(REVOCATIONS)
+    rows = await write_revoking(graph, REMOVE_CLIENT, {"client_id": client_id, "now": now})
     return bool(rows and rows[0]["removed"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 from graph.driver import Graph
-from graph.oauth.families import REVOCATIONS
+from graph.oauth.families import write_revoking
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT auth_code_hash IF NOT EXISTS FOR (n:AuthCode) REQUIRE n.hash IS UNIQUE",
@@ -116,7 +116,8 @@ async def claim_code(graph: Graph, code_hash: str, now: int) -> bool:
 
 async def revoke_family_of_code(graph: Graph, code: CodeRecord, now: int) -> None:
     """Revoke what the code's first exchange issued, even if it is not saved yet."""
-    await graph.write(
+    await write_revoking(
+        graph,
         REVOKE_FAMILY_OF_CODE,
         {
             "family_id": code.family_id,
@@ -127,4 +128,3 @@ async def revoke_family_of_code(graph: Graph, code: CodeRecord, now: int) -> Non
             "now": now,
         },
     )
-    graph.advance(REVOCATIONS)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+from neo4j import AsyncManagedTransaction
+
 from graph.driver import Graph
 
 STATEMENTS: tuple[LiteralString, ...] = (
@@ -18,12 +20,26 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "FOR (n:TokenFamily) ON (n.customer_id, n.client_id)",
     "CREATE INDEX token_family_client IF NOT EXISTS FOR (n:TokenFamily) ON (n.client_id)",
     "CREATE INDEX token_family_expiry IF NOT EXISTS FOR (n:TokenFamily) ON (n.expires_at)",
+    "CREATE CONSTRAINT revocation_clock_id IF NOT EXISTS "
+    "FOR (n:RevocationClock) REQUIRE n.id IS UNIQUE",
 )
 
 
 # The epoch (Graph.epoch) that every revocation through a Graph advances: the
-# resource server's short-lived cache of live families watches it.
+# resource server's cache of live families watches it, so a revocation made
+# by this process bites on its very next request.
 REVOCATIONS = "revocations"
+
+# Every write that can end a token's life also ticks this clock, in the same
+# transaction. Other processes read the one number a moment (gateway/oauth/
+# liveness.py) instead of asking after each token family on every request.
+TICK: LiteralString = """
+MERGE (k:RevocationClock {id: 'revocations'})
+SET k.value = coalesce(k.value, 0) + 1
+"""
+CLOCK: LiteralString = (
+    "OPTIONAL MATCH (k:RevocationClock {id: 'revocations'}) RETURN k.value AS value"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ class LiveFamily:
     customer_id: str | None
     client_kind: str
     allowed_scopes: frozenset[str]
+    expires_at: int  # the family's end (seconds since the epoch): kept no longer
 
 
 # Families a day past their end (and their refresh tokens) are swept as new ones
@@ -77,7 +94,7 @@ WHERE f.revoked_at IS NULL AND f.expires_at > $now
   AND (f.customer_id IS NULL OR EXISTS { (:Customer {id: f.customer_id}) })
 MATCH (c:Client {client_id: f.client_id})
 RETURN f.client_id AS client_id, f.customer_id AS customer_id,
-       c.kind AS kind, c.allowed_scopes AS allowed
+       c.kind AS kind, c.allowed_scopes AS allowed, f.expires_at AS expires_at
 """
 
 
@@ -115,8 +132,7 @@ async def get_family(graph: Graph, family_id: str) -> FamilyRecord | None:
 
 
 async def revoke_family(graph: Graph, family_id: str, now: int) -> bool:
-    rows = await graph.write(REVOKE_FAMILY, {"id": family_id, "now": now})
-    graph.advance(REVOCATIONS)
+    rows = await write_revoking(graph, REVOKE_FAMILY, {"id": family_id, "now": now})
     return bool(rows and rows[0]["revoked"])
 
 
@@ -130,4 +146,31 @@ async def live_family(graph: Graph, family_id: str, now: int) -> LiveFamily | No
         customer_id=row["customer_id"],
         client_kind=row["kind"],
         allowed_scopes=frozenset(row["allowed"]),
+        expires_at=row["expires_at"],
     )
+
+
+async def revocation_clock(graph: Graph) -> int:
+    """How many revoking writes the graph has seen (0 before the first)."""
+    rows = await graph.read(CLOCK)
+    return int(rows[0]["value"] or 0) if rows else 0
+
+
+async def tick(tx: AsyncManagedTransaction) -> None:
+    """Tick the revocation clock inside a revoking write's transaction."""
+    await (await tx.run(TICK)).consume()
+
+
+async def write_revoking(
+    graph: Graph, query: LiteralString, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run a write that can end tokens' lives and tick the clock, in one transaction."""
+
+    async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
+        rows = [record.data() async for record in await tx.run(query, params)]
+        await tick(tx)
+        return rows
+
+    rows = await graph.write_tx(work)
+    graph.advance(REVOCATIONS)
+    return rows

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import LiteralString
 
 from graph.driver import Graph
-from graph.oauth.families import REVOCATIONS
+from graph.oauth.families import write_revoking
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ async def list_grants(graph: Graph, customer_id: str) -> list[GrantRecord]:
 
 async def revoke_grant(graph: Graph, customer_id: str, client_id: str, now: int) -> bool:
     """Delete the grant and revoke the pair's tokens; True if anything was revoked."""
-    rows = await graph.write(
-        REVOKE_GRANT, {"customer_id": customer_id, "client_id": client_id, "now": now}
+    rows = await write_revoking(
+        graph, REVOKE_GRANT, {"customer_id": customer_id, "client_id": client_id, "now": now}
     )
-    graph.advance(REVOCATIONS)
     return bool(rows and (rows[0]["grants"] or rows[0]["families"]))

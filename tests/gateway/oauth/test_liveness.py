@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from gateway import create_app
 from gateway.oauth.devtokens import dev_token
 from graph import Graph, connect, revoke_grant
+from graph.erasure import erase_customer
 from graph.oauth import merge_grant
 from tests.gateway.conftest import settings_for_tests
 
@@ -64,7 +65,28 @@ async def test_a_grant_checked_a_moment_ago_is_not_asked_again(demo_graph: Graph
         first = await reads_for(app, http, token)
         second = await reads_for(app, http, token)
     assert first[0] == second[0] == 200
-    assert second[1] == first[1] - 1  # the same answer, without the liveness read
+    # The same answer, without the revocation clock's read or the family's.
+    assert second[1] == first[1] - 2
+
+
+async def test_after_the_moment_one_read_of_the_clock_serves_every_family(
+    demo_graph: Graph,
+) -> None:
+    # A shop's customers come back rarely: a read per family each moment would
+    # be a read for nearly every request. The clock is one number for all.
+    await add_customer(demo_graph, "c1")
+    await add_customer(demo_graph, "c2")
+    async with gateway(ttl=1.0) as (app, http):
+        tokens = [(await token_for(app, customer))[1] for customer in ("c1", "c2")]
+        seen = [await reads_for(app, http, token) for token in tokens]
+        await asyncio.sleep(1.1)  # past the moment: the clock is read again
+        again = [await reads_for(app, http, token) for token in tokens]
+    assert {status for status, _ in seen + again} == {200}
+    # Read again: the clock once, and nothing for either family (both known,
+    # the clock unmoved), where the first sight of a family cost its read.
+    (_, first_again), (_, second_again) = again
+    assert first_again == second_again + 1
+    assert second_again == seen[1][1] - 1
 
 
 async def test_a_revocation_through_this_process_bites_on_the_next_request(
@@ -76,6 +98,23 @@ async def test_a_revocation_through_this_process_bites_on_the_next_request(
         before, _ = await reads_for(app, http, token)  # now kept as alive for 30 s
         await revoke_grant(app.state.graph, "c1", client_id, 0)
         after, _ = await reads_for(app, http, token)
+    assert (before, after) == (200, 401)
+
+
+async def test_an_erasure_by_another_process_ends_its_tokens_within_the_moment(
+    demo_graph: Graph, neo4j_settings: object
+) -> None:
+    await add_customer(demo_graph, "c1")
+    elsewhere = connect(neo4j_settings)  # type: ignore[arg-type]  # another process's Graph
+    try:
+        async with gateway(ttl=0.5) as (app, http):
+            _, token = await token_for(app, "c1")
+            before, _ = await reads_for(app, http, token)
+            assert await erase_customer(elsewhere, "c1", app.state.settings.pii_secret())
+            await asyncio.sleep(0.6)
+            after, _ = await reads_for(app, http, token)
+    finally:
+        await elsewhere.close()
     assert (before, after) == (200, 401)
 
 

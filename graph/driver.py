@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, TypeVar
 
@@ -100,6 +100,8 @@ class Graph:
         # When Neo4j last answered a query: a deadline missed while others were
         # answered means slow (cold caches, a heavy query), not hung.
         self._answered_at = 0.0
+        # Queries past their deadline, left to finish (see _within).
+        self._unwaited: set[asyncio.Future[Any]] = set()
         self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
@@ -132,12 +134,15 @@ class Graph:
         safe to repeat, and within the same deadline.
         """
         self.round_trips += 1
-        async with self._bounded("read", self.deadline):
+
+        async def once_or_twice() -> list[dict[str, Any]]:
             try:
                 return await self._read_once(query, params)
             except TransientError:
                 self.round_trips += 1
                 return await self._read_once(query, params)
+
+        return await self._bounded("read", self.deadline, once_or_twice)
 
     async def _read_once(self, query: LiteralString, params: Params | None) -> list[dict[str, Any]]:
         async with self.driver.session(
@@ -151,27 +156,32 @@ class Graph:
     ) -> list[dict[str, Any]]:
         """Run a write query in its own transaction and return its records as dicts."""
         self.round_trips += 1
-        async with self._bounded("write", self.write_deadline):
+
+        async def run() -> list[dict[str, Any]]:
             result = await self.driver.execute_query(
                 Query(query, timeout=self.query_timeout),
                 parameters_=dict(params or {}),
                 routing_=RoutingControl.WRITE,
                 database_=self.database,
             )
-        return [record.data() for record in result.records]
+            return [record.data() for record in result.records]
+
+        return await self._bounded("write", self.write_deadline, run)
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
         self.round_trips += 1
-        async with (
-            self._bounded("write", self.write_deadline),
-            self.driver.session(database=self.database) as session,
-        ):
-            return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
 
-    @asynccontextmanager
-    async def _bounded(self, kind: str, deadline: float | None) -> AsyncIterator[None]:
-        """The driver's errors translated, the deadline kept, the time reported.
+        async def run() -> T:
+            async with self.driver.session(database=self.database) as session:
+                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+
+        return await self._bounded("write", self.write_deadline, run)
+
+    async def _bounded(
+        self, kind: str, deadline: float | None, work: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``work()``'s answer: the driver's errors translated, the deadline kept, the time told.
 
         With a cooldown: once Neo4j is found down (a refused connection) or hung
         (a deadline passed and no other query was answered meanwhile),
@@ -186,23 +196,47 @@ class Graph:
         began, sent = time.perf_counter(), time.monotonic()
         try:
             with _graph_errors(self.query_timeout):
-                if deadline is None:
-                    yield
-                else:
-                    try:
-                        async with asyncio.timeout(deadline):
-                            yield
-                    except TimeoutError as exc:
-                        raise GraphUnavailable(f"no answer within {deadline}s") from exc
+                answer = await (work() if deadline is None else self._within(deadline, work))
         except GraphUnavailable as exc:
             if self.cooldown and self._looks_down(exc, since=sent):
                 self._quiet_until = time.monotonic() + self.cooldown
             raise
         else:
             self._answered_at = time.monotonic()
+            return answer
         finally:
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
+
+    async def _within(self, deadline: float, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()``'s answer if it comes within ``deadline``; else GraphUnavailable.
+
+        The caller stops waiting, but the query is not cancelled: it runs to its
+        end (Neo4j stops it at ``query_timeout``) and its answer is dropped.
+        Cancelling it would also throw away the plan Neo4j was making, so a
+        cold server whose planning takes longer than the deadline (seconds, on
+        a busy machine) would never warm up: every try cut off, every request
+        UNAVAILABLE, for good.
+        """
+        task = asyncio.ensure_future(work())
+        try:
+            async with asyncio.timeout(deadline):
+                return await asyncio.shield(task)
+        except TimeoutError as exc:
+            self._let_finish(task)
+            raise GraphUnavailable(f"no answer within {deadline}s") from exc
+        except asyncio.CancelledError:
+            self._let_finish(task)  # the caller gave up (a budget, a disconnect)
+            raise
+
+    def _let_finish(self, task: asyncio.Future[Any]) -> None:
+        self._unwaited.add(task)
+        task.add_done_callback(self._dropped)
+
+    def _dropped(self, task: asyncio.Future[Any]) -> None:
+        self._unwaited.discard(task)
+        if not task.cancelled():
+            task.exception()  # nobody waits for it: not an error to report
 
     def _looks_down(self, exc: GraphUnavailable, *, since: float) -> bool:
         if not _unreachable(exc):
@@ -222,6 +256,8 @@ class Graph:
         return True
 
     async def close(self) -> None:
+        for task in list(self._unwaited):
+            task.cancel()
         await self.driver.close()
 
 

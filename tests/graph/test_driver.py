@@ -80,3 +80,32 @@ async def test_a_deadline_missed_when_nothing_answered_lately_refuses_at_once(
             await graph.read("RETURN 1 AS ok")
     finally:
         await graph.close()
+
+
+async def test_a_query_past_its_deadline_still_runs_to_its_end(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # The caller hears UNAVAILABLE at the deadline, but the query is not
+    # cancelled: cancelling also threw away the plan a cold Neo4j was making,
+    # and one whose planning took longer than the deadline never warmed up.
+    # Here the query waits on a lock another transaction holds for a while.
+    graph = connect(replace(neo4j_settings, write_deadline=0.3, query_timeout=10.0))
+    holder = connect(neo4j_settings)
+    try:
+        await graph.write("MERGE (p:DeadlineProbe {id: 1}) SET p.late = null")
+        async with holder.driver.session(database=holder.database) as session:
+            tx = await session.begin_transaction()
+            await (await tx.run("MATCH (p:DeadlineProbe {id: 1}) SET p.held = true")).consume()
+            with pytest.raises(GraphUnavailable, match="no answer within"):
+                await graph.write("MATCH (p:DeadlineProbe {id: 1}) SET p.late = 'written'")
+            await tx.commit()
+        for _ in range(50):
+            rows = await holder.read("MATCH (p:DeadlineProbe {id: 1}) RETURN p.late AS late")
+            if rows[0]["late"] is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert rows == [{"late": "written"}]
+    finally:
+        await holder.write("MATCH (p:DeadlineProbe) DELETE p")
+        await holder.close()
+        await graph.close()

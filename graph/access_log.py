@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from graph.customers import to_datetime
 from graph.driver import Graph
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +47,19 @@ class CategoryUse:
     last_used_at: datetime
 
 
+# A batch goes as compact lists, not maps: a flush sends hundreds of records
+# that share a few shapes (client, purpose, plugin, categories, fields), and
+# packing a map and a datetime per record was a sixth of the CPU of a request
+# that reads a customer's purchases. ``at`` travels as epoch seconds and
+# nanoseconds, which Neo4j turns into the same UTC datetime.
 WRITE_ACCESS_RECORDS: LiteralString = """
 UNWIND $rows AS r
-MATCH (c:Customer {id: r.customer_id})
-MERGE (a:AccessRecord {id: r.id})
-ON CREATE SET a.at = r.at, a.client_id = r.client_id, a.client_kind = r.client_kind,
-              a.purpose = r.purpose, a.plugin = r.plugin, a.categories = r.categories,
-              a.fields = r.fields
+WITH r, $shapes[r[4]] AS s
+MATCH (c:Customer {id: r[1]})
+MERGE (a:AccessRecord {id: r[0]})
+ON CREATE SET a.at = datetime({epochSeconds: r[2], nanosecond: r[3]}),
+              a.client_id = s[0], a.client_kind = s[1], a.purpose = s[2], a.plugin = s[3],
+              a.categories = s[4], a.fields = s[5]
 MERGE (a)-[:ABOUT]->(c)
 """
 
@@ -78,21 +86,19 @@ ORDER BY category, last_used_at DESC
 
 
 async def write_access_records(graph: Graph, records: Sequence[AccessRecord]) -> None:
-    rows = [
-        {
-            "id": r.id,
-            "customer_id": r.customer_id,
-            "at": r.at,
-            "client_id": r.client_id,
-            "client_kind": r.client_kind,
-            "purpose": r.purpose,
-            "plugin": r.plugin,
-            "categories": list(r.categories),
-            "fields": list(r.fields),
-        }
-        for r in records
-    ]
-    await graph.write(WRITE_ACCESS_RECORDS, {"rows": rows})
+    shapes: dict[tuple[Any, ...], int] = {}
+    rows = []
+    for r in records:
+        shape = (r.client_id, r.client_kind, r.purpose, r.plugin, r.categories, r.fields)
+        index = shapes.setdefault(shape, len(shapes))
+        since = r.at - EPOCH
+        seconds = since.days * 86_400 + since.seconds
+        rows.append([r.id, r.customer_id, seconds, since.microseconds * 1000, index])
+    params = {
+        "rows": rows,
+        "shapes": [[*shape[:4], list(shape[4]), list(shape[5])] for shape in shapes],
+    }
+    await graph.write(WRITE_ACCESS_RECORDS, params)
 
 
 def _record(customer_id: str, row: dict[str, Any]) -> AccessRecord:

@@ -26,6 +26,7 @@ from gateway.fields import (
     TypeSpec,
 )
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
+from gateway.hookspecs import API_VERSION
 from gateway.inputs import flat_input
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
@@ -60,6 +61,7 @@ from gateway.strategies import (
 
 __all__ = [
     "ANONYMOUS",
+    "API_VERSION",
     "NOT_PERSONAL",
     "PERSONALISATION",
     "BadUserInput",

@@ -14,7 +14,7 @@ plugins, names the plugin it came from.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
 
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     from graph import Graph
 
 hookspec = pluggy.HookspecMarker("tightrope")
+
+# The version of the plugin API: these hooks and what ``tightrope`` exports
+# (docs/plugin-api.md says how it moves). The minor number grows when a hook, a
+# hook parameter or an export is added; the major when one is removed or changes
+# meaning, which happens only after a release that warns about it.
+API_VERSION: Final = "1.0"
 
 
 @hookspec

@@ -16,17 +16,19 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
     ClientKind,
     DataCategory,
     FieldSpec,
+    Graph,
     Principal,
     Purpose,
     RowRule,
     ScopeSpec,
     hookimpl,
+    list_grants,
+    revoke_grant,
 )
-from graph import Graph, list_grants, revoke_grant
 
 Info = strawberry.Info
 

@@ -12,35 +12,33 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
     BadUserInput,
+    Brand,
+    Category,
     Connection,
     FieldSpec,
+    Graph,
     NotFound,
+    Product,
+    ProductPage,
     Settings,
     TypeSpec,
     VersionedCache,
+    brands_by_id,
     cached_batch_loader,
+    catalogue_version,
+    categories_by_id,
+    categories_of_products,
+    children_of,
     connection_fields,
     connection_types,
     decode_cursor,
     encode_cursor,
     hookimpl,
+    list_products,
     make_connection,
     page_size,
-)
-from graph import (
-    Brand,
-    Category,
-    Graph,
-    Product,
-    ProductPage,
-    brands_by_id,
-    catalogue_version,
-    categories_by_id,
-    categories_of_products,
-    children_of,
-    list_products,
     products_by_sku,
     search_products,
 )

@@ -26,20 +26,24 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
+    PURPOSES,
     BadUserInput,
+    Consent,
     ConsentQuestion,
+    CustomerRef,
     DataCategory,
     Decision,
     FieldSpec,
+    Graph,
     Purpose,
     RequestGate,
     RowRule,
     Settings,
+    consent_history,
     hookimpl,
     page_size,
 )
-from graph import PURPOSES, Consent, CustomerRef, Graph, consent_history
 
 Info = strawberry.Info
 

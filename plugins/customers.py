@@ -15,24 +15,22 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
+    Customer,
+    CustomerRef,
     DataCategory,
+    Device,
     FieldSpec,
     NotFound,
     Principal,
     Purpose,
     RowRule,
-    batch_loader,
-    hookimpl,
-)
-from graph import (
-    Customer,
-    CustomerRef,
-    Device,
     Session,
+    batch_loader,
     customers_by_id,
     devices_by_id,
     devices_of_customers,
+    hookimpl,
     sessions_by_id,
 )
 

@@ -22,8 +22,18 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import BadUserInput, FieldSpec, Principal, RequestGate, flat_input, hookimpl
-from graph import Event, RowError, parse_event, write_events
+from tightrope import (
+    BadUserInput,
+    Event,
+    FieldSpec,
+    Principal,
+    RequestGate,
+    RowError,
+    flat_input,
+    hookimpl,
+    parse_event,
+    write_events,
+)
 
 Info = strawberry.Info
 

@@ -24,16 +24,26 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
     BadUserInput,
+    CartItem,
+    CartKey,
     Connection,
+    CustomerRef,
     DataCategory,
     FieldSpec,
+    PurchasePage,
+    PurchasesKey,
     Purpose,
     RowRule,
+    Session,
     Settings,
     TypeSpec,
+    ViewedProduct,
+    ViewsKey,
     batch_loader,
+    carts_of_customers,
+    carts_of_sessions,
     connection_fields,
     connection_types,
     decode_cursor,
@@ -41,18 +51,6 @@ from gateway import (
     hookimpl,
     make_connection,
     page_size,
-)
-from graph import (
-    CartItem,
-    CartKey,
-    CustomerRef,
-    PurchasePage,
-    PurchasesKey,
-    Session,
-    ViewedProduct,
-    ViewsKey,
-    carts_of_customers,
-    carts_of_sessions,
     purchases_of_customers,
     views_of_customers,
     views_of_sessions,

@@ -11,8 +11,7 @@ from collections.abc import Awaitable
 
 from starlette.requests import Request
 
-from gateway import hookimpl, password_sign_in
-from graph import Graph
+from tightrope import Graph, hookimpl, password_sign_in
 
 
 @hookimpl(trylast=True)

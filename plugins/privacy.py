@@ -21,28 +21,33 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import (
+from tightrope import (
+    AccessRecord,
     BadUserInput,
     ClientKind,
     Connection,
+    CustomerRef,
     DataCategory,
     FieldRegistry,
     FieldSpec,
+    Graph,
     NotFound,
     Purpose,
     RowRule,
     ScopeSpec,
     Settings,
     TypeSpec,
+    access_log_page,
+    category_use,
     connection_fields,
     connection_types,
+    data_held,
     decode_cursor,
     encode_cursor,
     hookimpl,
     make_connection,
     page_size,
 )
-from graph import AccessRecord, CustomerRef, Graph, access_log_page, category_use, data_held
 
 Info = strawberry.Info
 

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import (
+from tightrope import (
+    Customer,
     DataCategory,
     FieldSpec,
+    Product,
     Purpose,
     Reason,
     Recommendation,
     RowRule,
+    Session,
     Settings,
     Subject,
     TypeSpec,
     hookimpl,
     page_size,
 )
-from graph import Customer, Product, Session
 
 Info = strawberry.Info
 

@@ -21,19 +21,23 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tqdm import tqdm
 
-from gateway import (
+from plugins.recommenders._items import chunks, run_id
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Graph,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    customers_who_bought,
+    drop_preferences,
+    drop_stale,
     hookimpl,
+    write_preferences,
 )
-from graph import Graph, customers_who_bought, drop_preferences, drop_stale, write_preferences
-from plugins.recommenders._items import chunks, run_id
 
 SOURCE = "tightrope-affinity"
 RANKING = "trending"

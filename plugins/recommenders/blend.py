@@ -32,15 +32,15 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
     NOT_PERSONAL,
     BlendRequest,
+    Product,
     Reason,
     Recommendation,
     StrategyResult,
     hookimpl,
 )
-from graph import Product
 
 
 class BlendSettings(BaseSettings):

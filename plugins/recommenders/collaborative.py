@@ -29,19 +29,23 @@ from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, cooccurrence, run_id
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Edge,
+    Graph,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    drop_stale,
     hookimpl,
+    purchase_interactions,
+    write_related,
 )
-from graph import Edge, Graph, drop_stale, purchase_interactions, write_related
-from plugins.recommenders._items import chunks, cooccurrence, run_id
 
 KIND = "ease"
 SOURCE = "tightrope-collaborative"

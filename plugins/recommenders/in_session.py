@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway import (
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
     Reason,
+    Seen,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
     hookimpl,
 )
-from graph import Seen
 
 KINDS = ("viewed_together", "bought_together")
 # Products of the visit that count: the latest views and the basket.

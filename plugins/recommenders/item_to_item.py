@@ -26,28 +26,26 @@ from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, cooccurrence, run_id
+from tightrope import (
     NOT_PERSONAL,
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Edge,
+    Graph,
     Reason,
+    Related,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
-    hookimpl,
-)
-from graph import (
-    Edge,
-    Graph,
-    Related,
     drop_stale,
+    hookimpl,
     purchase_interactions,
     session_interactions,
     write_related,
 )
-from plugins.recommenders._items import chunks, cooccurrence, run_id
 
 BOUGHT = "bought_together"
 VIEWED = "viewed_together"

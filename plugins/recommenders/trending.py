@@ -19,19 +19,23 @@ from collections.abc import Sequence
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, run_id
+from tightrope import (
     NOT_PERSONAL,
     Candidate,
     DataCategory,
+    Graph,
+    Ranking,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    drop_stale,
     hookimpl,
+    trends,
+    write_rankings,
 )
-from graph import Graph, Ranking, drop_stale, trends, write_rankings
-from plugins.recommenders._items import chunks, run_id
 
 KIND = "trending"
 SOURCE = "tightrope-trending"

@@ -28,6 +28,7 @@ from gateway.fields import (
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.hookspecs import API_VERSION
 from gateway.inputs import flat_input
+from gateway.manifests import Manifest, UndeclaredRead
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
     Connection,
@@ -39,6 +40,7 @@ from gateway.pagination import (
     make_connection,
     page_size,
 )
+from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
 from gateway.plugins import hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
 from gateway.settings import Settings
@@ -81,12 +83,15 @@ __all__ = [
     "Forbidden",
     "GatewayError",
     "Internal",
+    "Manifest",
     "NotFound",
     "PageInfo",
+    "PluginGraph",
     "Principal",
     "Purpose",
     "QueryTooComplex",
     "RateLimited",
+    "RawCypherNotDeclared",
     "Reason",
     "Recommendation",
     "Recommender",
@@ -104,6 +109,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UndeclaredCategory",
+    "UndeclaredRead",
     "VersionedCache",
     "batch_loader",
     "cached_batch_loader",

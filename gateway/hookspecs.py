@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.gate import ConsentPolicy
+    from gateway.manifests import Manifest
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
     from graph import Graph
@@ -51,6 +52,26 @@ def register_settings() -> type[BaseSettings] | None:
     instance with ``info.context.plugin_settings(Model)``.
 
     Collecting: one model per plugin.
+    """
+
+
+@hookspec
+def plugin_manifest() -> Manifest | None:
+    """What the plugin does with customers' data: a ``tightrope.Manifest``.
+
+    ``purposes`` the plugin's fields, strategies and ``decide`` calls serve;
+    ``categories`` the data categories its fields and strategies reveal and the
+    repository functions it calls read or write; ``raw_cypher``, only if it
+    runs queries of its own, why (its graph then runs any Cypher, and
+    ``tightrope plugins`` warns about it). Without a manifest a plugin declares
+    nothing: catalogue fields and non-personal strategies only.
+
+    Start-up refuses a plugin whose fields or strategies use a purpose or
+    category it did not declare; at run time its graph and the gate refuse
+    reads outside it with a ``FORBIDDEN`` error naming the plugin.
+    ``tightrope plugins`` shows every manifest.
+
+    Collecting: one manifest per plugin.
     """
 
 

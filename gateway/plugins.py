@@ -8,12 +8,13 @@ named in ``disabled_plugins`` is never imported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, LiteralString, cast
 
 import pluggy
+from pluggy import HookImpl
 
 from gateway import hookspecs
 
@@ -24,6 +25,22 @@ hookimpl = pluggy.HookimplMarker(GROUP)
 
 class PluginError(Exception):
     """A plugin could not be loaded or registered, or clashes with another; names them."""
+
+
+class PerPlugin:
+    """A hook argument whose value depends on the plugin called, such as its own graph."""
+
+    def __init__(self, value_for: Callable[[str], object]) -> None:
+        self.value_for = value_for
+
+
+def arguments_for(impl: HookImpl, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments an implementation asks for, each plugin's own where they differ."""
+    args = {}
+    for arg in impl.argnames:
+        value = kwargs[arg]
+        args[arg] = value.value_for(impl.plugin_name) if isinstance(value, PerPlugin) else value
+    return args
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,7 @@ class PluginHost:
                 # Wrappers wrap pluggy's own call loop; here each plugin is called alone.
                 continue
             name = impl.plugin_name
-            args = {arg: kwargs[arg] for arg in impl.argnames}
+            args = arguments_for(impl, kwargs)
             try:
                 result = impl.function(**args)
             except Exception as exc:
@@ -120,7 +137,7 @@ class PluginHost:
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
-            args = {arg: kwargs[arg] for arg in impl.argnames}
+            args = arguments_for(impl, kwargs)
             try:
                 result = impl.function(**args)
             except Exception as exc:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,7 @@ ORDER BY category, last_used_at DESC
 """
 
 
+@reads("profile")
 async def write_access_records(graph: Graph, records: Sequence[AccessRecord]) -> None:
     rows = [
         {
@@ -112,6 +113,7 @@ def _record(customer_id: str, row: dict[str, Any]) -> AccessRecord:
     )
 
 
+@reads("profile")
 async def access_log_page(
     graph: Graph,
     customer_id: str,
@@ -132,6 +134,7 @@ async def access_log_page(
     return [_record(customer_id, row) for row in rows]
 
 
+@reads("profile")
 async def category_use(graph: Graph, customer_id: str) -> list[CategoryUse]:
     """Per category, plugin and purpose: when the customer's data was last read."""
     rows = await graph.read(CATEGORY_USE, {"customer_id": customer_id})

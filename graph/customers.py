@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from graph.batch import many_per_key, one_per_key
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Customer, Device, Session
 
 CUSTOMERS_BY_ID: LiteralString = """
@@ -74,21 +74,25 @@ def _session(row: dict[str, Any]) -> Session:
     )
 
 
+@reads("profile")
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
     rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, lambda row: Customer(row["id"], to_datetime(row["created_at"])))
 
 
+@reads("browsing_history")
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:
     rows = await graph.read(SESSIONS_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, _session)
 
 
+@reads("device")
 async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]:
     rows = await graph.read(DEVICES_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, _device)
 
 
+@reads("device")
 async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[Device]]:
     """Each customer's linked devices, most recently seen first."""
     rows = await graph.read(DEVICES_OF_CUSTOMERS, {"ids": list(ids)})

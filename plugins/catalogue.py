@@ -19,6 +19,7 @@ from tightrope import (
     Connection,
     FieldSpec,
     Graph,
+    Manifest,
     NotFound,
     Product,
     ProductPage,
@@ -213,3 +214,8 @@ def register_fields() -> list[FieldSpec]:
         ),
         *connection_fields("Product"),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(description="The catalogue: products, brands, categories. Nothing personal.")

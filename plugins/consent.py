@@ -36,6 +36,7 @@ from tightrope import (
     Decision,
     FieldSpec,
     Graph,
+    Manifest,
     Purpose,
     RequestGate,
     RowRule,
@@ -171,7 +172,7 @@ async def customer_consent_history(
 ) -> list[ConsentChange]:
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     changes = await consent_history(
         graph, root.id, size, None if purpose is None else _known(purpose)
     )
@@ -230,3 +231,14 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SELF,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.PROFILE}),
+        description=(
+            "The consent policy (purpose x category), a customer's consents and their history."
+        ),
+    )

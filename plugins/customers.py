@@ -21,6 +21,7 @@ from tightrope import (
     DataCategory,
     Device,
     FieldSpec,
+    Manifest,
     NotFound,
     Principal,
     Purpose,
@@ -180,3 +181,14 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SESSION,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset(
+            {DataCategory.PROFILE, DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}
+        ),
+        description="Customers, their devices and sessions, to the customer and the back office.",
+    )

@@ -24,8 +24,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tightrope import (
     BadUserInput,
+    DataCategory,
     Event,
     FieldSpec,
+    Manifest,
     Principal,
     RequestGate,
     RowError,
@@ -127,7 +129,9 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
         input_index.append(index)
     # write_events also rejects an event id reused for a different event, and a
     # customer's events for a session signed in as someone else.
-    result = await write_events(info.context.graph, parsed, as_customer=principal.customer_id)
+    result = await write_events(
+        info.context.graph_for(info), parsed, as_customer=principal.customer_id
+    )
     for problem in result.rejected:
         index = input_index[problem.index]
         rejected.append(
@@ -165,3 +169,15 @@ def register_fields() -> list[FieldSpec]:
             scopes=frozenset({"events:write"}),
         )
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        categories=frozenset(
+            {DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY, DataCategory.DEVICE}
+        ),
+        description=(
+            "Writes the views, baskets, purchases and sign-ins the shop sends (trackEvents)."
+        ),
+    )

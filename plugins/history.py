@@ -32,6 +32,7 @@ from tightrope import (
     CustomerRef,
     DataCategory,
     FieldSpec,
+    Manifest,
     PurchasePage,
     PurchasesKey,
     Purpose,
@@ -256,3 +257,12 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec("CartItem", "product", "Product!", data_category=browsing),
         FieldSpec("CartItem", "addedAt", "DateTime!", attr="added_at", data_category=browsing),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE, Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description="What a customer bought, viewed and has in the basket.",
+    )

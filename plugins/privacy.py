@@ -31,6 +31,7 @@ from tightrope import (
     FieldRegistry,
     FieldSpec,
     Graph,
+    Manifest,
     NotFound,
     Purpose,
     RowRule,
@@ -121,7 +122,7 @@ async def access_log(
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     after_at, after_id = _after(after)
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     records = await access_log_page(graph, root.id, size + 1, after_at, after_id)
     page = records[:size]
     cursors = [encode_cursor({"at": r.at.isoformat(), "id": r.id}) for r in page]
@@ -146,7 +147,7 @@ def _readers(registry: FieldRegistry) -> dict[str, set[tuple[str, str]]]:
 
 
 async def data_about_me(root: CustomerRef, info: Info) -> list[DataAboutMe]:
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     held = await data_held(graph, root.id)
     if held is None:
         raise NotFound(f"no customer with id {root.id!r}", id=root.id)
@@ -222,3 +223,21 @@ def register_fields() -> list[FieldSpec]:
         ),
         *connection_fields("AccessRecord"),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset(
+            {
+                DataCategory.PROFILE,
+                DataCategory.CONTACT,
+                DataCategory.PURCHASE_HISTORY,
+                DataCategory.BROWSING_HISTORY,
+                DataCategory.DEVICE,
+                DataCategory.DERIVED_PREFERENCES,
+            }
+        ),
+        description="The customer's access log and a summary of everything held about them.",
+    )

@@ -17,6 +17,7 @@ from tightrope import (
     Customer,
     DataCategory,
     FieldSpec,
+    Manifest,
     Product,
     Purpose,
     Reason,
@@ -139,3 +140,12 @@ def register_fields() -> list[FieldSpec]:
             description="personalisation, or not_personal.",
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.BROWSING_HISTORY, DataCategory.DERIVED_PREFERENCES}),
+        description="The recommendation fields and what a customer's preferences are.",
+    )

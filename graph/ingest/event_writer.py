@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from neo4j import AsyncManagedTransaction
 
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.ingest.cypher import (
     EVENT_STATEMENTS,
     LOCK_SESSIONS,
@@ -300,6 +300,7 @@ async def _write_batch(
     return await graph.write_tx(work)
 
 
+@reads("purchase_history", "browsing_history", "device")
 async def write_events(
     graph: Graph,
     events: Sequence[Event],

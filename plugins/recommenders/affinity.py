@@ -27,6 +27,8 @@ from tightrope import (
     Candidate,
     DataCategory,
     Graph,
+    Manifest,
+    Purpose,
     Reason,
     Settings,
     StrategyData,
@@ -119,3 +121,12 @@ async def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Non
     """Preferences serve personalisation: they go when that consent does."""
     if purpose == PERSONALISATION:
         await drop_preferences(graph, customer_id, SOURCE)
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.DERIVED_PREFERENCES}),
+        description="Brand and category preferences derived from a customer's purchases.",
+    )

@@ -36,6 +36,8 @@ from tightrope import (
     DataCategory,
     Edge,
     Graph,
+    Manifest,
+    Purpose,
     Reason,
     Settings,
     StrategyData,
@@ -147,3 +149,15 @@ class Collaborative:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[Collaborative]:
     return [Collaborative(CollaborativeSettings())]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY}),
+        description=(
+            "A collaborative model fitted on every customer's purchases, applied to"
+            " the customer's own."
+        ),
+    )

@@ -17,6 +17,8 @@ from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Manifest,
+    Purpose,
     Reason,
     Seen,
     Settings,
@@ -111,3 +113,12 @@ class InSession:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[InSession]:
     return [InSession()]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.BROWSING_HISTORY}),
+        description="Products like those viewed in this visit.",
+    )

@@ -34,6 +34,8 @@ from tightrope import (
     DataCategory,
     Edge,
     Graph,
+    Manifest,
+    Purpose,
     Reason,
     Related,
     Settings,
@@ -195,3 +197,15 @@ class BoughtTogether:
 def register_recommenders(settings: Settings) -> list[object]:
     s = ItemToItemSettings()
     return [Similar(s), BoughtTogether(s)]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description=(
+            "Bought and viewed together: co-occurrence over all shoppers; personal "
+            "for a customer's own purchases."
+        ),
+    )

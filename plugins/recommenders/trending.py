@@ -25,6 +25,7 @@ from tightrope import (
     Candidate,
     DataCategory,
     Graph,
+    Manifest,
     Ranking,
     Reason,
     Settings,
@@ -111,3 +112,13 @@ class Trending:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[Trending]:
     return [Trending(TrendingSettings())]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description=(
+            "Trending products: counts over every shopper's views and purchases, no one's own."
+        ),
+    )

@@ -20,7 +20,9 @@ from gateway import (
     DataCategory,
     Decision,
     FieldSpec,
+    Manifest,
     Principal,
+    Purpose,
     hookimpl,
 )
 from graph import Graph, connect, set_consent
@@ -300,6 +302,12 @@ async def strategy(root: object, info: strawberry.Info) -> str:
 
 class Strategy:
     tightrope_name = "co-purchase"
+
+    @hookimpl
+    def plugin_manifest(self) -> Manifest:
+        return Manifest(
+            frozenset({Purpose.PERSONALISATION}), frozenset({DataCategory.PURCHASE_HISTORY})
+        )
 
     @hookimpl
     def register_fields(self) -> list[FieldSpec]:

@@ -41,7 +41,7 @@ from gateway.pagination import (
     page_size,
 )
 from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
-from gateway.plugins import hookimpl
+from gateway.plugins import PluginDeprecationWarning, hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
 from gateway.settings import Settings
 from gateway.strategies import (
@@ -86,6 +86,7 @@ __all__ = [
     "Manifest",
     "NotFound",
     "PageInfo",
+    "PluginDeprecationWarning",
     "PluginGraph",
     "Principal",
     "Purpose",

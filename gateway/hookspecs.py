@@ -14,6 +14,7 @@ plugins, names the plugin it came from.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
@@ -40,6 +41,21 @@ hookspec = pluggy.HookspecMarker("tightrope")
 # hook parameter or an export is added; the major when one is removed or changes
 # meaning, which happens only after a release that warns about it.
 API_VERSION: Final = "1.0"
+
+
+@dataclass(frozen=True)
+class Deprecated:
+    """A hook on its way out: since which API version, gone in which, what to use instead."""
+
+    since: str
+    removal: str
+    instead: str
+
+
+# Hooks that still work but will go. A plugin implementing one gets a
+# PluginDeprecationWarning naming it, the hook and what to use instead, at every
+# start-up (docs/plugin-api.md, "Versions and deprecation"). None yet.
+DEPRECATED: dict[str, Deprecated] = {}
 
 
 @hookspec

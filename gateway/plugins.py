@@ -8,6 +8,8 @@ named in ``disabled_plugins`` is never imported.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -21,6 +23,11 @@ from gateway import hookspecs
 GROUP = "tightrope"
 
 hookimpl = pluggy.HookimplMarker(GROUP)
+log = logging.getLogger("tightrope.plugins")
+
+
+class PluginDeprecationWarning(DeprecationWarning):
+    """A plugin implements a deprecated hook; the message names the plugin and what to use."""
 
 
 class PluginError(Exception):
@@ -98,6 +105,20 @@ class PluginHost:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {self.name_of(exc.plugin)!r}: {exc}") from exc
+
+    def warn_deprecated(self) -> None:
+        """Warn, naming the plugin, about every deprecated hook a plugin implements."""
+        for name, plugin in sorted(self.pm.list_name_plugin()):
+            for caller in self.pm.get_hookcallers(plugin) or ():
+                gone = hookspecs.DEPRECATED.get(caller.name)
+                if gone is None:
+                    continue
+                message = (
+                    f"plugin {name!r} implements {caller.name}, deprecated since plugin API "
+                    f"{gone.since} and removed in {gone.removal}: {gone.instead}"
+                )
+                log.warning("%s", message)
+                warnings.warn(PluginDeprecationWarning(message), stacklevel=2)
 
     def name_of(self, plugin: object) -> str:
         return self.pm.get_name(plugin) or repr(plugin)
@@ -177,6 +198,7 @@ def load_plugins(
         if name not in disabled:
             host.register(plugin, name)
     host.check()
+    host.warn_deprecated()
     return host
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gateway import hookspecs
 from gateway.cli.common import settings
 from gateway.plugins import PluginError, load_plugins
 
@@ -55,6 +56,13 @@ def describe(assembly: Assembly) -> list[str]:
         if manifest.raw_cypher is not None:
             lines.append("  !! RAW CYPHER: this plugin may run any query on the graph, unchecked")
             lines.append(f"  !! (it says why: {manifest.raw_cypher}); read its code before use")
+        for hook in info.hooks:
+            gone = hookspecs.DEPRECATED.get(hook)
+            if gone is not None:
+                lines.append(
+                    f"  !! deprecated hook {hook} (since {gone.since}, removed in "
+                    f"{gone.removal}): {gone.instead}"
+                )
         rows = [
             ("purposes", ", ".join(sorted(manifest.purposes)) or "none"),
             ("categories", ", ".join(sorted(manifest.categories)) or "none (nothing personal)"),

@@ -62,11 +62,10 @@ class UndeclaredRead(Forbidden):
         hint = (
             "ask info.context.graph_for(info) for the graph of the field's plugin"
             if plugin == NO_PLUGIN
-            else "declare it in the plugin's manifest"
+            else "declare it with the plugin_manifest hook"
         )
         super().__init__(
-            f"plugin {plugin!r} {what} {', '.join(missing)}, which its manifest does not "
-            f"declare ({hint})",
+            f"plugin {plugin!r} {what} {', '.join(missing)}: not in its manifest ({hint})",
             plugin=plugin,
             undeclared=missing,
         )

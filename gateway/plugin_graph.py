@@ -48,7 +48,7 @@ class RawCypherNotDeclared(Forbidden):
 
 
 class PluginGraph(Graph):
-    """One plugin's window on the app's graph (shares its driver and round-trip count)."""
+    """One plugin's window on the app's graph: its driver, its queries (counted there)."""
 
     def __init__(self, inner: Graph, plugin: str, manifest: Manifest) -> None:
         # Not Graph.__init__: this is a view of ``inner``, not a second driver.
@@ -71,7 +71,7 @@ class PluginGraph(Graph):
     def granted(self, categories: frozenset[str], what: str) -> Graph:
         if not categories <= self._allowed:
             missing = [f"category {c}" for c in sorted(categories - self._allowed)]
-            error = UndeclaredRead(self.plugin, f"called {what}, which uses", missing)
+            error = UndeclaredRead(self.plugin, f"called {what}, which reads", missing)
             log.error("%s", error.message)
             raise error
         return self.inner

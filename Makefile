@@ -10,7 +10,7 @@ TEST_PORT ?= 7688
 BENCH_PORT ?= 7689
 BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
-.PHONY: install run test lint bench-load bench bench-growth bench-deps neo4j-stop clean
+.PHONY: install run test fuzz soak lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
 
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml) $(wildcard examples/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,22 @@ test: install
 	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
 		TIGHTROPE_NEO4J_PORT=$(TEST_PORT) $(BIN)/pytest $(PYTEST_ARGS)
 
+# `make fuzz`: the generated hostile input of tests/gateway/test_hostile.py at
+# length (make test runs it with a fixed seed and a bounded count).
+FUZZ_EXAMPLES ?= 2000
+fuzz: export TIGHTROPE_FUZZ_EXAMPLES = $(FUZZ_EXAMPLES)
+fuzz:
+	$(MAKE) test PYTEST_ARGS="-q tests/gateway/test_hostile.py -k generated $(PYTEST_ARGS)"
+
+# `make soak`: a served gateway under a steady mixed load (bench/soak.py); not a
+# test. It loads the demo retailer into the Neo4j on SOAK_PORT if that is empty.
+SOAK_PORT ?= 7690
+SOAK_ARGS ?= --duration 300 --rate 20
+soak: install
+	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(SOAK_PORT)
+	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
+		TIGHTROPE_NEO4J_PORT=$(SOAK_PORT) $(BIN)/python -m bench.soak $(SOAK_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,6 +62,13 @@ lint: install
 bench-load: install
 	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(BENCH_PORT)
 	env -u NEO4J_URI TIGHTROPE_NEO4J_PORT=$(BENCH_PORT) $(BIN)/python -m bench.load $(BENCH_ARGS)
+
+# `make bench-linking`: p95 time to decide the links of one incoming event with
+# 100k devices in the graph (bench/linking.py; builds its graph the first time).
+LINKING_BENCH_PORT ?= 7698
+bench-linking: install
+	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(LINKING_BENCH_PORT)
+	env -u NEO4J_URI $(BIN)/python -m bench.linking --port $(LINKING_BENCH_PORT) $(BENCH_ARGS)
 
 # `make bench`: tightrope against @neo4j/graphql and the raw driver on one seeded
 # graph (bench/README.md). Not a test: it needs wrk (Debian) and Node's npm, and
@@ -74,10 +97,21 @@ bench: bench-deps
 bench-growth: bench-deps
 	env -u NEO4J_URI $(BIN)/python -m bench.growth --neo4j-port $(BENCH_PORT) $(BENCH_ARGS)
 
+# `make bench-recs`: p50/p95/p99 of a customer's and a first visit's
+# recommendations on demo graphs of 10k, 100k and 1M events (bench/recs.py),
+# each on a Neo4j of its own (RECS_PORTS, one per size) so that `make bench`'s
+# graph stays up.
+RECS_PORTS ?= 7724,7725,7726
+comma := ,
+bench-recs: $(BIN)/.bench-installed
+	@command -v wrk >/dev/null || { echo "make bench-recs needs wrk (Debian: apt-get install -y wrk)" >&2; exit 1; }
+	env -u NEO4J_URI $(BIN)/python -m bench.recs --neo4j-ports $(RECS_PORTS) $(BENCH_ARGS)
+
 neo4j-stop:
 	-$(BIN)/tightrope neo4j stop
 	-$(BIN)/tightrope neo4j stop --port $(TEST_PORT)
 	-$(BIN)/tightrope neo4j stop --port $(BENCH_PORT)
+	-for port in $(subst $(comma), ,$(RECS_PORTS)); do $(BIN)/tightrope neo4j stop --port $$port; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -45,6 +45,7 @@ from gateway import ClientKind, FieldSpec, Principal, create_app
 from gateway.gate import ScopeGate
 from gateway.settings import load_settings
 from graph import Graph, connect, parse_event, set_consent, write_events
+from graph.pii import DEV_PII_KEY
 from graph.schema import migrate
 
 CUSTOMER = "bench-ana"
@@ -92,7 +93,7 @@ async def seed(graph: Graph) -> None:
         )
         for i, row in enumerate(rows)
     ]
-    assert (await write_events(graph, events)).rejected == []
+    assert (await write_events(graph, events, pii_key=DEV_PII_KEY)).rejected == []
     await set_consent(graph, CUSTOMER, "personalisation", True, source="api", version="bench")
 
 

@@ -29,15 +29,29 @@ from neo4j import GraphDatabase, NotificationMinimumSeverity
 
 ROTATION = 200
 BENCH_CLIENT = "tightrope-bench"
-BENCH_SCOPES = ("profile:read", "purchases:read", "events:write")
+BENCH_SCOPES = ("profile:read", "purchases:read", "recommendations:read", "events:write")
+# The W1 tokens (a customer's profile and purchases) and the W2 tokens (their
+# recommendations) are separate families, as two frontends' would be.
+W1_SCOPES = ("profile:read", "purchases:read")
+W2_SCOPES = ("profile:read", "recommendations:read")
 # Signs the peer's bench tokens only; the bench data is generated.
 PEER_JWT_SECRET = "tightrope-bench-peer-secret-not-a-secret-0123456789"  # noqa: S105
 
+# Customers who bought something and, in the demo's consent mix (graph/demo.py,
+# loaded by `tightrope load demo`), granted personalisation: under the default
+# opt-in regime only they get personal recommendations (W2).
 CUSTOMERS_WITH_PURCHASES = """
-MATCH (c:Customer) WHERE EXISTS { (c)-[:PURCHASED]->() }
+MATCH (c:Customer)
+WHERE EXISTS { (c)-[:PURCHASED]->() }
+  AND EXISTS { (c)-[:CONSENT {purpose: 'personalisation', granted: true}]->(:Purpose) }
 RETURN c.id AS id ORDER BY id LIMIT $n
 """
 ALL_SKUS = "MATCH (p:Product) RETURN p.sku AS sku ORDER BY sku"
+BOUGHT_BY = """
+UNWIND $ids AS id
+MATCH (:Customer {id: id})-[:PURCHASED]->(p:Product)
+RETURN id, collect(DISTINCT p.sku) AS skus
+"""
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ class Fixtures:
     # Per customer, in the order of ``customers``.
     tokens: list[str]
     families: list[str]
+    w2_tokens: list[str]
+    w2_families: list[str]
     peer_tokens: list[str]
     # A token of the bench client for no customer, with events:write (W4).
     events_token: str
@@ -54,7 +70,7 @@ class Fixtures:
 
 
 def choose_ids(uri: str, user: str, password: str) -> tuple[list[str], list[str]]:
-    """200 customers that bought something, and 200 SKUs spread over the catalogue."""
+    """200 consenting customers that bought something, and 200 SKUs spread over the catalogue."""
     with GraphDatabase.driver(
         uri, auth=(user, password), notifications_min_severity=NotificationMinimumSeverity.OFF
     ) as driver:
@@ -70,6 +86,18 @@ def choose_ids(uri: str, user: str, password: str) -> tuple[list[str], list[str]
             f"or products ({len(skus)}) for a rotation of {ROTATION}"
         )
     return customers, skus
+
+
+def bought_by(uri: str, user: str, password: str, customers: list[str]) -> dict[str, set[str]]:
+    """What each customer bought, read straight from the graph (W2's check)."""
+    with GraphDatabase.driver(
+        uri, auth=(user, password), notifications_min_severity=NotificationMinimumSeverity.OFF
+    ) as driver:
+        records, _, _ = driver.execute_query(BOUGHT_BY, {"ids": customers})
+    found: dict[str, set[str]] = {c: set() for c in customers}
+    for r in records:
+        found[r["id"]] = set(r["skus"])
+    return found
 
 
 def peer_token(customer: str, ttl: int = 3600) -> str:
@@ -101,7 +129,13 @@ async def _mint(customers: list[str]) -> dict[str, Any]:
     catalogue = ScopeCatalogue(registry.scopes)
     service = OAuthService(settings, catalogue)
     async with graph_session() as graph:
-        existing = [c for c in await list_clients(graph) if c.name == BENCH_CLIENT]
+        # A graph set up by an older bench has a bench client with fewer scopes:
+        # it is left alone, and a client with every scope the bench needs is made.
+        existing = [
+            c
+            for c in await list_clients(graph)
+            if c.name == BENCH_CLIENT and set(BENCH_SCOPES) <= set(c.allowed_scopes)
+        ]
         if existing:
             client_id = existing[0].client_id
         else:
@@ -114,20 +148,23 @@ async def _mint(customers: list[str]) -> dict[str, Any]:
                 trusted=True,
             )
             client_id = record.client_id
-        tokens = [
-            await dev_token(
-                graph,
-                service,
-                client_id=client_id,
-                customer_id=c,
-                scopes=("profile:read", "purchases:read"),
-            )
-            for c in customers
-        ]
+        minted: dict[tuple[str, ...], list[str]] = {W1_SCOPES: [], W2_SCOPES: []}
+        for scopes, tokens in minted.items():
+            for c in customers:
+                tokens.append(
+                    await dev_token(
+                        graph, service, client_id=client_id, customer_id=c, scopes=scopes
+                    )
+                )
         events = await dev_token(
             graph, service, client_id=client_id, customer_id=None, scopes=("events:write",)
         )
-    return {"client_id": client_id, "tokens": tokens, "events_token": events}
+    return {
+        "client_id": client_id,
+        "tokens": minted[W1_SCOPES],
+        "w2_tokens": minted[W2_SCOPES],
+        "events_token": events,
+    }
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["mint"]:

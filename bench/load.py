@@ -231,7 +231,9 @@ async def _bench(graph: Graph, args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     written = 0
     for start in range(0, n, batch):
-        result = await write_events(graph, main[start : start + batch], batch_size=batch)
+        result = await write_events(
+            graph, main[start : start + batch], batch_size=batch, pii_key=DEV_PII_KEY
+        )
         written += sum(result.created.values())
         if result.rejected:
             raise SystemExit(f"unexpected rejections: {result.rejected[:3]}")
@@ -242,7 +244,7 @@ async def _bench(graph: Graph, args: argparse.Namespace) -> dict[str, Any]:
 
     again = main[: min(n, args.repeat)]
     began = time.perf_counter()
-    result = await write_events(graph, again, batch_size=batch)
+    result = await write_events(graph, again, batch_size=batch, pii_key=DEV_PII_KEY)
     repeat_s = time.perf_counter() - began
     assert sum(result.created.values()) == 0, "a repeated event was stored twice"
 

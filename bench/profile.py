@@ -110,7 +110,7 @@ def _load(into: dict[str, Run], url: str, script: Path, connections: int, second
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="bench.profile", description=__doc__.splitlines()[0])
-    p.add_argument("--workload", action="append", choices=["w1", "w3", "w4", "typename"])
+    p.add_argument("--workload", action="append", choices=["w1", "w2", "w3", "w4", "typename"])
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--rate", type=int, default=200)
     p.add_argument("--connections", type=int, default=16)

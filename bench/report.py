@@ -16,6 +16,7 @@ from bench.wrk import Run
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = {
     "w1": "W1 profile (me + 5 purchases)",
+    "w2": "W2 me + 10 recommendations",
     "w3": "W3 product page",
     "w4": "W4 trackEvents, 50 views",
     "typename": "{ __typename }",
@@ -77,6 +78,15 @@ def git_commit() -> dict[str, Any]:
         ).stdout.strip()
 
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def fresh_path(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``... if taken: a result is never overwritten."""
+    found, n = path, 1
+    while found.exists():
+        n += 1
+        found = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return found
 
 
 def write_json(path: Path, results: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.dataset import BENCH_PII_KEY
+from bench.dataset import BENCH_DATA_KEYS, BENCH_PII_KEY
 from bench.fixtures import PEER_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,7 @@ def gateway_env(port: int, state_dir: Path) -> dict[str, str]:
     """Settings shared by the served gateway and the token minting child."""
     return {
         "TIGHTROPE_PII_KEY": BENCH_PII_KEY,
+        "TIGHTROPE_DATA_KEYS": BENCH_DATA_KEYS,
         "TIGHTROPE_RATE_LIMIT_PER_SECOND": "0",
         "TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL": "3600",
         "TIGHTROPE_OAUTH_ISSUER": f"http://127.0.0.1:{port}",

@@ -11,7 +11,16 @@ checks for every id before it measures anything.
   ``@authorization`` filter narrows to the token's ``sub``, purchases sorted
   newest first as the gateway sorts them (time, then event id). raw: the
   gateway's three reads (bench/raw.py).
-* W3 product page: name, price, brand name and category names of a SKU.
+* W2 recommendations: a signed-in customer's 10 recommendations (product sku,
+  name and brand name, score, reasons), a token per customer (W1's 200
+  customers, who granted personalisation). raw: the reads the gateway sends
+  with cold caches, ranked by the same strategies and blend
+  (bench/raw_recs.py), so the two must answer the same items, scores and
+  reasons; each answer is also checked for what W2 means (:func:`check_w2`).
+  The peer has no equivalent (see :data:`PEER_NULL`).
+* W3 product page: name, price, brand name and category names of a SKU, and
+  (tightrope and raw) its 10 similar products' sku and name; the peer has no
+  ``similar`` (see :data:`PEER_W3_SIMILAR`).
 * W4 ingestion: a batch of 50 view events (bench/lua/w4.lua makes them). The
   peer has no equivalent (see :data:`PEER_W4_NULL`).
 * typename: ``{ __typename }``, nothing from the graph.
@@ -24,7 +33,7 @@ from typing import Any
 
 from bench.fixtures import Fixtures
 
-WORKLOADS = ("w1", "w3", "w4", "typename")
+WORKLOADS = ("w1", "w2", "w3", "w4", "typename")
 SYSTEMS = ("tightrope", "peer", "raw")
 W4_BATCH = 50
 
@@ -33,8 +42,14 @@ PEER_W1 = (
     "query($n:Int){ customers { id purchasesConnection(first: $n, "
     "sort: [{edge: {at: DESC}}, {edge: {event_id: DESC}}]) { edges { node { sku name } } } } }"
 )
+TIGHTROPE_W2 = (
+    "{ me { recommendations(first: 10) { product { sku name brand { name } } "
+    "score reasons { text } } } }"
+)
+W2_ITEMS = 10
 TIGHTROPE_W3 = (
-    "query($sku:ID!){ product(sku: $sku) { name price brand { name } categories { name } } }"
+    "query($sku:ID!){ product(sku: $sku) { name price brand { name } categories { name } "
+    "similar(first: 10) { product { sku name } } } }"
 )
 PEER_W3 = (
     "query($sku:ID!){ products(where: {sku: {eq: $sku}}) "
@@ -42,6 +57,12 @@ PEER_W3 = (
 )
 TYPENAME = "{ __typename }"
 
+PEER_W2_NULL = (
+    "@neo4j/graphql maps a graph to CRUD queries; it has no recommendation engine. The "
+    "equivalent would be hand-written @cypher fields reading derived edges and a ranking "
+    "written in Cypher (or a resolver in JavaScript), i.e. a recommender built inside the "
+    "peer rather than the library's own query path; so the peer's W2 is not measured."
+)
 PEER_W4_NULL = (
     "@neo4j/graphql generates create/connect mutations that always create (or MERGE nodes "
     "by a unique field); it has no idempotent create of a relationship keyed by its "
@@ -49,6 +70,13 @@ PEER_W4_NULL = (
     "equivalent would be a hand-written @cypher mutation, i.e. raw Cypher inside the peer, "
     "not the library's own write path; so the peer's W4 is not measured."
 )
+PEER_W3_SIMILAR = (
+    "W3 asks tightrope and raw for similar(first: 10) too; the peer's W3 leaves it out "
+    "(no recommendation engine, as for W2), so the peer does less work per W3 request "
+    "and its answers are compared on the other fields only."
+)
+# Workloads the peer has no equivalent of, and why (recorded in the results).
+PEER_NULL = {"w2": PEER_W2_NULL, "w4": PEER_W4_NULL}
 
 PATHS = {"tightrope": "/graphql", "peer": "/", "raw": ""}
 
@@ -74,6 +102,17 @@ def requests(workload: str, system: str, f: Fixtures) -> tuple[str, list[str], l
             for c, fam in zip(f.customers, f.families, strict=True)
         ]
         return "/w1", bodies, None
+    if workload == "w2":
+        if system == "tightrope":
+            bodies = [_graphql(TIGHTROPE_W2)] * len(f.customers)
+            return "/graphql", bodies, [f"Bearer {t}" for t in f.w2_tokens]
+        if system == "raw":
+            bodies = [
+                json.dumps({"customer": c, "family": fam})
+                for c, fam in zip(f.customers, f.w2_families, strict=True)
+            ]
+            return "/w2", bodies, None
+        raise ValueError("the peer has no W2")
     if workload == "w3":
         if system == "tightrope":
             return "/graphql", [_graphql(TIGHTROPE_W3, {"sku": s}) for s in f.skus], None
@@ -124,6 +163,29 @@ def normal(workload: str, system: str, answer: dict[str, Any]) -> Any:
             edges = me["purchasesConnection"]["edges"]
             return me["id"], [(e["node"]["sku"], e["node"]["name"]) for e in edges]
         return answer["id"], [(p["sku"], p["name"]) for p in answer["purchases"]]
+    if workload == "w2":
+        if system == "tightrope":
+            items = [
+                {**i, "sku": i["product"]["sku"], "name": i["product"]["name"]}
+                for i in answer["data"]["me"]["recommendations"]
+            ]
+            brands = [i["product"]["brand"] for i in answer["data"]["me"]["recommendations"]]
+        else:
+            if answer.get("error"):
+                raise ValueError(f"error: {answer['error']}")
+            items = answer["items"]
+            brands = [i["brand"] for i in items]
+        return [
+            (
+                i["sku"],
+                i["name"],
+                brand["name"] if brand else None,
+                # Summed in each system's order of strategies: equal to the last bits.
+                round(float(i["score"]), 9),
+                [r["text"] for r in i["reasons"]],
+            )
+            for i, brand in zip(items, brands, strict=True)
+        ]
     if workload == "w3":
         if system == "tightrope":
             p = answer["data"]["product"]
@@ -134,12 +196,39 @@ def normal(workload: str, system: str, answer: dict[str, Any]) -> Any:
         else:
             p = answer
             brand = p["brand"]["name"] if p["brand"] else None
+        if system == "tightrope":
+            similar = [(i["product"]["sku"], i["product"]["name"]) for i in p["similar"]]
+        elif system == "raw":
+            similar = [(i["sku"], i["name"]) for i in p["similar"]]
+        else:
+            similar = None  # see PEER_W3_SIMILAR
         return (
             p["name"],
             round(float(p["price"]), 2),
             brand,
             sorted(c["name"] for c in p["categories"]),
+            similar,
         )
     if workload == "typename":
         return answer["data"]["__typename"]
     raise ValueError(workload)
+
+
+def check_w2(system: str, customer: str, items: list[Any], bought: set[str]) -> str | None:
+    """What is wrong with one W2 answer (as :func:`normal` reduced it), or None.
+
+    Beyond agreeing with each other, the answers must be what W2 means to
+    measure: 10 items, each with a reason, none of them something the customer
+    bought, and the personal strategies run (no "Not used" reason: the W2
+    customers granted personalisation).
+    """
+    if len(items) != W2_ITEMS:
+        return f"{system} answered {len(items)} items for {customer}, not {W2_ITEMS}"
+    if any(not reasons for *_, reasons in items):
+        return f"{system} answered an item without a reason for {customer}"
+    if any(text.startswith("Not used") for *_, reasons in items for text in reasons):
+        return f"{system} skipped personal strategies for {customer}"
+    again = sorted({sku for sku, *_ in items} & bought)
+    if again:
+        return f"{system} recommended {customer} what they bought: {', '.join(again)}"
+    return None

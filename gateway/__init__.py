@@ -28,6 +28,25 @@ from gateway.fields import (
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.hookspecs import API_VERSION
 from gateway.inputs import flat_input
+from gateway.linking import (
+    CROSS_DEVICE,
+    DETERMINISTIC,
+    EMAIL,
+    LOGIN,
+    Arrival,
+    EventSignals,
+    Evidence,
+    IdentityLinker,
+    IgnoredSignal,
+    LinkerData,
+    NetworkView,
+    Observation,
+    Proposal,
+    SignIn,
+    UndeclaredLinkerCategory,
+    forget_guesses,
+    unlink_device,
+)
 from gateway.manifests import Manifest, UndeclaredRead
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
@@ -43,6 +62,7 @@ from gateway.pagination import (
 from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
 from gateway.plugins import PluginDeprecationWarning, hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
+from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
 from gateway.strategies import (
     NOT_PERSONAL,
@@ -64,8 +84,14 @@ from gateway.strategies import (
 __all__ = [
     "ANONYMOUS",
     "API_VERSION",
+    "CROSS_DEVICE",
+    "DETERMINISTIC",
+    "EMAIL",
+    "LOGIN",
     "NOT_PERSONAL",
     "PERSONALISATION",
+    "AlreadyErased",
+    "Arrival",
     "BadUserInput",
     "BlendRequest",
     "Candidate",
@@ -75,20 +101,31 @@ __all__ = [
     "ConsentQuestion",
     "ConsentRequired",
     "Context",
+    "CustomerRights",
     "DataCategory",
     "Decision",
+    "Erasure",
+    "ErasureRefused",
     "ErrorCode",
+    "EventSignals",
+    "Evidence",
     "FieldRegistry",
     "FieldSpec",
     "Forbidden",
     "GatewayError",
+    "IdentityLinker",
+    "IgnoredSignal",
     "Internal",
+    "LinkerData",
     "Manifest",
+    "NetworkView",
     "NotFound",
+    "Observation",
     "PageInfo",
     "PluginDeprecationWarning",
     "PluginGraph",
     "Principal",
+    "Proposal",
     "Purpose",
     "QueryTooComplex",
     "RateLimited",
@@ -101,6 +138,7 @@ __all__ = [
     "RowRule",
     "ScopeSpec",
     "Settings",
+    "SignIn",
     "Skipped",
     "StrategyData",
     "StrategyResult",
@@ -110,6 +148,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UndeclaredCategory",
+    "UndeclaredLinkerCategory",
     "UndeclaredRead",
     "VersionedCache",
     "batch_loader",
@@ -120,8 +159,10 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "flat_input",
+    "forget_guesses",
     "hookimpl",
     "make_connection",
     "page_size",
     "password_sign_in",
+    "unlink_device",
 ]

@@ -32,19 +32,25 @@ from strawberry.dataloader import DataLoader
 
 from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
+from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
-from gateway.gate import AccessLog, Gatekeeper, Policies
+from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.limits import BodySizeLimit
+from gateway.linking import LinkingService, LinkQueue
 from gateway.manifests import Manifests, check_declared, collect_manifests
+from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
+from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.requestid import RequestId
+from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
@@ -69,6 +75,9 @@ class Assembly:
     gate: Gatekeeper
     manifests: Manifests
     graphs: PluginGraphs
+    linking: LinkingService
+    rights: CustomerRights
+    metrics: Metrics | None = None
 
 
 def assemble(
@@ -102,20 +111,21 @@ def assemble(
         key: partial(_plugin_loader, graphs, owners[key], factory)
         for key, factory in loaders.items()
     }
-    schema = build_schema(registry, settings)
+    metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
+    schema = build_schema(registry, settings, metrics)
     routes = [
         route
         for _, result in host.collect("register_routes", settings=settings)
         for route in result
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
-    check_declared(manifests, registry, recommendations.strategies.values())
-    policies = Policies(
-        (name, policy)
-        for name, result in host.collect("register_consent_policies")
-        for policy in result
-    )
+    policies = collect_policies(host)
     gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host, graphs), manifests)
+    # Linking asks the same policies as every read (gateway/linking/seam.py).
+    linking = LinkingService.from_host(host, settings, policies)
+    check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)
+    # Plugins' export and erasure hooks get their own (checked) graphs too.
+    rights = CustomerRights(host, settings, graphs.per_plugin)
     return Assembly(
         settings,
         host,
@@ -128,6 +138,9 @@ def assemble(
         gate,
         manifests,
         graphs,
+        linking,
+        rights,
+        metrics,
     )
 
 
@@ -164,6 +177,9 @@ class GraphQLView(GraphQL[Context, None]):
             consent=self.assembly.gate.for_request(principal, graph),
             plugin_settings_by_type=self.assembly.plugin_settings,
             recommendations=self.assembly.recommendations,
+            operations=await state.operations.for_principal(principal, graph),
+            linking=getattr(state, "linking", None),
+            rights=self.assembly.rights,
         )
 
 
@@ -208,9 +224,19 @@ def create_app(
         # No driver retries: a request answers UNAVAILABLE after one attempt
         # (about neo4j_timeout) rather than after the driver's back-off; and no
         # query outlives query_timeout.
+        # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
         graph = connect(
-            replace(settings.neo4j(), retry_time=0.0, query_timeout=settings.query_timeout)
+            replace(
+                settings.neo4j(),
+                retry_time=0.0,
+                query_timeout=settings.query_timeout,
+                deadline=settings.graph_deadline,
+                write_deadline=settings.graph_deadline,
+                cooldown=settings.graph_cooldown,
+            )
         )
+        if assembly.metrics is not None:
+            graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
         access_log = AccessLog(
             graph,
@@ -219,13 +245,21 @@ def create_app(
             max_pending=settings.access_log_max_pending,
         )
         assembly.gate.access_log = app.state.access_log = access_log
+        if assembly.metrics is not None:
+            assembly.metrics.watch_access_log(lambda: access_log.pending)
+        # Events are linked to customers' devices after the response, by one
+        # task per app; shutting down waits for it before the graph closes.
+        linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
+        app.state.linking = linking
         started = False
         try:
             await _run_hook(assembly, "startup", app, graph, settings, stop_on_error=True)
             started = True
             access_log.start()
+            linking.start()
             yield
         finally:
+            await linking.close()
             if started:
                 await _run_hook(assembly, "shutdown", app, graph, settings, stop_on_error=False)
             # After the plugins' shutdown (which may still read), before the graph closes.
@@ -234,17 +268,33 @@ def create_app(
             await graph.close()
 
     limits = rate_limits(settings)
+    metrics = assembly.metrics
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
+            *privacy_routes(),
             *assembly.routes,
         ],
         middleware=[
+            *([Middleware(CountResponses, metrics=metrics)] if metrics else []),
             Middleware(SecurityHeaders, graphiql=settings.dev_mode, behind_tls=settings.behind_tls),
             Middleware(RequestId),
+            *(
+                [
+                    Middleware(
+                        GraphQLCors,
+                        origins=settings.cors_origins,
+                        allow_credentials=settings.cors_allow_credentials,
+                        max_age=settings.cors_max_age,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BadTokenLimit, buckets=limits.pop("bad_tokens"), paths=("/graphql",)),
             Middleware(BearerTokens, service=oauth),
@@ -256,6 +306,10 @@ def create_app(
     app.state.assembly = assembly
     app.state.registry = assembly.registry
     app.state.schema = assembly.schema
+    app.state.metrics = metrics
+    app.state.operations = OperationStore(
+        dev_mode=settings.dev_mode, max_age=settings.operations_cache_seconds
+    )
     app.state.plugins = assembly.host
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate

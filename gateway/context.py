@@ -16,13 +16,17 @@ from strawberry.types import Info
 from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
 from gateway.gate import RequestGate
+from gateway.linking.signals import SignalKeys, read_signals
 from gateway.manifests import NO_PLUGIN
 from gateway.principal import Principal
 from gateway.settings import Settings
 from graph import Graph
 
 if TYPE_CHECKING:
+    from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
+    from gateway.operations import Allowlist
     from gateway.plugin_graph import PluginGraphs
+    from gateway.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
@@ -62,6 +66,12 @@ class Context:
     recommendations: RecommendationService | None = None
     # This app's plugin graphs; None outside an app (then graph is the host's).
     graphs: PluginGraphs | None = None
+    # What the client may run (gateway/operations.py); None for anonymous callers.
+    operations: Allowlist | None = None
+    # The app's linking queue (gateway/linking); None outside a running app.
+    linking: LinkQueue | None = None
+    # The customer's rights through every plugin (erasure); None outside an app.
+    rights: CustomerRights | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:
@@ -112,6 +122,24 @@ class Context:
         if self.recommendations is None:
             raise LookupError("this app serves no recommendations")
         return await self.recommendations.recommend(self, subject, first, strategy)
+
+    def read_signals(
+        self,
+        *,
+        user_agent: str | None = None,
+        network: str | None = None,
+        email: str | None = None,
+    ) -> tuple[EventSignals, list[IgnoredSignal]]:
+        """An event's linking signals as keyed hashes, and those ignored as malformed."""
+        keys = self.linking.service.keys if self.linking is not None else None
+        if keys is None:
+            keys = SignalKeys.from_settings(self.settings)
+        return read_signals(keys, user_agent=user_agent, network=network, email=email)
+
+    async def link_later(self, arrivals: Sequence[Arrival]) -> None:
+        """Hand stored events to the app's linking queue (linked after the response)."""
+        if self.linking is not None:
+            await self.linking.submit(arrivals, self.principal.customer_id)
 
     def report(self, error: GatewayError, info: Info[Any, Any] | None = None) -> None:
         """Add ``error`` to the response without failing the field being resolved."""

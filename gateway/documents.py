@@ -7,21 +7,37 @@ gateway's CPU per request, so :class:`DocumentGuard` keeps the parsed document
 of every query text that validated, in a bounded LRU map per schema. A text
 that fails to parse or validate is not kept: it is refused each time it comes.
 
-The guard also carries the query limits, so one extension replaces four: the
-token limit (a parse option), and the depth, alias and introspection rules
-(validation rules built once, not per request).
+The guard also carries the query limits, so one extension replaces five: the
+token limit (a parse option), the depth, alias and introspection rules
+(validation rules built once, not per request), and the cost limit
+(gateway/cost.py), whose static part is worked out once per text and kept
+beside the document: a request only fills in its variables.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.schema import validate_document
 
+from gateway.cost import Cost, CostLimits, Weights, document_costs
+from gateway.errors import to_graphql_error
+from gateway.fields import FieldRegistry
 from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A query text that validated: its document and the cost of each of its operations."""
+
+    document: DocumentNode
+    costs: dict[str | None, Cost]
 
 
 class DocumentCache:
@@ -29,15 +45,15 @@ class DocumentCache:
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._documents: OrderedDict[str, Known] = OrderedDict()
 
-    def get(self, query: str) -> DocumentNode | None:
+    def get(self, query: str) -> Known | None:
         document = self._documents.get(query)
         if document is not None:
             self._documents.move_to_end(query)
         return document
 
-    def put(self, query: str, document: DocumentNode) -> None:
+    def put(self, query: str, document: Known) -> None:
         self._documents[query] = document
         self._documents.move_to_end(query)
         while len(self._documents) > self.maxsize:
@@ -62,12 +78,19 @@ class DocumentGuard(SchemaExtension):
     """Enforce the query limits, and skip parsing and validation for known texts."""
 
     def __init__(
-        self, cache: DocumentCache, rules: Sequence[type[ASTValidationRule]], max_tokens: int
+        self,
+        cache: DocumentCache,
+        rules: Sequence[type[ASTValidationRule]],
+        max_tokens: int,
+        weights: Weights,
+        limits: CostLimits,
     ) -> None:
         self.cache = cache
         self.rules = tuple(rules)
         self.max_tokens = max_tokens
-        self._known = False
+        self.weights = weights
+        self.limits = limits
+        self._known: Known | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -77,21 +100,56 @@ class DocumentGuard(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        document = self.cache.get(context.query) if context.query else None
-        if document is not None:
+        known = self.cache.get(context.query) if context.query else None
+        if known is not None:
             # strawberry parses only when no document is set yet.
-            context.graphql_document = document
-            self._known = True
+            context.graphql_document = known.document
+            self._known = known
         yield
 
     def on_validate(self) -> Iterator[None]:
+        # Validation runs here rather than in strawberry, so that the cost is
+        # known before strawberry decides whether to execute: an empty list
+        # (not None) tells it the document is valid, errors that it is not.
         context = self.execution_context
-        if self._known:
-            # An empty list (not None) tells strawberry the document is valid.
-            context.pre_execution_errors = []
-            yield
-            return
-        yield
+        allowlist = getattr(context.context, "operations", None)
+        if allowlist is not None and allowlist.restricted:
+            # Held to its registered operations: nothing else is validated or run.
+            refusal = allowlist.refusal(context.query or "")
+            if refusal is not None:
+                context.pre_execution_errors = [to_graphql_error(refusal)]
+                yield
+                return
+        known = self._known
         document = context.graphql_document
-        if context.query and document is not None and not context.pre_execution_errors:
-            self.cache.put(context.query, document)
+        if known is None and document is not None:
+            schema = context.schema._schema
+            errors = validate_document(schema, document, tuple(context.validation_rules))
+            if errors:
+                context.pre_execution_errors = errors
+                yield
+                return
+            known = Known(document, document_costs(schema, document, self.weights))
+            if context.query:
+                self.cache.put(context.query, known)
+        if known is not None:
+            context.pre_execution_errors = self._refusals(known)
+        yield
+
+    def _refusals(self, known: Known) -> list[GraphQLError]:
+        context = self.execution_context
+        cost = known.costs.get(context.operation_name)
+        if cost is None:  # an unknown operation name: execution says so
+            return []
+        principal = getattr(context.context, "principal", None)
+        refusal = self.limits.check(cost, context.variables, principal)
+        return [to_graphql_error(refusal)] if refusal is not None else []
+
+
+def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> Callable[[], Any]:
+    """The factory of the schema's DocumentGuard: one cache and one set of rules per schema."""
+    cache = DocumentCache(size)
+    rules = limit_rules(settings)
+    weights = Weights.of(registry, settings)
+    limits = CostLimits.of(settings)
+    return lambda: DocumentGuard(cache, rules, settings.max_tokens, weights, limits)

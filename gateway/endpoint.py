@@ -26,6 +26,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from gateway.context import Context
+from gateway.errors import GatewayError, to_graphql_error
+from gateway.operations import resolve_text
 
 # A POST may carry queries and mutations (subscriptions are not served).
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
@@ -57,6 +59,11 @@ class GraphQLEndpoint:
         query, variables, operation_name, extensions = _operation(await request.body())
         context = await self.view.get_context(request, response=None)  # type: ignore[arg-type]
         try:
+            # A persisted query may name its text by hash (gateway/operations.py).
+            query = resolve_text(query, extensions, context.operations)
+        except GatewayError as exc:
+            return _refusal(exc)
+        try:
             result = await self.schema.execute(
                 query,
                 variable_values=variables,
@@ -73,6 +80,12 @@ class GraphQLEndpoint:
             raise BadRequest(exc.as_http_error_reason()) from exc
         body = orjson.dumps(process_result(result), default=_unencodable)
         return Response(body, media_type="application/json")
+
+
+def _refusal(exc: GatewayError) -> Response:
+    # Answered before anything ran, as GraphQL answers a document it refuses.
+    body = orjson.dumps({"errors": [to_graphql_error(exc).formatted]})
+    return Response(body, media_type="application/json")
 
 
 def _is_json(scope: Scope) -> bool:

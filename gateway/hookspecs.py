@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.gate import ConsentPolicy
+    from gateway.linking import IdentityLinker
     from gateway.manifests import Manifest
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
@@ -194,6 +195,47 @@ def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable
 
 
 @hookspec
+def export_customer_data(
+    customer_id: str, graph: Graph
+) -> Awaitable[Mapping[str, Any] | None] | Mapping[str, Any] | None:
+    """A customer asked for their data (``exportMyData``): return what you keep about them.
+
+    :param customer_id: the customer exporting.
+    :param graph: the app's one Graph.
+
+    Return (or return an awaitable of) a JSON-ready mapping (dates may be
+    datetimes), or ``None`` if you hold nothing beyond what the host exports
+    anyway (the customer node's relationships, their sessions and events,
+    consents, grants and access log: see graph/export.py). It appears under
+    ``plugins.<your plugin>`` and its keys under ``contributors``. A plugin
+    that raises is named in the export's ``not_exported``.
+
+    Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec
+def erase_customer_data(customer_id: str, graph: Graph) -> Awaitable[int | None] | int | None:
+    """A customer is being erased: erase everything you keep or derived about them.
+
+    :param customer_id: the customer being erased (they still exist when you are called).
+    :param graph: the app's one Graph.
+
+    Return (or return an awaitable of) how many items you erased, for the
+    report the customer and the operator see; ``None`` or 0 if you held
+    nothing. Called for every plugin *before* the host deletes the customer,
+    their devices, sessions, events, consents, grants, tokens and access log
+    (graph/erasure.py), so what hangs off them can still be found; relations
+    on the customer node go with it anyway. Aggregates over many customers
+    (a product's popularity) may stay. Be idempotent: if any plugin raises,
+    the erasure stops before the host's part, the customer is told it did not
+    finish, and running it again must finish it.
+
+    Collecting: every implementation runs, in call order.
+    """
+
+
+@hookspec
 def register_routes(settings: Settings) -> Iterable[BaseRoute] | None:
     """Starlette routes (or mounts) a plugin serves beside ``/graphql``.
 
@@ -287,6 +329,27 @@ def register_recommenders(settings: Settings) -> Iterable[Recommender] | None:
     items, best first. ``data`` (``gateway.StrategyData``) serves only the
     declared categories. Optional: ``async recompute(graph, progress)`` (run by
     ``tightrope recompute``) and ``async forget_customer(graph, customer_id)``.
+
+    Collecting: all results are concatenated.
+    """
+
+
+@hookspec
+def register_identity_linkers(settings: Settings) -> Iterable[IdentityLinker] | None:
+    """Identity linkers a plugin adds (``gateway.IdentityLinker`` objects).
+
+    :param settings: the gateway's validated settings.
+
+    Each object has a ``name`` (unique across plugins: two plugins registering
+    one name is a start-up error naming both), the ``purpose``
+    ``gateway.CROSS_DEVICE``, the ``categories`` of personal data it reads (a
+    non-empty frozenset of ``gateway.DataCategory``) and an ``async
+    propose(observation, data)`` returning ``gateway.Proposal`` items: which
+    device should count as which customer's, by what method, how sure, and
+    the evidence in words a customer understands. ``data``
+    (``gateway.LinkerData``) serves only the declared categories. The host
+    decides: it checks consent, the threshold and the limits, and writes what
+    passes.
 
     Collecting: all results are concatenated.
     """

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from gateway.errors import Forbidden
 from gateway.fields import DataCategory, FieldRegistry, Purpose
+from gateway.linking.types import CROSS_DEVICE, RegisteredLinker
 from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.types import NOT_PERSONAL, Registered
 
@@ -103,9 +104,13 @@ def missing(
 
 
 def check_declared(
-    manifests: Manifests, registry: FieldRegistry, strategies: Iterable[Registered]
+    manifests: Manifests,
+    registry: FieldRegistry,
+    strategies: Iterable[Registered],
+    linkers: Iterable[RegisteredLinker] = (),
 ) -> None:
-    """Refuse a plugin whose fields or strategies use a purpose or category it did not declare."""
+    """Refuse a plugin whose fields, strategies or identity linkers use a purpose or
+    category it did not declare."""
     for spec in registry.fields:
         purposes = [spec.purpose] if spec.purpose is not None else []
         categories = [spec.data_category] if spec.data_category is not None else []
@@ -121,5 +126,13 @@ def check_declared(
         if undeclared:
             raise PluginError(
                 f"plugin {strategy.plugin!r}: strategy {strategy.name!r} uses "
+                f"{', '.join(undeclared)}, which its manifest does not declare"
+            )
+    for linker in linkers:
+        # A linker's purpose is always cross_device (gateway/linking/runner.py checks).
+        undeclared = missing(manifests.of(linker.plugin), [CROSS_DEVICE], linker.categories)
+        if undeclared:
+            raise PluginError(
+                f"plugin {linker.plugin!r}: identity linker {linker.name!r} uses "
                 f"{', '.join(undeclared)}, which its manifest does not declare"
             )

@@ -55,6 +55,10 @@ class PluginGraph(Graph):
         self.driver = inner.driver
         self.database = inner.database
         self.query_timeout = inner.query_timeout
+        self.deadline = inner.deadline
+        self.write_deadline = inner.write_deadline
+        self.cooldown = inner.cooldown
+        self.observer = inner.observer
         self.inner = inner
         # Queries run on ``inner``, which counts them.
         self.round_trips = 0

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, LiteralString, cast
+from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 import pluggy
 from pluggy import HookImpl
@@ -28,6 +28,19 @@ log = logging.getLogger("tightrope.plugins")
 
 class PluginDeprecationWarning(DeprecationWarning):
     """A plugin implements a deprecated hook; the message names the plugin and what to use."""
+
+
+class Named(Protocol):
+    """What a plugin registers by name (a recommender, a linker) and who registered it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def plugin(self) -> str: ...
+
+
+N = TypeVar("N", bound=Named)
 
 
 class PluginError(Exception):
@@ -147,6 +160,29 @@ class PluginHost:
             if result is not None:
                 results.append((name, result))
         return results
+
+    def collect_named(
+        self,
+        hook_name: str,
+        what: str,
+        wrap: Callable[[Any, str], N],
+        check: Callable[[N], None],
+        **kwargs: Any,
+    ) -> list[N]:
+        """Every plugin's registrations from a hook that answers a list, each
+        wrapped with its plugin and checked; a name two plugins use is a PluginError."""
+        found: dict[str, N] = {}
+        for plugin, result in self.collect(hook_name, **kwargs):
+            for item in result:
+                registered = wrap(item, plugin)
+                check(registered)
+                if registered.name in found:
+                    first, second = sorted((found[registered.name].plugin, plugin))
+                    raise PluginError(
+                        f"{what} {registered.name!r} is registered by both {first!r} and {second!r}"
+                    )
+                found[registered.name] = registered
+        return list(found.values())
 
     def collect_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Like :meth:`collect`, but a plugin that raises does not stop the others.

@@ -6,7 +6,7 @@ Two tables of buckets:
   ``BearerTokens`` left in the request's state, so no token is verified twice),
   else per client IP. Over the limit: 429, a GraphQL-shaped ``RATE_LIMITED``
   error and ``Retry-After``.
-- ``POST /oauth/token`` and ``POST /oauth/authorize`` (passwords and client
+- ``POST /oauth/token``, ``POST /oauth/authorize`` and ``POST /privacy`` (passwords and client
   secrets are tried there): a stricter bucket per client IP. Over the limit:
   429 with an OAuth-style JSON error on the token endpoint, plain text on the
   sign-in form.
@@ -124,7 +124,7 @@ class RateLimit:
                     await _answer(send, wait, _graphql_refusal(), "application/json")
                     return
             elif (
-                path in ("/oauth/token", "/oauth/authorize")
+                path in ("/oauth/token", "/oauth/authorize", "/privacy")
                 and method == "POST"
                 and self.sign_in is not None
             ):

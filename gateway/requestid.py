@@ -12,7 +12,6 @@ or bloat every record.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
@@ -55,27 +54,11 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus our ``tightrope.*`` loggers with the request id on each line."""
-    from uvicorn.config import LOGGING_CONFIG
+def log_config(json_lines: bool = False) -> dict[str, Any]:
+    """uvicorn's logging with the request id on each line (gateway/logs.py)."""
+    from gateway.logs import log_config as config
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"request_id": {"()": RequestIdLogFilter}}
-    config["formatters"]["tightrope"] = {
-        "format": "%(asctime)s %(levelname)s %(name)s [request %(request_id)s] %(message)s"
-    }
-    config["handlers"]["tightrope"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "tightrope",
-        "filters": ["request_id"],
-        "stream": "ext://sys.stderr",
-    }
-    config["loggers"]["tightrope"] = {
-        "handlers": ["tightrope"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return config
+    return config(json_lines)
 
 
 class RequestId:

@@ -20,10 +20,12 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import DocumentCache, DocumentGuard, limit_rules
+from gateway.documents import document_guard
 from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import AccessRecorder, extensions_for
+from gateway.isolation import isolate
+from gateway.metrics import Metrics, Observe
 from gateway.plugins import PluginError, PluginHost
 from gateway.settings import Settings
 
@@ -149,7 +151,9 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Schema:
+def build_schema(
+    registry: FieldRegistry, settings: Settings, metrics: Metrics | None = None
+) -> strawberry.Schema:
     """Strawberry types from the registry; types without fields are left out."""
     populated = {spec.type_name for spec in registry.fields}
     classes: dict[str, type] = {
@@ -159,18 +163,18 @@ def build_schema(registry: FieldRegistry, settings: Settings) -> strawberry.Sche
     }
     namespace = {**SCALARS, **classes}
     for spec in registry.fields:
-        setattr(classes[spec.type_name], _python_name(spec), _strawberry_field(spec, namespace))
+        field = _strawberry_field(spec, namespace, settings.plugin_budget(spec.plugin))
+        setattr(classes[spec.type_name], _python_name(spec), field)
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
-    documents = DocumentCache(DOCUMENT_CACHE_SIZE)
-    rules = limit_rules(settings)
     return GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         extensions=[
+            *([lambda: Observe(metrics)] if metrics is not None else []),
             ErrorCodes,
             AccessRecorder,
-            lambda: DocumentGuard(documents, rules, settings.max_tokens),
+            document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
         ],
     )
 
@@ -179,7 +183,7 @@ def _python_name(spec: FieldSpec) -> str:
     return f"f_{spec.name}"
 
 
-def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any]) -> Any:
+def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any], budget: float) -> Any:
     where = f"{spec.type_name}.{spec.name} (plugin {spec.plugin!r})"
     try:
         annotation = resolve_type(spec.returns, namespace, nullable=spec.gated)
@@ -193,7 +197,11 @@ def _strawberry_field(spec: FieldSpec, namespace: dict[str, Any]) -> Any:
     if spec.purpose is not None:
         directives.append(PurposeDirective(name=spec.purpose.value))
     return strawberry.field(
-        resolver=spec.resolver or _attribute_resolver(spec.attr or spec.name),
+        resolver=(
+            isolate(spec.resolver, spec.plugin, f"{spec.type_name}.{spec.name}", budget)
+            if spec.resolver
+            else _attribute_resolver(spec.attr or spec.name)
+        ),
         graphql_type=annotation,
         name=spec.name,
         description=spec.description,

@@ -9,6 +9,7 @@ the local development server started by ``tightrope neo4j start`` is used.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 from typing import Annotated, Any, Literal, Self
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
 from graph.pii import DEV_PII_KEY
+from graph.sealed import DEV_DATA_KEYS, DataKeys, parse_data_keys
 
 
 class SettingsError(Exception):
@@ -117,6 +119,56 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TIGHTROPE_PII_KEY")
     )
 
+    # The key of the hashes that stand in for linking signals (a network prefix,
+    # a user-agent family; gateway/linking/signals.py). Unset, it is derived
+    # from the PII key, so a deployment has one secret to keep; set it to rotate
+    # the signals apart from the emails (rotating makes stored signals
+    # unmatchable: devices are then linked from new evidence only).
+    signals_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TIGHTROPE_SIGNALS_KEY")
+    )
+
+    # Devices linked to a customer with less confidence than this do not add
+    # their sessions to the customer's history, journey and recommendations:
+    # a probabilistic "same network, same products" link may be a household
+    # member's tablet. 1.0 keeps to links a sign-in (or an email) proved.
+    history_min_link_confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    # Identity linking (gateway/linking, docs/linking.md): the host's rules for
+    # what linkers propose. A probabilistic link needs at least this confidence,
+    linking_min_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    # joins a device to at most this many customers (more candidates than that
+    # for one device: none is linked), gives a customer at most this many
+    # devices,
+    linking_max_customers_per_device: int = Field(default=1, ge=1, le=10)
+    linking_max_devices_per_customer: int = Field(default=8, ge=1, le=100)
+    # and ignores a network seen, within the window, with more customers or
+    # more devices than this (a cafe, an office, a mobile carrier): public.
+    linking_public_network_customers: int = Field(default=4, ge=1, le=1000)
+    linking_public_network_devices: int = Field(default=16, ge=2, le=10_000)
+    linking_window_days: int = Field(default=90, ge=1, le=3650)
+    # Bits of an address kept as its network before hashing.
+    linking_ipv4_prefix: int = Field(default=24, ge=8, le=32)
+    linking_ipv6_prefix: int = Field(default=56, ge=16, le=128)
+    # Batches of events waiting to be linked in the background; when full, a
+    # trackEvents call waits for room rather than drop its events' linking.
+    linking_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+
+    # The keys that seal customers' contact details at rest (graph/sealed.py):
+    # comma-separated ``id:base64url(32 bytes)`` entries; the first seals, all
+    # open what they sealed (``tightrope keys new-data-key`` makes an entry,
+    # ``tightrope keys rotate-data`` re-seals everything under the first).
+    # Required outside dev mode, like the PII key.
+    data_keys: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TIGHTROPE_DATA_KEYS")
+    )
+
+    # Retention (``tightrope prune``, graph/retention.py): behavioural events
+    # older than this many days go; so do anonymous visits (no customer signed
+    # in) and anonymous devices older than the anonymous lifetime.
+    retention_event_days: int = Field(default=730, ge=1, le=36_500)
+    retention_anonymous_days: int = Field(default=30, ge=1, le=3_650)
+
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b
     disabled_plugins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -131,6 +183,15 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    # The cost limit (gateway/cost.py): a field weighs its data category's weight
+    # (personal data more than the catalogue), a list its ``first`` times what it
+    # selects; a document over its client kind's limit is QUERY_TOO_COMPLEX.
+    cost_catalogue_weight: int = Field(default=1, ge=0, le=1000)
+    cost_personal_weight: int = Field(default=3, ge=0, le=1000)
+    max_cost_anonymous: int = Field(default=5_000, ge=1)
+    max_cost_public: int = Field(default=5_000, ge=1)
+    max_cost_third_party: int = Field(default=2_000, ge=1)
+    max_cost_first_party: int = Field(default=10_000, ge=1)
 
     # The catalogue (products, brands, categories) is kept in each process for at
     # most this many seconds (gateway/cache.py); a catalogue load is seen within
@@ -169,6 +230,43 @@ class Settings(BaseSettings):
     # Buckets kept at most (idle ones are dropped sooner).
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
 
+    # Allowlisted operations (gateway/operations.py): seconds a client's list of
+    # registered operations (and its mode) is kept before it is read again.
+    operations_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+
+    # Plugin isolation (gateway/isolation.py): a plugin's resolver or strategy
+    # that runs longer than its budget (seconds) is cut off, costing only its own
+    # field or candidates. Per plugin, as JSON: {"tightrope-trending": 0.5}.
+    plugin_budget_seconds: float = Field(default=2.0, gt=0, le=300)
+    plugin_budgets: dict[str, Annotated[float, Field(gt=0, le=300)]] = Field(default_factory=dict)
+
+    # The graph's answer to any one query is awaited at most this long (seconds)
+    # on the request path; then the field is UNAVAILABLE (graph/driver.py). This
+    # is what turns a Neo4j that hangs into an answer within about a second.
+    graph_deadline: float = Field(default=1.0, gt=0, le=300)
+    # Once Neo4j refused a connection or let the deadline pass, nothing is sent
+    # to it for this long (seconds; 0: off): requests answer UNAVAILABLE at once
+    # instead of each waiting out a deadline, and the next query after it tries
+    # again, so the gateway recovers on its own when Neo4j is back.
+    graph_cooldown: float = Field(default=0.5, ge=0, le=60)
+
+    # /metrics (gateway/metrics.py): Prometheus text, for loopback callers only
+    # unless a bearer token is set, which then every caller must present.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # Distinct operation names kept as labels; later ones count as "other".
+    metrics_max_operations: int = Field(default=100, ge=1, le=10_000)
+    # "json" (one object per line) or "text"; unset: text in dev mode, else json.
+    log_format: Literal["json", "text"] | None = None
+
+    # CORS for /graphql (gateway/cors.py): the exact origins whose pages may call
+    # it, comma-separated (https://shop.example,https://m.shop.example); none by
+    # default. Credentials (cookies) stay off unless asked for.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_credentials: bool = False
+    # Seconds a browser may cache a preflight's answer.
+    cors_max_age: int = Field(default=600, ge=0, le=86_400)
+
     # Browsers reach the gateway over HTTPS (perhaps through a proxy): send HSTS.
     behind_tls: bool = False
 
@@ -201,6 +299,43 @@ class Settings(BaseSettings):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # An origin is scheme://host[:port], nothing more: a browser compares it
+        # exactly, and a wildcard would let any site's page read the answers.
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+                or origin.endswith("/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an exact origin (scheme://host[:port], no wildcard, "
+                    "no path)"
+                )
+        return value
+
+    @field_validator("data_keys")
+    @classmethod
+    def _data_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            parse_data_keys(value.get_secret_value())  # a ValueError names what is wrong
+        return value
+
     @model_validator(mode="after")
     def _page_sizes_agree(self) -> Self:
         if self.default_page_size > self.max_page_size:
@@ -213,6 +348,7 @@ class Settings(BaseSettings):
     def require_serving_secrets(self) -> None:
         """Refuse to serve real traffic with development secrets or addresses."""
         self.pii_secret()
+        self.data_keys_in_use()
         if not self.dev_mode and "oauth_issuer" not in self.model_fields_set:
             # Tokens carry the issuer, and clients refuse metadata whose issuer
             # is not the URL they fetched it from (RFC 8414 §3.3): a gateway
@@ -232,6 +368,34 @@ class Settings(BaseSettings):
         raise SettingsError(
             "TIGHTROPE_PII_KEY must be set to a secret when TIGHTROPE_DEV_MODE is off "
             "(it keys the hashes that stand in for customers' emails)"
+        )
+
+    def signals_secret(self) -> str:
+        """The key of the linking signals' hashes: the configured one, else one from the PII key."""
+        if self.signals_key is not None and self.signals_key.get_secret_value():
+            return self.signals_key.get_secret_value()
+        # A key of its own, derived: a signal hash can never be compared with an
+        # email hash, and the PII key itself never hashes a signal.
+        derived = hmac.new(self.pii_secret().encode(), b"tightrope linking signals", "sha256")
+        return derived.hexdigest()
+
+    @property
+    def json_logs(self) -> bool:
+        return (not self.dev_mode) if self.log_format is None else self.log_format == "json"
+
+    def plugin_budget(self, plugin: str) -> float:
+        """Seconds a plugin's resolver or strategy may run for one request."""
+        return self.plugin_budgets.get(plugin, self.plugin_budget_seconds)
+
+    def data_keys_in_use(self) -> DataKeys:
+        """The keys of sealed contact details: the configured ones, the dev key only in dev mode."""
+        if self.data_keys is not None and self.data_keys.get_secret_value():
+            return parse_data_keys(self.data_keys.get_secret_value())
+        if self.dev_mode:
+            return DEV_DATA_KEYS
+        raise SettingsError(
+            "TIGHTROPE_DATA_KEYS must be set when TIGHTROPE_DEV_MODE is off (it seals "
+            "customers' contact details at rest); `tightrope keys new-data-key` makes one"
         )
 
     @property

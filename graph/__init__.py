@@ -24,7 +24,14 @@ from graph.catalogue import (
     search_products,
 )
 from graph.consent import consent_history, consents_of_customers, set_consent
-from graph.customers import customers_by_id, devices_by_id, devices_of_customers, sessions_by_id
+from graph.contacts import contacts_by_id
+from graph.customers import (
+    customers_by_id,
+    devices_by_id,
+    devices_of_customers,
+    links_between,
+    sessions_by_id,
+)
 from graph.derived import (
     Edge,
     Interaction,
@@ -56,15 +63,19 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import RowError, WriteResult, parse_event, write_events
+from graph.journey import JourneyPage, JourneyStep, journey_of
 from graph.model import (
     PURPOSES,
     Brand,
     Category,
     Consent,
+    Contact,
     Customer,
     CustomerRef,
     Device,
     Event,
+    Link,
+    LinkedDevice,
     Product,
     Session,
 )
@@ -81,6 +92,7 @@ __all__ = [
     "Category",
     "CategoryUse",
     "Consent",
+    "Contact",
     "Customer",
     "CustomerRef",
     "Device",
@@ -92,6 +104,10 @@ __all__ = [
     "GraphUnavailable",
     "HeldData",
     "Interaction",
+    "JourneyPage",
+    "JourneyStep",
+    "Link",
+    "LinkedDevice",
     "Neo4jSettings",
     "Owned",
     "Preference",
@@ -123,6 +139,7 @@ __all__ = [
     "connect",
     "consent_history",
     "consents_of_customers",
+    "contacts_by_id",
     "customers_by_id",
     "customers_who_bought",
     "data_held",
@@ -130,6 +147,8 @@ __all__ = [
     "devices_of_customers",
     "drop_preferences",
     "drop_stale",
+    "journey_of",
+    "links_between",
     "list_grants",
     "list_products",
     "parse_event",

@@ -13,7 +13,7 @@ from typing import Any, LiteralString
 
 from graph.batch import many_per_key, one_per_key
 from graph.driver import Graph, reads
-from graph.model import Customer, Device, Session
+from graph.model import Customer, Device, Link, LinkedDevice, Session
 
 CUSTOMERS_BY_ID: LiteralString = """
 UNWIND $ids AS id
@@ -38,10 +38,20 @@ RETURN d.id AS id, d.kind AS kind, d.ua_family AS ua_family,
 
 DEVICES_OF_CUSTOMERS: LiteralString = """
 UNWIND $ids AS id
-MATCH (d:Device)-[:USED_BY]->(:Customer {id: id})
+MATCH (d:Device)-[u:USED_BY]->(:Customer {id: id})
 RETURN id AS of, d.id AS id, d.kind AS kind, d.ua_family AS ua_family,
-       d.first_seen AS first_seen, d.last_seen AS last_seen
+       d.first_seen AS first_seen, d.last_seen AS last_seen,
+       u.method AS method, u.confidence AS confidence, u.linked_at AS linked_at,
+       u.evidence AS evidence, u.codes AS codes, u.linker AS linker
 ORDER BY d.last_seen DESC, d.id
+"""
+
+
+LINKS_BETWEEN: LiteralString = """
+UNWIND $keys AS k
+MATCH (:Device {id: k.device})-[u:USED_BY]->(:Customer {id: k.customer})
+RETURN k.key AS id, u.method AS method, u.confidence AS confidence, u.linked_at AS linked_at,
+       u.evidence AS evidence, u.codes AS codes, u.linker AS linker
 """
 
 
@@ -92,8 +102,44 @@ async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]
     return one_per_key(ids, rows, _device)
 
 
+def _texts(value: Any) -> tuple[str, ...]:
+    """Evidence as stored: a list of sentences, or one string (links a file imported)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _link(row: dict[str, Any]) -> Link:
+    confidence = row["confidence"]
+    return Link(
+        method=row["method"],
+        confidence=None if confidence is None else float(confidence),
+        linked_at=to_datetime(row["linked_at"]),
+        evidence=_texts(row["evidence"]),
+        codes=_texts(row["codes"]),
+        linker=row["linker"],
+    )
+
+
+def _linked_device(row: dict[str, Any]) -> LinkedDevice:
+    device = _device(row)
+    return LinkedDevice(
+        device.id, device.kind, device.ua_family, device.first_seen, device.last_seen, _link(row)
+    )
+
+
 @reads("device")
-async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[Device]]:
-    """Each customer's linked devices, most recently seen first."""
+async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[LinkedDevice]]:
+    """Each customer's linked devices with how each was linked, most recently seen first."""
     rows = await graph.read(DEVICES_OF_CUSTOMERS, {"ids": list(ids)})
-    return many_per_key(ids, rows, _device)
+    return many_per_key(ids, rows, _linked_device)
+
+
+@reads("device")
+async def links_between(graph: Graph, keys: Sequence[tuple[str, str]]) -> list[Link | None]:
+    """For each (device id, customer id), the link between them, or None."""
+    params = [{"key": i, "device": d, "customer": c} for i, (d, c) in enumerate(keys)]
+    rows = await graph.read(LINKS_BETWEEN, {"keys": params})
+    return one_per_key(list(range(len(keys))), rows, _link)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -33,6 +33,7 @@ from graph.model import (
     Catalogue,
     Category,
     Consent,
+    Contact,
     Customer,
     CustomerBase,
     Device,
@@ -42,6 +43,7 @@ from graph.model import (
     Product,
 )
 from graph.pii import email_hmac
+from graph.sealed import DataKeys, seal_contact
 
 # The demo's year ends at a fixed instant, so a seed means the same data whenever it runs.
 WINDOW_END: Final = datetime(2026, 11, 1, tzinfo=UTC)
@@ -202,6 +204,10 @@ CONSENT_MIX: Final = {
 }
 
 
+# The evidence of the links the generator makes up (method ``demo``).
+DEMO_GUESS: Final = "Made up by the demo generator: no linker decided this link"
+
+
 @dataclass(frozen=True, slots=True)
 class _Shopper:
     """What the event generator needs to know about one customer."""
@@ -255,22 +261,23 @@ def _customers(customers: int, seed: int, pii_key: str) -> tuple[CustomerBase, l
             device_id = f"d{n + 1:06d}-{d + 1}"
             owned.append((device_id, kind))
             first = created + timedelta(days=rng.random() * 30)
-            # The first device is where the account was opened. Others are linked
-            # by an earlier login, guessed by a probabilistic linker, or not yet
-            # known at all: the event stream will link some of them.
+            # The first device is where the account was opened. Others are
+            # known from an earlier login (an import of the retailer's own
+            # records), made up as a guess, or not known at all yet: the event
+            # stream's sign-ins link some of them through the real linkers.
             r = rng.random()
             if d > 0 and r >= 0.75:
                 continue
             devices.append(Device(device_id, kind, rng.choice(families), first, first))
             if d == 0 or r < 0.55:
-                links.append(DeviceLink(device_id, cid, "login", 1.0, first, "account login"))
-            else:
-                confidence = round(0.55 + rng.random() * 0.35, 2)
                 links.append(
-                    DeviceLink(
-                        device_id, cid, "probabilistic", confidence, first, "ip prefix + ua family"
-                    )
+                    DeviceLink(device_id, cid, "login", 1.0, first, "Signed in (imported record)")
                 )
+            else:
+                # No linker decided these: they exist so that a demo shows links
+                # below TIGHTROPE_HISTORY_MIN_LINK_CONFIDENCE, and say so.
+                confidence = round(0.55 + rng.random() * 0.35, 2)
+                links.append(DeviceLink(device_id, cid, "demo", confidence, first, DEMO_GUESS))
         for purpose in PURPOSES:
             state = rng.choices(range(4), CONSENT_MIX[purpose])[0]
             if state == 3:
@@ -291,6 +298,62 @@ def _customers(customers: int, seed: int, pii_key: str) -> tuple[CustomerBase, l
         )
     base = CustomerBase(tuple(people), tuple(devices), tuple(links), tuple(consents))
     return base, shoppers
+
+
+GIVEN_NAMES: Final = (
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noor",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tess",
+)
+FAMILY_NAMES: Final = (
+    "Adeyemi",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+)
+
+
+def _with_contacts(base: CustomerBase, seed: int, keys: DataKeys) -> CustomerBase:
+    """The customers with invented names, their demo emails and some phone numbers, sealed."""
+    rng = random.Random(f"{seed}:contacts")  # its own stream: the rest of the data is unchanged
+    people = []
+    for n, customer in enumerate(base.customers):
+        contact = Contact(
+            email=f"customer{n + 1}@example.test",
+            name=f"{rng.choice(GIVEN_NAMES)} {rng.choice(FAMILY_NAMES)}",
+            phone=f"+44 7700 9{rng.randrange(100_000):05d}" if rng.random() < 0.6 else None,
+        )
+        people.append(replace(customer, contact_enc=seal_contact(contact, customer.id, keys)))
+    return replace(base, customers=tuple(people))
 
 
 # -- events -------------------------------------------------------------------
@@ -414,6 +477,7 @@ class DemoData:
         seed: int = 7,
         *,
         pii_key: str,
+        data_keys: DataKeys | None = None,
     ) -> None:
         if customers < 1 or products < 1 or events < 0:
             raise ValueError("customers and products must be at least 1, events at least 0")
@@ -423,12 +487,18 @@ class DemoData:
         self.seed = seed
         # Demo customers sign in as customerN@example.test: hashed with the deployment's key.
         self.pii_key = pii_key
+        # With data keys, customers have contact details too, sealed (a fresh
+        # nonce each time: the ciphertext differs from run to run, the contact not).
+        self.data_keys = data_keys
 
     def catalogue(self) -> Catalogue:
         return build_catalogue(self.products, self.seed)
 
     def customer_base(self) -> CustomerBase:
-        return _customers(self.customers, self.seed, self.pii_key)[0]
+        base = _customers(self.customers, self.seed, self.pii_key)[0]
+        if self.data_keys is None:
+            return base
+        return _with_contacts(base, self.seed, self.data_keys)
 
     def event_stream(self) -> Iterator[Event]:
         """Exactly ``events`` events: customers' sessions interleaved with anonymous visitors'."""

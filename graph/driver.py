@@ -4,13 +4,22 @@ Everything in graph/ talks to Neo4j through a :class:`Graph`. It owns the driver
 names the database, sends read queries to read transactions (so a cluster serves
 them from secondaries) and counts Bolt round trips, which the tests use to hold
 the no-N+1 promise.
+
+On a request path nothing may wait on Neo4j for long: a server that is down
+refuses connections at once, but one that hangs (stopped, swapping, partitioned)
+leaves a query waiting forever on an open socket. A Graph can therefore carry a
+*deadline* per query, measured here, after which the caller hears
+:class:`GraphUnavailable`; and an *observer*, told the seconds each query took
+(the gateway's metrics).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
@@ -24,7 +33,7 @@ from neo4j import (
     RoutingControl,
     unit_of_work,
 )
-from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -56,17 +65,41 @@ class Neo4jSettings:
     # Neo4j itself ends a query that runs longer (seconds; None: no limit), so a
     # runaway read can neither hang a request nor keep working after it.
     query_timeout: float | None = None
+    # The longest a caller waits for a read's answer (seconds; None: no limit),
+    # and for a write's; past it the caller gets GraphUnavailable.
+    deadline: float | None = None
+    write_deadline: float | None = None
+    # After Neo4j refused a connection or let a deadline pass, queries in the
+    # next ``cooldown`` seconds are not sent: their callers hear GraphUnavailable
+    # at once (0: off). See :meth:`Graph._bounded`.
+    cooldown: float = 0.0
+
+
+# Told the kind of each query ("read", "write") and the seconds it took.
+QueryObserver = Callable[[str, float], None]
 
 
 class Graph:
     """An async driver bound to one database. Create one per process."""
 
     def __init__(
-        self, driver: AsyncDriver, database: str, query_timeout: float | None = None
+        self,
+        driver: AsyncDriver,
+        database: str,
+        query_timeout: float | None = None,
+        *,
+        deadline: float | None = None,
+        write_deadline: float | None = None,
+        cooldown: float = 0.0,
     ) -> None:
         self.driver = driver
         self.database = database
         self.query_timeout = query_timeout
+        self.deadline = deadline
+        self.write_deadline = write_deadline
+        self.cooldown = cooldown
+        self._quiet_until = 0.0
+        self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
 
@@ -102,24 +135,31 @@ class Graph:
         exchange (RUN and PULL pipelined) where a managed transaction needs a
         second for COMMIT, and about 40 % less driver CPU per query (measured
         in docs/performance.md). A cluster still routes them to readers. They
-        are not retried; the gateway asks for no retries anyway.
+        are not retried, except once when Neo4j itself asks for it (a read that
+        raced a write, ``Neo.TransientError.Transaction.Outdated``): a read is
+        safe to repeat, and within the same deadline.
         """
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
-            async with self.driver.session(
-                database=self.database, default_access_mode=READ_ACCESS
-            ) as session:
-                result = await session.run(
-                    Query(query, timeout=self.query_timeout), dict(params or {})
-                )
-                return [record.data() async for record in result]
+        async with self._bounded("read", self.deadline):
+            try:
+                return await self._read_once(query, params)
+            except TransientError:
+                self.round_trips += 1
+                return await self._read_once(query, params)
+
+    async def _read_once(self, query: LiteralString, params: Params | None) -> list[dict[str, Any]]:
+        async with self.driver.session(
+            database=self.database, default_access_mode=READ_ACCESS
+        ) as session:
+            result = await session.run(Query(query, timeout=self.query_timeout), dict(params or {}))
+            return [record.data() async for record in result]
 
     async def write(
         self, query: LiteralString, params: Params | None = None
     ) -> list[dict[str, Any]]:
         """Run a write query in its own transaction and return its records as dicts."""
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
+        async with self._bounded("write", self.write_deadline):
             result = await self.driver.execute_query(
                 Query(query, timeout=self.query_timeout),
                 parameters_=dict(params or {}),
@@ -131,9 +171,43 @@ class Graph:
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
         self.round_trips += 1
-        with _graph_errors(self.query_timeout):
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+        async with (
+            self._bounded("write", self.write_deadline),
+            self.driver.session(database=self.database) as session,
+        ):
+            return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+
+    @asynccontextmanager
+    async def _bounded(self, kind: str, deadline: float | None) -> AsyncIterator[None]:
+        """The driver's errors translated, the deadline kept, the time reported.
+
+        With a cooldown: once Neo4j is found down (a refused connection) or hung
+        (a deadline passed), nothing is sent to it for ``cooldown`` seconds. A
+        request that needs several queries then answers UNAVAILABLE within
+        about one deadline rather than one per query, /readyz says 503 at once,
+        and a struggling server is not handed more work. The first query after
+        the cooldown tries again: recovery needs nobody.
+        """
+        if self.cooldown and time.monotonic() < self._quiet_until:
+            raise GraphUnavailable("the graph did not answer a moment ago")
+        began = time.perf_counter()
+        try:
+            with _graph_errors(self.query_timeout):
+                if deadline is None:
+                    yield
+                else:
+                    try:
+                        async with asyncio.timeout(deadline):
+                            yield
+                    except TimeoutError as exc:
+                        raise GraphUnavailable(f"no answer within {deadline}s") from exc
+        except GraphUnavailable as exc:
+            if self.cooldown and _unreachable(exc):
+                self._quiet_until = time.monotonic() + self.cooldown
+            raise
+        finally:
+            if self.observer is not None:
+                self.observer(kind, time.perf_counter() - began)
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""
@@ -177,6 +251,11 @@ def reads(
     return mark
 
 
+def _unreachable(exc: GraphUnavailable) -> bool:
+    """Neo4j is down or hung, not merely asking for a retry or stopping a long query."""
+    return not isinstance(exc, GraphTimeout) and not isinstance(exc.__cause__, TransientError)
+
+
 @contextmanager
 def _graph_errors(query_timeout: float | None) -> Iterator[None]:
     """The driver's errors in the two words callers act on: unavailable, timed out."""
@@ -184,6 +263,9 @@ def _graph_errors(query_timeout: float | None) -> Iterator[None]:
         yield
     except (ServiceUnavailable, SessionExpired, OSError) as exc:
         raise GraphUnavailable(str(exc)) from exc
+    except TransientError as exc:
+        # Neo4j's "try again" (a lock, a race, a leader change): so is the client told.
+        raise GraphUnavailable(exc.code or "transient error") from exc
     except ClientError as exc:
         # Neo4j reports its own transaction timeout as a client error.
         if "TransactionTimedOut" in (exc.code or ""):
@@ -206,4 +288,11 @@ def connect(settings: Neo4jSettings) -> Graph:
         # every request and were logged as warnings, costing CPU and flooding logs.
         notifications_min_severity=NotificationMinimumSeverity.OFF,
     )
-    return Graph(driver, settings.database, settings.query_timeout)
+    return Graph(
+        driver,
+        settings.database,
+        settings.query_timeout,
+        deadline=settings.deadline,
+        write_deadline=settings.write_deadline,
+        cooldown=settings.cooldown,
+    )

@@ -1,4 +1,4 @@
-"""Loading an evaluation data set into a graph of its own (``tightrope evaluate recs``).
+"""Loading an evaluation data set into a graph of its own (``tightrope evaluate recs|linking``).
 
 The evaluation wipes the graph it loads into, so it runs on a Neo4j server of
 its own (port 7694 unless told) and marks that graph with an
@@ -127,3 +127,28 @@ async def load(
         ]
         await graph.write(LOAD_PURCHASES, {"rows": purchases})
     await bump_catalogue_version(graph)
+
+
+GUESSES_WITHOUT_CONSENT: LiteralString = """
+MATCH (:Device)-[u:USED_BY]->(c:Customer)
+WHERE NOT coalesce(u.method, '') IN $deterministic
+  AND NOT EXISTS { (c)-[:CONSENT {purpose: 'cross_device', granted: true}]->(:Purpose) }
+RETURN count(u) AS n
+"""
+
+LINKS: LiteralString = """
+MATCH (d:Device)-[u:USED_BY]->(c:Customer)
+RETURN d.id AS device, c.id AS customer, u.method AS method, u.confidence AS confidence
+"""
+
+
+async def guesses_without_consent(graph: Graph, deterministic: Sequence[str]) -> int:
+    """Links the graph holds, not proved, to customers without cross_device consent now."""
+    rows = await graph.read(GUESSES_WITHOUT_CONSENT, {"deterministic": list(deterministic)})
+    return int(rows[0]["n"])
+
+
+async def all_links(graph: Graph) -> list[tuple[str, str, str | None, float | None]]:
+    """Every link: device, customer, method, confidence."""
+    rows = await graph.read(LINKS)
+    return [(r["device"], r["customer"], r["method"], r["confidence"]) for r in rows]

@@ -74,6 +74,17 @@ class Customer(CustomerRef):
     # Only a keyed hash of the email is kept, so the graph can match a returning
     # customer by email without holding the address itself.
     email_hmac: str | None = None
+    # The contact details, sealed (graph/sealed.py): only ciphertext is stored.
+    contact_enc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A customer's contact details, in clear: only ever in memory, sealed in the graph."""
+
+    email: str | None = None
+    name: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +106,31 @@ class DeviceLink:
     confidence: float  # 1.0 for deterministic links
     linked_at: datetime
     evidence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How a device came to count as a customer's: the stored ``USED_BY`` edge.
+
+    ``evidence`` is what a customer reads ("You signed in on this device on
+    2 March 2026"), ``codes`` the same for machines (``SIGNED_IN``,
+    ``SAME_NETWORK``, ...), ``linker`` the linker that proposed it. Links
+    imported from a customers file may carry only some of these.
+    """
+
+    method: str | None
+    confidence: float | None
+    linked_at: datetime | None
+    evidence: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    linker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedDevice(Device):
+    """A device as one of a customer's: with the link that makes it theirs."""
+
+    link: Link | None = None
 
 
 @dataclass(frozen=True, slots=True)

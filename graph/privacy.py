@@ -51,7 +51,8 @@ CALL (c) {
   OPTIONAL MATCH (s)-[e:VIEWED|ADDED_TO_CART]->(:Product)
   RETURN count(e.at) AS browsing, min(e.at) AS browsing_oldest, max(e.at) AS browsing_newest
 }
-RETURN c.created_at AS created_at, c.email_hmac IS NOT NULL AS has_contact,
+RETURN c.created_at AS created_at,
+       c.contact_enc IS NOT NULL OR c.email_hmac IS NOT NULL AS has_contact,
        purchases, purchases_oldest, purchases_newest,
        devices, devices_oldest, devices_newest,
        browsing, browsing_oldest, browsing_newest

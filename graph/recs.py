@@ -67,6 +67,8 @@ class ProfileKey:
     preferences: bool = False
     browsing: bool = False
     limit: int = 500
+    # Devices linked with less confidence do not add their anonymous sessions.
+    min_link_confidence: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,12 @@ _ITEM: LiteralString = """{sku: p.sku, name: p.name,
   brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]), at: at"""
 
 # Each part is a subquery that answers one row (an empty list when switched off).
-# A customer's browsing is that of the sessions signed in as them.
+# A customer's browsing is that of the sessions signed in as them and of the
+# anonymous sessions on devices linked to them with at least
+# $min_link_confidence (the reach of graph/history.py). Items of one order (or
+# one moment) share a timestamp: the SKU breaks the tie, so the order strategies
+# weigh by (bought-together: the newest count most) is the same on every read,
+# whatever plan Neo4j chose.
 PROFILE: LiteralString = (
     """
 OPTIONAL MATCH (c:Customer {id: $customer_id})
@@ -109,7 +116,7 @@ OPTIONAL MATCH (s:Session {id: $session_id})
 CALL (c) {
   OPTIONAL MATCH (c)-[r:PURCHASED]->(p:Product)
   WHERE $purchases AND r.at IS NOT NULL
-  WITH p, max(r.at) AS at, count(r) AS times ORDER BY at DESC LIMIT $limit
+  WITH p, max(r.at) AS at, count(r) AS times ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """, times: times}) AS purchases
@@ -129,8 +136,14 @@ CALL (c, s) {
     MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
     MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
     RETURN p, v.at AS at
+    UNION ALL
+    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
+      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
+      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
+    MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
+    RETURN p, v.at AS at
   }
-  WITH p, max(at) AS at ORDER BY at DESC LIMIT $limit
+  WITH p, max(at) AS at ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """}) AS views
@@ -143,8 +156,14 @@ CALL (c, s) {
     MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
     MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
     RETURN p, a.at AS at
+    UNION ALL
+    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
+      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
+      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
+    MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
+    RETURN p, a.at AS at
   }
-  WITH p, max(at) AS at ORDER BY at DESC LIMIT $limit
+  WITH p, max(at) AS at ORDER BY at DESC, p.sku LIMIT $limit
   RETURN collect("""
     + _ITEM
     + """}) AS cart
@@ -232,6 +251,7 @@ async def profile_of(graph: Graph, key: ProfileKey) -> Profile:
             "preferences": key.preferences and key.customer_id is not None,
             "browsing": key.browsing,
             "limit": key.limit,
+            "min_link_confidence": key.min_link_confidence,
         },
     )
     return _profile(rows[0]) if rows else Profile()

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.erasure import STATEMENTS as ERASURE_STATEMENTS
 from graph.oauth import STATEMENTS as OAUTH_STATEMENTS
+from graph.operations import STATEMENTS as OPERATION_STATEMENTS
+from graph.retention import STATEMENTS as RETENTION_STATEMENTS
 
 NODE_KEYS: tuple[tuple[LiteralString, LiteralString], ...] = (
     ("Customer", "id"),
@@ -23,6 +26,7 @@ NODE_KEYS: tuple[tuple[LiteralString, LiteralString], ...] = (
     ("Purpose", "name"),
     ("Client", "client_id"),
     ("Order", "id"),
+    ("Network", "id"),
 )
 
 # Event relationships carry the client-chosen event id; uniqueness makes a
@@ -38,6 +42,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT purpose_name IF NOT EXISTS FOR (n:Purpose) REQUIRE n.name IS UNIQUE",
     "CREATE CONSTRAINT client_id IF NOT EXISTS FOR (n:Client) REQUIRE n.client_id IS UNIQUE",
+    # A network is known only by the keyed hash of its prefix (graph/links.py).
+    "CREATE CONSTRAINT network_id IF NOT EXISTS FOR (n:Network) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT access_record_id IF NOT EXISTS FOR (n:AccessRecord) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT catalogue_version_id IF NOT EXISTS "
     "FOR (n:CatalogueVersion) REQUIRE n.id IS UNIQUE",
@@ -60,7 +66,14 @@ SHOW_SCHEMA: LiteralString = "SHOW INDEXES YIELD name RETURN name"
 
 async def migrate(graph: Graph, extra: Iterable[LiteralString] = ()) -> list[str]:
     """Apply every constraint and index; return the names present afterwards."""
-    for statement in (*STATEMENTS, *OAUTH_STATEMENTS, *extra):
+    for statement in (
+        *STATEMENTS,
+        *OAUTH_STATEMENTS,
+        *OPERATION_STATEMENTS,
+        *ERASURE_STATEMENTS,
+        *RETENTION_STATEMENTS,
+        *extra,
+    ):
         await graph.write(statement)
     await graph.write("CALL db.awaitIndexes(300)")
     # The catalogue version caches compare (graph/catalogue.py) starts at 0.

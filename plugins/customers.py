@@ -3,7 +3,9 @@
 ``customer(id)`` is the back office's door (row rule ``BACK_OFFICE``: scope
 ``customers:read``); ``me`` is the customer the request's token is about (row
 rule ``SELF``); ``session(id)`` is a visit (row rule ``SESSION``: anonymous to
-whoever holds its id, signed in only to its customer or the back office). Each
+whoever holds its id, signed in only to its customer or the back office).
+A customer's ``contact`` (email, name, phone) needs ``profile.contact:read``;
+it is stored sealed and opened here with the deployment's data keys. Each
 field declares its scopes, row rule, purpose and data category; the host's gate
 enforces them all, so the resolvers here only fetch.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import strawberry
 
 from tightrope import (
+    Contact,
     Customer,
     CustomerRef,
     DataCategory,
@@ -27,7 +30,10 @@ from tightrope import (
     Purpose,
     RowRule,
     Session,
+    Settings,
+    TypeSpec,
     batch_loader,
+    contacts_by_id,
     customers_by_id,
     devices_by_id,
     devices_of_customers,
@@ -38,6 +44,12 @@ from tightrope import (
 Info = strawberry.Info
 
 CUSTOMERS_READ = "customers:read"
+CONTACT_READ = "profile.contact:read"
+
+
+@hookimpl
+def register_types() -> list[TypeSpec]:
+    return [TypeSpec("Contact", "How to reach the customer: stored encrypted, shown only here.")]
 
 
 @hookimpl
@@ -74,6 +86,12 @@ async def me(root: Any, info: Info) -> CustomerRef:
 async def customer_created_at(root: CustomerRef, info: Info) -> datetime | None:
     found = root if isinstance(root, Customer) else await _customer(info, root.id)
     return found.created_at
+
+
+async def customer_contact(root: CustomerRef, info: Info) -> Contact | None:
+    settings: Settings = info.context.settings
+    found = await contacts_by_id(info.context.graph, [root.id], settings.data_keys_in_use())
+    return found[0]
 
 
 async def session(root: Any, info: Info, id: strawberry.ID) -> Session:
@@ -145,6 +163,20 @@ def register_fields() -> list[FieldSpec]:
             purpose=service,
             row=RowRule.CUSTOMER,
         ),
+        FieldSpec(
+            "Customer",
+            "contact",
+            "Contact",
+            customer_contact,
+            description="Email, name and phone, if the retailer holds them.",
+            data_category=DataCategory.CONTACT,
+            scopes=frozenset({CONTACT_READ}),
+            purpose=service,
+            row=RowRule.CUSTOMER,
+        ),
+        FieldSpec("Contact", "email", "String", data_category=DataCategory.CONTACT),
+        FieldSpec("Contact", "name", "String", data_category=DataCategory.CONTACT),
+        FieldSpec("Contact", "phone", "String", data_category=DataCategory.CONTACT),
         FieldSpec(
             "Customer",
             "devices",

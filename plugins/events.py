@@ -10,6 +10,13 @@ event id taken by a different event, a session signed in as someone else) are
 (``written_for``): a customer's token speaks for that customer, in the events'
 ``customerId`` and in the sessions it may write to (anonymous ones, or the
 customer's own).
+
+An event may carry linking signals: the shopper's ``userAgent`` and
+``network`` (an IP address), and an ``email`` given on the device. They are
+turned into keyed hashes at once (``info.context.read_signals``); the strings
+themselves are never stored. A malformed one is ignored, the event still
+stored, and ``ignoredSignals`` names it. Stored events are then handed to the
+linking queue, which links devices after the response (gateway/linking).
 """
 
 from __future__ import annotations
@@ -23,14 +30,18 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tightrope import (
+    Arrival,
     BadUserInput,
+    Context,
     DataCategory,
     Event,
+    EventSignals,
     FieldSpec,
     Manifest,
     Principal,
     RequestGate,
     RowError,
+    Settings,
     flat_input,
     hookimpl,
     parse_event,
@@ -79,6 +90,21 @@ class EventInput:
     qty: int | None = None
     price: float | None = None
     order_id: strawberry.ID | None = None
+    user_agent: str | None = strawberry.field(
+        default=None,
+        description="The shopper's User-Agent. Only a keyed hash of its browser family "
+        '("Mobile Safari on iOS") is kept, to link devices.',
+    )
+    network: str | None = strawberry.field(
+        default=None,
+        description="The shopper's IP address (or network in CIDR notation). Only a keyed "
+        "hash of its network prefix is kept, to link devices.",
+    )
+    email: str | None = strawberry.field(
+        default=None,
+        description="An email address the shopper gave on this device (a guest checkout, a "
+        "newsletter form). Only compared, as a keyed hash, with customers' own: never stored.",
+    )
 
 
 @strawberry.type
@@ -89,20 +115,45 @@ class RejectedEvent:
     message: str
 
 
+@strawberry.type(description="A signal of a stored event that was not used, and why.")
+class IgnoredSignal:
+    index: int
+    event_id: str
+    field: str = strawberry.field(description="userAgent, network or email.")
+    message: str
+
+
 @strawberry.type(description="What trackEvents did with a batch.")
 class TrackEventsResult:
     accepted: int = strawberry.field(description="Events stored by this call.")
     duplicates: int = strawberry.field(description="Events stored before (a retry).")
     rejected: list[RejectedEvent]
+    ignored_signals: list[IgnoredSignal] = strawberry.field(
+        description="Malformed userAgent, network or email values: the event was stored "
+        "without them."
+    )
 
 
-async def track_events(root: Any, info: Info, events: list[EventInput]) -> TrackEventsResult:
+def _request_signals(info: Info) -> tuple[str | None, str | None]:
+    """The calling browser's User-Agent and address, for signalsFromRequest."""
+    request = info.context.request
+    if request is None:
+        return None, None
+    address = request.client.host if request.client is not None else None
+    return request.headers.get("user-agent"), address
+
+
+async def track_events(
+    root: Any, info: Info, events: list[EventInput], signals_from_request: bool = False
+) -> TrackEventsResult:
     limit = info.context.plugin_settings(EventsSettings).max_batch
     if len(events) > limit:
         raise BadUserInput(f"at most {limit} events per call", argument="events")
     principal: Principal = info.context.principal
     gate: RequestGate = info.context.consent
     rejected: list[RejectedEvent] = []
+    ignored: list[IgnoredSignal] = []
+    signals: list[EventSignals] = []
     parsed: list[Event] = []
     # parsed[i] came from events[input_index[i]]: write_events names positions in
     # what it was given, which skips the events rejected here.
@@ -127,10 +178,15 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
             continue
         parsed.append(event)
         input_index.append(index)
+        signals.append(_signals(info, item, index, signals_from_request, ignored))
     # write_events also rejects an event id reused for a different event, and a
     # customer's events for a session signed in as someone else.
+    settings: Settings = info.context.settings
     result = await write_events(
-        info.context.graph_for(info), parsed, as_customer=principal.customer_id
+        info.context.graph_for(info),
+        parsed,
+        pii_key=settings.pii_secret(),
+        as_customer=principal.customer_id,
     )
     for problem in result.rejected:
         index = input_index[problem.index]
@@ -140,6 +196,11 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
             )
         )
     rejected.sort(key=lambda r: r.index)
+    refused = {r.index for r in result.rejected}
+    await info.context.link_later(
+        [Arrival(e, s) for i, (e, s) in enumerate(zip(parsed, signals, strict=True))
+         if i not in refused]
+    )  # fmt: skip
     for r in rejected:
         info.context.report(
             BadUserInput(
@@ -154,7 +215,35 @@ async def track_events(root: Any, info: Info, events: list[EventInput]) -> Track
         accepted=sum(result.created.values()),
         duplicates=sum(result.already_stored.values()),
         rejected=rejected,
+        ignored_signals=[i for i in ignored if i.index not in {r.index for r in rejected}],
     )
+
+
+def _signals(
+    info: Info, item: EventInput, index: int, from_request: bool, ignored: list[IgnoredSignal]
+) -> EventSignals:
+    """The event's signals as keyed hashes; malformed ones are noted in ``ignored``."""
+    user_agent, network = item.user_agent, item.network
+    if from_request and (user_agent is None or network is None):
+        header, address = _request_signals(info)
+        user_agent = header if user_agent is None else user_agent
+        network = address if network is None else network
+    if user_agent is None and network is None and item.email is None:
+        return EventSignals()
+    context: Context = info.context
+    hashed, problems = context.read_signals(
+        user_agent=user_agent, network=network, email=item.email
+    )
+    for problem in problems:
+        ignored.append(
+            IgnoredSignal(
+                index=index,
+                event_id=str(item.event_id),
+                field=problem.field,
+                message=problem.reason,
+            )
+        )
+    return hashed
 
 
 @hookimpl
@@ -165,7 +254,9 @@ def register_fields() -> list[FieldSpec]:
             "trackEvents",
             TrackEventsResult,
             track_events,
-            description="Record views, add-to-carts, purchases and logins; idempotent by eventId.",
+            description="Record views, add-to-carts, purchases and logins; idempotent by eventId. "
+            "`signalsFromRequest` takes a missing userAgent and network from this request (for "
+            "a shopper's own browser calling directly, not for a server forwarding events).",
             scopes=frozenset({"events:write"}),
         )
     ]

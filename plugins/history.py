@@ -64,12 +64,9 @@ class HistorySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIGHTROPE_HISTORY_", extra="ignore")
 
     # An item added to a basket longer ago than this is no longer in it.
+    # (Which linked devices count, TIGHTROPE_HISTORY_MIN_LINK_CONFIDENCE, is a
+    # gateway setting: the journey and recommendations follow it too.)
     cart_window_days: int = Field(default=30, ge=1, le=3650)
-    # Devices linked to a customer with less confidence than this (a
-    # probabilistic "same network, same browser" guess) do not add their
-    # sessions to the customer's views and basket: they may be someone else's.
-    # 1.0 keeps to links a sign-in or an app install proved.
-    min_link_confidence: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
 @hookimpl
@@ -136,8 +133,7 @@ async def customer_purchases(
 def _views_key(info: Info, id: str, first: int | None) -> ViewsKey:
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
-    confidence = info.context.plugin_settings(HistorySettings).min_link_confidence
-    return ViewsKey(id, size, confidence)
+    return ViewsKey(id, size, settings.history_min_link_confidence)
 
 
 def _cart_key(info: Info, id: str) -> CartKey:
@@ -145,7 +141,7 @@ def _cart_key(info: Info, id: str) -> CartKey:
     since = datetime.now(UTC) - timedelta(days=history.cart_window_days)
     # A basket is bounded like any list, so a bot's session cannot make it huge.
     limit = info.context.settings.max_page_size
-    return CartKey(id, since, limit, history.min_link_confidence)
+    return CartKey(id, since, limit, info.context.settings.history_min_link_confidence)
 
 
 async def customer_recently_viewed(

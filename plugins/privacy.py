@@ -13,13 +13,24 @@ which plugin may read it for which purpose (from the served schema) or did
 
 Both belong to the retailer's own privacy pages: scope ``privacy:read``, which
 third parties never hold.
+
+``exportMyData`` returns everything held about the customer as one JSON
+document, with what each plugin contributed (gateway/rights.py); scope
+``privacy:export``, only for the retailer's own frontends.
+
+``forgetMe(confirmation)`` erases the customer and everything derived about
+them, through every plugin (gateway/rights.py): asked without a confirmation
+it only answers with one (valid ten minutes); asked again with it, it erases.
+Scope ``privacy:erase``, likewise only for the retailer's own frontends. The
+token used is dead afterwards, like every other of the customer's.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from tightrope import (
     AccessRecord,
@@ -27,12 +38,15 @@ from tightrope import (
     ClientKind,
     Connection,
     CustomerRef,
+    CustomerRights,
     DataCategory,
+    ErasureRefused,
     FieldRegistry,
     FieldSpec,
     Graph,
     Manifest,
     NotFound,
+    Principal,
     Purpose,
     RowRule,
     ScopeSpec,
@@ -51,18 +65,26 @@ from tightrope import (
 )
 
 Info = strawberry.Info
+CORE = "tightrope"
 
 PRIVACY_READ = "privacy:read"
+PRIVACY_ERASE = "privacy:erase"
+PRIVACY_EXPORT = "privacy:export"
+RETAILER = frozenset({ClientKind.FIRST_PARTY, ClientKind.PUBLIC})
 
 
 @hookimpl
 def register_scopes() -> list[ScopeSpec]:
     return [
         ScopeSpec(
-            PRIVACY_READ,
-            "what is held about you, and which apps read it and why",
-            kinds=frozenset({ClientKind.FIRST_PARTY, ClientKind.PUBLIC}),
-        )
+            PRIVACY_READ, "what is held about you, and which apps read it and why", kinds=RETAILER
+        ),
+        ScopeSpec(
+            PRIVACY_EXPORT, "a copy of everything held about you, to download", kinds=RETAILER
+        ),
+        ScopeSpec(
+            PRIVACY_ERASE, "erase your account and everything held about you", kinds=RETAILER
+        ),
     ]
 
 
@@ -176,6 +198,83 @@ async def data_about_me(root: CustomerRef, info: Info) -> list[DataAboutMe]:
     return answer
 
 
+# -- exportMyData -------------------------------------------------------------
+
+
+async def export_my_data(root: object, info: Info) -> JSON:
+    principal: Principal = info.context.principal
+    assert principal.customer_id is not None  # the gate's SELF rule
+    rights: CustomerRights = info.context.rights
+    try:
+        # The host's rights act on the host's graph; each plugin's export hook
+        # is handed its own checked graph (gateway/rights.py).
+        document = await rights.export(info.context.host_graph, principal.customer_id)
+    except ErasureRefused as exc:  # the customer no longer exists
+        raise NotFound(str(exc)) from None
+    return JSON(document)
+
+
+# -- forgetMe -----------------------------------------------------------------
+
+
+@strawberry.type(description="One kind of data an erasure removed, and how many.")
+class Erased:
+    what: str
+    count: int
+    held_by: str = strawberry.field(
+        description="tightrope itself, or the plugin that derived or kept it."
+    )
+
+
+@strawberry.type(description="An erasure asked for (with the code that confirms it) or done.")
+class Forgotten:
+    erased: bool
+    confirmation: str | None = strawberry.field(
+        description="Send this back as forgetMe(confirmation:) to erase; null once erased."
+    )
+    confirm_before: datetime | None
+    will_erase: list[Erased] = strawberry.field(
+        description="Before confirmation: what is held, per kind of data, that would go."
+    )
+    removed: list[Erased]
+
+
+async def forget_me(root: object, info: Info, confirmation: str | None = None) -> Forgotten:
+    principal: Principal = info.context.principal
+    assert principal.customer_id is not None  # the gate's SELF rule
+    rights: CustomerRights = info.context.rights
+    if confirmation is None:
+        code, expires = rights.confirmation(principal.customer_id)
+        when = datetime.fromtimestamp(expires, UTC)
+        held = await data_held(info.context.graph_for(info), principal.customer_id) or {}
+        preview = [
+            Erased(what=category, count=h.count, held_by=CORE)
+            for category, h in sorted(held.items())
+            if h.count
+        ]
+        return Forgotten(
+            erased=False, confirmation=code, confirm_before=when, will_erase=preview, removed=[]
+        )
+    if not rights.confirmed(principal.customer_id, confirmation):
+        raise BadUserInput(
+            "confirmation: not a valid confirmation for this customer, or expired; "
+            "ask again without one",
+            argument="confirmation",
+        )
+    try:
+        done = await rights.erase(info.context.host_graph, principal.customer_id)
+    except ErasureRefused as exc:
+        raise BadUserInput(str(exc)) from None
+    removed = [Erased(what=k, count=n, held_by=CORE) for k, n in sorted(done.removed.items())]
+    removed += [
+        Erased(what="derived data", count=n, held_by=plugin)
+        for plugin, n in sorted(done.by_plugin.items())
+    ]
+    return Forgotten(
+        erased=True, confirmation=None, confirm_before=None, will_erase=[], removed=removed
+    )
+
+
 @hookimpl
 def register_fields() -> list[FieldSpec]:
     profile, service, customer = DataCategory.PROFILE, Purpose.SERVICE, RowRule.CUSTOMER
@@ -222,6 +321,31 @@ def register_fields() -> list[FieldSpec]:
             data_category=profile,
         ),
         *connection_fields("AccessRecord"),
+        FieldSpec(
+            "Query",
+            "exportMyData",
+            JSON,
+            export_my_data,
+            description="Everything held about this customer, as one JSON document: "
+            "profile, contact, consents and their history, devices and links, sessions "
+            "and events, derived data, apps, the access log; and which plugin gave what.",
+            data_category=profile,
+            scopes=frozenset({PRIVACY_EXPORT}),
+            purpose=service,
+            row=RowRule.SELF,
+        ),
+        FieldSpec(
+            "Mutation",
+            "forgetMe",
+            Forgotten,
+            forget_me,
+            description="Erase this customer and everything derived about them, after "
+            "a confirmation: ask without one to get it, then again with it.",
+            data_category=profile,
+            scopes=frozenset({PRIVACY_ERASE}),
+            purpose=service,
+            row=RowRule.SELF,
+        ),
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from gateway.settings import load_settings
 from graph import Graph, connect
 from graph.schema import migrate
+from graph.sealed import parse_data_keys
 
 # Tests wipe the graph: never let them reach a server configured for real use.
 for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
@@ -18,6 +19,13 @@ os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
 # Apps served outside dev mode need a PII key; the tests' is no secret.
 TEST_PII_KEY = "test-only-pii-key"
 os.environ["TIGHTROPE_PII_KEY"] = TEST_PII_KEY
+# ... and keys that seal contact details: the first seals, the second still opens.
+TEST_DATA_KEYS_TEXT = (
+    "test-2:dGVzdC1vbmx5LWRhdGEta2V5LXR3by0zMi1ieXRlcyE,"
+    "test-1:dGVzdC1vbmx5LWRhdGEta2V5LW9uZS0zMi1ieXRlcyE"
+)
+os.environ["TIGHTROPE_DATA_KEYS"] = TEST_DATA_KEYS_TEXT
+TEST_DATA_KEYS = parse_data_keys(TEST_DATA_KEYS_TEXT)
 
 # CALL { } IN TRANSACTIONS needs an auto-commit transaction, which Graph.write
 # (a managed transaction) is not: delete in batches until nothing is left.

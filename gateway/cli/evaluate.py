@@ -16,11 +16,12 @@ import click
 from gateway.cli.common import settings as load_settings
 
 EVALUATION_PORT = 7694
+LINKING_PORT = 7695
 
 
 @click.group("evaluate")
 def evaluate_group() -> None:
-    """Measure the recommenders offline."""
+    """Measure the recommenders and the identity linkers offline."""
 
 
 @evaluate_group.command("recs")
@@ -67,6 +68,65 @@ def recs(
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
         click.echo(table(report.as_json()))
+    click.echo(
+        f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
+    )
+
+
+@evaluate_group.command("linking")
+@click.option("--seed", type=int, default=1, show_default=True, help="of the generated shoppers")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=LINKING_PORT,
+    show_default=True,
+    help="the evaluation's own local Neo4j (wiped on every run)",
+)
+@click.option("--households", type=click.IntRange(1), default=250, show_default=True)
+@click.option("--visitors", type=click.IntRange(0), default=300, show_default=True)
+@click.option("--fit", is_flag=True, help="also fit each linker's model to this run (stderr)")
+@click.option("--progress/--no-progress", default=True, help="a progress bar on stderr")
+def linking(
+    seed: int,
+    as_json: bool,
+    port: int,
+    households: int,
+    visitors: int,
+    fit: bool,
+    progress: bool,
+) -> None:
+    """Generate households, cafes and offices with known owners, link their visits, score."""
+    from gateway.evaluation.fit import fit_logistic
+    from gateway.evaluation.households import Scale
+    from gateway.evaluation.linking import evaluate, table
+    from graph import Neo4jSettings, connect
+    from graph.evaluation import NotAnEvaluationGraph
+    from graph.local import LocalNeo4jError, LocalServer
+
+    config = replace_port(load_settings(), port)
+    try:
+        conn = LocalServer(port=port).start(timeout=180.0)
+    except LocalNeo4jError as exc:
+        raise click.ClickException(str(exc)) from exc
+    scale = Scale(households=households, visitors=visitors)
+
+    async def run() -> Any:
+        graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
+        try:
+            return await evaluate(graph, config, seed, progress, scale)
+        finally:
+            await graph.close()
+
+    try:
+        report = asyncio.run(run())
+    except NotAnEvaluationGraph as exc:
+        raise click.ClickException(str(exc)) from exc
+    doc = report.as_json()
+    click.echo(json.dumps(doc, indent=2) if as_json else table(doc))
+    if fit:
+        for name, model in sorted(fit_logistic(report.samples).items()):
+            click.echo(f"fitted {name}: {json.dumps(model, indent=2)}", err=True)
     click.echo(
         f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 
 import click
@@ -62,6 +63,8 @@ def load(
     Loading is idempotent: loading the same data twice changes nothing. Bad rows
     are listed with their line numbers; the good rows still load.
     """
+    from gateway.linking import LinkingService
+    from gateway.plugins import load_plugins
     from graph.schema import migrate
 
     # Counting a relationship type the graph has not seen yet is not worth a warning.
@@ -69,11 +72,17 @@ def load(
     demo = source == "demo"
     if demo and kind:
         raise click.UsageError("--kind applies to files, not to the demo")
+    config = settings()
     try:
-        # Emails are stored as hashes keyed by the deployment's key, never a fallback.
-        pii_key = settings().pii_secret()
+        # Emails are stored as hashes keyed by the deployment's key, contact
+        # details sealed under its data key: never a fallback.
+        pii_key = config.pii_secret()
+        data_keys = config.data_keys_in_use()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    # A load's sign-ins link devices exactly as trackEvents' do: through the
+    # installed identity linkers, after each batch is stored.
+    linking = LinkingService.from_host(load_plugins(config.disabled_plugins), config)
 
     async def run() -> tuple[LoadReport | None, dict[str, int]]:
         async with graph_session(60.0) as graph:
@@ -88,7 +97,9 @@ def load(
                     return None, before
                 from graph.demo import DemoData
 
-                data = DemoData(customers, products, events, seed, pii_key=pii_key)
+                data = DemoData(
+                    customers, products, events, seed, pii_key=pii_key, data_keys=data_keys
+                )
                 report = await load_demo(
                     graph,
                     data.catalogue(),
@@ -97,6 +108,8 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     total_events=events,
+                    after_write=partial(linking.link_written, graph),
+                    pii_key=pii_key,
                 )
             else:
                 report = await load_file(
@@ -106,6 +119,8 @@ def load(
                     batch=batch_size,
                     progress=progress,
                     pii_key=pii_key,
+                    after_write=partial(linking.link_written, graph),
+                    data_keys=data_keys,
                 )
             return report, await graph_counts(graph)
 

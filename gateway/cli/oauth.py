@@ -108,7 +108,7 @@ def remove_command(client_id: str) -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """Manage the keys that sign access tokens."""
+    """Manage the keys that sign access tokens and seal contact details."""
 
 
 @keys_group.command("rotate")

@@ -18,8 +18,8 @@ import click
 import uvicorn
 
 from gateway.cli.common import settings
+from gateway.logs import log_config
 from gateway.plugins import PluginError
-from gateway.requestid import log_config
 from gateway.settings import Settings, SettingsError, is_loopback
 from gateway.workers import serve_workers
 
@@ -87,7 +87,7 @@ def serve(
         "proxy_headers": proxy_headers,
         "forwarded_allow_ips": forwarded_allow_ips,
         "access_log": access_log,
-        "log_config": log_config(),
+        "log_config": log_config(json_lines=checked.json_logs),
     }
     if workers > 1:
         # uvicorn's own workers share one socket and the first to wake takes the

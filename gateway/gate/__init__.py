@@ -9,7 +9,13 @@ and ``access_log`` the buffered access log.
 
 from gateway.gate.access_log import AccessLog, AccessRecorder
 from gateway.gate.fields import RowGate, ScopeGate, extensions_for
-from gateway.gate.policy import ConsentPolicy, ConsentQuestion, Decision, Policies
+from gateway.gate.policy import (
+    ConsentPolicy,
+    ConsentQuestion,
+    Decision,
+    Policies,
+    collect_policies,
+)
 from gateway.gate.request import Gatekeeper, RequestGate
 
 __all__ = [
@@ -23,5 +29,6 @@ __all__ = [
     "RequestGate",
     "RowGate",
     "ScopeGate",
+    "collect_policies",
     "extensions_for",
 ]

@@ -17,11 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from inspect import isawaitable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.fields import DataCategory, Purpose
 from gateway.principal import ClientKind
 from graph import Consent
+
+if TYPE_CHECKING:
+    from gateway.plugins import PluginHost
 
 log = logging.getLogger("tightrope.gate")
 
@@ -104,3 +107,12 @@ class Policies:
             if not answer.allowed:
                 return question.deny(answer.reason or f"refused by {name}")
         return question.allow()
+
+
+def collect_policies(host: PluginHost) -> Policies:
+    """The plugins' consent policies: the one set the app's gate and its linking ask."""
+    return Policies(
+        (name, policy)
+        for name, result in host.collect("register_consent_policies")
+        for policy in result
+    )

@@ -32,20 +32,33 @@ NONCE_BYTES = 32
 
 
 class BrowserCookies:
-    def __init__(self, key: bytes, secure: bool) -> None:
+    """The cookies of one set of pages: the OAuth pages (``/oauth``) or the privacy page.
+
+    ``path`` scopes the cookies to those pages, and ``pages`` names them in
+    every salt: a token made for one set of pages is never valid on another.
+    """
+
+    def __init__(
+        self, key: bytes, secure: bool, path: str = COOKIE_PATH, pages: str = "oauth"
+    ) -> None:
         def serializer(salt: str) -> URLSafeTimedSerializer:
             return URLSafeTimedSerializer(
                 key, salt=salt, signer_kwargs={"digest_method": hashlib.sha256}
             )
 
-        self._session = serializer("tightrope.oauth.sign-in")
-        self._csrf = serializer("tightrope.oauth.csrf")
+        self._session = serializer(f"tightrope.{pages}.sign-in")
+        self._csrf = serializer(f"tightrope.{pages}.csrf")
         self.secure = secure
+        self.path = path
 
     # -------------------------------------------------------------- the sign-in session
 
     def session_customer(self, request: Request) -> str | None:
-        """The customer this browser signed in as, within the last SESSION_TTL seconds."""
+        """The customer this browser signed in as, within the last SESSION_TTL seconds.
+
+        (On the privacy page the signed value is a page session's token, not
+        a customer id: see gateway/privacy_page.py.)
+        """
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
@@ -60,11 +73,14 @@ class BrowserCookies:
             SESSION_COOKIE,
             self._session.dumps(customer_id),
             max_age=SESSION_TTL,
-            path=COOKIE_PATH,
+            path=self.path,
             httponly=True,
             secure=self.secure,
             samesite="lax",
         )
+
+    def clear_session(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path=self.path)
 
     # -------------------------------------------------------------- CSRF
 
@@ -80,7 +96,7 @@ class BrowserCookies:
         response.set_cookie(
             CSRF_COOKIE,
             nonce,
-            path=COOKIE_PATH,
+            path=self.path,
             httponly=True,
             secure=self.secure,
             samesite="strict",

@@ -15,6 +15,11 @@ categories are checked at start-up). For each request it
    ``blend_recommendations`` hook (first answer wins; the built-in blend
    answers last).
 
+A strategy that raises or runs past its plugin's budget costs only its own
+candidates: it is logged by name and the blend goes on without it
+(gateway/isolation.py). A blend that raises is logged and the next one
+answers instead, down to the built-in.
+
 Nothing personal is kept between requests: an event sent a moment ago shows
 in the next answer.
 """
@@ -23,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import BadUserInput
 from gateway.fields import DataCategory
+from gateway.isolation import PluginFailed, bounded
 from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
@@ -57,6 +64,8 @@ if TYPE_CHECKING:
 OVERSAMPLE = 3
 MIN_CANDIDATES = 30
 
+log = logging.getLogger("tightrope.plugins")
+
 
 class RecommendationService:
     """One app's recommenders, their caches, and the blend hook."""
@@ -67,11 +76,13 @@ class RecommendationService:
         blend: Callable[..., Any],
         aggregates: Aggregates,
         plugin_settings: dict[type, Any] | None = None,
+        budget: Callable[[str], float] = lambda plugin: 2.0,
     ) -> None:
         self.strategies = {s.name: s for s in strategies}
         self._blend = blend
         self.aggregates = aggregates
         self.plugin_settings = plugin_settings or {}
+        self.budget = budget
 
     @classmethod
     def from_host(
@@ -88,6 +99,7 @@ class RecommendationService:
             host.pm.hook.blend_recommendations,
             aggregates,
             plugin_settings,
+            settings.plugin_budget,
         )
 
     async def recommend(
@@ -116,7 +128,10 @@ class RecommendationService:
         loaders = self.aggregates.loaders(graph)
         want = max(first * OVERSAMPLE, MIN_CANDIDATES)
         answers = await asyncio.gather(
-            *(_run(s, subject, want, StrategyData(s, subject, profile, loaders)) for s in allowed)
+            *(
+                _isolated(s, subject, want, StrategyData(s, subject, profile, loaders), self.budget)
+                for s in allowed
+            )
         )
         results = tuple(StrategyResult(s, a) for s, a in zip(allowed, answers, strict=True))
         skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))
@@ -132,7 +147,7 @@ class RecommendationService:
             fallback=strategy is None,
             plugin_settings=self.plugin_settings,
         )
-        blended = self._blend(request=request)
+        blended = _blend(self._blend, request)
         if blended is None:
             raise RuntimeError("no plugin answered blend_recommendations")
         return list(blended)[:first]
@@ -167,6 +182,39 @@ def _excluded(subject: Subject, profile: Profile) -> frozenset[str]:
     return frozenset()
 
 
+def _blend(hook: Callable[..., Any], request: BlendRequest) -> Any:
+    """The first blend's answer; one that raises is logged by plugin and the next one asked."""
+    implementations = getattr(hook, "get_hookimpls", None)
+    if implementations is None:
+        return hook(request=request)
+    # pluggy asks the most recently registered (and tryfirst) implementations first.
+    for impl in reversed(implementations()):
+        try:
+            blended = impl.function(**{arg: request for arg in impl.argnames})
+        except Exception:
+            log.exception("plugin %r failed in blend_recommendations", impl.plugin_name)
+            continue
+        if blended is not None:
+            return blended
+    return None
+
+
+async def _isolated(
+    strategy: Registered,
+    subject: Subject,
+    count: int,
+    data: StrategyData,
+    budget: Callable[[str], float],
+) -> tuple[Candidate, ...]:
+    """A strategy's candidates; none when it fails or runs out of time (logged by name)."""
+    plugin = strategy.plugin
+    work = _run(strategy, subject, count, data)
+    try:
+        return await bounded(work, plugin, f"strategy {strategy.name!r}", budget(plugin))
+    except PluginFailed:
+        return ()
+
+
 async def _run(
     strategy: Registered, subject: Subject, count: int, data: StrategyData
 ) -> tuple[Candidate, ...]:
@@ -183,19 +231,9 @@ async def _run(
 
 def collect_recommenders(host: PluginHost, settings: Settings) -> list[Registered]:
     """Every plugin's recommenders, checked; a bad or clashing one is a PluginError."""
-    found: dict[str, Registered] = {}
-    for plugin, result in host.collect("register_recommenders", settings=settings):
-        for recommender in result:
-            registered = Registered(recommender, plugin)
-            check(registered)
-            if registered.name in found:
-                first, second = sorted((found[registered.name].plugin, plugin))
-                raise PluginError(
-                    f"recommender {registered.name!r} is registered by both "
-                    f"{first!r} and {second!r}"
-                )
-            found[registered.name] = registered
-    return list(found.values())
+    return host.collect_named(
+        "register_recommenders", "recommender", Registered, check, settings=settings
+    )
 
 
 def check(strategy: Registered) -> None:

@@ -66,11 +66,15 @@ MERGE (p)-[:IN_CATEGORY]->(c)
 
 # -- customers ------------------------------------------------------------------
 
+# A row with contact details replaces the stored ones as a whole, email hash
+# included (a new contact without an email leaves no hash of the old one).
 MERGE_CUSTOMERS: LiteralString = """
 UNWIND $rows AS r
 MERGE (c:Customer {id: r.id})
 ON CREATE SET c.created_at = r.created_at
-SET c.email_hmac = coalesce(r.email_hmac, c.email_hmac)
+SET c.email_hmac = CASE WHEN r.contact_enc IS NULL THEN coalesce(r.email_hmac, c.email_hmac)
+                        ELSE r.email_hmac END,
+    c.contact_enc = coalesce(r.contact_enc, c.contact_enc)
 """
 
 MERGE_DEVICE_RECORDS: LiteralString = """
@@ -222,8 +226,9 @@ CREATE (c)-[:PURCHASED {event_id: r.event_id, at: datetime(r.at), order_id: r.or
 RETURN count(*) AS created
 """
 
-# A login proves the session's device belongs to the customer: the device link
-# becomes (or stays) a deterministic one, dated by its earliest login.
+# A login signs the session in. Whether that makes the session's device the
+# customer's is decided by the identity linkers, after the events are stored
+# (gateway/linking): the writer records what happened, nothing more.
 CREATE_LOGINS: LiteralString = """
 UNWIND $rows AS r
 OPTIONAL MATCH ()-[seen:SIGNED_IN_AS {event_id: r.event_id}]->()
@@ -231,21 +236,7 @@ OPTIONAL MATCH ()-[seen:SIGNED_IN_AS {event_id: r.event_id}]->()
 WITH r WHERE seen IS NULL
 MATCH (s:Session {id: r.session_id})
 MATCH (c:Customer {id: r.customer_id})
-WITH r, s, c, datetime(r.at) AS at
-CREATE (s)-[:SIGNED_IN_AS {event_id: r.event_id, at: at}]->(c)
-WITH s, c, r, at
-CALL (s, c, r, at) {
-  MATCH (s)-[:ON]->(d:Device)
-  MERGE (d)-[u:USED_BY]->(c)
-  ON CREATE SET u.method = 'login', u.confidence = 1.0, u.linked_at = at,
-                u.evidence = 'login event ' + r.event_id
-  ON MATCH SET
-    u.linked_at = CASE WHEN u.method = 'login' AND u.linked_at <= at
-                       THEN u.linked_at ELSE at END,
-    u.evidence = CASE WHEN u.method = 'login' AND u.linked_at <= at
-                      THEN u.evidence ELSE 'login event ' + r.event_id END,
-    u.method = 'login', u.confidence = 1.0
-}
+CREATE (s)-[:SIGNED_IN_AS {event_id: r.event_id, at: datetime(r.at)}]->(c)
 RETURN count(*) AS created
 """
 

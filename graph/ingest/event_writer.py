@@ -20,7 +20,11 @@ The bulk loader and the gateway's ``trackEvents`` mutation both use
   account. A sender speaking for a customer (``as_customer``) may likewise
   write only to sessions that are anonymous or signed in as that customer.
   The owners are read after locking the sessions, so concurrent batches cannot
-  both find a session free.
+  both find a session free;
+* an event for an erased customer, or a session or device erased with one,
+  is rejected, never stored again (graph/erasure.py): the tombstones are
+  read after the batch is written, inside its transaction, and a batch that
+  found any is rolled back and written again without those events.
 
 The statements and why they are shaped so: :mod:`graph.ingest.cypher`.
 """
@@ -36,6 +40,7 @@ from typing import Any, Final
 from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph, reads
+from graph.erasure import erased_among, erased_key
 from graph.ingest.cypher import (
     EVENT_STATEMENTS,
     LOCK_SESSIONS,
@@ -48,6 +53,7 @@ from graph.ingest.writers import DEFAULT_BATCH
 from graph.model import EVENT_TYPES, Event, EventType
 
 SIGNED_ELSEWHERE: Final = "the session is signed in as another customer"
+ERASED: Final = "was erased at the customer's request: nothing is stored for it again"
 
 
 @dataclass(frozen=True)
@@ -243,22 +249,52 @@ async def _conflicts(
     ]
 
 
+class _Resurrects(Exception):
+    """Raised inside a batch's transaction (rolling it back) when it touched erased ids."""
+
+    def __init__(self, found: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(found)} erased ids")
+        self.found = found
+
+
+def _named(event: Event) -> list[tuple[str, str]]:
+    """The (kind, id) of the customer, session and device an event names."""
+    named = []
+    for kind, value in (
+        ("customer", event.customer_id),
+        ("session", event.session_id),
+        ("device", event.device_id),
+    ):
+        if value is not None:
+            named.append((kind, value))
+    return named
+
+
 async def _write_batch(
-    graph: Graph, events: Sequence[Event], offset: int, as_customer: str | None
+    graph: Graph, events: Sequence[Event], offset: int, as_customer: str | None, pii_key: str
 ) -> WriteResult:
     result = WriteResult()
     kept = _dedupe(events, offset, result)
+    keys = {erased_key(kind, id_, pii_key): (kind, id_) for _, e in kept for kind, id_ in _named(e)}
+    erased: set[tuple[str, str]] = set()
 
     async def work(tx: AsyncManagedTransaction) -> WriteResult:
         # Rebuilt on every attempt: a retried transaction must start from scratch.
         attempt = WriteResult(Counter(result.created), Counter(result.already_stored))
         attempt.rejected.extend(result.rejected)
-        no_product = await _unknown(tx, "product", {e.sku for _, e in kept if e.sku})
+        live: list[tuple[int, Event]] = []
+        for i, e in kept:
+            gone = next((kind for kind, id_ in _named(e) if (kind, id_) in erased), None)
+            if gone is None:
+                live.append((i, e))
+            else:
+                attempt.rejected.append(Rejected(e.event_id, f"{gone}_id", ERASED, i))
+        no_product = await _unknown(tx, "product", {e.sku for _, e in live if e.sku})
         no_customer = await _unknown(
-            tx, "customer", {e.customer_id for _, e in kept if e.customer_id}
+            tx, "customer", {e.customer_id for _, e in live if e.customer_id}
         )
         known: list[tuple[int, Event]] = []
-        for i, e in kept:
+        for i, e in live:
             if e.sku in no_product:
                 attempt.rejected.append(
                     Rejected(e.event_id, "sku", f"unknown product {e.sku!r}", i)
@@ -295,9 +331,19 @@ async def _write_batch(
             attempt.rejected.extend(conflicts)
             attempt.created[event_type] += created
             attempt.already_stored[event_type] += len(rows) - created - len(conflicts)
+        # After the writes, in the same transaction: an erasure that committed
+        # meanwhile is seen here (see graph/erasure.py for why this order).
+        written = {k for k, named in keys.items() if named not in erased}
+        found = await erased_among(tx, written)
+        if found:
+            raise _Resurrects({keys[k] for k in found})
         return attempt
 
-    return await graph.write_tx(work)
+    while True:
+        try:
+            return await graph.write_tx(work)
+        except _Resurrects as exc:
+            erased.update(exc.found)  # and again, without the events that name them
 
 
 @reads("purchase_history", "browsing_history", "device")
@@ -306,21 +352,24 @@ async def write_events(
     events: Sequence[Event],
     batch_size: int = DEFAULT_BATCH,
     *,
+    pii_key: str,
     as_customer: str | None = None,
 ) -> WriteResult:
     """Store events idempotently, one write transaction per ``batch_size`` events.
 
-    ``as_customer`` is the customer the sender speaks for (a customer's token):
-    their events may then touch only sessions that are anonymous or signed in
-    as that customer. Events naming an unknown product or customer, events
-    for a session signed in as another customer (logins always; other events
-    when ``as_customer`` is given), a second use of an event id in a batch, and
-    an id stored before for a different event are rejected (listed in the
-    result with the reason and their index in ``events``); the rest of their
-    batch is written.
+    ``pii_key`` is the deployment's (``Settings.pii_secret()``): it keys the
+    tombstones of erased customers, sessions and devices. ``as_customer`` is
+    the customer the sender speaks for (a customer's token): their events may
+    then touch only sessions that are anonymous or signed in as that customer.
+    Events naming an unknown product or customer, or an erased customer,
+    session or device, events for a session signed in as another customer
+    (logins always; other events when ``as_customer`` is given), a second use
+    of an event id in a batch, and an id stored before for a different event
+    are rejected (listed in the result with the reason and their index in
+    ``events``); the rest of their batch is written.
     """
     total = WriteResult()
     for start in range(0, len(events), batch_size):
         chunk = events[start : start + batch_size]
-        total.add(await _write_batch(graph, chunk, start, as_customer))
+        total.add(await _write_batch(graph, chunk, start, as_customer, pii_key))
     return total

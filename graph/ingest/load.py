@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from graph.driver import Graph
-from graph.ingest.event_writer import write_events
+from graph.ingest.event_writer import WriteResult, write_events
 from graph.ingest.events import parse_event
 from graph.ingest.files import (
     RECORDS,
@@ -44,6 +44,11 @@ from graph.ingest.references import Parsed, load_catalogue, load_customers
 from graph.ingest.rows import RowError
 from graph.ingest.writers import DEFAULT_BATCH, write_catalogue, write_customer_base
 from graph.model import Catalogue, CustomerBase, Event
+from graph.sealed import DataKeys
+
+# Called after each batch of events is stored, with the batch and what became of
+# it: how the gateway links devices from what a load stored (the identity linkers).
+AfterWrite = Callable[[Sequence[Event], WriteResult], Awaitable[object]]
 
 
 @dataclass
@@ -65,10 +70,15 @@ async def load_file(
     progress: bool = True,
     *,
     pii_key: str,
+    data_keys: DataKeys,
+    after_write: AfterWrite | None = None,
 ) -> LoadReport:
     """Load one file; raise LoadError if it cannot be read at all.
 
-    ``pii_key`` keys the hashes of customers' emails (``Settings.pii_secret()``).
+    ``pii_key`` keys the hashes of customers' emails and the tombstones of
+    erased customers (``Settings.pii_secret()``); ``data_keys`` seal their
+    contact details (``Settings.data_keys_in_use()``); ``after_write`` is
+    awaited after each batch of events is stored.
     """
     check_file(path)
     kind = kind or infer_kind(path)
@@ -79,9 +89,9 @@ async def load_file(
     ) as bar:
         rows = read_rows(path, report.bad)
         if kind == "events":
-            await _load_events(graph, rows, report, batch, bar)
+            await _load_events(graph, rows, report, batch, bar, pii_key, after_write)
         else:
-            await _load_records(graph, rows, kind, report, batch, bar, pii_key)
+            await _load_records(graph, rows, kind, report, batch, bar, pii_key, data_keys)
     report.bad.sort(key=lambda b: b.line)
     return report
 
@@ -117,7 +127,13 @@ def _read_chunk(rows: Iterator[Row], batch: int, report: LoadReport) -> _ParsedC
 
 
 async def _load_events(
-    graph: Graph, rows: Iterator[Row], report: LoadReport, batch: int, bar: tqdm[Any]
+    graph: Graph,
+    rows: Iterator[Row],
+    report: LoadReport,
+    batch: int,
+    bar: tqdm[Any],
+    pii_key: str,
+    after_write: AfterWrite | None,
 ) -> None:
     # Reading and validating the next chunk (in a thread) overlaps with Neo4j
     # writing the previous one: the client's work is then nearly free.
@@ -131,15 +147,27 @@ async def _load_events(
                 await writing  # even when reading failed: never leave a write behind
         if chunk is None:
             break
-        writing = asyncio.create_task(_write_chunk(graph, chunk, report, bar, done_line))
+        writing = asyncio.create_task(
+            _write_chunk(graph, chunk, report, bar, done_line, pii_key, after_write)
+        )
         done_line = chunk.last_line
     bar.update(bar.total - bar.n if bar.total else 0)
 
 
 async def _write_chunk(
-    graph: Graph, chunk: _ParsedChunk, report: LoadReport, bar: tqdm[Any], done_line: int
+    graph: Graph,
+    chunk: _ParsedChunk,
+    report: LoadReport,
+    bar: tqdm[Any],
+    done_line: int,
+    pii_key: str,
+    after_write: AfterWrite | None,
 ) -> None:
-    result = await write_events(graph, chunk.events, batch_size=max(1, len(chunk.events)))
+    result = await write_events(
+        graph, chunk.events, batch_size=max(1, len(chunk.events)), pii_key=pii_key
+    )
+    if after_write is not None:
+        await after_write(chunk.events, result)
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)
     for rejected in result.rejected:
@@ -158,9 +186,10 @@ async def _load_records(
     batch: int,
     bar: tqdm[Any],
     pii_key: str,
+    data_keys: DataKeys,
 ) -> None:
     allowed = RECORDS[kind]
-    parsers = record_parsers(pii_key)
+    parsers = record_parsers(pii_key, data_keys)
     parsed: Parsed = {name: [] for name in allowed}
     for line, row in rows:
         report.rows += 1
@@ -178,8 +207,11 @@ async def _load_records(
             parsed[record.strip()].append((line, parsers[record.strip()](row)))
         except RowError as exc:
             report.bad.append(BadRow(line, exc.field, exc.reason))
-    load = load_catalogue if kind == "catalogue" else load_customers
-    report.written.update(await load(graph, parsed, report.bad, batch))
+    if kind == "catalogue":
+        written = await load_catalogue(graph, parsed, report.bad, batch)
+    else:
+        written = await load_customers(graph, parsed, report.bad, batch, pii_key)
+    report.written.update(written)
 
 
 # -- the demo ---------------------------------------------------------------------
@@ -193,8 +225,12 @@ async def load_demo(
     batch: int = DEFAULT_BATCH,
     progress: bool = True,
     total_events: int | None = None,
+    *,
+    pii_key: str,
+    after_write: AfterWrite | None = None,
 ) -> LoadReport:
-    """Load generated data through the same writers as files."""
+    """Load generated data through the same writers as files (``pii_key`` and
+    ``after_write``: see load_file)."""
     report = LoadReport("events")
     await write_catalogue(graph, catalogue, batch)
     await write_customer_base(graph, customers, batch)
@@ -213,16 +249,25 @@ async def load_demo(
         for event in events:
             chunk.append(event)
             if len(chunk) >= batch:
-                await _demo_chunk(graph, chunk, report, bar)
+                await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
                 chunk = []
-        await _demo_chunk(graph, chunk, report, bar)
+        await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
     return report
 
 
-async def _demo_chunk(graph: Graph, chunk: list[Event], report: LoadReport, bar: tqdm[Any]) -> None:
+async def _demo_chunk(
+    graph: Graph,
+    chunk: list[Event],
+    report: LoadReport,
+    bar: tqdm[Any],
+    pii_key: str,
+    after_write: AfterWrite | None,
+) -> None:
     if not chunk:
         return
-    result = await write_events(graph, chunk, batch_size=len(chunk))
+    result = await write_events(graph, chunk, batch_size=len(chunk), pii_key=pii_key)
+    if after_write is not None:
+        await after_write(chunk, result)
     report.rows += len(chunk)
     report.written.update(result.created)
     report.unchanged.update(result.already_stored)

@@ -7,6 +7,7 @@ exist is not decided here but when loading, against the file and the graph.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,12 +26,17 @@ from graph.model import (
     Brand,
     Category,
     Consent,
+    Contact,
     Customer,
     Device,
     DeviceLink,
     Product,
 )
 from graph.pii import email_hmac
+from graph.sealed import DataKeys, seal_contact
+
+# A phone number as people write it: digits, spaces and + - . ( ) /.
+PHONE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
 
 RecordParser = Callable[[Mapping[str, Any]], Any]
 
@@ -61,17 +67,37 @@ def parse_product(row: Mapping[str, Any]) -> Product:
     )
 
 
-def customer_parser(pii_key: str) -> Callable[[Mapping[str, Any]], Customer]:
-    """The customer row parser for one load: emails are hashed with the deployment's key."""
+def parse_contact(row: Mapping[str, Any]) -> Contact | None:
+    """The row's contact details (email, name, phone), or None if it gives none."""
+    email = text(row, "email", required=False)
+    if email is not None and ("@" not in email or len(email) > 254 or " " in email):
+        raise RowError("email", "is not an email address")
+    name = text(row, "name", required=False)
+    phone = text(row, "phone", required=False)
+    if phone is not None and not PHONE.match(phone):
+        raise RowError("phone", "is not a phone number")
+    if email is None and name is None and phone is None:
+        return None
+    return Contact(email=email, name=name, phone=phone)
+
+
+def customer_parser(pii_key: str, data_keys: DataKeys) -> Callable[[Mapping[str, Any]], Customer]:
+    """The customer row parser for one load: emails hashed, contact details sealed.
+
+    Both keys are the deployment's (``Settings.pii_secret()`` and
+    ``Settings.data_keys_in_use()``). A row that gives any contact detail
+    replaces the stored contact as a whole; a row that gives none leaves it.
+    """
 
     def parse(row: Mapping[str, Any]) -> Customer:
-        email = text(row, "email", required=False)
-        if email is not None and "@" not in email:
-            raise RowError("email", "is not an email address")
+        customer_id = required_text(row, "id")
+        contact = parse_contact(row)
+        email = contact.email if contact else None
         return Customer(
-            required_text(row, "id"),
+            customer_id,
             required_timestamp(row, "created_at"),
             email_hmac(email, pii_key) if email else text(row, "email_hmac", required=False),
+            seal_contact(contact, customer_id, data_keys) if contact else None,
         )
 
     return parse
@@ -117,13 +143,13 @@ def parse_consent(row: Mapping[str, Any]) -> Consent:
     )
 
 
-def record_parsers(pii_key: str) -> dict[str, RecordParser]:
+def record_parsers(pii_key: str, data_keys: DataKeys) -> dict[str, RecordParser]:
     """The parser of each value of the ``record`` column, for one load."""
     return {
         "brand": parse_brand,
         "category": parse_category,
         "product": parse_product,
-        "customer": customer_parser(pii_key),
+        "customer": customer_parser(pii_key, data_keys),
         "device": parse_device,
         "consent": parse_consent,
     }

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from graph.driver import Graph
+from graph.erasure import erased_ids
 from graph.ingest.files import BadRow
 from graph.ingest.writers import missing_ids, write_catalogue, write_customer_base
 from graph.model import (
@@ -19,7 +20,6 @@ from graph.model import (
     Catalogue,
     Category,
     Consent,
-    Customer,
     CustomerBase,
     Device,
     DeviceLink,
@@ -29,6 +29,16 @@ from graph.model import (
 T = TypeVar("T")
 # Each record name's parsed records, with the line each came from.
 Parsed = dict[str, list[tuple[int, Any]]]
+
+
+def _keep_lines(
+    items: list[tuple[int, T]],
+    bad: list[BadRow],
+    test: Callable[[T], tuple[str, str] | None],
+) -> list[tuple[int, T]]:
+    """Like :func:`_keep`, keeping each item's line."""
+    kept = _keep([(line, (line, item)) for line, item in items], bad, lambda li: test(li[1]))
+    return list(kept)
 
 
 def _keep(
@@ -99,13 +109,26 @@ async def load_catalogue(
     return Counter(brand=len(brands), category=len(kept_categories), product=len(kept_products))
 
 
+ERASED = "was erased at the customer's request: it is not loaded again"
+
+
 async def load_customers(
-    graph: Graph, parsed: Parsed, bad: list[BadRow], batch: int
+    graph: Graph, parsed: Parsed, bad: list[BadRow], batch: int, pii_key: str
 ) -> Counter[str]:
-    """Write the customers, then the devices and consents whose customer exists."""
-    customers: list[Customer] = [c for _, c in parsed["customer"]]
+    """Write the customers, then the devices and consents whose customer exists.
+
+    A customer or device that was erased (graph/erasure.py) is a bad row: an
+    export from the retailer's own systems must not bring them back.
+    """
+    gone = await erased_ids(graph, "customer", (c.id for _, c in parsed["customer"]), pii_key)
+    customers = _keep(parsed["customer"], bad, lambda c: ("id", ERASED) if c.id in gone else None)
     await write_customer_base(graph, CustomerBase(tuple(customers), (), (), ()), batch)
-    devices: list[tuple[int, tuple[Device, DeviceLink | None]]] = parsed["device"]
+    gone_devices = await erased_ids(
+        graph, "device", (d.id for _, (d, _) in parsed["device"]), pii_key
+    )
+    devices: list[tuple[int, tuple[Device, DeviceLink | None]]] = _keep_lines(
+        parsed["device"], bad, lambda d: ("id", ERASED) if d[0].id in gone_devices else None
+    )
     consents: list[tuple[int, Consent]] = parsed["consent"]
     referenced = {link.customer_id for _, (_, link) in devices if link} | {
         c.customer_id for _, c in consents

@@ -10,6 +10,7 @@ gateway processes can share one graph. One module a concern:
 - :mod:`graph.oauth.codes` — one-time authorization codes.
 - :mod:`graph.oauth.families` — token families, the unit of revocation.
 - :mod:`graph.oauth.refresh` — rotating refresh tokens inside a family.
+- :mod:`graph.oauth.page_sessions` — signed-in sessions of the privacy page.
 
 Times are epoch seconds (integers) except the grant's ``at``, which is shown to
 customers and stored as a datetime. Everything is re-exported here, so callers
@@ -18,7 +19,7 @@ import from ``graph.oauth``.
 
 from typing import LiteralString
 
-from graph.oauth import codes, families, refresh
+from graph.oauth import codes, families, page_sessions, refresh
 from graph.oauth.clients import (
     ClientRecord,
     create_client,
@@ -37,6 +38,7 @@ from graph.oauth.families import (
     revoke_family,
 )
 from graph.oauth.grants import GrantRecord, grant_scopes, list_grants, merge_grant, revoke_grant
+from graph.oauth.page_sessions import end_page_session, page_session_customer, start_page_session
 from graph.oauth.passwords import (
     get_password_hash,
     reserve_sign_in_attempt,
@@ -50,6 +52,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     *families.STATEMENTS,
     *refresh.STATEMENTS,
     *codes.STATEMENTS,
+    *page_sessions.STATEMENTS,
 )
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
     "create_family",
     "customer_by_email",
     "customer_exists",
+    "end_page_session",
     "get_client",
     "get_code",
     "get_family",
@@ -76,6 +80,7 @@ __all__ = [
     "list_grants",
     "live_family",
     "merge_grant",
+    "page_session_customer",
     "remove_client",
     "reserve_sign_in_attempt",
     "revoke_family",
@@ -85,4 +90,5 @@ __all__ = [
     "save_refresh",
     "set_password_hash",
     "sign_in_succeeded",
+    "start_page_session",
 ]

@@ -130,3 +130,9 @@ def plugin_manifest() -> Manifest:
         categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.DERIVED_PREFERENCES}),
         description="Brand and category preferences derived from a customer's purchases.",
     )
+
+
+@hookimpl
+async def erase_customer_data(customer_id: str, graph: Graph) -> int:
+    """The customer is being erased: their preferences go first (counted for the report)."""
+    return await drop_preferences(graph, customer_id, SOURCE)

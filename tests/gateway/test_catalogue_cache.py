@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from gateway.cache import MISSING, VersionedCache
 from graph import Graph
 from graph.ingest.load import load_file
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
 from tests.gateway.conftest import Serve, gql, settings_for_tests
 
 PAGE = """query($sku: ID!) {
@@ -57,7 +57,9 @@ async def test_a_catalogue_load_is_seen_within_about_a_second(
     reprice.write_text(json.dumps(row) + "\n")
     async with served() as (app, client):
         before, _ = await reads(app, client)
-        report = await load_file(demo_graph, reprice, progress=False, pii_key=TEST_PII_KEY)
+        report = await load_file(
+            demo_graph, reprice, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+        )
         assert not report.bad, report.bad
         await asyncio.sleep(1.1)  # the documented bound: one version check a second
         after, _ = await reads(app, client)

@@ -53,7 +53,9 @@ def test_schema_prints_the_assembled_sdl() -> None:
     assert result.returncode == 0, result.stderr
     assert "type Product {" in result.stdout
     assert "badge: String" in result.stdout  # from the third-party example plugin
-    assert "trackEvents(events: [EventInput!]!)" in result.stdout
+    assert "trackEvents(events: [EventInput!]!, signalsFromRequest: Boolean! = false)" in (
+        result.stdout
+    )
     assert "directive @requiresScopes" in result.stdout
 
 

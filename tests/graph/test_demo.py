@@ -109,7 +109,12 @@ def test_consent_states_are_spread_per_purpose(demo: DemoData) -> None:
 async def test_the_demo_loads_into_the_graph_with_its_shape(clean_graph: Graph) -> None:
     demo = DemoData(customers=120, products=150, events=6_000, seed=5, pii_key=TEST_PII_KEY)
     report = await load_demo(
-        clean_graph, demo.catalogue(), demo.customer_base(), demo.event_stream(), progress=False
+        clean_graph,
+        demo.catalogue(),
+        demo.customer_base(),
+        demo.event_stream(),
+        progress=False,
+        pii_key=TEST_PII_KEY,
     )
     assert not report.bad
     assert sum(report.written[t] for t in ("view", "add_to_cart", "purchase", "login")) == 6_000

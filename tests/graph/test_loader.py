@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from gateway.cli import cli
 from graph import Graph
 from graph.ingest import LoadError, graph_counts, infer_kind, load_file
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
 
 CATALOGUE_CSV = """\
 record,id,name,parent_id,sku,price,in_stock,brand_id,category_id
@@ -76,7 +76,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 async def load_all(graph: Graph, files: dict[str, Path]) -> None:
     for kind in ("catalogue", "customers", "events"):
-        await load_file(graph, files[kind], progress=False, pii_key=TEST_PII_KEY)
+        await load_file(
+            graph, files[kind], progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+        )
 
 
 def test_kind_is_inferred_from_the_rows(files: dict[str, Path]) -> None:
@@ -87,7 +89,13 @@ def test_kind_is_inferred_from_the_rows(files: dict[str, Path]) -> None:
 async def test_catalogue_bad_rows_are_reported_by_line_and_good_rows_load(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    report = await load_file(clean_graph, files["catalogue"], progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph,
+        files["catalogue"],
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
     assert [(b.line, b.field) for b in report.bad] == [
         (7, "brand_id"),
         (8, "parent_id"),
@@ -108,9 +116,23 @@ async def test_catalogue_bad_rows_are_reported_by_line_and_good_rows_load(
 async def test_events_csv_bad_rows_are_reported_and_good_rows_load(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    await load_file(clean_graph, files["catalogue"], progress=False, pii_key=TEST_PII_KEY)
-    await load_file(clean_graph, files["customers"], progress=False, pii_key=TEST_PII_KEY)
-    report = await load_file(clean_graph, files["events"], progress=False, pii_key=TEST_PII_KEY)
+    await load_file(
+        clean_graph,
+        files["catalogue"],
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
+    await load_file(
+        clean_graph,
+        files["customers"],
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
+    report = await load_file(
+        clean_graph, files["events"], progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert {b.line: b.field for b in report.bad} == EVENTS_CSV_BAD
     assert report.rows == 8
     # Every row is accounted for: written or reported.
@@ -122,7 +144,13 @@ async def test_events_csv_bad_rows_are_reported_and_good_rows_load(
 async def test_customers_jsonl_bad_rows_are_reported_and_no_email_is_stored(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    report = await load_file(clean_graph, files["customers"], progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph,
+        files["customers"],
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
     assert [(b.line, b.field) for b in report.bad] == [(7, "customer_id"), (8, "purpose")]
     rows = await clean_graph.read(
         "MATCH (c:Customer {id: 'C1'}) RETURN c.email_hmac AS hmac, keys(c) AS keys"
@@ -140,7 +168,13 @@ async def test_customers_jsonl_bad_rows_are_reported_and_no_email_is_stored(
 
 async def test_events_jsonl_with_broken_lines(clean_graph: Graph, tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text(CATALOGUE_CSV)
-    await load_file(clean_graph, tmp_path / "c.csv", progress=False, pii_key=TEST_PII_KEY)
+    await load_file(
+        clean_graph,
+        tmp_path / "c.csv",
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
     path = tmp_path / "events.jsonl"
     good = {"event_id": "e1", "type": "view", "at": "2026-03-01T10:00:00Z", "session_id": "s1"}
     path.write_text(
@@ -154,7 +188,9 @@ async def test_events_jsonl_with_broken_lines(clean_graph: Graph, tmp_path: Path
         + json.dumps({**good, "event_id": "e3", "sku": "SKU-2", "at": "2026-02-30T10:00:00Z"})
         + "\n"
     )
-    report = await load_file(clean_graph, path, progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert [(b.line, b.field) for b in report.bad] == [
         (3, "json"),
         (4, "sku"),
@@ -176,10 +212,14 @@ async def test_loading_the_same_files_twice_changes_nothing(
         ],
     )  # fmt: skip
     await load_all(clean_graph, files)
-    await load_file(clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY)
+    await load_file(
+        clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     first = await graph_counts(clean_graph)
     await load_all(clean_graph, files)
-    again = await load_file(clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY)
+    again = await load_file(
+        clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert await graph_counts(clean_graph) == first
     assert again.unchanged["view"] == 30 and sum(again.written.values()) == 0
 
@@ -217,7 +257,9 @@ def test_load_file_raises_load_error_for_a_missing_file(tmp_path: Path) -> None:
     import asyncio
 
     with pytest.raises(LoadError, match="no such file"):
-        asyncio.run(load_file(None, tmp_path / "nope.csv", pii_key=TEST_PII_KEY))  # type: ignore[arg-type]
+        asyncio.run(
+            load_file(None, tmp_path / "nope.csv", pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS)
+        )  # type: ignore[arg-type]
 
 
 def test_demo_if_empty_loads_once(clean_graph: Graph) -> None:
@@ -235,7 +277,9 @@ async def test_a_spreadsheet_export_with_a_byte_order_mark_loads(
 ) -> None:
     path = tmp_path / "catalogue.csv"
     path.write_bytes(b"\xef\xbb\xbf" + CATALOGUE_CSV.encode())
-    report = await load_file(clean_graph, path, progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert report.written["product"] == 2
 
 
@@ -243,7 +287,13 @@ async def test_a_reused_event_id_across_batches_is_reported_never_counted_as_sto
     clean_graph: Graph, tmp_path: Path
 ) -> None:
     (tmp_path / "c.csv").write_text(CATALOGUE_CSV)
-    await load_file(clean_graph, tmp_path / "c.csv", progress=False, pii_key=TEST_PII_KEY)
+    await load_file(
+        clean_graph,
+        tmp_path / "c.csv",
+        progress=False,
+        pii_key=TEST_PII_KEY,
+        data_keys=TEST_DATA_KEYS,
+    )
     view = {"type": "view", "at": "2026-03-01T10:00:00Z", "session_id": "s1"}
     path = write_jsonl(
         tmp_path / "events.jsonl",
@@ -255,7 +305,9 @@ async def test_a_reused_event_id_across_batches_is_reported_never_counted_as_sto
             {**view, "event_id": "d1", "sku": "SKU-1"},  # line 5 (batch 3): a resend
         ],
     )
-    report = await load_file(clean_graph, path, batch=2, progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph, path, batch=2, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert [(b.line, b.field) for b in report.bad] == [(3, "event_id")]
     assert "stored before for a different view event" in report.bad[0].reason
     assert (report.written["view"], report.unchanged["view"]) == (3, 1)
@@ -268,7 +320,9 @@ async def test_a_category_reloaded_without_a_parent_becomes_top_level(
 ) -> None:
     first = tmp_path / "catalogue.csv"
     first.write_text(CATALOGUE_CSV)
-    await load_file(clean_graph, first, progress=False, pii_key=TEST_PII_KEY)
+    await load_file(
+        clean_graph, first, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     moved = tmp_path / "moved.csv"
     moved.write_text(
         "record,id,name,parent_id\n"
@@ -276,7 +330,9 @@ async def test_a_category_reloaded_without_a_parent_becomes_top_level(
         "category,women-dresses,Dresses,\n"  # now a root of its own
         "category,women,Women,men\n"  # and Women moves under Men
     )
-    report = await load_file(clean_graph, moved, progress=False, pii_key=TEST_PII_KEY)
+    report = await load_file(
+        clean_graph, moved, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
     assert report.bad == []
     rows = await clean_graph.read(
         "MATCH (c:Category) OPTIONAL MATCH (c)-[:PARENT]->(p) RETURN c.id AS id, "

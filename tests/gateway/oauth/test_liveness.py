@@ -23,7 +23,12 @@ ME = {"query": "{ me { id } }"}
 
 @asynccontextmanager
 async def gateway(ttl: float) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    settings = settings_for_tests(oauth_issuer=BASE, oauth_liveness_cache_seconds=ttl)
+    # The client's registered operations are read with every request here
+    # (gateway/operations.py keeps them 5 s by default): each request costs the
+    # same reads, so the counts below differ by the liveness read alone.
+    settings = settings_for_tests(
+        oauth_issuer=BASE, oauth_liveness_cache_seconds=ttl, operations_cache_seconds=0
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -112,7 +117,7 @@ async def test_me_reads_no_customer_node_when_the_token_check_found_the_customer
             "/graphql", json={"query": "{ me { id createdAt } }"}, headers=bearer(token)
         )
     assert status == 200
-    assert reads == 1  # the token's check only
+    assert reads == 2  # the token's check and the client's operations: no customer node
     assert dated.json()["data"]["me"]["createdAt"] is not None  # loaded when asked for
 
 

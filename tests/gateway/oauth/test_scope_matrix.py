@@ -41,6 +41,7 @@ from gateway.schema import sdl
 from gateway.strategies import recompute
 from graph import PURPOSES, Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
+from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import grant
 
 from .conftest import add_client
@@ -73,6 +74,18 @@ def sample(type_: GraphQLInputType, name: str, owner: str) -> Any:
     if isinstance(type_, GraphQLNonNull):
         return sample(type_.of_type, name, owner)
     if isinstance(type_, GraphQLList):
+        if name == "events":
+            # One event the gateway rejects (RejectedEvent), one it stores with a
+            # signal it ignores (IgnoredSignal).
+            signal = {
+                "eventId": "matrix-signal",
+                "type": "VIEW",
+                "at": "2025-01-01T00:00:00Z",
+                "sessionId": "matrix-session",
+                "sku": SAMPLE_IDS["Product"],
+                "network": "not-a-network",
+            }
+            return [sample(type_.of_type, name, owner), signal]
         return [sample(type_.of_type, name, owner)]
     if isinstance(type_, GraphQLInputObjectType):
         return {
@@ -178,7 +191,9 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
         # ... and the customer's history: a view, a basket item and a purchase.
-        await write_events(demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]))
+        await write_events(
+            demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]), pii_key=TEST_PII_KEY
+        )
         # ... and what recommendations are served from, derived from that history.
         await recompute(list(app.state.assembly.recommendations.strategies.values()), demo_graph)
         # ... every consent granted (this matrix is about scopes; test_consent_matrix.py

@@ -16,6 +16,7 @@ import pytest
 from gateway.app import assemble
 from gateway.strategies import recompute
 from graph import Event, Graph, parse_event, write_events
+from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import grant, settings_for_tests
 
 NOW = datetime.now(UTC)
@@ -92,7 +93,7 @@ def event(event_id: str, type: str, at: str, **fields: Any) -> Event:
 
 
 async def store(graph: Graph, *events: Event) -> None:
-    result = await write_events(graph, events)
+    result = await write_events(graph, events, pii_key=TEST_PII_KEY)
     assert result.rejected == []
 
 

@@ -1,0 +1,394 @@
+"""The soak: a served gateway under a steady mixed load for a set time (``make soak``).
+
+Not a test and not a benchmark of speed: it asks whether the gateway *holds*
+over time. One gateway process (``tightrope serve``, outside dev mode) over a
+local Neo4j holding the demo retailer gets a fixed rate of requests, sent on a
+fixed schedule whatever the answers' speed (an open loop: a slow answer does not
+slow the load), mixed as a shop's traffic is:
+
+- catalogue: a product page, or a page of products with their brands;
+- profile: a signed-in customer's profile and recent purchases;
+- recommendations: that customer's, and an anonymous visit's;
+- events: a batch of five views of an anonymous visit (fresh event ids);
+- token refresh: the customer's refresh token spent (it rotates) every few
+  seconds, its new access token used from then on.
+
+The customer's tokens come from the real authorization code flow (sign-in
+form, PKCE, code exchange) of a trusted first-party client the soak registers.
+
+Reported every ``--every`` seconds and at the end: requests, errors (any
+non-200 answer, any error in a body, any transport failure: the goal is 0),
+p50 and p99 latency per window, and the gateway's resident memory. The
+summary gives the p99 drift (the last window against the first after the
+warm-up) and the memory growth over the run after the warm-up (the goal is
+under 10 %). It exits 1 when an error was seen or memory grew 10 % or more.
+
+Run from the repository root: ``python -m bench.soak --duration 300 --rate 20``
+(``make soak`` starts its Neo4j on ``SOAK_PORT`` and passes ``SOAK_ARGS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.systems import ROOT, gateway_env
+from graph.local import LocalServer
+from tests.gateway.oauth.helpers import Registered, full_flow, refresh
+
+SCOPES = "profile:read purchases:read recommendations:read events:write consent:write"
+REDIRECT = "http://127.0.0.1:9/callback"
+PASSWORD = "soak-password-not-a-secret"  # noqa: S105 - a generated customer's
+PRODUCT_PAGE = """query ProductPage($sku: ID!) { product(sku: $sku) {
+  sku name price brand { name } categories { name } } }"""
+LISTING = """query Listing($brand: ID) { products(first: 20, brandId: $brand) {
+  nodes { sku name price brand { name } } pageInfo { endCursor } } }"""
+PROFILE = """query Profile { me { id createdAt purchases(first: 10) {
+  nodes { at product { sku name } } } } }"""
+RECOMMENDED = """query ForMe { me { recommendations(first: 8) {
+  product { sku name } strategy reasons { text } } } }"""
+VISIT = """query Visit($id: ID!) { session(id: $id) { recommendations(first: 8) {
+  product { sku } } } }"""
+TRACK = """mutation Track($events: [EventInput!]!) {
+  trackEvents(events: $events) { accepted duplicates rejected { message } } }"""
+CONSENT = """mutation { setConsent(purpose: "personalisation", granted: true) { granted } }"""
+CUSTOMER_WITH_PURCHASES = """MATCH (c:Customer) WHERE EXISTS { (c)-[:PURCHASED]->() }
+RETURN c.id AS id ORDER BY id LIMIT 1"""
+SKUS = "MATCH (p:Product) RETURN p.sku AS sku ORDER BY sku LIMIT 200"
+
+
+def log(message: str) -> None:
+    print(f"[soak {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class Window:
+    began: float
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def summary(self, rss: int) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        return {
+            "requests": len(ordered),
+            "errors": self.errors,
+            "p50_ms": round(1000 * ordered[len(ordered) // 2], 1) if ordered else None,
+            "p99_ms": round(1000 * ordered[int(len(ordered) * 0.99)], 1) if ordered else None,
+            "rss_mb": round(rss / 2**20, 1),
+        }
+
+
+@dataclass
+class Soak:
+    http: httpx.AsyncClient
+    client_id: str
+    secret: str
+    access: str
+    refresh_token: str
+    skus: list[str]
+    window: Window
+    errors: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    refreshing: bool = False
+    events: int = 0
+    visits: list[str] = field(default_factory=list)
+
+    def failed(self, kind: str, reason: str) -> None:
+        self.window.errors += 1
+        self.errors[f"{kind}: {reason}"[:200]] += 1
+
+    async def graphql(self, kind: str, query: str, variables: dict[str, Any], token: bool) -> bool:
+        """Send one request; True when it was answered in full, without an error."""
+        headers = {"Authorization": f"Bearer {self.access}"} if token else {}
+        began = time.perf_counter()
+        try:
+            response = await self.http.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            self.failed(kind, type(exc).__name__)
+            return False
+        self.window.latencies.append(time.perf_counter() - began)
+        if response.status_code != 200:
+            self.failed(kind, f"HTTP {response.status_code}")
+            return False
+        body = response.json()
+        errors = body.get("errors") or []
+        for error in errors:
+            self.failed(kind, str((error.get("extensions") or {}).get("code")))
+        result = (body.get("data") or {}).get("trackEvents")
+        if result is not None and result["rejected"]:
+            self.failed(kind, "events rejected")
+            return False
+        return not errors
+
+    async def spend_refresh_token(self) -> None:
+        self.refreshing = True
+        began = time.perf_counter()
+        try:
+            client = Registered(self.client_id, self.secret, REDIRECT)
+            response = await refresh(self.http, client, self.refresh_token)
+            self.window.latencies.append(time.perf_counter() - began)
+            if response.status_code != 200:
+                self.failed("refresh", f"HTTP {response.status_code}")
+                return
+            tokens = response.json()
+            self.access, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+        except httpx.HTTPError as exc:
+            self.failed("refresh", type(exc).__name__)
+        finally:
+            self.refreshing = False
+
+    async def one(self, tick: int) -> None:
+        """The request of this tick, chosen by a fixed rotation (the mix above)."""
+        slot = tick % 20
+        sku = self.skus[tick % len(self.skus)]
+        if tick % 100 == 0 and not self.refreshing:  # every 100 requests
+            self.kinds["refresh"] += 1
+            await self.spend_refresh_token()
+        elif slot < 5:
+            self.kinds["catalogue"] += 1
+            await self.graphql("catalogue", PRODUCT_PAGE, {"sku": sku}, token=False)
+        elif slot < 8:
+            self.kinds["catalogue"] += 1
+            await self.graphql("catalogue", LISTING, {"brand": None}, token=False)
+        elif slot < 12:
+            self.kinds["profile"] += 1
+            await self.graphql("profile", PROFILE, {}, token=True)
+        elif slot < 14:
+            self.kinds["recommendations"] += 1
+            await self.graphql("recommendations", RECOMMENDED, {}, token=True)
+        elif slot < 16 and self.visits:
+            self.kinds["recommendations"] += 1
+            visit = self.visits[tick % len(self.visits)]
+            await self.graphql("recommendations", VISIT, {"id": visit}, token=False)
+        else:
+            # (and the visits' recommendations until a visit has sent its events)
+            self.kinds["events"] += 1
+            at = datetime.now(UTC).isoformat()
+            visit = f"soak-{tick % 50}"
+            events = [
+                {"eventId": uuid.uuid4().hex, "type": "VIEW", "at": at, "sessionId": visit,
+                 "sku": self.skus[(tick + i) % len(self.skus)]}
+                for i in range(5)
+            ]  # fmt: skip
+            self.events += len(events)
+            stored = await self.graphql("events", TRACK, {"events": events}, token=True)
+            if stored and visit not in self.visits:  # a visit exists once its events are in
+                self.visits.append(visit)
+
+
+def run(argv: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    done = subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def prepare(env: dict[str, str], tightrope: str) -> tuple[str, str, str]:
+    """The demo graph (once), a trusted first-party client, a customer with a password."""
+    run([tightrope, "graph", "migrate"], env)
+    demo = [tightrope, "load", "demo", "--customers", "300", "--events", "20000"]
+    run([*demo, "--if-empty"], env)
+    port = int(env["TIGHTROPE_NEO4J_PORT"])
+    if asyncio.run(_customer(port)) is None:
+        run(demo, env)  # the graph held something else (loading is idempotent)
+    out = run(
+        [tightrope, "clients", "add", f"soak-{uuid.uuid4().hex[:6]}", "--kind", "first_party",
+         "--scopes", SCOPES, "--redirect-uri", REDIRECT, "--trusted"],
+        env,
+    )  # fmt: skip
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    customer = asyncio.run(_customer(port))
+    if customer is None:
+        raise SystemExit("the demo data holds no customer with purchases")
+    run([tightrope, "customers", "set-password", customer, "--password-stdin"], env, PASSWORD)
+    return fields["client_id"], fields["client_secret"], customer
+
+
+async def _customer(port: int) -> str | None:
+    from gateway.settings import load_settings
+    from graph import connect
+
+    graph = connect(load_settings(neo4j_port=port).neo4j(timeout=30.0))
+    try:
+        rows = await graph.read(CUSTOMER_WITH_PURCHASES)
+        return str(rows[0]["id"]) if rows else None
+    finally:
+        await graph.close()
+
+
+async def _skus(port: int) -> list[str]:
+    from gateway.settings import load_settings
+    from graph import connect
+
+    graph = connect(load_settings(neo4j_port=port).neo4j(timeout=30.0))
+    try:
+        return [str(row["sku"]) for row in await graph.read(SKUS)]
+    finally:
+        await graph.close()
+
+
+async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str, str]) -> int:
+    client_id, secret, customer = ids
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, timeout=10.0, limits=limits) as http:
+        tokens = await full_flow(
+            http, client_id, REDIRECT, SCOPES, customer, PASSWORD, secret=secret
+        )
+        assert tokens.refresh_token is not None
+        for _ in range(10):  # a cold gateway's first writes may miss the deadline
+            consent = await http.post(
+                "/graphql",
+                json={"query": CONSENT},
+                headers={"Authorization": f"Bearer {tokens.access_token}"},
+            )
+            if not consent.json().get("errors"):
+                break
+            await asyncio.sleep(1.0)
+        else:
+            raise SystemExit(f"setConsent failed: {consent.text}")
+        state = Soak(
+            http, client_id, secret, tokens.access_token, tokens.refresh_token,
+            await _skus(args.neo4j_port), Window(time.monotonic()),
+        )  # fmt: skip
+        windows: list[dict[str, Any]] = []
+        interval = 1.0 / args.rate
+        began = time.monotonic()
+        tasks: set[asyncio.Task[None]] = set()
+        tick = 0
+        while True:
+            now = time.monotonic()
+            if now - began >= args.duration:
+                break
+            if now - state.window.began >= args.every:
+                windows.append(state.window.summary(rss_bytes(pid)) | {"t": round(now - began)})
+                log(json.dumps(windows[-1]))
+                state.window = Window(now)
+            task = asyncio.create_task(state.one(tick))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            tick += 1
+            # The schedule, not the answers, sets the pace.
+            await asyncio.sleep(max(0.0, began + tick * interval - time.monotonic()))
+        await asyncio.gather(*tasks)
+        windows.append(
+            state.window.summary(rss_bytes(pid)) | {"t": round(time.monotonic() - began)}
+        )
+        log(json.dumps(windows[-1]))
+    steady = [w for w in windows if w["t"] > args.warmup] or windows
+    first, last = steady[0], steady[-1]
+    growth = (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"]
+    errors = sum(w["errors"] for w in windows)
+    summary = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": args.duration,
+        "rate_per_s": args.rate,
+        "deadlines_s": args.deadlines or "defaults",
+        "requests": sum(w["requests"] for w in windows),
+        "by_kind": dict(state.kinds),
+        "events_sent": state.events,
+        "errors": errors,
+        "error_kinds": dict(state.errors),
+        "p99_first_ms": first["p99_ms"],
+        "p99_last_ms": last["p99_ms"],
+        "p99_median_ms": statistics.median(w["p99_ms"] for w in steady if w["p99_ms"]),
+        "rss_after_warmup_mb": first["rss_mb"],
+        "rss_end_mb": last["rss_mb"],
+        "memory_growth_pct": round(100 * growth, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "windows": windows,
+    }
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    return 1 if errors or growth >= 0.10 else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
+    parser.add_argument("--every", type=float, default=30.0, help="seconds per report window")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds left out of drift")
+    parser.add_argument("--port", type=int, default=8731, help="the gateway's port")
+    parser.add_argument(
+        "--neo4j-port", type=int, default=int(os.environ.get("TIGHTROPE_NEO4J_PORT", "7690"))
+    )
+    # The production defaults are 1 s (a graph query) and 2 s (a plugin's work);
+    # on a shared, loaded machine a request now and then takes longer, which says
+    # nothing about whether the gateway holds. 0 keeps the defaults.
+    parser.add_argument("--deadlines", type=float, default=5.0, help="seconds (0: defaults)")
+    parser.add_argument("--log", type=Path, help="the gateway's log (default: thrown away)")
+    parser.add_argument("--out", type=Path, help="also write the summary (JSON) here")
+    args = parser.parse_args(argv)
+    if os.environ.get("NEO4J_URI"):
+        raise SystemExit("the soak uses a local test server (it loads demo data); unset NEO4J_URI")
+    LocalServer(port=args.neo4j_port).start(timeout=300)
+    tightrope = str(Path(sys.executable).with_name("tightrope"))
+    url = f"http://127.0.0.1:{args.port}"
+    with tempfile.TemporaryDirectory(prefix="tightrope-soak-") as state:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("TIGHTROPE_", "NEO4J_"))}
+        env = base | gateway_env(args.port, Path(state))
+        env["TIGHTROPE_NEO4J_PORT"] = str(args.neo4j_port)
+        if args.deadlines:
+            env["TIGHTROPE_GRAPH_DEADLINE"] = str(args.deadlines)
+            env["TIGHTROPE_PLUGIN_BUDGET_SECONDS"] = str(args.deadlines)
+        ids = prepare(env, tightrope)
+        log_path = args.log or Path(state) / "gateway.log"
+        with log_path.open("wb") as out:
+            server = subprocess.Popen(
+                [tightrope, "serve", "--host", "127.0.0.1", "--port", str(args.port)],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            _wait(url, server)
+            log(f"gateway pid {server.pid} at {url}; {args.rate}/s for {args.duration:.0f}s")
+            code = asyncio.run(soak(args, url, server.pid, ids))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            tail = log_path.read_text(errors="replace").splitlines()[-20:]
+            if server.returncode not in (0, -15):
+                log("gateway log tail:\n" + "\n".join(tail))
+    raise SystemExit(code)
+
+
+def _wait(url: str, server: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the gateway exited at start")
+        try:
+            if httpx.get(url + "/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the gateway did not get ready within {timeout:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""The host's rules for what linkers propose: what is checked, in order, and what is written.
+
+For every proposal of a batch:
+
+1. **Shape.** A device and a customer id, a method, a confidence between 0
+   and 1, at most five pieces of evidence with short texts. Anything else is
+   refused (and the linker's plugin named in the log).
+2. **Deterministic methods are proved, not claimed.** ``login``: the
+   observation holds a sign-in of that customer on that device. ``email``:
+   the observation holds that customer's email hash (checked against the
+   stored one). Both only for the device observed, and, when the sender spoke
+   for a customer (a customer's token), only for that customer. A deterministic
+   link needs no ``cross_device`` consent: it joins the device to the one
+   customer who proved it, and no one else.
+3. **Probabilistic proposals** need at least ``linking_min_confidence``, and
+   the consent gate's yes: the app's consent policies asked whether the
+   proposing linker may read its categories of the customer's data for
+   ``cross_device`` (gateway/linking/seam.py).
+4. **No guessing between people.** When probabilistic proposals name more
+   customers for one device than ``linking_max_customers_per_device`` allows,
+   none is linked: the evidence cannot tell them apart (a family's tablet).
+5. In one write transaction, after locking the devices and customers
+   (graph/links.py ``apply_links``): a device the customer **unlinked** is
+   linked again only by a sign-in (or email) newer than the unlinking, never by
+   the evidence that was there before nor by a guess; a probabilistic link is
+   refused for a device already linked to another customer beyond the limit,
+   and for a customer who has ``linking_max_devices_per_customer`` devices.
+   A deterministic link replaces a probabilistic one to the same customer and
+   removes other customers' guesses about the device (a proof contradicts
+   them); a surer guess replaces a weaker one; anything else is left as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gateway.linking.types import (
+    EMAIL,
+    LOGIN,
+    Observation,
+    Outcome,
+    Proposal,
+    Verdict,
+)
+from graph.links import LinkState, LinkWrite, apply_links
+
+if TYPE_CHECKING:
+    from gateway.linking.data import SharedReads
+    from gateway.settings import Settings
+    from graph import Graph
+
+MAX_EVIDENCE = 5
+MAX_TEXT = 300
+MAX_ID = 200
+MAX_METHOD = 40
+# Deterministic beats email beats a guess, when one edge must say one method.
+_RANK = {LOGIN: 3, EMAIL: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRules:
+    min_confidence: float = 0.9
+    max_customers_per_device: int = 1
+    max_devices_per_customer: int = 8
+    public_customers: int = 4
+    public_devices: int = 16
+    window_days: int = 90
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkRules:
+        return cls(
+            settings.linking_min_confidence,
+            settings.linking_max_customers_per_device,
+            settings.linking_max_devices_per_customer,
+            settings.linking_public_network_customers,
+            settings.linking_public_network_devices,
+            settings.linking_window_days,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A proposal that passed the checks made outside the transaction."""
+
+    proposal: Proposal
+    linker: str
+    observation: Observation
+    evidence_at: datetime  # when what proves it happened (a sign-in's time)
+
+
+def shape_problem(proposal: object) -> str | None:
+    """Why a linker's answer is not a proposal the host can consider; None if it is."""
+    if not isinstance(proposal, Proposal):
+        return f"{type(proposal).__name__} is not a Proposal"
+    p = proposal
+    for name, value, limit in (
+        ("device_id", p.device_id, MAX_ID),
+        ("customer_id", p.customer_id, MAX_ID),
+        ("method", p.method, MAX_METHOD),
+    ):
+        if not isinstance(value, str) or not value or len(value) > limit:
+            return f"{name} must be a text of 1 to {limit} characters"
+    if not isinstance(p.confidence, int | float) or not math.isfinite(p.confidence):
+        return "confidence must be a number"
+    if not 0.0 <= p.confidence <= 1.0:
+        return "confidence must be between 0 and 1"
+    if not isinstance(p.evidence, tuple) or not 0 < len(p.evidence) <= MAX_EVIDENCE:
+        return f"evidence must be a tuple of 1 to {MAX_EVIDENCE} Evidence"
+    for item in p.evidence:
+        text = getattr(item, "text", None)
+        if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
+            return f"each piece of evidence needs a text of 1 to {MAX_TEXT} characters"
+    return None
+
+
+def proved_at(observation: Observation, proposal: Proposal) -> datetime | str:
+    """When the observation proves a deterministic proposal, or why it does not."""
+    if proposal.device_id != observation.device_id:
+        return "a deterministic link only joins the device where the proof was seen"
+    if observation.as_customer is not None and proposal.customer_id != observation.as_customer:
+        return "the sender speaks for another customer"
+    if proposal.method == LOGIN:
+        times = [s.at for s in observation.sign_ins if s.customer_id == proposal.customer_id]
+        if not times:
+            return "the customer did not sign in on this device"
+        return min(times)
+    if not observation.emails:
+        return "no email was given on this device"
+    return observation.at  # the hash itself is compared with the stored one, under the lock
+
+
+async def decide(
+    graph: Graph, shared: SharedReads, rules: LinkRules, proposed: Sequence[Checked]
+) -> list[Outcome]:
+    """Steps 3 to 5 of the rules for proposals already checked for shape and proof."""
+    outcomes: list[Outcome] = []
+    guesses = [c for c in proposed if not c.proposal.deterministic]
+    allowed: set[tuple[str, str]] = set()  # (linker, customer) the consent gate allows
+    for name in sorted({c.linker for c in guesses}):
+        asked = {c.proposal.customer_id for c in guesses if c.linker == name}
+        allowed.update((name, c) for c in await shared.allowed(asked, shared.linkers[name]))
+    candidates: list[Checked] = [c for c in proposed if c.proposal.deterministic]
+    per_device: dict[str, set[str]] = defaultdict(set)
+    for c in guesses:
+        p = c.proposal
+        if p.confidence < rules.min_confidence:
+            outcomes.append(_refuse(c, f"confidence {p.confidence:.2f} is under the threshold"))
+        elif (c.linker, p.customer_id) not in allowed:
+            outcomes.append(_refuse(c, "the consent gate does not allow cross_device for them"))
+        else:
+            candidates.append(c)
+            per_device[p.device_id].add(p.customer_id)
+    kept: list[Checked] = []
+    for c in candidates:
+        names = per_device.get(c.proposal.device_id, set())
+        if not c.proposal.deterministic and len(names) > rules.max_customers_per_device:
+            outcomes.append(_refuse(c, "the evidence names several customers for this device"))
+        else:
+            kept.append(c)
+    kept = _best(kept)
+    devices = {c.proposal.device_id for c in kept}
+    customers = {c.proposal.customer_id for c in kept}
+    verdicts: list[Outcome] = []
+
+    def choose(state: LinkState) -> list[LinkWrite]:
+        # May run again when the transaction is retried: start afresh each time.
+        verdicts.clear()
+        return _choose(state, kept, rules, verdicts)
+
+    await apply_links(graph, devices, customers, choose, keep=sorted(_RANK))
+    return outcomes + verdicts
+
+
+def _refuse(c: Checked, reason: str) -> Outcome:
+    return Outcome(c.proposal, c.linker, Verdict.REFUSED, reason)
+
+
+def _best(candidates: Sequence[Checked]) -> list[Checked]:
+    """One proposal per device and customer: the strongest method, then the surest, earliest."""
+    best: dict[tuple[str, str], Checked] = {}
+    for c in candidates:
+        key = (c.proposal.device_id, c.proposal.customer_id)
+        held = best.get(key)
+        if held is None or _strength(c) > _strength(held):
+            best[key] = c
+    # Deterministic first, so a guess sees the device's proved links of this batch.
+    return sorted(best.values(), key=lambda c: (-_RANK.get(c.proposal.method, 0), *_order(c)))
+
+
+def _strength(c: Checked) -> tuple[int, float, float]:
+    return (_RANK.get(c.proposal.method, 0), c.proposal.confidence, -c.evidence_at.timestamp())
+
+
+def _order(c: Checked) -> tuple[float, str, str]:
+    return (-c.proposal.confidence, c.proposal.device_id, c.proposal.customer_id)
+
+
+def _choose(
+    state: LinkState, kept: Sequence[Checked], rules: LinkRules, verdicts: list[Outcome]
+) -> list[LinkWrite]:
+    writes: list[LinkWrite] = []
+    # Links this decision adds, so that its later proposals see them.
+    added: dict[str, set[str]] = defaultdict(set)
+    gained: dict[str, int] = defaultdict(int)
+    for c in kept:
+        p = c.proposal
+        device = state.devices.get(p.device_id)
+        customer = state.customers.get(p.customer_id)
+        if device is None or customer is None:
+            verdicts.append(_refuse(c, "no such device or customer"))
+            continue
+        unlinked_at = device.unlinked.get(p.customer_id)
+        existing = device.link_to(p.customer_id)
+        if p.deterministic:
+            if p.method == EMAIL and customer.email_hmac not in c.observation.emails:
+                verdicts.append(_refuse(c, "the email given is not the customer's"))
+                continue
+            if unlinked_at is not None and not c.evidence_at > unlinked_at:
+                verdicts.append(_refuse(c, "the customer unlinked this device after this proof"))
+                continue
+            if existing is not None and _rank(existing.method) >= _RANK[p.method]:
+                earlier = existing.linked_at is not None and not c.evidence_at < existing.linked_at
+                if _rank(existing.method) > _RANK[p.method] or earlier:
+                    verdicts.append(Outcome(p, c.linker, Verdict.UNCHANGED, "already proved"))
+                    continue
+        else:
+            if unlinked_at is not None:
+                verdicts.append(_refuse(c, "the customer said this device is not theirs"))
+                continue
+            if existing is not None:
+                if _rank(existing.method) > 0 or (existing.confidence or 0.0) >= p.confidence:
+                    verdicts.append(Outcome(p, c.linker, Verdict.UNCHANGED, "already linked"))
+                    continue
+            else:
+                others = {e.customer_id for e in device.links} | added[p.device_id]
+                others.discard(p.customer_id)
+                if len(others) + 1 > rules.max_customers_per_device:
+                    verdicts.append(_refuse(c, "the device is another customer's too"))
+                    continue
+                if customer.devices + gained[p.customer_id] >= rules.max_devices_per_customer:
+                    verdicts.append(_refuse(c, "the customer has as many devices as allowed"))
+                    continue
+        linked_at = c.evidence_at
+        if existing is not None and existing.linked_at is not None and not p.deterministic:
+            linked_at = existing.linked_at  # a surer guess keeps when it was first made
+        writes.append(
+            LinkWrite(
+                device_id=p.device_id,
+                customer_id=p.customer_id,
+                method=p.method,
+                confidence=1.0 if p.deterministic else float(p.confidence),
+                linked_at=linked_at,
+                evidence=tuple(e.text for e in p.evidence),
+                codes=tuple(str(e.code) for e in p.evidence),
+                linker=c.linker,
+                evidence_at=c.evidence_at,
+                drop_guesses=p.deterministic,
+            )
+        )
+        verdict = Verdict.LINKED if existing is None else Verdict.UPDATED
+        verdicts.append(Outcome(p, c.linker, verdict, "linked"))
+        if existing is None:
+            added[p.device_id].add(p.customer_id)
+            gained[p.customer_id] += 1
+    return writes
+
+
+def _rank(method: str | None) -> int:
+    return _RANK.get(method or "", 0)

@@ -1,0 +1,229 @@
+"""Prometheus metrics: what an operator watches, at a cost per request of a few microseconds.
+
+Every app has its own registry (tests build many apps in one process). What
+is measured, and where:
+
+- ``tightrope_graphql_request_seconds{operation}``: each GraphQL operation,
+  from the :class:`Observe` schema extension. A client names its operations as
+  it likes, so the label set is bounded: the first ``metrics_max_operations``
+  names of valid documents get their own label, later ones count as ``other``,
+  an unnamed operation as ``anonymous``.
+- ``tightrope_graphql_errors_total{code}``: errors in answers, by code (a fixed
+  set), plus the refusals the middleware answers before GraphQL runs (401,
+  413, 429, 503 on ``/graphql``) counted under the code their body carries.
+- ``tightrope_http_responses_total{status}``: every response, by status.
+- ``tightrope_plugin_seconds{plugin}``: time spent in each plugin's resolvers
+  and strategies in one request (gateway/isolation.py adds it up per request;
+  one observation per plugin and request).
+- ``tightrope_graph_query_seconds{kind}``: every Neo4j query (read, write),
+  from the graph facade's observer.
+- ``tightrope_access_log_buffer_depth``: records waiting to be written to the
+  customers' access log, once the access log registers its depth function
+  with :meth:`Metrics.watch_access_log`; absent until then.
+
+``/metrics`` answers loopback callers only, unless ``metrics_token`` is set:
+then it answers anyone presenting that bearer token, and nobody else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from gateway.isolation import collect_plugin_times
+from gateway.settings import Settings, is_loopback
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OTHER = "other"
+ANONYMOUS = "anonymous"
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+# What the middleware's refusals on /graphql carry as their error code.
+_REFUSALS = {400: "BAD_USER_INPUT", 401: "UNAUTHENTICATED", 413: "BAD_USER_INPUT"}
+_REFUSALS |= {429: "RATE_LIMITED", 503: "UNAVAILABLE"}
+
+
+class _AccessLogDepth(Collector):
+    """The access log's buffer depth, read when scraped, once a depth function is registered."""
+
+    def __init__(self) -> None:
+        self.depth: Callable[[], int] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        if self.depth is None:
+            return []
+        gauge = GaugeMetricFamily(
+            "tightrope_access_log_buffer_depth",
+            "Access-log records waiting to be written to the graph.",
+        )
+        gauge.add_metric([], float(self.depth()))
+        return [gauge]
+
+
+class Metrics:
+    """One app's metrics and their registry."""
+
+    def __init__(self, max_operations: int = 100) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.max_operations = max_operations
+        self.requests = Histogram(
+            "tightrope_graphql_request_seconds",
+            "GraphQL operations, by operation name.",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "tightrope_graphql_errors",
+            "Errors in GraphQL answers and refusals of /graphql, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.responses = Counter(
+            "tightrope_http_responses",
+            "HTTP responses, by status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.plugin_seconds = Histogram(
+            "tightrope_plugin_seconds",
+            "Time spent in one plugin's resolvers and strategies for one request.",
+            ["plugin"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.graph_seconds = Histogram(
+            "tightrope_graph_query_seconds",
+            "Neo4j queries, by kind.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._access_log = _AccessLogDepth()
+        self.registry.register(self._access_log)
+        # Label children by value: prometheus_client's own lookup takes a lock.
+        self._operations: dict[str, Any] = {}
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def watch_access_log(self, depth: Callable[[], int]) -> None:
+        """Expose ``depth()`` as ``tightrope_access_log_buffer_depth`` (read on each scrape)."""
+        self._access_log.depth = depth
+
+    def _child(self, metric: Any, value: str) -> Any:
+        key = (id(metric), value)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(value)
+        return child
+
+    def operation(self, name: str | None) -> Any:
+        """The latency histogram of an operation name (bounded, see the module's docstring)."""
+        if name is None:
+            name = ANONYMOUS
+        found = self._operations.get(name)
+        if found is not None:
+            return found
+        if len(self._operations) >= self.max_operations or not _NAME.fullmatch(name):
+            name = OTHER
+            found = self._operations.get(name)
+            if found is not None:
+                return found
+        found = self._operations[name] = self.requests.labels(name)
+        return found
+
+    def error(self, code: str) -> None:
+        self._child(self.errors, code).inc()
+
+    def graph_query(self, kind: str, seconds: float) -> None:
+        self._child(self.graph_seconds, kind).observe(seconds)
+
+    def plugins(self, spent: dict[str, float]) -> None:
+        for plugin, seconds in spent.items():
+            self._child(self.plugin_seconds, plugin).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Observe(SchemaExtension):
+    """Times each operation, counts its errors by code and each plugin's time in it.
+
+    Listed before ErrorCodes, so it sees the errors already labelled.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        began = time.perf_counter()
+        with collect_plugin_times() as spent:
+            yield
+        context = self.execution_context
+        result = context.result
+        errors = result.errors if result is not None else None
+        named = context.operation_name if context.graphql_document is not None else None
+        if errors and context.graphql_document is None:
+            named = None  # not even parsed: its name means nothing
+        self.metrics.operation(named).observe(time.perf_counter() - began)
+        if errors:
+            for error in errors:
+                code = (error.extensions or {}).get("code")
+                self.metrics.error(code if isinstance(code, str) else "INTERNAL")
+        if spent:
+            self.metrics.plugins(spent)
+
+
+class CountResponses:
+    """Plain ASGI middleware: each response's status, and refusals of /graphql by code."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        metrics = self.metrics
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                metrics._child(metrics.responses, str(status)).inc()
+                if status != 200 and scope["path"] == "/graphql" and status in _REFUSALS:
+                    metrics.error(_REFUSALS[status])
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
+def metrics_endpoint(settings: Settings) -> Callable[[Request], Any]:
+    """``GET /metrics``: for loopback callers, or for the holder of ``metrics_token``."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+
+    async def endpoint(request: Request) -> Response:
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return PlainTextResponse(
+                    "a bearer token is required\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        elif not is_loopback(request.client.host if request.client else None):
+            return PlainTextResponse("not found\n", status_code=404)
+        metrics: Metrics = request.app.state.metrics
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint

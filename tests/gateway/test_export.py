@@ -1,0 +1,108 @@
+"""exportMyData: everything held about the customer in one JSON document, and who gave what."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.strategies import recompute
+from graph import Graph
+from graph.oauth import merge_grant
+from tests.gateway.oauth.conftest import add_client
+from tests.gateway.oauth.helpers import bearer, bearer_for
+from tests.gateway.test_erasure import KIM, gateway, seed_customer
+
+EXPORT = "{ exportMyData }"
+
+
+async def export(http: Any, token: str) -> dict[str, Any]:
+    response = await http.post("/graphql", json={"query": EXPORT}, headers=bearer(token))
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    document: dict[str, Any] = body["data"]["exportMyData"]
+    return document
+
+
+async def test_the_export_holds_every_category_and_names_its_contributors(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    await seed_customer(demo_graph, tmp_path, KIM, card=True)
+    async with gateway() as (app, http):
+        token = await bearer_for(app, KIM)
+        other = await add_client(app, "third_party", "profile:read", name="Style Advisor")
+        await merge_grant(demo_graph, KIM, other.client_id, ["profile:read"], int(time.time()))
+        await recompute(list(app.state.assembly.recommendations.strategies.values()), demo_graph)
+        await http.post("/graphql", json={"query": "{ me { createdAt } }"}, headers=bearer(token))
+        await app.state.access_log.flush()
+        document = await export(http, token)
+
+    text = json.dumps(document)  # it is one JSON document
+    assert document["customer_id"] == KIM
+    assert document["profile"]["id"] == KIM and document["profile"]["created_at"]
+    assert document["contact"] == {
+        "email": f"{KIM}@example.test",
+        "name": f"Name of {KIM}",
+        "phone": "+44 7700 900555",
+    }
+    # Nothing but what a person can read: no hash, no ciphertext.
+    assert "email_hmac" not in text and "contact_enc" not in text and "v1:test-" not in text
+    rels = document["relationships"]
+    assert {e["purpose"] for e in rels["CONSENT"]} == {"marketing", "personalisation"}
+    assert len(rels["CONSENT_CHANGE"]) == 2  # the history, each change with its time
+    assert {e["order_id"] for e in rels["PURCHASED"]} == {f"{KIM}-order-1", f"{KIM}-order-2"}
+    links = {e["other"]["id"]: e for e in rels["USED_BY"]}
+    assert set(links) == {f"{KIM}-phone", f"{KIM}-tablet"}
+    assert links[f"{KIM}-phone"]["method"] == "login"  # how each device was linked
+    assert {e["other"]["id"] for e in rels["AUTHORISED"]} == {other.client_id}
+    assert rels["PREFERS"] and all(e["source"] for e in rels["PREFERS"])  # derived, and by whom
+    assert any(e["record"]["fields"] for e in rels["ABOUT"])  # the access log
+    sessions = {s["id"]: s for s in document["sessions"]}
+    assert set(sessions) == {f"{KIM}-anon", f"{KIM}-s1"}
+    assert {e["type"] for e in sessions[f"{KIM}-s1"]["events"]} == {"VIEWED", "ADDED_TO_CART"}
+    assert sessions[f"{KIM}-anon"]["device_id"] == f"{KIM}-phone"
+    assert document["app_sessions"] and document["app_sessions"][0]["scopes"]
+    # A plugin's own data, under its name, and the list of who contributed what.
+    assert document["plugins"]["LoyaltyPlugin"] == {"cards": [f"{KIM}-card"]}
+    assert document["contributors"]["LoyaltyPlugin"] == ["cards"]
+    assert {"contact", "profile", "relationships", "sessions"} <= set(
+        document["contributors"]["tightrope"]
+    )
+    assert document["not_exported"] == []
+
+
+async def test_a_customer_with_no_data_gets_an_export_that_says_so(demo_graph: Graph) -> None:
+    await demo_graph.write("CREATE (:Customer {id: 'new-one', created_at: datetime()})")
+    async with gateway() as (app, http):
+        document = await export(http, await bearer_for(app, "new-one"))
+    assert document["contact"] is None
+    assert document["sessions"] == [] and document["plugins"] == {}
+    # Only what signing in itself left: the app session of this very token.
+    assert set(document["relationships"]) <= {"ABOUT"}
+
+
+async def test_hook_export_customer_data_failing_is_named_not_hidden(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    from gateway import create_app, hookimpl
+    from tests.gateway.conftest import settings_for_tests
+    from tests.gateway.oauth.helpers import BASE
+
+    class Broken:
+        @hookimpl
+        def export_customer_data(self, customer_id: str) -> Any:
+            raise RuntimeError("the warehouse is down")
+
+    await seed_customer(demo_graph, tmp_path, KIM)
+    app = create_app(settings_for_tests(oauth_issuer=BASE), (Broken(),))
+    import httpx
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            document = await export(http, await bearer_for(app, KIM))
+    assert document["not_exported"] == [
+        {"plugin": "Broken", "reason": "the plugin failed; ask again later"}
+    ]
+    assert "warehouse" not in json.dumps(document)  # the error itself is not shown

@@ -1,0 +1,219 @@
+"""The customer's privacy page: in a real headless Chromium end to end, and its refusals over HTTP.
+
+The browser test runs the whole gateway under uvicorn (as the consent page's
+browser test does) and saves a screenshot of each step in test-artefacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.oauth.devtokens import dev_token
+from gateway.oauth.passwords import hash_password
+from graph import Graph, set_consent
+from graph.oauth import merge_grant, set_password_hash
+from tests.gateway.oauth.conftest import add_client
+from tests.gateway.oauth.helpers import BASE, PASSWORD, bearer, bearer_for
+from tests.gateway.oauth.test_browser import ARGS, CHROMIUM, running_gateway
+from tests.gateway.oauth.test_browser import pytestmark as needs_chromium
+from tests.gateway.recs.conftest import shop
+from tests.gateway.test_erasure import gateway, scan
+
+__all__ = ["shop"]  # the recommendations tests' shop, used here too
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
+RECS = "{ me { recommendations(first: 3) { strategy reasons { code text } } } }"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@needs_chromium  # skipped where Chromium is missing, like the consent page's test
+async def test_the_page_end_to_end_in_a_browser(shop: Graph) -> None:
+    import playwright.async_api as playwright_api
+
+    await set_password_hash(shop, "ana", hash_password(PASSWORD), 0)
+    await set_consent(shop, "ana", "personalisation", True, source="api", version="t")
+    ARTEFACTS.mkdir(exist_ok=True)
+    async with running_gateway() as base, playwright_api.async_playwright() as p:
+        from gateway.oauth.clients import register_client
+        from gateway.oauth.scopes import ScopeCatalogue
+
+        # An app Ana authorised, with a live token; and the shop's own frontend's token.
+        record, _ = await register_client(
+            shop, ScopeCatalogue(), name="Budget Buddy", kind="third_party",
+            scopes=["profile:read"], redirect_uris=[f"{base}/cb"],
+        )  # fmt: skip
+        await merge_grant(shop, "ana", record.client_id, ["profile:read"], int(time.time()))
+        shop_app, _ = await register_client(
+            shop, ScopeCatalogue(), name="Shop", kind="first_party",
+            scopes=["recommendations:read"], redirect_uris=[f"{base}/shop"],
+        )  # fmt: skip
+
+        async def token(client_id: str, scope: str) -> str:
+            from gateway.oauth import OAuthService
+            from tests.gateway.conftest import settings_for_tests
+
+            service = OAuthService(settings_for_tests(oauth_issuer=base))
+            return await dev_token(
+                shop, service, client_id=client_id, customer_id="ana", scopes=[scope]
+            )
+
+        app_token = await token(record.client_id, "profile:read")
+        shop_token = await token(shop_app.client_id, "recommendations:read")
+
+        async with http_client(base) as http:
+            before = (
+                await http.post("/graphql", json={"query": RECS}, headers=bearer(shop_token))
+            ).json()
+        assert {i["strategy"] for i in before["data"]["me"]["recommendations"]} - {"trending"}
+
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(
+                accept_downloads=True, viewport={"width": 390, "height": 844}
+            )
+            await page.goto(f"{base}/privacy")
+            if not await page.locator("form#sign-in").count():
+                raise AssertionError(f"no sign-in form; the page said: {await page.content()}")
+            await page.get_by_label("Email or customer number").fill("ana")
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_selector("h2#consents-h")
+            await page.screenshot(path=ARTEFACTS / "privacy-1-signed-in.png", full_page=True)
+
+            # Withdraw personalisation: recommendations become non-personal, and say so.
+            await page.locator("form#consent-personalisation button").click()
+            await page.wait_for_selector("form#consent-personalisation >> text=Allow this")
+            # Revoke the app.
+            await page.get_by_role("button", name="Revoke access of Budget Buddy").click()
+            await page.wait_for_selector("text=None.")
+            await page.screenshot(path=ARTEFACTS / "privacy-2-withdrawn.png", full_page=True)
+
+            async with http_client(base) as http:
+                after = (
+                    await http.post("/graphql", json={"query": RECS}, headers=bearer(shop_token))
+                ).json()
+                revoked = await http.post(
+                    "/graphql", json={"query": "{ me { createdAt } }"}, headers=bearer(app_token)
+                )
+            items = after["data"]["me"]["recommendations"]
+            assert {i["strategy"] for i in items} == {"trending"}
+            reasons = [
+                r["text"] for i in items for r in i["reasons"] if r["code"] == "STRATEGY_SKIPPED"
+            ]
+            assert reasons and "personalisation" in reasons[0]
+            assert revoked.status_code == 401
+
+            # Download everything.
+            async with page.expect_download() as downloading:
+                await page.locator("a#export").click()
+            download = await downloading.value
+            saved = ARTEFACTS / "privacy-export.json"
+            await download.save_as(saved)
+            document = json.loads(saved.read_text())
+            assert document["customer_id"] == "ana" and document["relationships"]["PURCHASED"]
+
+            # Delete, after confirming.
+            await page.get_by_role("button", name="Delete my account…").click()
+            await page.wait_for_selector("form#delete-confirm")
+            await page.screenshot(path=ARTEFACTS / "privacy-3-confirm-delete.png", full_page=True)
+            await page.get_by_role("button", name="Yes, delete everything").click()
+            await page.wait_for_selector("text=Your account was deleted")
+            await page.screenshot(path=ARTEFACTS / "privacy-4-deleted.png", full_page=True)
+        finally:
+            await browser.close()
+
+        async with http_client(base) as http:
+            gone = await http.post("/graphql", json={"query": RECS}, headers=bearer(shop_token))
+    assert gone.status_code == 401
+    rows = await shop.read("MATCH (c:Customer {id: 'ana'}) RETURN count(c) AS n")
+    assert rows[0]["n"] == 0
+    assert '"ana"' not in await scan(shop)
+
+
+def http_client(base: str) -> httpx.AsyncClient:
+    # Patient: on a loaded machine a cold gateway's first answers take seconds.
+    return httpx.AsyncClient(base_url=base, timeout=60.0)
+
+
+async def sign_in(http: httpx.AsyncClient) -> str:
+    page = await http.get("/privacy")
+    csrf = CSRF.search(page.text)
+    assert csrf, page.text
+    signed = await http.post(
+        "/privacy",
+        data={"csrf_token": csrf[1], "action": "sign_in", "customer": "kim", "password": PASSWORD},
+    )
+    assert signed.status_code == 303, signed.text
+    dashboard = await http.get("/privacy")
+    found = CSRF.search(dashboard.text)
+    assert found and "Your privacy" in dashboard.text
+    return found[1]
+
+
+async def test_a_forged_form_and_an_ended_session_are_refused(demo_graph: Graph) -> None:
+    await demo_graph.write("CREATE (:Customer {id: 'kim', created_at: datetime()})")
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    async with gateway() as (app, http):
+        other = await add_client(app, "third_party", "profile:read", name="Budget Buddy")
+        await merge_grant(demo_graph, "kim", other.client_id, ["profile:read"], int(time.time()))
+        csrf = await sign_in(http)
+        cookies = dict(http.cookies)
+
+        # A form another site made: no valid token for this browser's nonce.
+        forged = await http.post(
+            "/privacy",
+            data={"csrf_token": "forged", "action": "revoke", "client_id": other.client_id},
+        )
+        assert forged.status_code == 403 and "expired or was not sent by this site" in forged.text
+        assert await grants(demo_graph) == 1
+
+        # Signed out: the old cookie, replayed, no longer signs anyone in.
+        out = await http.post("/privacy", data={"csrf_token": csrf, "action": "sign_out"})
+        assert out.status_code == 303
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE, cookies=cookies
+        ) as replay:
+            refused = await replay.post(
+                "/privacy",
+                data={"csrf_token": csrf, "action": "revoke", "client_id": other.client_id},
+            )
+            download = await replay.get("/privacy/export.json")
+        assert refused.status_code == 401 and "form" in refused.text and "sign-in" in refused.text
+        assert download.status_code == 303  # back to the sign-in page, no data
+        assert await grants(demo_graph) == 1
+
+
+async def test_erasing_the_customer_ends_their_page_session(demo_graph: Graph) -> None:
+    await demo_graph.write("CREATE (:Customer {id: 'kim', created_at: datetime()})")
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    async with gateway() as (app, http):
+        await sign_in(http)
+        token = await bearer_for(app, "kim")
+        asked = await http.post(
+            "/graphql",
+            json={"query": "mutation { forgetMe { confirmation } }"},
+            headers=bearer(token),
+        )
+        code = asked.json()["data"]["forgetMe"]["confirmation"]
+        done = await http.post(
+            "/graphql",
+            json={"query": f'mutation {{ forgetMe(confirmation: "{code}") {{ erased }} }}'},
+            headers=bearer(token),
+        )
+        assert done.json()["data"]["forgetMe"]["erased"] is True
+        page = await http.get("/privacy")
+    assert "form" in page.text and 'id="sign-in"' in page.text  # signed out, nothing shown
+    assert "PageSession" not in await scan(demo_graph)
+
+
+async def grants(graph: Graph) -> int:
+    rows: list[dict[str, Any]] = await graph.read(
+        "MATCH (:Customer {id: 'kim'})-[g:AUTHORISED]->() RETURN count(g) AS n"
+    )
+    return int(rows[0]["n"])

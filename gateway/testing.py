@@ -39,9 +39,11 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.linking import LinkingService
 from gateway.oauth.clients import register_client
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.scopes import ScopeCatalogue
+from gateway.plugins import load_plugins
 from gateway.settings import load_settings
 from graph import Graph, Neo4jSettings, connect, parse_event, set_consent, write_events
 from graph.local import LocalServer
@@ -70,6 +72,13 @@ WITH count(*) AS made
 UNWIND ['alice', 'bob'] AS id
 CREATE (:Customer {id: id, created_at: datetime('2026-01-05T09:00:00Z')})
 """
+TRACK = """
+mutation Track($events: [EventInput!]!) {
+  trackEvents(events: $events) {
+    accepted duplicates rejected { index field message } ignoredSignals { field message }
+  }
+}
+"""
 # What alice and bob did: alice bought sku-01 and sku-02 and viewed sku-03 and
 # sku-05 on her phone; bob bought sku-01 and sku-04.
 EVENTS: tuple[dict[str, str], ...] = (
@@ -85,7 +94,12 @@ EVENTS: tuple[dict[str, str], ...] = (
 
 
 async def seed(graph: Graph) -> None:
-    """Empty the graph and write the seeded shop (:data:`SEED`, :data:`EVENTS`)."""
+    """Empty the graph and write the seeded shop (:data:`SEED`, :data:`EVENTS`).
+
+    The events are stored and then linked as ``trackEvents`` does (the
+    installed identity linkers, under development settings): the sign-ins make
+    alice's phone and bob's laptop theirs.
+    """
     while (await graph.write(WIPE))[0]["deleted"]:
         pass
     await graph.write(SEED)
@@ -93,7 +107,10 @@ async def seed(graph: Graph) -> None:
         parse_event({**row, "event_id": f"seed-{i}", "at": f"2026-11-20T10:{i:02d}:00Z"})
         for i, row in enumerate(EVENTS)
     ]
-    await write_events(graph, events)
+    settings = load_settings(dev_mode=True)
+    result = await write_events(graph, events, pii_key=settings.pii_secret())
+    linking = LinkingService.from_host(load_plugins(settings.disabled_plugins), settings)
+    await linking.link_written(graph, events, result)
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +189,20 @@ class Gateway:
         return await dev_token(
             self.graph, oauth, client_id=self._client_id, customer_id=customer, scopes=scopes
         )
+
+    async def track(self, events: Sequence[dict[str, Any]], *, token: str) -> dict[str, Any]:
+        """Send events with ``trackEvents`` (the token needs ``events:write``), then wait
+        until the app's linking queue has linked them, as it does after the response.
+
+        Events are GraphQL ``EventInput`` objects (``eventId``, ``type``, ``at``,
+        ``sessionId``, ``deviceId``, ``sku``, ``customerId``, and the signals
+        ``userAgent``, ``network``, ``email``). Returns ``trackEvents``' answer.
+        """
+        body = await self.query(TRACK, {"events": list(events)}, token=token)
+        assert body.get("data") and body["data"]["trackEvents"] is not None, body
+        await self.app.state.linking.drain()
+        answer: dict[str, Any] = body["data"]["trackEvents"]
+        return answer
 
     async def query(
         self, document: str, variables: dict[str, Any] | None = None, *, token: str | None = None

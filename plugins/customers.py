@@ -90,7 +90,9 @@ async def customer_created_at(root: CustomerRef, info: Info) -> datetime | None:
 
 async def customer_contact(root: CustomerRef, info: Info) -> Contact | None:
     settings: Settings = info.context.settings
-    found = await contacts_by_id(info.context.graph, [root.id], settings.data_keys_in_use())
+    found = await contacts_by_id(
+        info.context.graph_for(info), [root.id], settings.data_keys_in_use()
+    )
     return found[0]
 
 
@@ -220,7 +222,13 @@ def plugin_manifest() -> Manifest:
     return Manifest(
         purposes=frozenset({Purpose.SERVICE}),
         categories=frozenset(
-            {DataCategory.PROFILE, DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}
+            {
+                DataCategory.PROFILE,
+                DataCategory.CONTACT,
+                DataCategory.DEVICE,
+                DataCategory.BROWSING_HISTORY,
+            }
         ),
-        description="Customers, their devices and sessions, to the customer and the back office.",
+        description="Customers, their contact details, devices and sessions, to the customer "
+        "and the back office.",
     )

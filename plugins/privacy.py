@@ -363,5 +363,6 @@ def plugin_manifest() -> Manifest:
                 DataCategory.DERIVED_PREFERENCES,
             }
         ),
-        description="The customer's access log and a summary of everything held about them.",
+        description="The customer's access log, a summary of everything held about them, "
+        "and their export and erasure.",
     )

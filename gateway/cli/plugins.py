@@ -46,6 +46,10 @@ def describe(assembly: Assembly) -> list[str]:
         strategies.setdefault(strategy.plugin, []).append(
             f"{strategy.name} [{strategy.purpose}; reads {reads}]"
         )
+    linkers: dict[str, list[str]] = {}
+    for linker in assembly.linking.linkers:
+        reads = ", ".join(sorted(linker.categories))
+        linkers.setdefault(linker.plugin, []).append(f"{linker.name} [cross_device; reads {reads}]")
     lines: list[str] = []
     for info in assembly.host.describe():
         manifest = assembly.manifests.of(info.name)
@@ -68,6 +72,7 @@ def describe(assembly: Assembly) -> list[str]:
             ("categories", ", ".join(sorted(manifest.categories)) or "none (nothing personal)"),
             ("fields", ", ".join(fields.get(info.name, [])) or "none"),
             ("strategies", ", ".join(strategies.get(info.name, [])) or "none"),
+            ("linkers", ", ".join(linkers.get(info.name, [])) or "none"),
             ("hooks", ", ".join(info.hooks)),
         ]
         lines.extend(f"  {label + ':':<12}{value}" for label, value in rows)

@@ -44,6 +44,8 @@ def test_plugins_shows_each_plugins_manifest() -> None:
     example = shown["example-badges"]
     assert example.startswith("example-badges (tightrope-example-plugin 0.0.1)")
     assert "strategies: staff-picks [not_personal; reads nothing personal]" in example
+    assert "linkers:    sign-in [cross_device; reads device]" in shown["tightrope-sign-in-linker"]
+    assert "Device.link [device, devices:read]" in shown["tightrope-devices"]
     # No installed plugin runs Cypher of its own (test_manifests shows the warning).
     assert "RAW CYPHER" not in result.stdout
 

@@ -16,12 +16,16 @@ from strawberry.dataloader import DataLoader
 
 import graph as graph_api
 from gateway import (
+    CROSS_DEVICE,
     PERSONALISATION,
     Candidate,
     DataCategory,
     FieldSpec,
+    LinkerData,
     Manifest,
+    Observation,
     PluginGraph,
+    Proposal,
     Purpose,
     RowRule,
     StrategyData,
@@ -146,6 +150,38 @@ def test_a_strategy_of_an_undeclared_purpose_or_category_stops_start_up() -> Non
     assert "my-picks" in assembly.recommendations.strategies
 
 
+class Linker:
+    """An identity linker reading contact data (an email hash) and device data."""
+
+    name = "by-email"
+    purpose = CROSS_DEVICE
+    categories = frozenset({DataCategory.CONTACT, DataCategory.DEVICE})
+
+    async def propose(self, observation: Observation, data: LinkerData) -> list[Proposal]:
+        return []
+
+
+def test_an_identity_linker_of_an_undeclared_purpose_or_category_stops_start_up() -> None:
+    devices_only = Manifest(
+        purposes=frozenset({Purpose.CROSS_DEVICE}), categories=frozenset({DataCategory.DEVICE})
+    )
+    for manifest, words in [
+        (None, "purpose cross_device, category contact, category device"),
+        (devices_only, "category contact,? which"),
+    ]:
+        plugin = Plugin("linking", manifest, register_identity_linkers=lambda: [Linker()])
+        with pytest.raises(
+            PluginError, match=rf"'linking': identity linker 'by-email' uses {words}"
+        ):
+            assemble(settings_for_tests(), [plugin])
+    right = Manifest(purposes=frozenset({Purpose.CROSS_DEVICE}), categories=Linker.categories)
+    plugin = Plugin("linking", right, register_identity_linkers=lambda: [Linker()])
+    assembly = assemble(settings_for_tests(), [plugin])
+    assert "by-email" in {linker.name for linker in assembly.linking.linkers}
+    shown = "\n".join(describe(assembly))
+    assert "  linkers:    by-email [cross_device; reads contact, device]" in shown
+
+
 def test_a_manifest_that_is_not_one_stops_start_up() -> None:
     odd = Plugin("odd", plugin_manifest=lambda: {"categories": ["contact"]})
     with pytest.raises(PluginError, match=r"'odd': plugin_manifest must return a tightrope"):
@@ -160,6 +196,20 @@ def test_every_built_in_plugin_stays_inside_its_manifest() -> None:
     assert history.purposes == {Purpose.SERVICE, Purpose.PERSONALISATION}
     assert assembly.manifests.of("tightrope-catalogue").categories == frozenset()
     assert all(m.raw_cypher is None for m in assembly.manifests.by_plugin.values())
+    # The built-in linkers and the devices plugin declare what they use, too.
+    for plugin in ("sign-in", "email", "network"):
+        linking = assembly.manifests.of(f"tightrope-{plugin}-linker")
+        assert linking.purposes == {Purpose.CROSS_DEVICE} and DataCategory.DEVICE in (
+            linking.categories
+        )
+    assert assembly.manifests.of("tightrope-email-linker").categories == {
+        DataCategory.CONTACT,
+        DataCategory.DEVICE,
+    }
+    assert assembly.manifests.of("tightrope-devices").categories == {
+        DataCategory.DEVICE,
+        DataCategory.BROWSING_HISTORY,
+    }
 
 
 # -- run time: the over-reaching plugin -------------------------------------------------

@@ -2,9 +2,9 @@
 
 A package holds a pyproject with the ``tightrope`` entry point, a working
 strategy of its kind with its manifest, tests that pass as generated (on the
-fixtures of gateway/testing.py) and a README. Kinds: ``recommender`` and
-``consent``. Identity linkers have no hook yet (``register_identity_linkers``
-is still to come), so there is no ``linker`` kind.
+fixtures of gateway/testing.py) and a README. Kinds: ``recommender``,
+``linker`` (an identity linker: its templates are in gateway/scaffold_linker.py)
+and ``consent``.
 
 Templates use ``string.Template`` (``$name``), so Python's braces need no escaping.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 from string import Template
 
 from gateway.hookspecs import API_VERSION
+from gateway.scaffold_linker import LINKER, LINKER_TEST
 
-KINDS = ("recommender", "consent")
+KINDS = ("recommender", "linker", "consent")
 NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
 PYPROJECT = """\
@@ -242,6 +243,7 @@ async def test_other_reads_stand(tightrope_app: Any) -> None:
 
 TEMPLATES = {
     "recommender": (RECOMMENDER, RECOMMENDER_TEST, "strategy"),
+    "linker": (LINKER, LINKER_TEST, "linker"),
     "consent": (CONSENT, CONSENT_TEST, "policy"),
 }
 

@@ -224,7 +224,11 @@ async def tightrope_app(
 ) -> AsyncIterator[Gateway]:
     """The gateway with the installed plugins and ``tightrope_plugins``, started."""
     keys: Path = tmp_path_factory.mktemp("tightrope-keys")
-    settings = load_settings(dev_mode=True, oauth_keys_dir=str(keys))
+    # The production deadlines (a second for a graph read or a plugin) are for
+    # serving; a test machine running a cold Neo4j is sometimes slower.
+    settings = load_settings(
+        dev_mode=True, oauth_keys_dir=str(keys), graph_deadline=20.0, plugin_budget_seconds=20.0
+    )
     app = create_app(settings, _not_installed(tightrope_plugins))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

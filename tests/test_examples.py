@@ -16,6 +16,7 @@ BIN = Path(sys.executable).parent
 EXAMPLES = {
     "seasonal-picks": ("tightrope-seasonal-picks", "example-seasonal-picks"),
     "consent-renewal": ("tightrope-consent-renewal", "example-consent-renewal"),
+    "cleared-cookies": ("tightrope-cleared-cookies", "example-cleared-cookies"),
 }
 
 
@@ -48,3 +49,12 @@ def test_tightrope_plugins_lists_the_examples() -> None:
     for package, plugin in EXAMPLES.values():
         assert f"{plugin} ({package} 0.1.0)" in result.stdout
     assert "strategies: seasonal [not_personal; reads nothing personal]" in result.stdout
+    # The linker is off until its window is set; on, it is listed with what it reads.
+    on = subprocess.run(
+        [str(BIN / "tightrope"), "plugins"],
+        env={**os.environ, "TIGHTROPE_CLEARED_COOKIES_MINUTES": "30"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "  linkers:    cleared-cookies [cross_device; reads device]\n" in on.stdout

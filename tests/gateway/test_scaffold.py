@@ -60,10 +60,10 @@ def test_bad_names_kinds_and_existing_folders_are_refused(tmp_path: Path) -> Non
         cli, ["plugin", "new", "My Picks", "--kind", "consent", "--dir", str(tmp_path)]
     )
     assert bad.exit_code != 0 and "lower-case letters" in bad.output
-    linker = runner.invoke(
-        cli, ["plugin", "new", "links", "--kind", "linker", "--dir", str(tmp_path)]
+    ranker = runner.invoke(
+        cli, ["plugin", "new", "ranks", "--kind", "ranker", "--dir", str(tmp_path)]
     )
-    assert linker.exit_code != 0 and "'linker' is not one of" in linker.output
+    assert ranker.exit_code != 0 and "'ranker' is not one of" in ranker.output
     new(tmp_path, "picks", "recommender")
     again = runner.invoke(
         cli, ["plugin", "new", "picks", "--kind", "consent", "--dir", str(tmp_path)]

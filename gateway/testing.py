@@ -16,8 +16,9 @@ then has, with nothing to import:
     A :class:`Gateway` over ``tightrope_graph`` with your plugins: an HTTP
     client on the real app, real OAuth tokens with the scopes and consents you
     choose (``await gateway.token("alice", ["recommendations:read"],
-    consents=["personalisation"])``) and ``await gateway.query(document,
-    token=...)``.
+    consents=["personalisation"])``), ``await gateway.query(document,
+    token=...)``, and ``await gateway.track(events, token=...)``, which sends
+    events and waits until the app's linking queue has linked them.
 
 The async fixtures run on pytest-asyncio's session loop; set
 ``asyncio_default_fixture_loop_scope = "session"`` and

@@ -12,13 +12,15 @@ BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
 .PHONY: install run test fuzz soak lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
 
-$(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml)
+$(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml) $(wildcard examples/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,evaluate]'
 	# The evaluation's data set only: recbole's own dependencies are not needed to read it.
 	$(BIN)/pip install -q --no-deps 'recbole==1.2.1'
 	if [ -d tests/plugin_example ]; then $(BIN)/pip install -q -e tests/plugin_example; fi
+	# The worked example plugins (examples/): the suite runs their tests and serves them.
+	for example in examples/*/; do $(BIN)/pip install -q -e "$$example"; done
 	touch $@
 
 install: $(BIN)/.installed

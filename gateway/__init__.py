@@ -26,6 +26,7 @@ from gateway.fields import (
     TypeSpec,
 )
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
+from gateway.hookspecs import API_VERSION
 from gateway.inputs import flat_input
 from gateway.linking import (
     CROSS_DEVICE,
@@ -46,6 +47,7 @@ from gateway.linking import (
     forget_guesses,
     unlink_device,
 )
+from gateway.manifests import Manifest, UndeclaredRead
 from gateway.oauth.login import password_sign_in
 from gateway.pagination import (
     Connection,
@@ -57,7 +59,8 @@ from gateway.pagination import (
     make_connection,
     page_size,
 )
-from gateway.plugins import hookimpl
+from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
+from gateway.plugins import PluginDeprecationWarning, hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
 from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
@@ -80,6 +83,7 @@ from gateway.strategies import (
 
 __all__ = [
     "ANONYMOUS",
+    "API_VERSION",
     "CROSS_DEVICE",
     "DETERMINISTIC",
     "EMAIL",
@@ -113,15 +117,19 @@ __all__ = [
     "IgnoredSignal",
     "Internal",
     "LinkerData",
+    "Manifest",
     "NetworkView",
     "NotFound",
     "Observation",
     "PageInfo",
+    "PluginDeprecationWarning",
+    "PluginGraph",
     "Principal",
     "Proposal",
     "Purpose",
     "QueryTooComplex",
     "RateLimited",
+    "RawCypherNotDeclared",
     "Reason",
     "Recommendation",
     "Recommender",
@@ -141,6 +149,7 @@ __all__ = [
     "Unavailable",
     "UndeclaredCategory",
     "UndeclaredLinkerCategory",
+    "UndeclaredRead",
     "VersionedCache",
     "batch_loader",
     "cached_batch_loader",

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from inspect import isawaitable
+from typing import Any
 
 import strawberry
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
 
 from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
@@ -36,12 +38,14 @@ from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
+from gateway.manifests import Manifests, check_declared, collect_manifests
 from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
+from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, load_plugins
 from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
@@ -69,6 +73,8 @@ class Assembly:
     routes: list[BaseRoute]
     recommendations: RecommendationService
     gate: Gatekeeper
+    manifests: Manifests
+    graphs: PluginGraphs
     linking: LinkingService
     rights: CustomerRights
     metrics: Metrics | None = None
@@ -79,6 +85,7 @@ def assemble(
 ) -> Assembly:
     """Load the plugins and build the schema; any plugin problem raises PluginError."""
     host = load_plugins(settings.disabled_plugins, plugins, use_entry_points=use_entry_points)
+    manifests = collect_manifests(host)
     plugin_settings: dict[type[BaseSettings], BaseSettings] = {}
     for name, model in host.collect("register_settings"):
         try:
@@ -98,6 +105,12 @@ def assemble(
                 )
             loaders[key], owners[key] = factory, name
     registry = collect_registry(host, settings)
+    graphs = PluginGraphs(manifests, {spec.key: spec.plugin for spec in registry.fields})
+    # Each loader reads through its own plugin's graph (checked against its manifest).
+    loaders = {
+        key: partial(_plugin_loader, graphs, owners[key], factory)
+        for key, factory in loaders.items()
+    }
     metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
     schema = build_schema(registry, settings, metrics)
     routes = [
@@ -107,10 +120,12 @@ def assemble(
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
     policies = collect_policies(host)
-    gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host))
+    gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host, graphs), manifests)
     # Linking asks the same policies as every read (gateway/linking/seam.py).
     linking = LinkingService.from_host(host, settings, policies)
-    rights = CustomerRights(host, settings)
+    check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)
+    # Plugins' export and erasure hooks get their own (checked) graphs too.
+    rights = CustomerRights(host, settings, graphs.per_plugin)
     return Assembly(
         settings,
         host,
@@ -121,10 +136,18 @@ def assemble(
         routes,
         recommendations,
         gate,
+        manifests,
+        graphs,
         linking,
         rights,
         metrics,
     )
+
+
+def _plugin_loader(
+    graphs: PluginGraphs, plugin: str, factory: LoaderFactory, graph: Graph
+) -> DataLoader[Any, Any]:
+    return factory(graphs.of(graph, plugin))
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -147,7 +170,8 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(
             request=request if isinstance(request, Request) else None,
             principal=principal,
-            graph=graph,
+            host_graph=graph,
+            graphs=self.assembly.graphs,
             settings=self.assembly.settings,
             loader_factories=self.assembly.loaders,
             consent=self.assembly.gate.for_request(principal, graph),
@@ -190,7 +214,9 @@ def create_app(
     oauth = OAuthService(
         settings,
         ScopeCatalogue(assembly.registry.scopes),
-        authenticate_customer=from_hook(assembly.host.pm.hook.authenticate_customer),
+        authenticate_customer=from_hook(
+            assembly.host.pm.hook.authenticate_customer, assembly.graphs
+        ),
     )
 
     @asynccontextmanager
@@ -227,7 +253,7 @@ def create_app(
         app.state.linking = linking
         started = False
         try:
-            await _run_hook(assembly.host, "startup", app, graph, settings, stop_on_error=True)
+            await _run_hook(assembly, "startup", app, graph, settings, stop_on_error=True)
             started = True
             access_log.start()
             linking.start()
@@ -235,9 +261,7 @@ def create_app(
         finally:
             await linking.close()
             if started:
-                await _run_hook(
-                    assembly.host, "shutdown", app, graph, settings, stop_on_error=False
-                )
+                await _run_hook(assembly, "shutdown", app, graph, settings, stop_on_error=False)
             # After the plugins' shutdown (which may still read), before the graph closes.
             await access_log.close()
             assembly.gate.access_log = None
@@ -305,7 +329,9 @@ def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
     }
 
 
-async def consent_withdrawn(host: PluginHost, customer_id: str, purpose: str, graph: Graph) -> None:
+async def consent_withdrawn(
+    host: PluginHost, graphs: PluginGraphs, customer_id: str, purpose: str, graph: Graph
+) -> None:
     """Tell every plugin that a customer withdrew consent for ``purpose``.
 
     Each plugin drops what it derived; one that fails is logged by name and
@@ -313,7 +339,10 @@ async def consent_withdrawn(host: PluginHost, customer_id: str, purpose: str, gr
     refuses reads under it).
     """
     for name, result in host.collect_each(
-        "consent_withdrawn", customer_id=customer_id, purpose=purpose, graph=graph
+        "consent_withdrawn",
+        customer_id=customer_id,
+        purpose=purpose,
+        graph=graphs.per_plugin(graph),
     ):
         try:
             if isinstance(result, BaseException):
@@ -325,7 +354,7 @@ async def consent_withdrawn(host: PluginHost, customer_id: str, purpose: str, gr
 
 
 async def _run_hook(
-    host: PluginHost,
+    assembly: Assembly,
     hook: str,
     app: Starlette,
     graph: Graph,
@@ -334,7 +363,9 @@ async def _run_hook(
     stop_on_error: bool,
 ) -> None:
     try:
-        results = host.collect(hook, app=app, graph=graph, settings=settings)
+        results = assembly.host.collect(
+            hook, app=app, graph=assembly.graphs.per_plugin(graph), settings=settings
+        )
     except PluginError:
         if stop_on_error:
             raise

@@ -17,6 +17,7 @@ from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
 from gateway.gate import RequestGate
 from gateway.linking.signals import SignalKeys, read_signals
+from gateway.manifests import NO_PLUGIN
 from gateway.principal import Principal
 from gateway.settings import Settings
 from graph import Graph
@@ -24,6 +25,7 @@ from graph import Graph
 if TYPE_CHECKING:
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
     from gateway.operations import Allowlist
+    from gateway.plugin_graph import PluginGraphs
     from gateway.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
@@ -49,7 +51,9 @@ class Context:
 
     request: Request | None
     principal: Principal
-    graph: Graph
+    # The host's graph: every category, any Cypher. Plugin code gets a checked
+    # one: graph_for(info), or its loaders' (gateway/plugin_graph.py).
+    host_graph: Graph
     settings: Settings
     # Factories of this app's DataLoaders; each is made on first use in the request.
     loader_factories: Mapping[str, LoaderFactory]
@@ -60,6 +64,8 @@ class Context:
     reported_errors: list[GraphQLError] = field(default_factory=list)
     # The app's recommenders (gateway/strategies); None outside an app.
     recommendations: RecommendationService | None = None
+    # This app's plugin graphs; None outside an app (then graph is the host's).
+    graphs: PluginGraphs | None = None
     # What the client may run (gateway/operations.py); None for anonymous callers.
     operations: Allowlist | None = None
     # The app's linking queue (gateway/linking); None outside a running app.
@@ -76,8 +82,28 @@ class Context:
                 factory = self.loader_factories[name]
             except KeyError:
                 raise LookupError(f"no plugin registered a loader named {name!r}") from None
-            found = self._loaders[name] = factory(self.graph)
+            found = self._loaders[name] = factory(self.host_graph)
         return found
+
+    @property
+    def graph(self) -> Graph:
+        """A graph that belongs to no plugin: the catalogue and aggregates, nothing personal.
+
+        A resolver that reads a customer's data asks :meth:`graph_for` instead.
+        """
+        if self.graphs is None:
+            return self.host_graph
+        return self.graphs.of(self.host_graph, NO_PLUGIN)
+
+    def graph_for(self, info: Info[Any, Any]) -> Graph:
+        """The graph of the plugin that registered the field being resolved.
+
+        It serves the data categories that plugin's manifest declares, and
+        Cypher of its own only if the manifest declares ``raw_cypher``.
+        """
+        if self.graphs is None:
+            return self.host_graph
+        return self.graphs.for_field(self.host_graph, str(info.path.typename), info.field_name)
 
     @property
     def registry(self) -> FieldRegistry:

@@ -14,7 +14,8 @@ plugins, names the plugin it came from.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
 
@@ -29,11 +30,33 @@ if TYPE_CHECKING:
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.gate import ConsentPolicy
     from gateway.linking import IdentityLinker
+    from gateway.manifests import Manifest
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
     from graph import Graph
 
 hookspec = pluggy.HookspecMarker("tightrope")
+
+# The version of the plugin API: these hooks and what ``tightrope`` exports
+# (docs/plugin-api.md says how it moves). The minor number grows when a hook, a
+# hook parameter or an export is added; the major when one is removed or changes
+# meaning, which happens only after a release that warns about it.
+API_VERSION: Final = "1.0"
+
+
+@dataclass(frozen=True)
+class Deprecated:
+    """A hook on its way out: since which API version, gone in which, what to use instead."""
+
+    since: str
+    removal: str
+    instead: str
+
+
+# Hooks that still work but will go. A plugin implementing one gets a
+# PluginDeprecationWarning naming it, the hook and what to use instead, at every
+# start-up (docs/plugin-api.md, "Versions and deprecation"). None yet.
+DEPRECATED: dict[str, Deprecated] = {}
 
 
 @hookspec
@@ -46,6 +69,26 @@ def register_settings() -> type[BaseSettings] | None:
     instance with ``info.context.plugin_settings(Model)``.
 
     Collecting: one model per plugin.
+    """
+
+
+@hookspec
+def plugin_manifest() -> Manifest | None:
+    """What the plugin does with customers' data: a ``tightrope.Manifest``.
+
+    ``purposes`` the plugin's fields, strategies and ``decide`` calls serve;
+    ``categories`` the data categories its fields and strategies reveal and the
+    repository functions it calls read or write; ``raw_cypher``, only if it
+    runs queries of its own, why (its graph then runs any Cypher, and
+    ``tightrope plugins`` warns about it). Without a manifest a plugin declares
+    nothing: catalogue fields and non-personal strategies only.
+
+    Start-up refuses a plugin whose fields or strategies use a purpose or
+    category it did not declare; at run time its graph and the gate refuse
+    reads outside it with a ``FORBIDDEN`` error naming the plugin.
+    ``tightrope plugins`` shows every manifest.
+
+    Collecting: one manifest per plugin.
     """
 
 

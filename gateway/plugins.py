@@ -8,18 +8,26 @@ named in ``disabled_plugins`` is never imported.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 import pluggy
+from pluggy import HookImpl
 
 from gateway import hookspecs
 
 GROUP = "tightrope"
 
 hookimpl = pluggy.HookimplMarker(GROUP)
+log = logging.getLogger("tightrope.plugins")
+
+
+class PluginDeprecationWarning(DeprecationWarning):
+    """A plugin implements a deprecated hook; the message names the plugin and what to use."""
 
 
 class Named(Protocol):
@@ -37,6 +45,22 @@ N = TypeVar("N", bound=Named)
 
 class PluginError(Exception):
     """A plugin could not be loaded or registered, or clashes with another; names them."""
+
+
+class PerPlugin:
+    """A hook argument whose value depends on the plugin called, such as its own graph."""
+
+    def __init__(self, value_for: Callable[[str], object]) -> None:
+        self.value_for = value_for
+
+
+def arguments_for(impl: HookImpl, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments an implementation asks for, each plugin's own where they differ."""
+    args = {}
+    for arg in impl.argnames:
+        value = kwargs[arg]
+        args[arg] = value.value_for(impl.plugin_name) if isinstance(value, PerPlugin) else value
+    return args
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,20 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {self.name_of(exc.plugin)!r}: {exc}") from exc
 
+    def warn_deprecated(self) -> None:
+        """Warn, naming the plugin, about every deprecated hook a plugin implements."""
+        for name, plugin in sorted(self.pm.list_name_plugin()):
+            for caller in self.pm.get_hookcallers(plugin) or ():
+                gone = hookspecs.DEPRECATED.get(caller.name)
+                if gone is None:
+                    continue
+                message = (
+                    f"plugin {name!r} implements {caller.name}, deprecated since plugin API "
+                    f"{gone.since} and removed in {gone.removal}: {gone.instead}"
+                )
+                log.warning("%s", message)
+                warnings.warn(PluginDeprecationWarning(message), stacklevel=2)
+
     def name_of(self, plugin: object) -> str:
         return self.pm.get_name(plugin) or repr(plugin)
 
@@ -112,7 +150,7 @@ class PluginHost:
                 # Wrappers wrap pluggy's own call loop; here each plugin is called alone.
                 continue
             name = impl.plugin_name
-            args = {arg: kwargs[arg] for arg in impl.argnames}
+            args = arguments_for(impl, kwargs)
             try:
                 result = impl.function(**args)
             except Exception as exc:
@@ -156,7 +194,7 @@ class PluginHost:
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
-            args = {arg: kwargs[arg] for arg in impl.argnames}
+            args = arguments_for(impl, kwargs)
             try:
                 result = impl.function(**args)
             except Exception as exc:
@@ -196,6 +234,7 @@ def load_plugins(
         if name not in disabled:
             host.register(plugin, name)
     host.check()
+    host.warn_deprecated()
     return host
 
 

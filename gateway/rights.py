@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from inspect import isawaitable
@@ -76,9 +77,17 @@ class Erasure:
 class CustomerRights:
     """The host side of a customer's rights; one per app (or CLI command)."""
 
-    def __init__(self, host: PluginHost, settings: Settings) -> None:
+    def __init__(
+        self,
+        host: PluginHost,
+        settings: Settings,
+        plugin_graphs: Callable[[Graph], object] | None = None,
+    ) -> None:
         self._host = host
         self._settings = settings
+        # What the hooks' ``graph`` argument is: in an app, each plugin's own
+        # checked graph (PluginGraphs.per_plugin); the host's one elsewhere.
+        self._plugin_graphs = plugin_graphs or (lambda graph: graph)
 
     @property
     def _pii_key(self) -> str:
@@ -130,7 +139,7 @@ class CustomerRights:
             "not_exported": [],
         }
         for name, result in self._host.collect_each(
-            "export_customer_data", customer_id=customer_id, graph=graph
+            "export_customer_data", customer_id=customer_id, graph=self._plugin_graphs(graph)
         ):
             try:
                 if isinstance(result, BaseException):
@@ -158,7 +167,7 @@ class CustomerRights:
             await self._refuse_missing(graph, customer_id)
         by_plugin: dict[str, int] = {}
         for name, result in self._host.collect_each(
-            "erase_customer_data", customer_id=customer_id, graph=graph
+            "erase_customer_data", customer_id=customer_id, graph=self._plugin_graphs(graph)
         ):
             try:
                 if isinstance(result, BaseException):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -85,6 +85,7 @@ ORDER BY category, last_used_at DESC
 """
 
 
+@reads("profile")
 async def write_access_records(graph: Graph, records: Sequence[AccessRecord]) -> None:
     shapes: dict[tuple[Any, ...], int] = {}
     rows = []
@@ -118,6 +119,7 @@ def _record(customer_id: str, row: dict[str, Any]) -> AccessRecord:
     )
 
 
+@reads("profile")
 async def access_log_page(
     graph: Graph,
     customer_id: str,
@@ -138,6 +140,7 @@ async def access_log_page(
     return [_record(customer_id, row) for row in rows]
 
 
+@reads("profile")
 async def category_use(graph: Graph, customer_id: str) -> list[CategoryUse]:
     """Per category, plugin and purpose: when the customer's data was last read."""
     rows = await graph.read(CATEGORY_USE, {"customer_id": customer_id})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from graph.batch import many_per_key, one_per_key
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Brand, Category, Product
 
 # Brand and category ids come from the relationships, so a product's own
@@ -100,6 +100,7 @@ SET v.value = coalesce(v.value, 0) + 1, v.changed_at = datetime()
 """
 
 
+@reads()
 async def catalogue_version(graph: Graph) -> int | None:
     """The catalogue's version number; None if it was never written by a loader."""
     rows = await graph.read(CATALOGUE_VERSION)
@@ -107,6 +108,7 @@ async def catalogue_version(graph: Graph) -> int | None:
     return int(version) if version is not None else None
 
 
+@reads()
 async def bump_catalogue_version(graph: Graph) -> None:
     """Tell every process's catalogue cache that the catalogue changed."""
     await graph.write(BUMP_CATALOGUE_VERSION)
@@ -137,12 +139,14 @@ def _category(row: dict[str, Any]) -> Category:
     return Category(id=row["id"], name=row["name"], parent_id=row["parent_id"])
 
 
+@reads()
 async def products_by_sku(graph: Graph, skus: Sequence[str]) -> list[Product | None]:
     """The products with these SKUs, in the order asked; None where there is none."""
     rows = await graph.read(PRODUCTS_BY_SKU, {"skus": list(skus)})
     return one_per_key(skus, rows, product_from_row, key="sku")
 
 
+@reads()
 async def list_products(
     graph: Graph,
     first: int,
@@ -158,6 +162,7 @@ async def list_products(
     return ProductPage(tuple(product_from_row(r) for r in rows[:first]), len(rows) > first)
 
 
+@reads()
 async def search_products(
     graph: Graph,
     search: str,
@@ -190,22 +195,26 @@ def lucene_terms(search: str) -> str:
     return " ".join(f'"{w}"' if w in ("AND", "OR", "NOT", "TO") else w for w in words)
 
 
+@reads()
 async def brands_by_id(graph: Graph, ids: Sequence[str]) -> list[Brand | None]:
     rows = await graph.read(BRANDS_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, lambda row: Brand(row["id"], row["name"]))
 
 
+@reads()
 async def categories_by_id(graph: Graph, ids: Sequence[str]) -> list[Category | None]:
     rows = await graph.read(CATEGORIES_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, _category)
 
 
+@reads()
 async def children_of(graph: Graph, ids: Sequence[str]) -> list[list[Category]]:
     """The direct children of each category, by name."""
     rows = await graph.read(CHILDREN_OF, {"ids": list(ids)})
     return many_per_key(ids, rows, _category)
 
 
+@reads()
 async def categories_of_products(graph: Graph, skus: Sequence[str]) -> list[list[Category]]:
     """The categories each product is filed under, by name."""
     rows = await graph.read(CATEGORIES_OF_PRODUCTS, {"skus": list(skus)})

@@ -18,7 +18,7 @@ from typing import Any, LiteralString
 
 from graph.batch import many_per_key
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Consent
 
 CONSENTS_OF_CUSTOMERS: LiteralString = """
@@ -69,6 +69,7 @@ def _consent(customer_id: str, row: Mapping[str, Any]) -> Consent:
     )
 
 
+@reads("profile")
 async def consents_of_customers(graph: Graph, ids: Sequence[str]) -> list[dict[str, Consent]]:
     """Each customer's current answer per purpose; a purpose never answered is absent."""
     rows = await graph.read(CONSENTS_OF_CUSTOMERS, {"ids": list(ids)})
@@ -79,6 +80,7 @@ async def consents_of_customers(graph: Graph, ids: Sequence[str]) -> list[dict[s
     ]
 
 
+@reads("profile")
 async def set_consent(
     graph: Graph, customer_id: str, purpose: str, granted: bool, *, source: str, version: str
 ) -> Consent | None:
@@ -96,6 +98,7 @@ async def set_consent(
     return _consent(customer_id, rows[0]) if rows else None
 
 
+@reads("profile")
 async def consent_history(
     graph: Graph, customer_id: str, limit: int, purpose: str | None = None
 ) -> list[Consent]:

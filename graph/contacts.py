@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import LiteralString
 
 from graph.batch import one_per_key
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Contact
 from graph.sealed import DataKeys, SealError, open_contact, reseal
 
@@ -44,6 +44,7 @@ RETURN count(c) AS written
 """
 
 
+@reads("contact")
 async def contacts_by_id(graph: Graph, ids: Sequence[str], keys: DataKeys) -> list[Contact | None]:
     """Each customer's contact details, opened; None for a customer without any.
 

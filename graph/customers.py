@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from graph.batch import many_per_key, one_per_key
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Customer, Device, Link, LinkedDevice, Session
 
 CUSTOMERS_BY_ID: LiteralString = """
@@ -84,16 +84,19 @@ def _session(row: dict[str, Any]) -> Session:
     )
 
 
+@reads("profile")
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
     rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, lambda row: Customer(row["id"], to_datetime(row["created_at"])))
 
 
+@reads("browsing_history")
 async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | None]:
     rows = await graph.read(SESSIONS_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, _session)
 
 
+@reads("device")
 async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]:
     rows = await graph.read(DEVICES_BY_ID, {"ids": list(ids)})
     return one_per_key(ids, rows, _device)
@@ -127,12 +130,14 @@ def _linked_device(row: dict[str, Any]) -> LinkedDevice:
     )
 
 
+@reads("device")
 async def devices_of_customers(graph: Graph, ids: Sequence[str]) -> list[list[LinkedDevice]]:
     """Each customer's linked devices with how each was linked, most recently seen first."""
     rows = await graph.read(DEVICES_OF_CUSTOMERS, {"ids": list(ids)})
     return many_per_key(ids, rows, _linked_device)
 
 
+@reads("device")
 async def links_between(graph: Graph, keys: Sequence[tuple[str, str]]) -> list[Link | None]:
     """For each (device id, customer id), the link between them, or None."""
     params = [{"key": i, "device": d, "customer": c} for i, (d, c) in enumerate(keys)]

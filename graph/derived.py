@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph.driver import Graph
+from graph.driver import Graph, reads
 
 INTERACTIONS_OF_CUSTOMERS: LiteralString = """
 MATCH (c:Customer)-[r:PURCHASED]->(p:Product)
@@ -178,18 +178,21 @@ class Edge:
     support: int | None = None
 
 
+@reads("purchase_history")
 async def purchase_interactions(graph: Graph) -> list[Interaction]:
     """Every (customer, product) bought, with how many times."""
     rows = await graph.read(INTERACTIONS_OF_CUSTOMERS)
     return [Interaction(r["owner"], r["sku"], int(r["n"])) for r in rows]
 
 
+@reads("browsing_history")
 async def session_interactions(graph: Graph) -> list[Interaction]:
     """Every (session, product) viewed or added to a basket, with how many times."""
     rows = await graph.read(INTERACTIONS_OF_SESSIONS)
     return [Interaction(r["owner"], r["sku"], int(r["n"])) for r in rows]
 
 
+@reads("purchase_history", "browsing_history")
 async def trends(
     graph: Graph, half_life_days: float, purchase: float, cart: float, view: float
 ) -> list[Trend]:
@@ -209,6 +212,7 @@ async def trends(
     ]
 
 
+@reads()
 async def write_related(
     graph: Graph, source: str, run: str, rows: Sequence[tuple[str, Sequence[Edge]]]
 ) -> None:
@@ -236,6 +240,7 @@ class Ranking:
     items: Sequence[tuple[str, float]]
 
 
+@reads()
 async def write_rankings(graph: Graph, source: str, run: str, rankings: Sequence[Ranking]) -> None:
     """Replace these rankings (each in full)."""
     payload = [
@@ -250,11 +255,13 @@ async def write_rankings(graph: Graph, source: str, run: str, rankings: Sequence
     await graph.write(WRITE_RANKING, {"rankings": payload, "source": source, "run": run})
 
 
+@reads("purchase_history")
 async def customers_who_bought(graph: Graph) -> list[str]:
     rows = await graph.read(CUSTOMERS_WHO_BOUGHT)
     return [str(r["id"]) for r in rows]
 
 
+@reads("derived_preferences")
 async def write_preferences(
     graph: Graph,
     source: str,
@@ -277,6 +284,7 @@ async def write_preferences(
     return sum(int(r["written"]) for r in rows)
 
 
+@reads()
 async def drop_stale(graph: Graph, source: str, run: str) -> int:
     """Delete what ``source`` wrote in runs before ``run``; return how much went."""
     deleted = 0
@@ -290,6 +298,7 @@ async def drop_stale(graph: Graph, source: str, run: str) -> int:
     return deleted
 
 
+@reads("derived_preferences")
 async def drop_preferences(graph: Graph, customer_id: str, source: str | None = None) -> int:
     """Delete the affinities derived about one customer (by ``source``, or by anyone)."""
     rows = await graph.write(DROP_PREFERENCES, {"customer_id": customer_id, "source": source})

@@ -16,11 +16,12 @@ leaves a query waiting forever on an open socket. A Graph can therefore carry a
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, LiteralString, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
 from neo4j import (
     READ_ACCESS,
@@ -35,6 +36,7 @@ from neo4j import (
 from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Params = Mapping[str, Any]
 
 
@@ -119,6 +121,15 @@ class Graph:
     def advance(self, topic: str) -> None:
         """Count one more write of ``topic`` (after it was made)."""
         self._epochs[topic] = self.epoch(topic) + 1
+
+    def granted(self, categories: frozenset[str], what: str) -> Graph:
+        """The graph a repository function marked with :func:`reads` runs its queries on.
+
+        This one serves every category (the host's own graph). The host hands
+        plugins a narrower subclass that refuses the categories the plugin did
+        not declare (gateway/plugin_graph.py).
+        """
+        return self
 
     async def read(
         self, query: LiteralString, params: Params | None = None
@@ -259,6 +270,36 @@ class Graph:
         for task in list(self._unwaited):
             task.cancel()
         await self.driver.close()
+
+
+def reads(
+    *categories: str,
+) -> Callable[
+    [Callable[Concatenate[Graph, P], Awaitable[T]]], Callable[Concatenate[Graph, P], Awaitable[T]]
+]:
+    """Mark a repository function with the data categories of what it reads or writes.
+
+    Categories are the words of docs/design.md (``purchase_history``, ...); none
+    for catalogue and aggregates. The function then runs on
+    ``graph.granted(categories, name)``: the host's graph is itself, a plugin's
+    graph checks the categories against the plugin's manifest first. A test
+    holds every exported repository function to carrying the mark.
+    """
+    needed = frozenset(categories)
+
+    def mark(
+        function: Callable[Concatenate[Graph, P], Awaitable[T]],
+    ) -> Callable[Concatenate[Graph, P], Awaitable[T]]:
+        what = function.__name__
+
+        @functools.wraps(function)
+        async def checked(graph: Graph, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            return await function(graph.granted(needed, what), *args, **kwargs)
+
+        checked.categories = needed  # type: ignore[attr-defined]
+        return checked
+
+    return mark
 
 
 def _unreachable(exc: GraphUnavailable) -> bool:

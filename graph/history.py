@@ -38,7 +38,7 @@ from typing import Any, LiteralString, TypeVar
 from graph.batch import many_per_key
 from graph.catalogue import PRODUCT_FIELDS, product_from_row
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Product
 
 T = TypeVar("T")
@@ -239,6 +239,7 @@ def _grouped(rows: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]
     return many_per_key(range(count), rows, lambda row: row)
 
 
+@reads("purchase_history")
 async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> list[PurchasePage]:
     """A page of each customer's purchases, newest first (ties: higher event id first)."""
     params = [
@@ -308,21 +309,25 @@ def _cart_params(keys: Sequence[CartKey]) -> list[dict[str, Any]]:
     ]
 
 
+@reads("browsing_history")
 async def views_of_customers(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
     """Each customer's most recently viewed products across their sessions, newest first."""
     return await _timed_products(graph, VIEWS_OF_CUSTOMERS, _views_params(keys), ViewedProduct)
 
 
+@reads("browsing_history")
 async def views_of_sessions(graph: Graph, keys: Sequence[ViewsKey]) -> list[list[ViewedProduct]]:
     """Each session's most recently viewed products, newest first."""
     return await _timed_products(graph, VIEWS_OF_SESSIONS, _views_params(keys), ViewedProduct)
 
 
+@reads("browsing_history")
 async def carts_of_customers(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
     """Each customer's basket across their sessions and devices, last added first."""
     return await _timed_products(graph, CARTS_OF_CUSTOMERS, _cart_params(keys), CartItem)
 
 
+@reads("browsing_history")
 async def carts_of_sessions(graph: Graph, keys: Sequence[CartKey]) -> list[list[CartItem]]:
     """Each session's basket, last added first."""
     return await _timed_products(graph, CARTS_OF_SESSIONS, _cart_params(keys), CartItem)

@@ -20,7 +20,7 @@ from typing import Any, LiteralString
 
 from graph.catalogue import PRODUCT_FIELDS, product_from_row
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.model import Device, Product
 
 # Relationship types of the steps, as the graph names them, and as the API does.
@@ -111,6 +111,7 @@ def _step(row: dict[str, Any]) -> JourneyStep:
     )
 
 
+@reads("browsing_history", "device")
 async def journey_of(
     graph: Graph,
     customer_id: str,

@@ -31,7 +31,7 @@ from typing import Any, LiteralString
 from neo4j import AsyncManagedTransaction
 
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 
 RECORD_SIGNALS: LiteralString = """
 UNWIND $rows AS r
@@ -255,6 +255,7 @@ async def apply_links(
     return await graph.write_tx(work)
 
 
+@reads("device")
 async def unlink(graph: Graph, device_id: str, customer_id: str, at: datetime) -> Unlinked | None:
     """Remove the device's link to the customer and remember that they did; None if none.
 
@@ -275,6 +276,7 @@ async def unlink(graph: Graph, device_id: str, customer_id: str, at: datetime) -
     )
 
 
+@reads("device")
 async def drop_links(graph: Graph, customer_id: str, keep_methods: Collection[str]) -> int:
     """Remove every link of the customer's whose method is not in ``keep_methods``."""
     rows = await graph.write(DROP_LINKS, {"customer_id": customer_id, "keep": list(keep_methods)})

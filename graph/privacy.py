@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import LiteralString
 
 from graph.customers import to_datetime
-from graph.driver import Graph
+from graph.driver import Graph, reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,9 @@ RETURN c.created_at AS created_at,
 """
 
 
+@reads(
+    "profile", "contact", "purchase_history", "browsing_history", "device", "derived_preferences"
+)
 async def data_held(graph: Graph, customer_id: str) -> dict[str, HeldData] | None:
     """Per category, what the graph holds about the customer; None if no such customer."""
     rows = await graph.read(DATA_HELD, {"customer_id": customer_id})

@@ -16,17 +16,20 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
     ClientKind,
     DataCategory,
     FieldSpec,
+    Graph,
+    Manifest,
     Principal,
     Purpose,
     RowRule,
     ScopeSpec,
     hookimpl,
+    list_grants,
+    revoke_grant,
 )
-from graph import Graph, list_grants, revoke_grant
 
 Info = strawberry.Info
 
@@ -52,7 +55,7 @@ def register_scopes() -> list[ScopeSpec]:
 
 
 async def authorised_apps(root: Any, info: Info) -> list[AuthorisedApp]:
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     return [
         AuthorisedApp(
             client=strawberry.ID(g.client_id),
@@ -69,7 +72,7 @@ async def revoke_app(root: Any, info: Info, client_id: strawberry.ID) -> bool:
     # The gate's SELF rule has made sure the token names a customer.
     principal: Principal = info.context.principal
     assert principal.customer_id is not None
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     return await revoke_grant(graph, principal.customer_id, str(client_id), int(time.time()))
 
 
@@ -99,3 +102,12 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SELF,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.PROFILE}),
+        description="The apps a customer authorised, and revoking them.",
+    )

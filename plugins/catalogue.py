@@ -12,35 +12,34 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
     BadUserInput,
+    Brand,
+    Category,
     Connection,
     FieldSpec,
+    Graph,
+    Manifest,
     NotFound,
+    Product,
+    ProductPage,
     Settings,
     TypeSpec,
     VersionedCache,
+    brands_by_id,
     cached_batch_loader,
+    catalogue_version,
+    categories_by_id,
+    categories_of_products,
+    children_of,
     connection_fields,
     connection_types,
     decode_cursor,
     encode_cursor,
     hookimpl,
+    list_products,
     make_connection,
     page_size,
-)
-from graph import (
-    Brand,
-    Category,
-    Graph,
-    Product,
-    ProductPage,
-    brands_by_id,
-    catalogue_version,
-    categories_by_id,
-    categories_of_products,
-    children_of,
-    list_products,
     products_by_sku,
     search_products,
 )
@@ -215,3 +214,8 @@ def register_fields() -> list[FieldSpec]:
         ),
         *connection_fields("Product"),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(description="The catalogue: products, brands, categories. Nothing personal.")

@@ -26,20 +26,25 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
+    PURPOSES,
     BadUserInput,
+    Consent,
     ConsentQuestion,
+    CustomerRef,
     DataCategory,
     Decision,
     FieldSpec,
+    Graph,
+    Manifest,
     Purpose,
     RequestGate,
     RowRule,
     Settings,
+    consent_history,
     hookimpl,
     page_size,
 )
-from graph import PURPOSES, Consent, CustomerRef, Graph, consent_history
 
 Info = strawberry.Info
 
@@ -167,7 +172,7 @@ async def customer_consent_history(
 ) -> list[ConsentChange]:
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     changes = await consent_history(
         graph, root.id, size, None if purpose is None else _known(purpose)
     )
@@ -226,3 +231,14 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SELF,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.PROFILE}),
+        description=(
+            "The consent policy (purpose x category), a customer's consents and their history."
+        ),
+    )

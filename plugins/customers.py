@@ -17,28 +17,27 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
+    Contact,
+    Customer,
+    CustomerRef,
     DataCategory,
+    Device,
     FieldSpec,
+    Manifest,
     NotFound,
     Principal,
     Purpose,
     RowRule,
+    Session,
     Settings,
     TypeSpec,
     batch_loader,
-    hookimpl,
-)
-from graph import (
-    Contact,
-    Customer,
-    CustomerRef,
-    Device,
-    Session,
     contacts_by_id,
     customers_by_id,
     devices_by_id,
     devices_of_customers,
+    hookimpl,
     sessions_by_id,
 )
 
@@ -91,7 +90,9 @@ async def customer_created_at(root: CustomerRef, info: Info) -> datetime | None:
 
 async def customer_contact(root: CustomerRef, info: Info) -> Contact | None:
     settings: Settings = info.context.settings
-    found = await contacts_by_id(info.context.graph, [root.id], settings.data_keys_in_use())
+    found = await contacts_by_id(
+        info.context.graph_for(info), [root.id], settings.data_keys_in_use()
+    )
     return found[0]
 
 
@@ -214,3 +215,20 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SESSION,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset(
+            {
+                DataCategory.PROFILE,
+                DataCategory.CONTACT,
+                DataCategory.DEVICE,
+                DataCategory.BROWSING_HISTORY,
+            }
+        ),
+        description="Customers, their contact details, devices and sessions, to the customer "
+        "and the back office.",
+    )

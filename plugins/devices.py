@@ -26,11 +26,19 @@ from typing import Any
 
 import strawberry
 
-from gateway import (
+from tightrope import (
     CROSS_DEVICE,
     BadUserInput,
+    CustomerRef,
     DataCategory,
+    Device,
     FieldSpec,
+    Graph,
+    JourneyPage,
+    JourneyStep,
+    Link,
+    LinkedDevice,
+    Manifest,
     NotFound,
     Principal,
     Purpose,
@@ -44,19 +52,10 @@ from gateway import (
     encode_cursor,
     forget_guesses,
     hookimpl,
-    page_size,
-    unlink_device,
-)
-from graph import (
-    CustomerRef,
-    Device,
-    Graph,
-    JourneyPage,
-    JourneyStep,
-    Link,
-    LinkedDevice,
     journey_of,
     links_between,
+    page_size,
+    unlink_device,
 )
 
 Info = strawberry.Info
@@ -64,6 +63,16 @@ Info = strawberry.Info
 DEVICES_READ = "devices:read"
 DEVICES_WRITE = "devices:write"
 BROWSING_READ = "browsing:read"
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}),
+        description="How the customer's devices were linked, their journey across them, "
+        "and unlinking a device; drops guessed links when cross_device consent ends.",
+    )
 
 
 @hookimpl
@@ -128,7 +137,11 @@ async def customer_journey(
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     page: JourneyPage = await journey_of(
-        info.context.graph, root.id, size, settings.history_min_link_confidence, _after(after)
+        info.context.graph_for(info),
+        root.id,
+        size,
+        settings.history_min_link_confidence,
+        _after(after),
     )
     return list(page.steps)
 
@@ -146,7 +159,7 @@ async def unlink(root: Any, info: Info, id: strawberry.ID) -> Device:
     principal: Principal = info.context.principal
     if principal.customer_id is None:
         raise Unauthenticated("unlinkDevice needs a token issued for a customer")
-    removed = await unlink_device(info.context.graph, principal.customer_id, str(id))
+    removed = await unlink_device(info.context.graph_for(info), principal.customer_id, str(id))
     if removed is None:
         # The same answer whether the device exists, is someone else's or not:
         # whose a device is must not be learnt by guessing ids.

@@ -29,19 +29,24 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
     Arrival,
     BadUserInput,
     Context,
+    DataCategory,
+    Event,
     EventSignals,
     FieldSpec,
+    Manifest,
     Principal,
     RequestGate,
+    RowError,
     Settings,
     flat_input,
     hookimpl,
+    parse_event,
+    write_events,
 )
-from graph import Event, RowError, parse_event, write_events
 
 Info = strawberry.Info
 
@@ -178,7 +183,7 @@ async def track_events(
     # customer's events for a session signed in as someone else.
     settings: Settings = info.context.settings
     result = await write_events(
-        info.context.graph,
+        info.context.graph_for(info),
         parsed,
         pii_key=settings.pii_secret(),
         as_customer=principal.customer_id,
@@ -255,3 +260,15 @@ def register_fields() -> list[FieldSpec]:
             scopes=frozenset({"events:write"}),
         )
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        categories=frozenset(
+            {DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY, DataCategory.DEVICE}
+        ),
+        description=(
+            "Writes the views, baskets, purchases and sign-ins the shop sends (trackEvents)."
+        ),
+    )

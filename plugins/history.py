@@ -24,16 +24,27 @@ import strawberry
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
     BadUserInput,
+    CartItem,
+    CartKey,
     Connection,
+    CustomerRef,
     DataCategory,
     FieldSpec,
+    Manifest,
+    PurchasePage,
+    PurchasesKey,
     Purpose,
     RowRule,
+    Session,
     Settings,
     TypeSpec,
+    ViewedProduct,
+    ViewsKey,
     batch_loader,
+    carts_of_customers,
+    carts_of_sessions,
     connection_fields,
     connection_types,
     decode_cursor,
@@ -41,18 +52,6 @@ from gateway import (
     hookimpl,
     make_connection,
     page_size,
-)
-from graph import (
-    CartItem,
-    CartKey,
-    CustomerRef,
-    PurchasePage,
-    PurchasesKey,
-    Session,
-    ViewedProduct,
-    ViewsKey,
-    carts_of_customers,
-    carts_of_sessions,
     purchases_of_customers,
     views_of_customers,
     views_of_sessions,
@@ -254,3 +253,12 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec("CartItem", "product", "Product!", data_category=browsing),
         FieldSpec("CartItem", "addedAt", "DateTime!", attr="added_at", data_category=browsing),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE, Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description="What a customer bought, viewed and has in the basket.",
+    )

@@ -11,10 +11,18 @@ from collections.abc import Awaitable
 
 from starlette.requests import Request
 
-from gateway import hookimpl, password_sign_in
-from graph import Graph
+from tightrope import DataCategory, Graph, Manifest, Purpose, hookimpl, password_sign_in
 
 
 @hookimpl(trylast=True)
 def authenticate_customer(request: Request, graph: Graph) -> Awaitable[str | None]:
     return password_sign_in(request, graph)
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.PROFILE, DataCategory.CONTACT}),
+        description="Signs customers in on the authorization server with a password.",
+    )

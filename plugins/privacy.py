@@ -32,15 +32,19 @@ from datetime import UTC, datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from gateway import (
+from tightrope import (
+    AccessRecord,
     BadUserInput,
     ClientKind,
     Connection,
+    CustomerRef,
     CustomerRights,
     DataCategory,
     ErasureRefused,
     FieldRegistry,
     FieldSpec,
+    Graph,
+    Manifest,
     NotFound,
     Principal,
     Purpose,
@@ -48,15 +52,17 @@ from gateway import (
     ScopeSpec,
     Settings,
     TypeSpec,
+    access_log_page,
+    category_use,
     connection_fields,
     connection_types,
+    data_held,
     decode_cursor,
     encode_cursor,
     hookimpl,
     make_connection,
     page_size,
 )
-from graph import AccessRecord, CustomerRef, Graph, access_log_page, category_use, data_held
 
 Info = strawberry.Info
 CORE = "tightrope"
@@ -138,7 +144,7 @@ async def access_log(
     settings: Settings = info.context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     after_at, after_id = _after(after)
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     records = await access_log_page(graph, root.id, size + 1, after_at, after_id)
     page = records[:size]
     cursors = [encode_cursor({"at": r.at.isoformat(), "id": r.id}) for r in page]
@@ -163,7 +169,7 @@ def _readers(registry: FieldRegistry) -> dict[str, set[tuple[str, str]]]:
 
 
 async def data_about_me(root: CustomerRef, info: Info) -> list[DataAboutMe]:
-    graph: Graph = info.context.graph
+    graph: Graph = info.context.graph_for(info)
     held = await data_held(graph, root.id)
     if held is None:
         raise NotFound(f"no customer with id {root.id!r}", id=root.id)
@@ -200,7 +206,9 @@ async def export_my_data(root: object, info: Info) -> JSON:
     assert principal.customer_id is not None  # the gate's SELF rule
     rights: CustomerRights = info.context.rights
     try:
-        document = await rights.export(info.context.graph, principal.customer_id)
+        # The host's rights act on the host's graph; each plugin's export hook
+        # is handed its own checked graph (gateway/rights.py).
+        document = await rights.export(info.context.host_graph, principal.customer_id)
     except ErasureRefused as exc:  # the customer no longer exists
         raise NotFound(str(exc)) from None
     return JSON(document)
@@ -238,7 +246,7 @@ async def forget_me(root: object, info: Info, confirmation: str | None = None) -
     if confirmation is None:
         code, expires = rights.confirmation(principal.customer_id)
         when = datetime.fromtimestamp(expires, UTC)
-        held = await data_held(info.context.graph, principal.customer_id) or {}
+        held = await data_held(info.context.graph_for(info), principal.customer_id) or {}
         preview = [
             Erased(what=category, count=h.count, held_by=CORE)
             for category, h in sorted(held.items())
@@ -254,7 +262,7 @@ async def forget_me(root: object, info: Info, confirmation: str | None = None) -
             argument="confirmation",
         )
     try:
-        done = await rights.erase(info.context.graph, principal.customer_id)
+        done = await rights.erase(info.context.host_graph, principal.customer_id)
     except ErasureRefused as exc:
         raise BadUserInput(str(exc)) from None
     removed = [Erased(what=k, count=n, held_by=CORE) for k, n in sorted(done.removed.items())]
@@ -339,3 +347,22 @@ def register_fields() -> list[FieldSpec]:
             row=RowRule.SELF,
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset(
+            {
+                DataCategory.PROFILE,
+                DataCategory.CONTACT,
+                DataCategory.PURCHASE_HISTORY,
+                DataCategory.BROWSING_HISTORY,
+                DataCategory.DEVICE,
+                DataCategory.DERIVED_PREFERENCES,
+            }
+        ),
+        description="The customer's access log, a summary of everything held about them, "
+        "and their export and erasure.",
+    )

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import (
+from tightrope import (
+    Customer,
     DataCategory,
     FieldSpec,
+    Manifest,
+    Product,
     Purpose,
     Reason,
     Recommendation,
     RowRule,
+    Session,
     Settings,
     Subject,
     TypeSpec,
     hookimpl,
     page_size,
 )
-from graph import Customer, Product, Session
 
 Info = strawberry.Info
 
@@ -137,3 +140,12 @@ def register_fields() -> list[FieldSpec]:
             description="personalisation, or not_personal.",
         ),
     ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.SERVICE}),
+        categories=frozenset({DataCategory.BROWSING_HISTORY, DataCategory.DERIVED_PREFERENCES}),
+        description="The recommendation fields and what a customer's preferences are.",
+    )

@@ -25,6 +25,7 @@ from gateway.cli.operations import operations_group
 from gateway.cli.plugins import add_plugin_commands, plugins_command, schema_command
 from gateway.cli.prune import prune_command
 from gateway.cli.recompute import recompute_command
+from gateway.cli.scaffold import plugin_group
 from gateway.cli.serve import serve
 
 
@@ -38,6 +39,7 @@ cli.add_command(neo4j)
 cli.add_command(graph_group)
 cli.add_command(serve)
 cli.add_command(plugins_command)
+cli.add_command(plugin_group)
 cli.add_command(schema_command)
 cli.add_command(load)
 cli.add_command(clients_group)

@@ -2,28 +2,81 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from gateway import hookspecs
 from gateway.cli.common import settings
 from gateway.plugins import PluginError, load_plugins
+
+if TYPE_CHECKING:
+    from gateway.app import Assembly
 
 
 @click.command("plugins")
 def plugins_command() -> None:
-    """List the plugins that are loaded: name, package, version, hooks."""
+    """Each loaded plugin: package, version, and its manifest — what it does with customers' data.
+
+    Per plugin: the purposes and data categories it declared, its fields (with
+    their category, purpose and scopes), its strategies, its hooks, and — loudly —
+    whether it may run Cypher of its own, which nothing checks.
+    """
+    from gateway.app import assemble
+
     try:
-        host = load_plugins(settings().disabled_plugins)
+        assembly = assemble(settings())
     except PluginError as exc:
         raise click.ClickException(str(exc)) from exc
-    rows = [(p.name, p.package, p.version, ", ".join(p.hooks)) for p in host.describe()]
-    header = ("name", "package", "version", "hooks")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-            + "  "
-            + row[3]
+    for line in describe(assembly):
+        click.echo(line)
+
+
+def describe(assembly: Assembly) -> list[str]:
+    """The lines of ``tightrope plugins``: one block per plugin."""
+    fields: dict[str, list[str]] = {}
+    for spec in assembly.registry.fields:
+        notes = [str(n) for n in (spec.data_category, spec.purpose) if n is not None]
+        notes += sorted(spec.scopes)
+        shown = f"{spec.type_name}.{spec.name}" + (f" [{', '.join(notes)}]" if notes else "")
+        fields.setdefault(spec.plugin, []).append(shown)
+    strategies: dict[str, list[str]] = {}
+    for strategy in assembly.recommendations.strategies.values():
+        reads = ", ".join(sorted(strategy.categories)) or "nothing personal"
+        strategies.setdefault(strategy.plugin, []).append(
+            f"{strategy.name} [{strategy.purpose}; reads {reads}]"
         )
+    linkers: dict[str, list[str]] = {}
+    for linker in assembly.linking.linkers:
+        reads = ", ".join(sorted(linker.categories))
+        linkers.setdefault(linker.plugin, []).append(f"{linker.name} [cross_device; reads {reads}]")
+    lines: list[str] = []
+    for info in assembly.host.describe():
+        manifest = assembly.manifests.of(info.name)
+        origin = f"{info.package} {info.version}".strip() or "registered in code"
+        lines.append(f"{info.name} ({origin})")
+        if manifest.description:
+            lines.append(f"  {manifest.description}")
+        if manifest.raw_cypher is not None:
+            lines.append("  !! RAW CYPHER: this plugin may run any query on the graph, unchecked")
+            lines.append(f"  !! (it says why: {manifest.raw_cypher}); read its code before use")
+        for hook in info.hooks:
+            gone = hookspecs.DEPRECATED.get(hook)
+            if gone is not None:
+                lines.append(
+                    f"  !! deprecated hook {hook} (since {gone.since}, removed in "
+                    f"{gone.removal}): {gone.instead}"
+                )
+        rows = [
+            ("purposes", ", ".join(sorted(manifest.purposes)) or "none"),
+            ("categories", ", ".join(sorted(manifest.categories)) or "none (nothing personal)"),
+            ("fields", ", ".join(fields.get(info.name, [])) or "none"),
+            ("strategies", ", ".join(strategies.get(info.name, [])) or "none"),
+            ("linkers", ", ".join(linkers.get(info.name, [])) or "none"),
+            ("hooks", ", ".join(info.hooks)),
+        ]
+        lines.extend(f"  {label + ':':<12}{value}" for label, value in rows)
+    return lines
 
 
 @click.command("schema")

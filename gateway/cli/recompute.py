@@ -15,24 +15,29 @@ import time
 import click
 
 from gateway.cli.common import graph_session, settings
+from gateway.fields import FieldRegistry
 
 
 @click.command("recompute")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 def recompute_command(progress: bool) -> None:
     """Rebuild derived recommendation data (rankings, item-to-item, models, affinities)."""
+    from gateway.manifests import check_declared, collect_manifests
     from gateway.plugins import PluginError, load_plugins
     from gateway.strategies import collect_recommenders, recompute
 
     config = settings()
     try:
-        strategies = collect_recommenders(load_plugins(config.disabled_plugins), config)
+        host = load_plugins(config.disabled_plugins)
+        strategies = collect_recommenders(host, config)
+        manifests = collect_manifests(host)
+        check_declared(manifests, FieldRegistry(()), strategies)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from exc
 
     async def run() -> list[tuple[str, str, float]]:
         async with graph_session(patience=60.0) as graph:
-            done = await recompute(strategies, graph, progress)
+            done = await recompute(strategies, graph, progress, manifests)
         return [(strategy.name, summary, seconds) for strategy, summary, seconds in done]
 
     started = time.monotonic()

@@ -114,7 +114,8 @@ async def served_lists(
         context = Context(
             request=None,
             principal=principal,
-            graph=graph,
+            host_graph=graph,
+            graphs=assembly.graphs,
             settings=settings,
             loader_factories=assembly.loaders,
             consent=assembly.gate.for_request(principal, graph),
@@ -148,8 +149,9 @@ async def evaluate(
     await load_split(graph, data, split)
     report.seconds["load"] = time.monotonic() - began
     began = time.monotonic()
-    strategies = list(assemble(settings).recommendations.strategies.values())
-    await recompute(strategies, graph, progress)
+    assembly = assemble(settings)
+    strategies = list(assembly.recommendations.strategies.values())
+    await recompute(strategies, graph, progress, assembly.manifests)
     report.seconds["recompute"] = time.monotonic() - began
     began = time.monotonic()
     lists = await served_lists(graph, settings, split.users, progress)

@@ -33,6 +33,7 @@ from gateway.errors import BadUserInput, NotFound, Unauthenticated
 from gateway.fields import DataCategory, FieldRegistry, Purpose
 from gateway.gate import rows
 from gateway.gate.policy import ConsentQuestion, Decision, Policies
+from gateway.manifests import Manifests, UndeclaredRead, missing
 from gateway.principal import ClientKind, Principal
 from graph import PURPOSES, AccessRecord, Consent, Graph, consents_of_customers, set_consent
 
@@ -59,10 +60,13 @@ class Gatekeeper:
         registry: FieldRegistry,
         policies: Policies,
         withdrawn: Withdrawn = _nobody_told,
+        manifests: Manifests | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
         self.withdrawn = withdrawn
+        # What each plugin declared; decide() refuses anything else. None: no check.
+        self.manifests = manifests
         self._kind_scopes = {kind: registry.scopes_for(kind) for kind in ClientKind}
         # Set when the app starts (it needs the graph); None until then.
         self.access_log: AccessLog | None = None
@@ -115,7 +119,15 @@ class RequestGate:
         """
         subject = self.principal.customer_id if customer_id is ... else customer_id
         wanted = frozenset(DataCategory(c) for c in categories)
-        decision = await self.decision(subject, Purpose(purpose), wanted, plugin)
+        purpose = Purpose(purpose)
+        if self.keeper.manifests is not None:
+            manifest = self.keeper.manifests.of(plugin)
+            undeclared = missing(manifest, [purpose], wanted)
+            if undeclared:
+                error = UndeclaredRead(plugin, "asked the gate to read for", undeclared)
+                log.error("%s", error.message)
+                raise error
+        decision = await self.decision(subject, purpose, wanted, plugin)
         if decision.allowed and subject is not None:
             self.record(subject, decision.purpose, wanted, plugin, read or plugin)
         return decision

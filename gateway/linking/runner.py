@@ -48,6 +48,7 @@ from gateway.linking.types import (
     Verdict,
 )
 from gateway.plugins import PluginError, PluginHost
+from gateway.settings import SettingsError
 from graph import Event
 from graph.link_evidence import session_devices
 from graph.links import SignalRow, record_signals
@@ -89,7 +90,7 @@ class LinkingService:
             collect_linkers(host, settings),
             LinkRules.from_settings(settings),
             collect_policies(host) if policies is None else policies,
-            SignalKeys.from_settings(settings),
+            _keys(settings),
         )
 
     async def link(
@@ -246,6 +247,16 @@ def _signal_rows(observations: Sequence[Observation]) -> list[SignalRow]:
         for o in observations
         if o.network or o.user_agent
     ]
+
+
+def _keys(settings: Settings) -> SignalKeys | None:
+    """The signals' keys, or None where no secret is set: commands that only assemble
+    the plugins (``tightrope plugins``, ``tightrope schema``) need none, and a served
+    app has checked its secrets before it assembles (create_app)."""
+    try:
+        return SignalKeys.from_settings(settings)
+    except SettingsError:
+        return None
 
 
 def collect_linkers(host: PluginHost, settings: Settings) -> list[RegisteredLinker]:

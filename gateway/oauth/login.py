@@ -14,15 +14,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from pluggy import HookCaller
 from starlette.requests import Request
 
 from gateway.oauth.passwords import verify_password
+from gateway.plugins import arguments_for
 from gateway.settings import Settings
 from graph import Graph, GraphUnavailable
 from graph.oauth import customer_by_email, reserve_sign_in_attempt, sign_in_succeeded
+
+if TYPE_CHECKING:
+    from gateway.plugin_graph import PluginGraphs
+
+# What a sign-in reads of the customer (checked when a plugin's graph is passed).
+SIGN_IN_READS = frozenset({"profile", "contact"})
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,7 @@ async def password_sign_in(request: Request, graph: Graph) -> str | None:
     """The customer id if the posted sign-in form is right, else None."""
     if request.method != "POST":
         return None
+    graph = graph.granted(SIGN_IN_READS, "password_sign_in")
     form = await request.form()
     if form.get("action") != "sign_in":
         return None
@@ -112,7 +121,9 @@ class SignInPluginFailed(Exception):
         self.plugin = plugin
 
 
-def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | None]]:
+def from_hook(
+    hook: HookCaller, graphs: PluginGraphs | None = None
+) -> Callable[[Request, Graph], Awaitable[str | None]]:
     """Ask the plugins' ``authenticate_customer`` implementations in turn.
 
     pluggy's ``firstresult`` stops at the first result that is not None, and an
@@ -128,13 +139,15 @@ def from_hook(hook: HookCaller) -> Callable[[Request, Graph], Awaitable[str | No
 
     async def authenticate(request: Request, graph: Graph) -> str | None:
         arguments: dict[str, object] = {"request": request, "graph": graph}
+        if graphs is not None:
+            arguments["graph"] = graphs.per_plugin(graph)
         # get_hookimpls() lists the order of registration with tryfirst last;
         # pluggy calls from the end. Wrappers do not answer the question.
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
             try:
-                result = impl.function(**{name: arguments[name] for name in impl.argnames})
+                result = impl.function(**arguments_for(impl, arguments))
                 if isawaitable(result):
                     result = await result
             except GraphUnavailable:

@@ -15,33 +15,57 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway.strategies.types import ForgetsCustomers, Recomputes, Registered
 from graph import Graph
 from graph.recs import bump_derived_version
 
+if TYPE_CHECKING:
+    from gateway.manifests import Manifests
+
+
+def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -> Graph:
+    """The strategy's plugin's graph: what its manifest declares (gateway/plugin_graph.py)."""
+    if manifests is None:
+        return graph
+    from gateway.plugin_graph import PluginGraph
+
+    return PluginGraph(graph, strategy.plugin, manifests.of(strategy.plugin))
+
 
 async def recompute(
-    strategies: Sequence[Registered], graph: Graph, progress: bool = False
+    strategies: Sequence[Registered],
+    graph: Graph,
+    progress: bool = False,
+    manifests: Manifests | None = None,
 ) -> list[tuple[Registered, str, float]]:
-    """Rebuild every strategy's derived data, one after another: summaries and seconds."""
+    """Rebuild every strategy's derived data, one after another: summaries and seconds.
+
+    With ``manifests``, each strategy works on its own plugin's graph.
+    """
     done = []
     for strategy in strategies:
         if isinstance(strategy.recommender, Recomputes):
             began = time.monotonic()
-            summary = await strategy.recommender.recompute(graph, progress)
+            own = _graph_of(strategy, graph, manifests)
+            summary = await strategy.recommender.recompute(own, progress)
             done.append((strategy, summary, time.monotonic() - began))
     await bump_derived_version(graph)
     return done
 
 
 async def forget_customer(
-    strategies: Sequence[Registered], graph: Graph, customer_id: str
+    strategies: Sequence[Registered],
+    graph: Graph,
+    customer_id: str,
+    manifests: Manifests | None = None,
 ) -> dict[str, int]:
     """Drop what every strategy derived about one customer; items dropped per strategy."""
     dropped: dict[str, int] = {}
     for strategy in strategies:
         if isinstance(strategy.recommender, ForgetsCustomers):
-            dropped[strategy.name] = await strategy.recommender.forget_customer(graph, customer_id)
+            own = _graph_of(strategy, graph, manifests)
+            dropped[strategy.name] = await strategy.recommender.forget_customer(own, customer_id)
     await bump_derived_version(graph)
     return dropped

@@ -123,7 +123,7 @@ class RecommendationService:
             for n in selected
             if not decisions[n].allowed
         )
-        graph = context.graph
+        graph = context.host_graph
         profile = await profile_of(graph, self._profile_key(subject, allowed, decisions))
         loaders = self.aggregates.loaders(graph)
         want = max(first * OVERSAMPLE, MIN_CANDIDATES)

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from neo4j import AsyncManagedTransaction
 
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.erasure import erased_among, erased_key
 from graph.ingest.cypher import (
     EVENT_STATEMENTS,
@@ -346,6 +346,7 @@ async def _write_batch(
             erased.update(exc.found)  # and again, without the events that name them
 
 
+@reads("purchase_history", "browsing_history", "device")
 async def write_events(
     graph: Graph,
     events: Sequence[Event],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import LiteralString
 
-from graph.driver import Graph
+from graph.driver import Graph, reads
 from graph.oauth.families import write_revoking
 
 
@@ -73,6 +73,7 @@ async def grant_scopes(graph: Graph, customer_id: str, client_id: str) -> frozen
     return frozenset(rows[0]["scopes"]) if rows else None
 
 
+@reads("profile")
 async def list_grants(graph: Graph, customer_id: str) -> list[GrantRecord]:
     rows = await graph.read(LIST_GRANTS, {"customer_id": customer_id})
     return [
@@ -87,6 +88,7 @@ async def list_grants(graph: Graph, customer_id: str) -> list[GrantRecord]:
     ]
 
 
+@reads("profile")
 async def revoke_grant(graph: Graph, customer_id: str, client_id: str, now: int) -> bool:
     """Delete the grant and revoke the pair's tokens; True if anything was revoked."""
     rows = await write_revoking(

@@ -9,12 +9,13 @@ hash, and, for a customer's own token, only for that customer.
 
 from __future__ import annotations
 
-from gateway import (
+from tightrope import (
     CROSS_DEVICE,
     EMAIL,
     DataCategory,
     Evidence,
     LinkerData,
+    Manifest,
     Observation,
     Proposal,
     Settings,
@@ -46,3 +47,13 @@ class EmailLinker:
 @hookimpl
 def register_identity_linkers(settings: Settings) -> list[EmailLinker]:
     return [EmailLinker()]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({CROSS_DEVICE}),
+        categories=frozenset({DataCategory.DEVICE, DataCategory.CONTACT}),
+        description="Links a device to the one customer whose email hash was entered on it "
+        "(confidence 1).",
+    )

@@ -33,12 +33,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import (
+from tightrope import (
     CROSS_DEVICE,
     DETERMINISTIC,
     DataCategory,
     Evidence,
     LinkerData,
+    Manifest,
     Observation,
     Proposal,
     Settings,
@@ -240,3 +241,13 @@ class NetworkLinker:
 @hookimpl
 def register_identity_linkers(settings: Settings) -> list[NetworkLinker]:
     return [NetworkLinker()]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({CROSS_DEVICE}),
+        categories=frozenset({DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}),
+        description="Guesses, with a calibrated confidence, that devices on one home network "
+        "that browse alike are one shopper's.",
+    )

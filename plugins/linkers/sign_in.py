@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway import (
+from tightrope import (
     CROSS_DEVICE,
     LOGIN,
     DataCategory,
     Evidence,
     LinkerData,
+    Manifest,
     Observation,
     Proposal,
     Settings,
@@ -52,3 +53,12 @@ class SignInLinker:
 @hookimpl
 def register_identity_linkers(settings: Settings) -> list[SignInLinker]:
     return [SignInLinker()]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({CROSS_DEVICE}),
+        categories=frozenset({DataCategory.DEVICE}),
+        description="Links a device to the customer who signed in on it (confidence 1).",
+    )

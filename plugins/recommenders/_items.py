@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from graph import Interaction
+from tightrope import Interaction
 
 T = TypeVar("T")
 

@@ -21,19 +21,25 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tqdm import tqdm
 
-from gateway import (
+from plugins.recommenders._items import chunks, run_id
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Graph,
+    Manifest,
+    Purpose,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    customers_who_bought,
+    drop_preferences,
+    drop_stale,
     hookimpl,
+    write_preferences,
 )
-from graph import Graph, customers_who_bought, drop_preferences, drop_stale, write_preferences
-from plugins.recommenders._items import chunks, run_id
 
 SOURCE = "tightrope-affinity"
 RANKING = "trending"
@@ -115,6 +121,15 @@ async def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Non
     """Preferences serve personalisation: they go when that consent does."""
     if purpose == PERSONALISATION:
         await drop_preferences(graph, customer_id, SOURCE)
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.DERIVED_PREFERENCES}),
+        description="Brand and category preferences derived from a customer's purchases.",
+    )
 
 
 @hookimpl

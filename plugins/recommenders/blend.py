@@ -32,15 +32,16 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gateway import (
+from tightrope import (
     NOT_PERSONAL,
     BlendRequest,
+    Manifest,
+    Product,
     Reason,
     Recommendation,
     StrategyResult,
     hookimpl,
 )
-from graph import Product
 
 
 class BlendSettings(BaseSettings):
@@ -180,3 +181,8 @@ def blend_recommendations(request: BlendRequest) -> list[Recommendation]:
             # Below everything blended: a filler never outranks a real match.
             out.append(Recommendation(product, floor * score * 0.5, name, reasons + extra))
     return out
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(description="Blends the strategies' candidates into one list. Reads nothing.")

@@ -29,19 +29,25 @@ from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, cooccurrence, run_id
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Edge,
+    Graph,
+    Manifest,
+    Purpose,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    drop_stale,
     hookimpl,
+    purchase_interactions,
+    write_related,
 )
-from graph import Edge, Graph, drop_stale, purchase_interactions, write_related
-from plugins.recommenders._items import chunks, cooccurrence, run_id
 
 KIND = "ease"
 SOURCE = "tightrope-collaborative"
@@ -143,3 +149,15 @@ class Collaborative:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[Collaborative]:
     return [Collaborative(CollaborativeSettings())]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY}),
+        description=(
+            "A collaborative model fitted on every customer's purchases, applied to"
+            " the customer's own."
+        ),
+    )

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway import (
+from tightrope import (
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Manifest,
+    Purpose,
     Reason,
+    Seen,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
     hookimpl,
 )
-from graph import Seen
 
 KINDS = ("viewed_together", "bought_together")
 # Products of the visit that count: the latest views and the basket.
@@ -111,3 +113,12 @@ class InSession:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[InSession]:
     return [InSession()]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.BROWSING_HISTORY}),
+        description="Products like those viewed in this visit.",
+    )

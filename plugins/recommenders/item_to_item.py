@@ -26,28 +26,28 @@ from numpy.typing import NDArray
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, cooccurrence, run_id
+from tightrope import (
     NOT_PERSONAL,
     PERSONALISATION,
     Candidate,
     DataCategory,
+    Edge,
+    Graph,
+    Manifest,
+    Purpose,
     Reason,
+    Related,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
-    hookimpl,
-)
-from graph import (
-    Edge,
-    Graph,
-    Related,
     drop_stale,
+    hookimpl,
     purchase_interactions,
     session_interactions,
     write_related,
 )
-from plugins.recommenders._items import chunks, cooccurrence, run_id
 
 BOUGHT = "bought_together"
 VIEWED = "viewed_together"
@@ -197,3 +197,15 @@ class BoughtTogether:
 def register_recommenders(settings: Settings) -> list[object]:
     s = ItemToItemSettings()
     return [Similar(s), BoughtTogether(s)]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}),
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description=(
+            "Bought and viewed together: co-occurrence over all shoppers; personal "
+            "for a customer's own purchases."
+        ),
+    )

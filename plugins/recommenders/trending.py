@@ -19,19 +19,24 @@ from collections.abc import Sequence
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import (
+from plugins.recommenders._items import chunks, run_id
+from tightrope import (
     NOT_PERSONAL,
     Candidate,
     DataCategory,
+    Graph,
+    Manifest,
+    Ranking,
     Reason,
     Settings,
     StrategyData,
     Subject,
     SubjectKind,
+    drop_stale,
     hookimpl,
+    trends,
+    write_rankings,
 )
-from graph import Graph, Ranking, drop_stale, trends, write_rankings
-from plugins.recommenders._items import chunks, run_id
 
 KIND = "trending"
 SOURCE = "tightrope-trending"
@@ -107,3 +112,13 @@ class Trending:
 @hookimpl
 def register_recommenders(settings: Settings) -> list[Trending]:
     return [Trending(TrendingSettings())]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        categories=frozenset({DataCategory.PURCHASE_HISTORY, DataCategory.BROWSING_HISTORY}),
+        description=(
+            "Trending products: counts over every shopper's views and purchases, no one's own."
+        ),
+    )

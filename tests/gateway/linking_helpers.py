@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from gateway import ClientKind, Principal
+from gateway import CROSS_DEVICE, ClientKind, DataCategory, Manifest, Principal, hookimpl
 from graph import Graph, set_consent
 from tests.gateway.conftest import TEST_CUSTOMER_HEADER
 
@@ -42,6 +42,16 @@ mutation Track($events: [EventInput!]!) {
 """
 
 _ids = itertools.count(1)
+
+
+class DeclaresLinking:
+    """A test plugin's manifest: linking (``cross_device``) on device data, as its linkers do."""
+
+    @hookimpl
+    def plugin_manifest(self) -> Manifest:
+        return Manifest(
+            purposes=frozenset({CROSS_DEVICE}), categories=frozenset({DataCategory.DEVICE})
+        )
 
 
 def at(minutes: float) -> str:

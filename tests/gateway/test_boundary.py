@@ -1,4 +1,4 @@
-"""The plugin boundary: plugins use only what gateway/ and graph/ export."""
+"""The plugin boundary: plugins import one name, ``tightrope``, and only what it exports."""
 
 from __future__ import annotations
 
@@ -7,50 +7,78 @@ from pathlib import Path
 
 import gateway
 import graph
+import tightrope
 from graph import Graph
 from tests.gateway.conftest import Serve, gql
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"gateway": set(gateway.__all__), "graph": set(graph.__all__)}
+PUBLIC = set(tightrope.__all__)
+# The host's own packages: a plugin that imports them bypasses the plugin API.
+# (A plugin package may import its own modules: plugins.recommenders._items.)
+HOST = {"gateway", "graph"}
 
 
 def violations(source: str, filename: str) -> list[str]:
-    """Imports of gateway/graph internals in one module's source."""
+    """Imports of anything but the plugin API (or of the host's packages) in one module."""
     found = []
     for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 top = alias.name.split(".")[0]
-                if top in PUBLIC and alias.name != top:
+                if top in HOST or (top == "tightrope" and alias.name != top):
                     found.append(f"{filename}:{node.lineno} import {alias.name}")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             top = node.module.split(".")[0]
-            if top not in PUBLIC:
-                continue
-            if node.module != top:
+            if top in HOST or (top == "tightrope" and node.module != top):
                 found.append(f"{filename}:{node.lineno} from {node.module} import ...")
                 continue
+            if top != "tightrope":
+                continue
             for alias in node.names:
-                if alias.name not in PUBLIC[top]:
-                    found.append(f"{filename}:{node.lineno} {top}.{alias.name} is not exported")
+                if alias.name not in PUBLIC:
+                    found.append(f"{filename}:{node.lineno} tightrope.{alias.name} is not exported")
     return found
 
 
 def plugin_modules() -> list[Path]:
-    return sorted((ROOT / "plugins").rglob("*.py")) + sorted(
-        (ROOT / "tests" / "plugin_example").rglob("*.py")
-    )
+    """The built-in plugins and every third-party plugin shipped in the repository."""
+    roots = [ROOT / "plugins", ROOT / "tests" / "plugin_example"]
+    roots += sorted(p for p in (ROOT / "examples").glob("*") if p.is_dir())
+    return sorted(path for root in roots for path in root.rglob("*.py"))
 
 
 def test_plugins_import_only_the_public_api() -> None:
-    problems = [v for path in plugin_modules() for v in violations(path.read_text(), str(path))]
+    modules = plugin_modules()
+    assert ROOT / "plugins" / "catalogue.py" in modules
+    assert ROOT / "tests" / "plugin_example" / "tightrope_example" / "policy.py" in modules
+    problems = [v for path in modules for v in violations(path.read_text(), str(path))]
     assert problems == []
 
 
 def test_the_boundary_check_catches_internal_imports() -> None:
-    bad = "from gateway.schema import build_schema\nimport graph.driver\nfrom graph import WIPE\n"
-    assert len(violations(bad, "bad.py")) == 3
-    assert violations("from gateway import FieldSpec\nimport graph\n", "ok.py") == []
+    bad = (
+        "from gateway.schema import build_schema\nimport graph.driver\n"
+        "from tightrope import WIPE\nfrom gateway import FieldSpec\nimport graph\n"
+        "from tightrope.internal import x\n"
+    )
+    assert len(violations(bad, "bad.py")) == 6
+    assert violations("from tightrope import FieldSpec, Product\nimport tightrope\n", "ok") == []
+
+
+def test_tightrope_is_the_plugin_api_of_gateway_and_graph_unchanged() -> None:
+    assert set(gateway.__all__).isdisjoint(graph.__all__)  # one name, one meaning
+    assert set(gateway.__all__) | set(graph.__all__) == PUBLIC
+    for name in gateway.__all__:
+        assert getattr(tightrope, name) is getattr(gateway, name), name
+    for name in graph.__all__:
+        assert getattr(tightrope, name) is getattr(graph, name), name
+    assert tightrope.API_VERSION.count(".") == 1
+
+
+def test_tightrope_is_a_top_level_package_of_the_distribution() -> None:
+    # The packaging maps it; the repository's top level has no tightrope/ folder.
+    assert not (ROOT / "tightrope").exists()
+    assert Path(tightrope.__file__).parent == ROOT / "gateway" / "public" / "tightrope"
 
 
 async def test_third_party_plugin_field_is_served(demo_graph: Graph, served: Serve) -> None:

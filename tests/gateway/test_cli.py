@@ -18,16 +18,36 @@ def tightrope(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_plugins_lists_name_package_version_hooks() -> None:
+def blocks(output: str) -> dict[str, str]:
+    """``tightrope plugins``' output by plugin: a header line, then indented lines."""
+    found: dict[str, str] = {}
+    name = ""
+    for line in output.splitlines():
+        if not line.startswith(" "):
+            name = line.split()[0]
+        found[name] = found.get(name, "") + line + "\n"
+    return found
+
+
+def test_plugins_shows_each_plugins_manifest() -> None:
     result = tightrope("plugins")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == ["name", "package", "version", "hooks"]
-    rows = {line.split()[0]: line for line in lines[1:]}
-    assert "tightrope-catalogue" in rows and "tightrope-events" in rows
-    assert "register_loaders" in rows["tightrope-catalogue"]
-    assert "tightrope-example-plugin" in rows["example-badges"]
-    assert "0.0.1" in rows["example-badges"]
+    shown = blocks(result.stdout)
+    assert {"tightrope-catalogue", "tightrope-events", "example-badges"} <= set(shown)
+    history = shown["tightrope-history"]
+    assert history.startswith("tightrope-history (tightrope ")
+    assert "  purposes:   personalisation, service\n" in history
+    assert "  categories: browsing_history, purchase_history\n" in history
+    assert "Customer.purchases [purchase_history, service, purchases:read]" in history
+    assert "register_loaders" in shown["tightrope-catalogue"]
+    assert "categories: none (nothing personal)" in shown["tightrope-catalogue"]
+    example = shown["example-badges"]
+    assert example.startswith("example-badges (tightrope-example-plugin 0.0.1)")
+    assert "strategies: staff-picks [not_personal; reads nothing personal]" in example
+    assert "linkers:    sign-in [cross_device; reads device]" in shown["tightrope-sign-in-linker"]
+    assert "Device.link [device, devices:read]" in shown["tightrope-devices"]
+    # No installed plugin runs Cypher of its own (test_manifests shows the warning).
+    assert "RAW CYPHER" not in result.stdout
 
 
 def test_schema_prints_the_assembled_sdl() -> None:

@@ -20,7 +20,9 @@ from gateway import (
     DataCategory,
     Decision,
     FieldSpec,
+    Manifest,
     Principal,
+    Purpose,
     hookimpl,
 )
 from graph import Graph, connect, set_consent
@@ -244,7 +246,9 @@ async def test_hook_register_consent_policies_all_must_allow(ana: Graph, served:
 
 async def test_with_no_policy_only_service_reads_are_allowed(ana: Graph, served: Serve) -> None:
     await grant(ana, ANA, "personalisation", "third_party_sharing")
-    settings = settings_for_tests(disabled_plugins=("tightrope-consent", "example-policy"))
+    # Every installed plugin with a policy: the built-in and the examples'.
+    policies = ("tightrope-consent", "example-policy", "example-consent-renewal")
+    settings = settings_for_tests(disabled_plugins=policies)
     query = "{ me { purchases { nodes { at } } recentlyViewed { viewedAt } } }"
     async with served(settings, authenticate=FIRST_PARTY) as (_, client):
         first_party = await gql(client, query)
@@ -303,6 +307,12 @@ async def strategy(root: object, info: strawberry.Info) -> str:
 
 class Strategy:
     tightrope_name = "co-purchase"
+
+    @hookimpl
+    def plugin_manifest(self) -> Manifest:
+        return Manifest(
+            frozenset({Purpose.PERSONALISATION}), frozenset({DataCategory.PURCHASE_HISTORY})
+        )
 
     @hookimpl
     def register_fields(self) -> list[FieldSpec]:

@@ -7,7 +7,16 @@ from typing import Any
 from graphql import parse
 from starlette.requests import Request
 
-from gateway import ClientKind, DataCategory, FieldSpec, Principal, Purpose, RowRule, hookimpl
+from gateway import (
+    ClientKind,
+    DataCategory,
+    FieldSpec,
+    Manifest,
+    Principal,
+    Purpose,
+    RowRule,
+    hookimpl,
+)
 from gateway.cost import Weights, document_costs
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
@@ -54,6 +63,12 @@ class Secret:
     """A plugin adding one personal field and one catalogue field of the same shape."""
 
     tightrope_name = "cost-test"
+
+    @hookimpl
+    def plugin_manifest(self) -> Manifest:
+        return Manifest(
+            purposes=frozenset({Purpose.SERVICE}), categories=frozenset({DataCategory.PROFILE})
+        )
 
     @hookimpl
     def register_fields(self) -> list[FieldSpec]:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner, Result
 from starlette.applications import Starlette
 
-from gateway import create_app, hookimpl
+from gateway import ErasureRefused, Manifest, create_app, hookimpl
+from gateway.app import assemble
 from gateway.cli import cli
 from gateway.strategies import recompute
 from graph import Graph, parse_event, set_consent, write_events
@@ -33,6 +35,11 @@ FORGET = "mutation($c: String) { forgetMe(confirmation: $c) { erased confirmatio
 
 class LoyaltyPlugin:
     """A third party's plugin keeping its own node per customer: exported, erased when told."""
+
+    @hookimpl
+    def plugin_manifest(self) -> Manifest:
+        # Its own nodes need its own Cypher: declared, so its hooks' graph runs it.
+        return Manifest(raw_cypher="keeps a LoyaltyCard node per customer")
 
     @hookimpl
     def export_customer_data(self, customer_id: str, graph: Graph) -> Any:
@@ -295,3 +302,28 @@ async def test_events_arriving_during_the_erasure_do_not_resurrect_the_customer(
     after = await scan(demo_graph)
     for value in [*known, f"{KIM}-phone"]:
         assert value not in after
+
+
+class UndeclaredEraser:
+    """Erases with Cypher of its own, without declaring it in a manifest."""
+
+    tightrope_name = "undeclared-eraser"
+
+    @hookimpl
+    def erase_customer_data(self, customer_id: str, graph: Graph) -> Any:
+        return graph.write(
+            "MATCH (n:LoyaltyCard {customer_id: $id}) DETACH DELETE n", {"id": customer_id}
+        )
+
+
+async def test_hook_erase_customer_data_gets_the_plugins_own_checked_graph(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    # The host's erasure hands each plugin its own graph, as every other hook
+    # does: Cypher of its own is refused unless its manifest declares it, and
+    # the erasure stops there, naming the plugin, with the customer untouched.
+    await seed_customer(demo_graph, tmp_path, KIM, card=True)
+    rights = assemble(settings_for_tests(), [UndeclaredEraser()]).rights
+    with pytest.raises(ErasureRefused, match="'undeclared-eraser'"):
+        await rights.erase(demo_graph, KIM)
+    assert KIM in await scan(demo_graph)

@@ -30,6 +30,7 @@ from tests.gateway.linking_helpers import (
     HOME,
     IPHONE,
     MAC,
+    DeclaresLinking,
     add_customers,
     as_shop_or_customer,
     links,
@@ -185,7 +186,7 @@ async def test_signals_may_come_from_the_request(demo_graph: Graph, served: Serv
     assert rows[0]["ua"] is not None
 
 
-class Gate:
+class Gate(DeclaresLinking):
     """A linker that waits for the test to let it go, then proposes nothing."""
 
     tightrope_name = "test-gated-linker"
@@ -230,7 +231,7 @@ async def test_linking_runs_after_the_response(demo_graph: Graph, served: Serve)
         assert ("phone", "ana", "login") in await links(demo_graph)
 
 
-class Broken:
+class Broken(DeclaresLinking):
     tightrope_name = "test-broken-linker"
 
     @hookimpl
@@ -305,7 +306,7 @@ def _linker(**overrides: Any) -> object:
     return Candidate()
 
 
-class Offers:
+class Offers(DeclaresLinking):
     def __init__(self, name: str, *linkers: object) -> None:
         self.tightrope_name = name
         self.linkers = list(linkers)
@@ -341,7 +342,7 @@ def test_hook_register_identity_linkers_a_name_registered_twice_names_both_plugi
         assemble(settings_for_tests(), [Offers("first", _linker()), Offers("second", _linker())])
 
 
-class Fixed:
+class Fixed(DeclaresLinking):
     """A linker proposing exactly what the test says, to probe the host's rules."""
 
     tightrope_name = "test-fixed-linker"

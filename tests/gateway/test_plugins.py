@@ -16,9 +16,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from strawberry.dataloader import DataLoader
 
-from gateway import FieldSpec, ScopeSpec, TypeSpec, hookimpl
+from gateway import FieldSpec, PluginDeprecationWarning, ScopeSpec, TypeSpec, hookimpl, hookspecs
 from gateway.app import assemble
-from gateway.cli.plugins import add_plugin_commands
+from gateway.cli.plugins import add_plugin_commands, describe
+from gateway.hookspecs import Deprecated
 from gateway.plugins import PluginError, constraints_of, load_plugins
 from graph import Graph
 from graph.schema import migrate
@@ -248,3 +249,21 @@ def test_hook_register_commands() -> None:
     result = CliRunner().invoke(group, ["example-hello"])
     assert result.exit_code == 0, result.output
     assert result.output == "hello from example-badges\n"
+
+
+def test_a_deprecated_hook_warns_naming_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = Deprecated("1.1", "2.0", "declare the type's fields with register_fields")
+    monkeypatch.setitem(hookspecs.DEPRECATED, "register_types", gone)
+    old = Plugin("old-style", register_types=lambda: [])
+    current = Plugin("current", register_fields=lambda: [])
+    with pytest.warns(PluginDeprecationWarning) as caught:
+        load_plugins(extra=[old, current], use_entry_points=False)
+    assert [str(w.message) for w in caught] == [
+        "plugin 'old-style' implements register_types, deprecated since plugin API 1.1 "
+        "and removed in 2.0: declare the type's fields with register_fields"
+    ]
+    # tightrope plugins shows it too, on the plugin's own block.
+    with pytest.warns(PluginDeprecationWarning):
+        lines = describe(assemble(settings_for_tests(), [old]))
+    block = "\n".join(lines).split("old-style (")[1].split("\ntightrope-")[0]
+    assert "!! deprecated hook register_types (since 1.1, removed in 2.0)" in block

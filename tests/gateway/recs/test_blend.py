@@ -14,6 +14,8 @@ from gateway import (
     BlendRequest,
     Candidate,
     DataCategory,
+    Manifest,
+    Purpose,
     Reason,
     Recommendation,
     StrategyData,
@@ -32,10 +34,16 @@ BLEND = """query($first: Int) { me { recommendations(first: $first) {
 
 
 class Plugin:
-    def __init__(self, name: str, **hooks: Any) -> None:
+    def __init__(self, name: str, manifest: Manifest | None = None, **hooks: Any) -> None:
         self.tightrope_name = name
+        if manifest is not None:
+            self.plugin_manifest = hookimpl(lambda: manifest)
         for hook, value in hooks.items():
             setattr(self, hook, hookimpl(value))
+
+
+def personal(*categories: DataCategory) -> Manifest:
+    return Manifest(frozenset({Purpose.PERSONALISATION}), frozenset(categories))
 
 
 def items_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,7 +134,9 @@ async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) ->
             calls.append(subject)
             return []
 
-    spy = Plugin("spy", register_recommenders=lambda: [Spy()])
+    spy = Plugin(
+        "spy", personal(DataCategory.PURCHASE_HISTORY), register_recommenders=lambda: [Spy()]
+    )
     async with served(plugins=[spy]) as (_, client):
         await grant(shop, "ana", "personalisation", granted=False)
         await gql(client, "{ me { recommendations { score } } }", customer="ana")
@@ -171,7 +181,12 @@ async def test_a_strategy_reaching_for_undeclared_data_is_refused_by_name(
             await data.purchases()  # declared browsing only
             return []
 
-    nosy = Plugin("nosy-plugin", register_recommenders=lambda: [Nosy()])
+    # The plugin declares browsing history; its strategy reaches for purchases.
+    nosy = Plugin(
+        "nosy-plugin",
+        personal(DataCategory.BROWSING_HISTORY),
+        register_recommenders=lambda: [Nosy()],
+    )
     async with served(plugins=[nosy]) as (_, client):
         body = await gql(client, "{ me { recommendations { score } } }", customer="ana")
     assert body["data"]["me"]["recommendations"] is None

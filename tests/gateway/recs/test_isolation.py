@@ -15,6 +15,8 @@ from gateway import (
     BlendRequest,
     Candidate,
     DataCategory,
+    Manifest,
+    Purpose,
     Recommendation,
     StrategyData,
     Subject,
@@ -87,7 +89,14 @@ async def test_a_personal_strategy_that_raises_leaves_the_customers_blend_to_the
 ) -> None:
     async with served() as (_, client):
         alone = await gql(client, FOR_ME, customer="ana")
-    broken = Plugin("personal-recs", register_recommenders=lambda: [ExplodingPersonal()])
+    declared = Manifest(
+        purposes=frozenset({Purpose.PERSONALISATION}), categories=ExplodingPersonal.categories
+    )
+    broken = Plugin(
+        "personal-recs",
+        plugin_manifest=lambda: declared,
+        register_recommenders=lambda: [ExplodingPersonal()],
+    )
     with caplog.at_level(logging.ERROR, logger="tightrope"):
         async with served(plugins=[broken]) as (_, client):
             answer = await gql(client, FOR_ME, customer="ana")

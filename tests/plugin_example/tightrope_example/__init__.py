@@ -1,6 +1,6 @@
 """An example third-party plugin: a ``badge`` on every product, and a recommender.
 
-It uses only what ``gateway`` and ``graph`` export, as any plugin must.
+It imports only the plugin API, ``tightrope``, as any plugin must.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ import os
 import click
 import strawberry
 
-from gateway import (
+from tightrope import (
     NOT_PERSONAL,
     Candidate,
     DataCategory,
     FieldSpec,
+    Product,
     Reason,
     StrategyData,
     Subject,
     hookimpl,
 )
-from graph import Product
 
 
 def badge(root: Product, info: strawberry.Info) -> str | None:

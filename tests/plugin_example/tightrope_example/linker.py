@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 
-from gateway import (
+from tightrope import (
     CROSS_DEVICE,
     DataCategory,
     Evidence,
     LinkerData,
+    Manifest,
     Observation,
     Proposal,
     hookimpl,
@@ -43,6 +44,15 @@ class LoyaltyLinker:
             )
             for customer in self.customers
         ]
+
+
+@hookimpl
+def plugin_manifest() -> Manifest:
+    return Manifest(
+        purposes=frozenset({CROSS_DEVICE}),
+        categories=frozenset({DataCategory.DEVICE}),
+        description="A greedy loyalty-card linker the tests hold back.",
+    )
 
 
 @hookimpl

@@ -8,7 +8,7 @@ combines it with every other policy (AND), so it can only take away.
 
 from __future__ import annotations
 
-from gateway import ClientKind, ConsentQuestion, DataCategory, Decision, hookimpl
+from tightrope import ClientKind, ConsentQuestion, DataCategory, Decision, hookimpl
 
 
 class NoDevicesForPublicClients:

@@ -1,0 +1,30 @@
+"""The fixtures tightrope ships for plugins' test suites (gateway/testing.py, pytest11)."""
+
+from __future__ import annotations
+
+from gateway.testing import Gateway
+
+
+async def test_tokens_carry_the_chosen_scopes_and_consents(tightrope_app: Gateway) -> None:
+    query = "{ me { id purchases { nodes { orderId } } recentlyViewed { product { sku } } } }"
+    granted = await tightrope_app.token(
+        "alice", ["purchases:read", "browsing:read"], consents=["personalisation"]
+    )
+    body = await tightrope_app.query(query, token=granted)
+    assert "errors" not in body, body
+    me = body["data"]["me"]
+    assert me["id"] == "alice" and len(me["purchases"]["nodes"]) == 2  # the seeded shop
+    assert {v["product"]["sku"] for v in me["recentlyViewed"]} == {"sku-03", "sku-05"}
+
+    withheld = await tightrope_app.token(
+        "alice", ["purchases:read", "browsing:read"], withheld=["personalisation"]
+    )
+    refused = await tightrope_app.query(query, token=withheld)
+    assert refused["data"]["me"]["recentlyViewed"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "CONSENT_REQUIRED"
+
+    narrow = await tightrope_app.token("alice", ["purchases:read"])
+    body = await tightrope_app.query("{ me { recentlyViewed { product { sku } } } }", token=narrow)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await tightrope_app.query("{ me { id } }")
+    assert anonymous["data"] is None or anonymous["data"]["me"] is None

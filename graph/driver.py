@@ -195,7 +195,7 @@ class Graph:
         """``work()``'s answer: the driver's errors translated, the deadline kept, the time told.
 
         With a cooldown: once Neo4j is found down (a refused connection) or hung
-        (a deadline passed and no other query was answered meanwhile),
+        (a deadline passed and nothing was answered for two deadlines),
         nothing is sent to it for ``cooldown`` seconds. A
         request that needs several queries then answers UNAVAILABLE within
         about one deadline rather than one per query, /readyz says 503 at once,
@@ -209,7 +209,7 @@ class Graph:
             with _graph_errors(self.query_timeout):
                 answer = await (work() if deadline is None else self._within(deadline, work))
         except GraphUnavailable as exc:
-            if self.cooldown and self._looks_down(exc, since=sent):
+            if self.cooldown and self._looks_down(exc, sent, deadline):
                 self._quiet_until = time.monotonic() + self.cooldown
             raise
         else:
@@ -249,13 +249,15 @@ class Graph:
         if not task.cancelled():
             task.exception()  # nobody waits for it: not an error to report
 
-    def _looks_down(self, exc: GraphUnavailable, *, since: float) -> bool:
+    def _looks_down(self, exc: GraphUnavailable, sent: float, deadline: float | None) -> bool:
         if not _unreachable(exc):
             return False
-        if isinstance(exc.__cause__, TimeoutError):
+        if isinstance(exc.__cause__, TimeoutError) and deadline is not None:
             # One slow query while others are answered (a cold start, a heavy
-            # page) must not refuse everyone: hung means none was answered.
-            return self._answered_at < since
+            # page), or a pause of a second (a garbage collection, a busy
+            # machine), must not refuse everyone: hung means nothing was
+            # answered for two deadlines.
+            return self._answered_at < sent - deadline
         return True
 
     async def ping(self) -> bool:

@@ -109,3 +109,18 @@ async def test_a_query_past_its_deadline_still_runs_to_its_end(
         await holder.write("MATCH (p:DeadlineProbe) DELETE p")
         await holder.close()
         await graph.close()
+
+
+async def test_a_pause_shorter_than_two_deadlines_refuses_nobody(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # Neo4j answered just before a query that then missed its deadline: a
+    # pause (a garbage collection, a busy machine), not a hang.
+    graph = connect(replace(neo4j_settings, deadline=0.3, cooldown=30.0, query_timeout=5.0))
+    try:
+        assert await graph.read("RETURN 1 AS ok") == [{"ok": 1}]
+        with pytest.raises(GraphUnavailable, match="no answer within"):
+            await graph.read(RUNAWAY)
+        assert await graph.read("RETURN 2 AS ok") == [{"ok": 2}]
+    finally:
+        await graph.close()

@@ -275,8 +275,11 @@ async def evaluate(
     await prepare(graph)
     # The run keeps every link at least as sure as the lowest threshold of the
     # sweep. Its graph is thrown away: keys of its own, whatever is configured.
+    # It measures the probabilistic linkers, so they run whether or not this
+    # deployment has turned them on.
     run_settings = settings.model_copy(
         update={
+            "linking_probabilistic": True,
             "linking_min_confidence": min(thresholds),
             "pii_key": SecretStr("tightrope-evaluation-only"),
             "signals_key": SecretStr("tightrope-evaluation-only-signals"),

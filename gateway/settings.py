@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     neo4j_database: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_DATABASE"))
     neo4j_port: int = Field(default=7687, ge=1, le=65535, description="port of the local server")
     neo4j_timeout: float = Field(default=1.0, gt=0, le=60)
+    # Connections to Neo4j one gateway process keeps at most; a request that
+    # finds them all busy for neo4j_timeout answers UNAVAILABLE.
+    neo4j_max_connections: int = Field(default=100, ge=1, le=10_000)
     # Seconds a request's query may run before Neo4j stops it (UNAVAILABLE).
     query_timeout: float = Field(default=5.0, gt=0, le=300)
 
@@ -408,13 +411,25 @@ class Settings(BaseSettings):
         if self.neo4j_uri:
             password = self.neo4j_password.get_secret_value() if self.neo4j_password else ""
             return Neo4jSettings(
-                self.neo4j_uri, self.neo4j_user, password, self.neo4j_database, wait
+                self.neo4j_uri,
+                self.neo4j_user,
+                password,
+                self.neo4j_database,
+                wait,
+                pool_size=self.neo4j_max_connections,
             )
         try:
             conn = LocalServer(port=self.neo4j_port).connection()
         except LocalNeo4jError as exc:
             raise SettingsError(f"NEO4J_URI is not set and {exc}") from exc
-        return Neo4jSettings(conn.uri, conn.user, conn.password, self.neo4j_database, wait)
+        return Neo4jSettings(
+            conn.uri,
+            conn.user,
+            conn.password,
+            self.neo4j_database,
+            wait,
+            pool_size=self.neo4j_max_connections,
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -42,9 +42,10 @@ from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
-from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
 from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
+from gateway.readiness import Readiness
 from gateway.requestid import RequestId
 from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
@@ -165,10 +166,17 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when Neo4j answers; 503 otherwise, so a load balancer stops sending traffic."""
+    """Ready when Neo4j answers, its schema is complete and the warm-up is done; else 503.
+
+    A load balancer sends no traffic to a gateway that answers 503 here.
+    """
     graph: Graph | None = getattr(request.app.state, "graph", None)
-    ready = graph is not None and await graph.ping()
-    return JSONResponse({"ready": ready, "neo4j": "up" if ready else "down"}, 200 if ready else 503)
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    up = graph is not None and await graph.ping()
+    ready = up and readiness is not None and readiness.ready
+    extra = readiness.report() if readiness is not None else {}
+    body = {"ready": ready, "neo4j": "up" if up else "down", **extra}
+    return JSONResponse(body, 200 if ready else 503)
 
 
 def create_app(
@@ -212,6 +220,21 @@ def create_app(
         if assembly.metrics is not None:
             graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
+        # Refuses to start on a graph lacking the migrations' constraints
+        # (unless allowed to migrate); the warm-up runs once started.
+        readiness = Readiness(
+            graph,
+            settings.pii_secret(),
+            extra=constraints_of(assembly.host),
+            migrate_on_start=settings.migrates_on_start,
+            warm=settings.warm_up,
+        )
+        app.state.readiness = readiness
+        try:
+            await readiness.check_schema()
+        except BaseException:
+            await graph.close()
+            raise
         access_log = AccessLog(
             graph,
             interval=settings.access_log_flush_seconds,
@@ -231,8 +254,10 @@ def create_app(
             started = True
             access_log.start()
             linking.start()
+            readiness.start()
             yield
         finally:
+            await readiness.close()
             await linking.close()
             if started:
                 await _run_hook(

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     # Dev mode turns on GraphiQL (and, unless set, introspection).
     dev_mode: bool = False
 
+    # At start-up the gateway checks that the graph has the constraints and
+    # indexes of `tightrope graph migrate`, and refuses to start without them;
+    # with this on it migrates instead (unset: on in dev mode only).
+    graph_migrate_on_start: bool | None = None
+    # Before it says it is ready (/readyz), the gateway sends the request
+    # path's statements once, so that a freshly started Neo4j has planned them
+    # (gateway/readiness.py). Off only where a test counts round trips.
+    warm_up: bool = True
+
     # The key of the HMAC that stands in for customers' emails in the graph
     # (graph/pii.py). Read here only, from the environment or the settings file,
     # and passed down through ``pii_secret()``. Required outside dev mode: with
@@ -400,6 +409,10 @@ class Settings(BaseSettings):
             "TIGHTROPE_DATA_KEYS must be set when TIGHTROPE_DEV_MODE is off (it seals "
             "customers' contact details at rest); `tightrope keys new-data-key` makes one"
         )
+
+    @property
+    def migrates_on_start(self) -> bool:
+        return self.dev_mode if self.graph_migrate_on_start is None else self.graph_migrate_on_start
 
     @property
     def introspection_enabled(self) -> bool:

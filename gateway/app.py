@@ -207,9 +207,10 @@ def create_app(
         # (about neo4j_timeout) rather than after the driver's back-off; and no
         # query outlives query_timeout.
         # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
+        neo4j = settings.neo4j()
         graph = connect(
             replace(
-                settings.neo4j(),
+                neo4j,
                 retry_time=0.0,
                 query_timeout=settings.query_timeout,
                 deadline=settings.graph_deadline,
@@ -224,6 +225,7 @@ def create_app(
         # (unless allowed to migrate); the warm-up runs once started.
         readiness = Readiness(
             graph,
+            neo4j,
             settings.pii_secret(),
             extra=constraints_of(assembly.host),
             migrate_on_start=settings.migrates_on_start,
@@ -240,10 +242,13 @@ def create_app(
             interval=settings.access_log_flush_seconds,
             batch=settings.access_log_batch,
             max_pending=settings.access_log_max_pending,
+            shutdown_seconds=settings.access_log_shutdown_seconds,
         )
         assembly.gate.access_log = app.state.access_log = access_log
         if assembly.metrics is not None:
-            assembly.metrics.watch_access_log(lambda: access_log.pending)
+            assembly.metrics.watch_access_log(
+                lambda: access_log.pending, lambda: access_log.dropped
+            )
         # Events are linked to customers' devices after the response, by one
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)

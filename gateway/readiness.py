@@ -23,15 +23,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, LiteralString
 
-from graph import Graph, GraphUnavailable
+from graph import Graph, GraphUnavailable, Neo4jSettings, connect
 from graph.schema import migrate, missing_schema
 from graph.warmup import warm_up
 
 log = logging.getLogger("tightrope.readiness")
 
 RETRY_SECONDS = 2.0
+WARM_UP_SECONDS = 60.0  # the patience of each warm-up statement
 
 
 class SchemaMissing(RuntimeError):
@@ -52,6 +54,7 @@ class Readiness:
     def __init__(
         self,
         graph: Graph,
+        neo4j: Neo4jSettings,
         pii_key: str,
         *,
         extra: Sequence[LiteralString] = (),
@@ -59,6 +62,12 @@ class Readiness:
         warm: bool = True,
     ) -> None:
         self.graph = graph
+        # The warm-up has a driver of its own, without the request path's
+        # deadlines: a cold Neo4j took 7 s to plan one statement (2026-11-30),
+        # and a statement given up on mid-planning is planned again next time.
+        self.neo4j = replace(
+            neo4j, timeout=WARM_UP_SECONDS, deadline=None, write_deadline=None, cooldown=0.0
+        )
         self.pii_key = pii_key
         self.extra = tuple(extra)
         self.migrate_on_start = migrate_on_start
@@ -111,7 +120,7 @@ class Readiness:
                 await self.check_schema(at_start=False)
             if self.schema_checked and not self.missing and not self.warmed:
                 try:
-                    took = await warm_up(self.graph, self.pii_key)
+                    took = await self._warm_up()
                 except GraphUnavailable as exc:
                     log.warning("warm-up: the graph is unavailable (%s); trying again shortly", exc)
                 except Exception:
@@ -123,6 +132,16 @@ class Readiness:
                     log.info("warm-up done in %.1fs", took)
             if not self.ready:
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def _warm_up(self) -> float:
+        patient = connect(self.neo4j)
+        try:
+            async with asyncio.timeout(WARM_UP_SECONDS):
+                return await warm_up(patient, self.pii_key)
+        except TimeoutError as exc:
+            raise GraphUnavailable(f"the warm-up took over {WARM_UP_SECONDS}s") from exc
+        finally:
+            await patient.close()
 
     async def close(self) -> None:
         if self._task is not None:

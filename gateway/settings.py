@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=300)
     access_log_batch: int = Field(default=500, ge=1, le=10_000)
     access_log_max_pending: int = Field(default=100_000, ge=1)
+    # At shutdown, records the graph refuses are tried again for this long
+    # (seconds) before what still waits is given up (counted, logged at ERROR).
+    access_log_shutdown_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;

@@ -16,7 +16,6 @@ leaves a query waiting forever on an open socket. A Graph can therefore carry a
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -93,9 +92,6 @@ class Neo4jSettings:
     # caller hears GraphBusy.
     pool_size: int = 100
 
-
-# How often a write is tried when Neo4j answers "transient error, try again".
-WRITE_ATTEMPTS = 4
 
 # Told the kind of each query ("read", "write") and the seconds it took.
 QueryObserver = Callable[[str, float], None]
@@ -181,48 +177,22 @@ class Graph:
         """Run a write query in its own transaction and return its records as dicts."""
         self.round_trips += 1
         async with self._bounded("write", self.write_deadline):
-            result = await self._again_if_transient(
-                lambda: self.driver.execute_query(
-                    Query(query, timeout=self.query_timeout),
-                    parameters_=dict(params or {}),
-                    routing_=RoutingControl.WRITE,
-                    database_=self.database,
-                )
+            result = await self.driver.execute_query(
+                Query(query, timeout=self.query_timeout),
+                parameters_=dict(params or {}),
+                routing_=RoutingControl.WRITE,
+                database_=self.database,
             )
         return [record.data() for record in result.records]
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
         self.round_trips += 1
-        unit = unit_of_work(timeout=self.query_timeout)(work)
-
-        async def attempt() -> T:
-            async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(unit)
-
-        async with self._bounded("write", self.write_deadline):
-            return await self._again_if_transient(attempt)
-
-    async def _again_if_transient(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """``attempt()``, tried again (up to WRITE_ATTEMPTS) when Neo4j says to retry.
-
-        The gateway turns the driver's own retries off (their back-off outlasts
-        the deadline), but a write that lost a deadlock to another (two
-        changes of one customer's consent, a withdrawal's clean-up beside the
-        access log) was rolled back whole and deserves another try: Neo4j
-        chose it as the victim, nothing is wrong with the graph. The tries
-        stay within the write's deadline (the caller's ``_bounded``).
-        """
-        for tried in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                return await attempt()
-            except TransientError as exc:
-                if tried == WRITE_ATTEMPTS or not exc.is_retryable():
-                    raise
-                self.round_trips += 1
-                # A short random pause, so that the winner commits first.
-                await asyncio.sleep(random.uniform(0.005, 0.05) * tried)  # noqa: S311
-        raise AssertionError("unreachable")
+        async with (
+            self._bounded("write", self.write_deadline),
+            self.driver.session(database=self.database) as session,
+        ):
+            return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
 
     @asynccontextmanager
     async def _bounded(self, kind: str, deadline: float | None) -> AsyncIterator[None]:

@@ -42,7 +42,7 @@ from graph.history import (
 from graph.ingest import write_events
 from graph.model import Event
 from graph.oauth.customers import customer_exists
-from graph.oauth.families import live_family
+from graph.oauth.families import live_family, revocation_clock
 from graph.recs import ProfileKey, derived_version, profile_of, rankings_of, related_of
 
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
@@ -66,6 +66,7 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: customers_by_id(g, [NOBODY]),
         lambda g: customer_exists(g, NOBODY),
         lambda g: live_family(g, NOBODY, int(time.time())),
+        revocation_clock,
         lambda g: consents_of_customers(g, [NOBODY]),
         lambda g: purchases_of_customers(g, [PurchasesKey(NOBODY, 1)]),
         lambda g: views_of_customers(g, [ViewsKey(NOBODY, 1)]),

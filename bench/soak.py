@@ -376,7 +376,12 @@ def main(argv: list[str] | None = None) -> None:
     raise SystemExit(code)
 
 
-def _wait(url: str, server: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+def _wait(url: str, server: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    """Until /readyz says 200, as a load balancer waits: the schema checked, the graph warmed up.
+
+    A Neo4j just started plans the request path's statements during the warm-up
+    (seconds on a quiet machine; 64 s was seen at a load average of 15).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -46,9 +46,10 @@ from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
-from gateway.plugins import PluginError, PluginHost, load_plugins
+from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
 from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
+from gateway.readiness import Readiness
 from gateway.requestid import RequestId
 from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
@@ -189,10 +190,17 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when Neo4j answers; 503 otherwise, so a load balancer stops sending traffic."""
+    """Ready when Neo4j answers, its schema is complete and the warm-up is done; else 503.
+
+    A load balancer sends no traffic to a gateway that answers 503 here.
+    """
     graph: Graph | None = getattr(request.app.state, "graph", None)
-    ready = graph is not None and await graph.ping()
-    return JSONResponse({"ready": ready, "neo4j": "up" if ready else "down"}, 200 if ready else 503)
+    readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+    up = graph is not None and await graph.ping()
+    ready = up and readiness is not None and readiness.ready
+    extra = readiness.report() if readiness is not None else {}
+    body = {"ready": ready, "neo4j": "up" if up else "down", **extra}
+    return JSONResponse(body, 200 if ready else 503)
 
 
 def create_app(
@@ -225,9 +233,10 @@ def create_app(
         # (about neo4j_timeout) rather than after the driver's back-off; and no
         # query outlives query_timeout.
         # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
+        neo4j = settings.neo4j()
         graph = connect(
             replace(
-                settings.neo4j(),
+                neo4j,
                 retry_time=0.0,
                 query_timeout=settings.query_timeout,
                 deadline=settings.graph_deadline,
@@ -238,15 +247,34 @@ def create_app(
         if assembly.metrics is not None:
             graph.observer = assembly.metrics.graph_query
         app.state.graph = graph
+        # Refuses to start on a graph lacking the migrations' constraints
+        # (unless allowed to migrate); the warm-up runs once started.
+        readiness = Readiness(
+            graph,
+            neo4j,
+            settings.pii_secret(),
+            extra=constraints_of(assembly.host),
+            migrate_on_start=settings.migrates_on_start,
+            warm=settings.warm_up,
+        )
+        app.state.readiness = readiness
+        try:
+            await readiness.check_schema()
+        except BaseException:
+            await graph.close()
+            raise
         access_log = AccessLog(
             graph,
             interval=settings.access_log_flush_seconds,
             batch=settings.access_log_batch,
             max_pending=settings.access_log_max_pending,
+            shutdown_seconds=settings.access_log_shutdown_seconds,
         )
         assembly.gate.access_log = app.state.access_log = access_log
         if assembly.metrics is not None:
-            assembly.metrics.watch_access_log(lambda: access_log.pending)
+            assembly.metrics.watch_access_log(
+                lambda: access_log.pending, lambda: access_log.dropped
+            )
         # Events are linked to customers' devices after the response, by one
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
@@ -257,8 +285,10 @@ def create_app(
             started = True
             access_log.start()
             linking.start()
+            readiness.start()
             yield
         finally:
+            await readiness.close()
             await linking.close()
             if started:
                 await _run_hook(assembly, "shutdown", app, graph, settings, stop_on_error=False)

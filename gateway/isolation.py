@@ -15,6 +15,12 @@ masked ``INTERNAL`` error for that field alone (the rest of the answer stands)
 or, for a strategy, the blend goes on without its candidates. The client is
 never told which plugin failed, nor how.
 
+One exception: a budget that runs out while the graph keeps a query waiting
+(a cold or overloaded Neo4j, every pooled connection busy) says nothing bad
+about the plugin. The field is then answered ``UNAVAILABLE``, as the graph's
+own deadline would have answered it, and logged as a warning (a strategy's
+candidates are still left out of the blend).
+
 The time each plugin's code takes in a request is added up here too, in a
 per-request table the metrics extension reports (gateway/metrics.py).
 """
@@ -33,7 +39,7 @@ from typing import Any, TypeVar
 
 from gateway.errors import INTERNAL_MESSAGE, GatewayError, Internal
 from gateway.requestid import current_request_id
-from graph import GraphUnavailable
+from graph import GraphUnavailable, slowest_graph_wait
 
 log = logging.getLogger("tightrope.plugins")
 
@@ -48,6 +54,10 @@ class PluginFailed(Internal):
 
     def __init__(self) -> None:
         super().__init__(INTERNAL_MESSAGE)
+
+
+class WaitedOnGraph(GraphUnavailable):
+    """A plugin's budget ran out while the graph kept one of its queries waiting."""
 
 
 @contextmanager
@@ -82,15 +92,48 @@ def failed(plugin: str, what: str, exc: BaseException, budget: float) -> PluginF
 async def bounded(awaitable: Awaitable[T], plugin: str, what: str, budget: float) -> T:
     """Await a plugin's work within its budget; a failure is logged and becomes PluginFailed."""
     began = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    # How long the graph had kept a query waiting when the budget ran out: read
+    # at that moment, before the cancellation unwinds the plugin's own query.
+    waited: list[float] = []
     try:
-        async with asyncio.timeout(budget):
-            return await awaitable
+        async with asyncio.timeout(None) as scope:
+
+            def expire() -> None:
+                waited.append(slowest_graph_wait())
+                scope.reschedule(loop.time())
+
+            expiry = loop.call_later(budget, expire)
+            try:
+                return await awaitable
+            finally:
+                expiry.cancel()
     except (GatewayError, GraphUnavailable):
         raise
+    except TimeoutError as exc:
+        raise _timed_out(plugin, what, exc, budget, waited[0] if waited else 0.0) from None
     except Exception as exc:
         raise failed(plugin, what, exc, budget) from None
     finally:
         spend(plugin, time.perf_counter() - began)
+
+
+def _timed_out(
+    plugin: str, what: str, exc: TimeoutError, budget: float, waited: float
+) -> Exception:
+    """The error for a budget run out: the graph's fault when a query had waited half of it."""
+    if waited >= budget / 2:
+        log.warning(
+            "plugin %r: %s ran past its budget of %ss while a graph query waited %.1fs "
+            "(request %s): answered UNAVAILABLE",
+            plugin,
+            what,
+            budget,
+            waited,
+            current_request_id(),
+        )
+        return WaitedOnGraph(f"a graph query waited {waited:.1f}s")
+    return failed(plugin, what, exc, budget)
 
 
 def isolate(resolver: Callable[..., Any], plugin: str, what: str, budget: float) -> Any:

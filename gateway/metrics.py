@@ -20,6 +20,9 @@ is measured, and where:
 - ``tightrope_access_log_buffer_depth``: records waiting to be written to the
   customers' access log, once the access log registers its depth function
   with :meth:`Metrics.watch_access_log`; absent until then.
+- ``tightrope_access_log_dropped_total``: access-log records given up on (the
+  buffer full while the graph refused them, or still unwritten at shutdown),
+  registered with the depth; absent until then.
 
 ``/metrics`` answers loopback callers only, unless ``metrics_token`` is set:
 then it answers anyone presenting that bearer token, and nobody else.
@@ -34,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -59,6 +62,7 @@ class _AccessLogDepth(Collector):
 
     def __init__(self) -> None:
         self.depth: Callable[[], int] | None = None
+        self.dropped: Callable[[], int] | None = None
 
     def collect(self) -> Iterable[Metric]:
         if self.depth is None:
@@ -68,7 +72,14 @@ class _AccessLogDepth(Collector):
             "Access-log records waiting to be written to the graph.",
         )
         gauge.add_metric([], float(self.depth()))
-        return [gauge]
+        if self.dropped is None:
+            return [gauge]
+        counter = CounterMetricFamily(
+            "tightrope_access_log_dropped",
+            "Access-log records given up on (buffer full, or unwritten at shutdown).",
+        )
+        counter.add_metric([], float(self.dropped()))
+        return [gauge, counter]
 
 
 class Metrics:
@@ -116,9 +127,12 @@ class Metrics:
         self._operations: dict[str, Any] = {}
         self._children: dict[tuple[int, str], Any] = {}
 
-    def watch_access_log(self, depth: Callable[[], int]) -> None:
-        """Expose ``depth()`` as ``tightrope_access_log_buffer_depth`` (read on each scrape)."""
+    def watch_access_log(
+        self, depth: Callable[[], int], dropped: Callable[[], int] | None = None
+    ) -> None:
+        """Expose ``depth()`` and ``dropped()`` as the access log's metrics (read when scraped)."""
         self._access_log.depth = depth
+        self._access_log.dropped = dropped
 
     def _child(self, metric: Any, value: str) -> Any:
         key = (id(metric), value)

@@ -104,11 +104,23 @@ class Settings(BaseSettings):
     neo4j_database: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_DATABASE"))
     neo4j_port: int = Field(default=7687, ge=1, le=65535, description="port of the local server")
     neo4j_timeout: float = Field(default=1.0, gt=0, le=60)
+    # Connections to Neo4j one gateway process keeps at most; a request that
+    # finds them all busy for neo4j_timeout answers UNAVAILABLE.
+    neo4j_max_connections: int = Field(default=100, ge=1, le=10_000)
     # Seconds a request's query may run before Neo4j stops it (UNAVAILABLE).
     query_timeout: float = Field(default=5.0, gt=0, le=300)
 
     # Dev mode turns on GraphiQL (and, unless set, introspection).
     dev_mode: bool = False
+
+    # At start-up the gateway checks that the graph has the constraints and
+    # indexes of `tightrope graph migrate`, and refuses to start without them;
+    # with this on it migrates instead (unset: on in dev mode only).
+    graph_migrate_on_start: bool | None = None
+    # Before it says it is ready (/readyz), the gateway sends the request
+    # path's statements once, so that a freshly started Neo4j has planned them
+    # (gateway/readiness.py). Off only where a test counts round trips.
+    warm_up: bool = True
 
     # The key of the HMAC that stands in for customers' emails in the graph
     # (graph/pii.py). Read here only, from the environment or the settings file,
@@ -221,6 +233,9 @@ class Settings(BaseSettings):
     access_log_flush_seconds: float = Field(default=1.0, gt=0, le=300)
     access_log_batch: int = Field(default=500, ge=1, le=10_000)
     access_log_max_pending: int = Field(default=100_000, ge=1)
+    # At shutdown, records the graph refuses are tried again for this long
+    # (seconds) before what still waits is given up (counted, logged at ERROR).
+    access_log_shutdown_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # Introspection (``__schema``, ``__type``): unset follows dev_mode, so a
     # production gateway does not hand its schema to anyone who asks;
@@ -406,6 +421,10 @@ class Settings(BaseSettings):
         )
 
     @property
+    def migrates_on_start(self) -> bool:
+        return self.dev_mode if self.graph_migrate_on_start is None else self.graph_migrate_on_start
+
+    @property
     def introspection_enabled(self) -> bool:
         return self.dev_mode if self.introspection is None else self.introspection
 
@@ -415,13 +434,25 @@ class Settings(BaseSettings):
         if self.neo4j_uri:
             password = self.neo4j_password.get_secret_value() if self.neo4j_password else ""
             return Neo4jSettings(
-                self.neo4j_uri, self.neo4j_user, password, self.neo4j_database, wait
+                self.neo4j_uri,
+                self.neo4j_user,
+                password,
+                self.neo4j_database,
+                wait,
+                pool_size=self.neo4j_max_connections,
             )
         try:
             conn = LocalServer(port=self.neo4j_port).connection()
         except LocalNeo4jError as exc:
             raise SettingsError(f"NEO4J_URI is not set and {exc}") from exc
-        return Neo4jSettings(conn.uri, conn.user, conn.password, self.neo4j_database, wait)
+        return Neo4jSettings(
+            conn.uri,
+            conn.user,
+            conn.password,
+            self.neo4j_database,
+            wait,
+            pool_size=self.neo4j_max_connections,
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -47,7 +47,15 @@ from graph.derived import (
     write_rankings,
     write_related,
 )
-from graph.driver import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
+from graph.driver import (
+    Graph,
+    GraphBusy,
+    GraphTimeout,
+    GraphUnavailable,
+    Neo4jSettings,
+    connect,
+    slowest_graph_wait,
+)
 from graph.history import (
     CartItem,
     CartKey,
@@ -100,6 +108,7 @@ __all__ = [
     "Event",
     "GrantRecord",
     "Graph",
+    "GraphBusy",
     "GraphTimeout",
     "GraphUnavailable",
     "HeldData",
@@ -160,6 +169,7 @@ __all__ = [
     "session_interactions",
     "sessions_by_id",
     "set_consent",
+    "slowest_graph_wait",
     "trends",
     "views_of_customers",
     "views_of_sessions",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,13 @@ from neo4j import (
     RoutingControl,
     unit_of_work,
 )
-from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired, TransientError
+from neo4j.exceptions import (
+    ClientError,
+    ConnectionPoolError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -46,6 +53,15 @@ class GraphUnavailable(Exception):
 
 class GraphTimeout(GraphUnavailable):
     """Neo4j stopped a query that ran past ``Neo4jSettings.query_timeout``."""
+
+
+class GraphBusy(GraphUnavailable):
+    """Every connection of the pool is in use and none came free in time.
+
+    Neo4j answers, but slower than requests arrive (a cold server planning
+    its first queries, a burst): the caller is told the graph is unavailable,
+    and the cooldown is not started (the server is reachable).
+    """
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,10 @@ class Neo4jSettings:
     # next ``cooldown`` seconds are not sent: their callers hear GraphUnavailable
     # at once (0: off). See :meth:`Graph._bounded`.
     cooldown: float = 0.0
+    # Connections the driver keeps open at most (the driver's own default). A
+    # query that finds them all busy waits up to ``timeout`` for one, then its
+    # caller hears GraphBusy.
+    pool_size: int = 100
 
 
 # Told the kind of each query ("read", "write") and the seconds it took.
@@ -107,6 +127,11 @@ class Graph:
         self.observer: QueryObserver | None = None
         self.round_trips = 0
         self._epochs: dict[str, int] = {}
+        # When each query in flight began (monotonic), by a ticket of its own:
+        # see :meth:`slowest_wait`.
+        self._in_flight: dict[int, float] = {}
+        self._tickets = 0
+        _LIVE.add(self)
 
     def epoch(self, topic: str) -> int:
         """How many writes of a kind (say, revocations) this process made through this Graph.
@@ -205,6 +230,9 @@ class Graph:
         if self.cooldown and time.monotonic() < self._quiet_until:
             raise GraphUnavailable("the graph did not answer a moment ago")
         began, sent = time.perf_counter(), time.monotonic()
+        self._tickets += 1
+        ticket = self._tickets
+        self._in_flight[ticket] = sent
         try:
             with _graph_errors(self.query_timeout):
                 answer = await (work() if deadline is None else self._within(deadline, work))
@@ -216,6 +244,7 @@ class Graph:
             self._answered_at = time.monotonic()
             return answer
         finally:
+            del self._in_flight[ticket]
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
 
@@ -259,6 +288,17 @@ class Graph:
             # answered for two deadlines.
             return self._answered_at < sent - deadline
         return True
+
+    def slowest_wait(self) -> float:
+        """Seconds the oldest query now in flight has waited for Neo4j (0: none in flight).
+
+        A plugin whose time budget ran out while this is long was kept waiting
+        by the graph, not by its own code: the gateway then answers UNAVAILABLE,
+        not INTERNAL (gateway/isolation.py). Read only when a budget runs out.
+        """
+        if not self._in_flight:
+            return 0.0
+        return time.monotonic() - min(self._in_flight.values())
 
     async def ping(self) -> bool:
         """True if Neo4j answers a trivial query."""
@@ -304,9 +344,20 @@ def reads(
     return mark
 
 
+# Every Graph of the process (one, outside tests), for :func:`slowest_graph_wait`.
+_LIVE: weakref.WeakSet[Graph] = weakref.WeakSet()
+
+
+def slowest_graph_wait() -> float:
+    """Seconds the oldest query in flight on any Graph of this process has waited (0: none)."""
+    return max((graph.slowest_wait() for graph in list(_LIVE)), default=0.0)
+
+
 def _unreachable(exc: GraphUnavailable) -> bool:
     """Neo4j is down or hung, not merely asking for a retry or stopping a long query."""
-    return not isinstance(exc, GraphTimeout) and not isinstance(exc.__cause__, TransientError)
+    return not isinstance(exc, GraphTimeout | GraphBusy) and not isinstance(
+        exc.__cause__, TransientError
+    )
 
 
 @contextmanager
@@ -314,6 +365,10 @@ def _graph_errors(query_timeout: float | None) -> Iterator[None]:
     """The driver's errors in the two words callers act on: unavailable, timed out."""
     try:
         yield
+    except ConnectionPoolError as exc:
+        # No connection came free within the acquisition timeout: an outage for
+        # this request, like the others (a driver error, not ServiceUnavailable).
+        raise GraphBusy("no connection to the graph came free in time") from exc
     except (ServiceUnavailable, SessionExpired, OSError) as exc:
         raise GraphUnavailable(str(exc)) from exc
     except TransientError as exc:
@@ -333,6 +388,7 @@ def connect(settings: Neo4jSettings) -> Graph:
         auth=(settings.user, settings.password),
         connection_timeout=settings.timeout,
         connection_acquisition_timeout=settings.timeout,
+        max_connection_pool_size=settings.pool_size,
         max_transaction_retry_time=(
             settings.timeout if settings.retry_time is None else settings.retry_time
         ),

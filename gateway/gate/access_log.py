@@ -7,7 +7,14 @@ stops the task and writes what is left. What a crash costs: the records that
 waited, at most about one flush interval's worth. While the graph is down
 records keep waiting (a failed batch is written again later: records are
 merged on their id, so nothing is stored twice); beyond
-``access_log_max_pending`` the oldest are dropped, and the log says how many.
+``access_log_max_pending`` the oldest are dropped, the log says how many and
+the metric ``tightrope_access_log_dropped_total`` counts them.
+
+Records of reads of personal data are part of what a customer has a right to
+see, so the shutdown does not give up after one failed write: it tries again
+until ``access_log_shutdown_seconds`` have passed (Neo4j restarting beside the
+gateway comes back within them), and only what still waits then is lost,
+logged at ERROR as a count (never the records themselves).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 
 from strawberry.extensions import SchemaExtension
@@ -22,6 +30,9 @@ from strawberry.extensions import SchemaExtension
 from graph import AccessRecord, Graph, GraphUnavailable, write_access_records
 
 log = logging.getLogger("tightrope.access_log")
+
+# Between two tries of the shutdown's last writes (the graph's cooldown is 0.5 s).
+RETRY_SECONDS = 0.5
 
 
 class AccessLog:
@@ -32,11 +43,13 @@ class AccessLog:
         interval: float = 1.0,
         batch: int = 500,
         max_pending: int = 100_000,
+        shutdown_seconds: float = 10.0,
     ) -> None:
         self.graph = graph
         self.interval = interval
         self.batch = batch
         self.max_pending = max_pending
+        self.shutdown_seconds = shutdown_seconds
         self.dropped = 0
         self._pending: list[AccessRecord] = []
         self._wake = asyncio.Event()
@@ -91,15 +104,34 @@ class AccessLog:
         return written
 
     async def close(self) -> None:
-        """Stop the task and write everything that waits (the app's clean shutdown)."""
+        """Stop the task and write everything that waits (the app's clean shutdown).
+
+        While the graph refuses, the writes are tried again (every
+        ``RETRY_SECONDS``) until ``shutdown_seconds`` have passed.
+        """
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        give_up = time.monotonic() + self.shutdown_seconds
+        while True:
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("access log: a flush at shutdown failed")
+            left = give_up - time.monotonic()
+            if not self._pending or left <= 0:
+                break
+            await asyncio.sleep(min(RETRY_SECONDS, left))
         if self._pending:
-            log.error("access log: %d records could not be written at shutdown", self.pending)
+            self.dropped += len(self._pending)
+            log.error(
+                "access log: %d records could not be written within %ss of shutdown",
+                self.pending,
+                self.shutdown_seconds,
+            )
+            self._pending.clear()
 
 
 class AccessRecorder(SchemaExtension):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from gateway.fields import DataCategory, Purpose
 from gateway.principal import ClientKind
-from graph import Consent
+from graph import Consent, GraphUnavailable
 
 if TYPE_CHECKING:
     from gateway.plugins import PluginHost
@@ -98,6 +98,11 @@ class Policies:
                 answer = policy.decide(question)
                 if isawaitable(answer):
                     answer = await answer
+            except GraphUnavailable:
+                # The consents could not be read: the read is refused all the
+                # same, but as UNAVAILABLE. CONSENT_REQUIRED would tell a shop
+                # to ask the customer for a consent they may well have given.
+                raise
             except Exception:
                 log.exception("consent policy of plugin %r failed: the read is refused", name)
                 return question.deny(f"the consent policy of {name} failed")

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.errors import BadUserInput
 from gateway.fields import DataCategory
-from gateway.isolation import PluginFailed, bounded
+from gateway.isolation import PluginFailed, WaitedOnGraph, bounded
 from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
@@ -211,7 +211,7 @@ async def _isolated(
     work = _run(strategy, subject, count, data)
     try:
         return await bounded(work, plugin, f"strategy {strategy.name!r}", budget(plugin))
-    except PluginFailed:
+    except (PluginFailed, WaitedOnGraph):
         return ()
 
 

@@ -206,3 +206,40 @@ async def test_a_hanging_neo4j_is_answered_unavailable_within_about_a_second(
     assert took < 2.0
     assert ready.status_code == 503 and ready_took < 2.0
     assert again.json() == warm
+
+
+async def c1_signed_in(request: Request) -> Principal:
+    scopes = request.app.state.registry.scope_names
+    return Principal("shop", ClientKind.FIRST_PARTY, "c1", scopes, customer_exists=True)
+
+
+ACCESS_RECORDS_OF_C1 = """MATCH (a:AccessRecord)-[:ABOUT]->(:Customer {id: 'c1'})
+RETURN count(a) AS n"""
+
+
+async def test_access_records_outlive_a_neo4j_restart_during_shutdown(
+    server: LocalServer, own_graph: Graph
+) -> None:
+    # Records of reads of personal data are the customer's to see: a gateway
+    # stopping while Neo4j restarts writes them once it is back, within the
+    # shutdown's patience, rather than counting them lost.
+    settings = settings_for_tests(
+        neo4j_port=PORT,
+        neo4j_timeout=5.0,
+        access_log_flush_seconds=300,  # only the test and the shutdown flush
+        access_log_shutdown_seconds=300,
+    )
+    async with serve(settings, authenticate=c1_signed_in) as (app, client):
+        read = await client.post("/graphql", json={"query": "{ me { createdAt } }"})
+        assert "errors" not in read.json(), read.text
+        access_log = app.state.access_log
+        assert access_log.pending == 1
+        await asyncio.to_thread(server.stop)
+        assert await access_log.flush() == 0  # refused: kept for the next flush
+        assert (access_log.pending, access_log.dropped) == (1, 0)
+        restart = asyncio.create_task(asyncio.to_thread(server.start, 300))
+        await asyncio.sleep(0.5)
+        # Leaving the block shuts the app down while Neo4j is still starting.
+    await restart
+    assert (access_log.pending, access_log.dropped) == (0, 0)
+    assert await own_graph.read(ACCESS_RECORDS_OF_C1) == [{"n": 1}]

@@ -88,6 +88,17 @@ async def test_the_access_log_buffer_depth_is_the_served_access_logs(
     assert "errors" not in body, body
     assert sample(waiting, "tightrope_access_log_buffer_depth") == 1
     assert sample(written, "tightrope_access_log_buffer_depth") == 0
+    assert sample(written, "tightrope_access_log_dropped_total") == 0
+
+
+async def test_records_the_access_log_gave_up_on_are_counted(ana: Graph, served: Serve) -> None:
+    # A buffer of one record: the second read's record pushes the first out.
+    settings = settings_for_tests(access_log_flush_seconds=300, access_log_max_pending=1)
+    async with served(settings, authenticate=FIRST_PARTY) as (_, client):
+        await gql(client, "{ me { createdAt } }")
+        await gql(client, '{ me { createdAt } product(sku: "sku-001") { name } }')
+        text = (await client.get("/metrics")).text
+    assert sample(text, "tightrope_access_log_dropped_total") == 1
 
 
 async def scrape(app: object, client_ip: str, headers: dict[str, str] | None = None) -> int:

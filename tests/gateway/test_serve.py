@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -81,7 +82,12 @@ def server() -> Iterator[str]:
 
 async def test_serve_answers_graphql_over_a_socket(demo_graph: Graph, server: str) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
-        ready = await client.get("/readyz")
+        # Ready once its warm-up has run (gateway/readiness.py), as a load balancer waits.
+        for _ in range(120):
+            ready = await client.get("/readyz")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
         body = (
             await client.post("/graphql", json={"query": '{ product(sku: "sku-002") { name } }'})
         ).json()

@@ -122,7 +122,7 @@ class Graph:
         # When Neo4j last answered a query: a deadline missed while others were
         # answered means slow (cold caches, a heavy query), not hung.
         self._answered_at = 0.0
-        # Queries past their deadline, left to finish (see _within).
+        # Reads past their deadline, left to finish (see _within).
         self._unwaited: set[asyncio.Future[Any]] = set()
         self.observer: QueryObserver | None = None
         self.round_trips = 0
@@ -235,7 +235,12 @@ class Graph:
         self._in_flight[ticket] = sent
         try:
             with _graph_errors(self.query_timeout):
-                answer = await (work() if deadline is None else self._within(deadline, work))
+                if deadline is None:
+                    answer = await work()
+                elif kind == "read":
+                    answer = await self._within(deadline, work)
+                else:
+                    answer = await self._cut_off(deadline, work)
         except GraphUnavailable as exc:
             if self.cooldown and self._looks_down(exc, sent, deadline):
                 self._quiet_until = time.monotonic() + self.cooldown
@@ -248,15 +253,30 @@ class Graph:
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
 
-    async def _within(self, deadline: float, work: Callable[[], Awaitable[T]]) -> T:
-        """``work()``'s answer if it comes within ``deadline``; else GraphUnavailable.
+    async def _cut_off(self, deadline: float, work: Callable[[], Awaitable[T]]) -> T:
+        """A write's answer within ``deadline``, else GraphUnavailable, the write cancelled.
 
-        The caller stops waiting, but the query is not cancelled: it runs to its
+        A write is not left to finish as a read is: the caller was told it
+        failed and may well try again (a client retrying with the refresh token
+        it still holds would then look like a thief replaying a spent one).
+        The warm-up plans the request path's writes before traffic comes
+        (graph/warmup.py).
+        """
+        try:
+            async with asyncio.timeout(deadline):
+                return await work()
+        except TimeoutError as exc:
+            raise GraphUnavailable(f"no answer within {deadline}s") from exc
+
+    async def _within(self, deadline: float, work: Callable[[], Awaitable[T]]) -> T:
+        """A read's answer if it comes within ``deadline``; else GraphUnavailable.
+
+        The caller stops waiting, but the read is not cancelled: it runs to its
         end (Neo4j stops it at ``query_timeout``) and its answer is dropped.
         Cancelling it would also throw away the plan Neo4j was making, so a
         cold server whose planning takes longer than the deadline (seconds, on
         a busy machine) would never warm up: every try cut off, every request
-        UNAVAILABLE, for good.
+        UNAVAILABLE, for good. A read changes nothing, so finishing it is safe.
         """
         task = asyncio.ensure_future(work())
         try:

@@ -264,7 +264,7 @@ def create_app(
             await graph.close()
             raise
         access_log = AccessLog(
-            graph,
+            graph.patient(settings.query_timeout),
             interval=settings.access_log_flush_seconds,
             batch=settings.access_log_batch,
             max_pending=settings.access_log_max_pending,

@@ -147,6 +147,23 @@ class Graph:
         """Count one more write of ``topic`` (after it was made)."""
         self._epochs[topic] = self.epoch(topic) + 1
 
+    def patient(self, deadline: float | None) -> Graph:
+        """A Graph on this one's driver for work off the request path: its own deadline.
+
+        The access log's writer runs beside the requests, not in them: held to
+        the request path's one second, a batch of hundreds of records on a busy
+        Neo4j was cut off again and again while the records piled up. It has no
+        cooldown either, so its slowness never refuses a request. (Not to be
+        closed: the driver is the app's.)
+        """
+        return Graph(
+            self.driver,
+            self.database,
+            self.query_timeout,
+            deadline=deadline,
+            write_deadline=deadline,
+        )
+
     def granted(self, categories: frozenset[str], what: str) -> Graph:
         """The graph a repository function marked with :func:`reads` runs its queries on.
 

@@ -240,3 +240,30 @@ async def test_a_batch_of_mixed_records_is_stored_as_each_record_says(ana: Graph
         (x.id, x.at, x.client_id, x.client_kind, x.purpose, x.plugin, x.categories, x.fields)
         for x in records
     ]
+
+
+async def test_a_slow_flush_neither_refuses_requests_nor_loses_records(
+    ana: Graph, served: Serve
+) -> None:
+    # The writer runs beside the requests: held to their deadline, its misses
+    # on a busy Neo4j tripped the cooldown that refuses every request, while
+    # the records piled up. Here the write waits on the customer, whom another
+    # transaction holds for several deadlines.
+    settings = settings_for_tests(
+        access_log_flush_seconds=0.1, graph_deadline=0.5, graph_cooldown=5.0
+    )
+    async with served(settings, authenticate=FIRST_PARTY) as (app, client):
+        async with ana.driver.session(database=ana.database) as session:
+            tx = await session.begin_transaction()
+            await (await tx.run("MATCH (c:Customer {id: $id}) SET c.held = true", id=ANA)).consume()
+            first = await gql(client, "{ me { createdAt } }")
+            await asyncio.sleep(1.6)  # three deadlines of a waiting flush
+            during = await gql(client, "{ me { createdAt } }")
+            await tx.commit()
+        for _ in range(50):
+            await asyncio.sleep(0.2)
+            if app.state.access_log.pending == 0:
+                break
+        assert len(await stored(ana)) == 2
+    assert "errors" not in first, first
+    assert "errors" not in during, during

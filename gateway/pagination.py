@@ -14,6 +14,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -59,6 +60,31 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise BadUserInput("after: not a cursor this API issued", argument="after")
     return value
+
+
+def decode_time_cursor(cursor: str | None, *keys: str) -> tuple[Any, ...] | None:
+    """A newest-first list's position: its time (``at``) then the strings ``keys``.
+
+    None for no cursor; BAD_USER_INPUT for one that is not such a position. A
+    time without a timezone names no instant: compared with the graph's times it
+    would match nothing and answer an empty page instead of an error.
+    """
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    at, rest = position.get("at"), tuple(position.get(key) for key in keys)
+    refused = BadUserInput("after: not a cursor of this list", argument="after")
+    if not isinstance(at, str) or not all(isinstance(value, str) for value in rest):
+        raise refused
+    try:
+        parsed = datetime.fromisoformat(at)
+    except ValueError:
+        raise refused from None
+    if parsed.tzinfo is None:
+        raise BadUserInput(
+            "after: not a cursor of this list (its time has no timezone)", argument="after"
+        )
+    return (parsed, *rest)
 
 
 def page_size(first: int | None, default: int, maximum: int) -> int:

@@ -8,6 +8,7 @@ named in ``disabled_plugins`` is never imported.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
 from collections.abc import Callable, Iterable
@@ -245,3 +246,21 @@ def constraints_of(host: PluginHost) -> list[LiteralString]:
         # A plugin's statements are code it ships, not input: trusted like our own.
         statements.extend(cast(LiteralString, statement) for statement in result)
     return statements
+
+
+def declared_where(what: str, plugin: str, strategy: object) -> str:
+    """``{what} {name!r} of plugin {plugin!r}``, for a registration's start-up errors.
+
+    A PluginError if the strategy (a recommender, a linker) has no name.
+    """
+    name = getattr(strategy, "name", None)
+    if not isinstance(name, str) or not name:
+        article = "an" if what[0] in "aeiou" else "a"
+        raise PluginError(f"plugin {plugin!r}: {article} {what} without a name ({strategy!r})")
+    return f"{what} {name!r} of plugin {plugin!r}"
+
+
+def require_async(where: str, strategy: object, method: str) -> None:
+    """A PluginError unless ``strategy.method`` is an async method."""
+    if not inspect.iscoroutinefunction(getattr(strategy, method, None)):
+        raise PluginError(f"{where}: {method} must be an async method")

@@ -48,7 +48,7 @@ from tightrope import (
     TypeSpec,
     Unauthenticated,
     batch_loader,
-    decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     forget_guesses,
     hookimpl,
@@ -116,19 +116,10 @@ async def device_link(root: Device, info: Info) -> Link | None:
 
 
 def _after(after: str | None) -> tuple[datetime, str, str] | None:
-    position = decode_cursor(after)
-    if position is None:
-        return None
-    at, kind, event_id = position.get("at"), position.get("k"), position.get("id")
-    if not all(isinstance(v, str) for v in (at, kind, event_id)):
+    position = decode_time_cursor(after, "k", "id")
+    if position is not None and position[1] not in ("VIEWED", "ADDED_TO_CART", "SIGNED_IN_AS"):
         raise BadUserInput("after: not a cursor of this list", argument="after")
-    try:
-        parsed = datetime.fromisoformat(str(at))
-    except ValueError:
-        raise BadUserInput("after: not a cursor of this list", argument="after") from None
-    if parsed.tzinfo is None or kind not in ("VIEWED", "ADDED_TO_CART", "SIGNED_IN_AS"):
-        raise BadUserInput("after: not a cursor of this list", argument="after")
-    return parsed, str(kind), str(event_id)
+    return position
 
 
 async def customer_journey(

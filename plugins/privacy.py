@@ -57,7 +57,7 @@ from tightrope import (
     connection_fields,
     connection_types,
     data_held,
-    decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     hookimpl,
     make_connection,
@@ -123,19 +123,8 @@ class DataAboutMe:
 
 
 def _after(after: str | None) -> tuple[datetime | None, str | None]:
-    position = decode_cursor(after)
-    if position is None:
-        return None, None
-    at, record_id = position.get("at"), position.get("id")
-    try:
-        if not isinstance(at, str) or not isinstance(record_id, str):
-            raise ValueError
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError
-    except ValueError:
-        raise BadUserInput("after: not a cursor of this list", argument="after") from None
-    return parsed, record_id
+    position = decode_time_cursor(after, "id")
+    return (None, None) if position is None else position
 
 
 async def access_log(

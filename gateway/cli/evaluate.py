@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
 from gateway.cli.common import settings as load_settings
+
+T = TypeVar("T")
 
 EVALUATION_PORT = 7694
 LINKING_PORT = 7695
@@ -43,34 +46,18 @@ def recs(
     """Split, load, recompute, serve every strategy and the blend, score them beside baselines."""
     from gateway.evaluation.movielens import DatasetMissing
     from gateway.evaluation.run import evaluate
-    from graph import Neo4jSettings, connect
-    from graph.evaluation import NotAnEvaluationGraph
-    from graph.local import LocalNeo4jError, LocalServer
 
     config = replace_port(load_settings(), port)
-    try:
-        conn = LocalServer(port=port).start(timeout=180.0)
-    except LocalNeo4jError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-    async def run() -> Any:
-        graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
-        try:
-            return await evaluate(graph, config, seed, users, progress)
-        finally:
-            await graph.close()
-
-    try:
-        report = asyncio.run(run())
-    except (DatasetMissing, NotAnEvaluationGraph) as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = on_own_graph(
+        port,
+        lambda graph: evaluate(graph, config, seed, users, progress),
+        DatasetMissing,
+    )
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
     else:
         click.echo(table(report.as_json()))
-    click.echo(
-        f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
-    )
+    _say_where_the_graph_stays(port)
 
 
 @evaluate_group.command("linking")
@@ -100,33 +87,47 @@ def linking(
     from gateway.evaluation.fit import fit_logistic
     from gateway.evaluation.households import Scale
     from gateway.evaluation.linking import evaluate, table
-    from graph import Neo4jSettings, connect
-    from graph.evaluation import NotAnEvaluationGraph
-    from graph.local import LocalNeo4jError, LocalServer
 
     config = replace_port(load_settings(), port)
-    try:
-        conn = LocalServer(port=port).start(timeout=180.0)
-    except LocalNeo4jError as exc:
-        raise click.ClickException(str(exc)) from exc
     scale = Scale(households=households, visitors=visitors)
-
-    async def run() -> Any:
-        graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
-        try:
-            return await evaluate(graph, config, seed, progress, scale)
-        finally:
-            await graph.close()
-
-    try:
-        report = asyncio.run(run())
-    except NotAnEvaluationGraph as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = on_own_graph(port, lambda graph: evaluate(graph, config, seed, progress, scale))
     doc = report.as_json()
     click.echo(json.dumps(doc, indent=2) if as_json else table(doc))
     if fit:
         for name, model in sorted(fit_logistic(report.samples).items()):
             click.echo(f"fitted {name}: {json.dumps(model, indent=2)}", err=True)
+    _say_where_the_graph_stays(port)
+
+
+def on_own_graph(port: int, work: Callable[[Any], Awaitable[T]], *errors: type[Exception]) -> T:
+    """``work(graph)`` on the evaluation's own local Neo4j (started if need be).
+
+    ``errors`` (and a graph that is not an evaluation's) become click's errors.
+    """
+    from graph import Neo4jSettings, connect
+    from graph.evaluation import NotAnEvaluationGraph
+    from graph.local import LocalNeo4jError, LocalServer
+
+    try:
+        conn = LocalServer(port=port).start(timeout=180.0)
+    except LocalNeo4jError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> T:
+        graph = connect(Neo4jSettings(conn.uri, conn.user, conn.password, timeout=60.0))
+        try:
+            return await work(graph)
+        finally:
+            await graph.close()
+
+    refused: tuple[type[Exception], ...] = (NotAnEvaluationGraph, *errors)
+    try:
+        return asyncio.run(run())
+    except refused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _say_where_the_graph_stays(port: int) -> None:
     click.echo(
         f"the evaluation graph stays on port {port}: tightrope neo4j stop --port {port}", err=True
     )

@@ -24,7 +24,6 @@ after the response.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -47,7 +46,7 @@ from gateway.linking.types import (
     SignIn,
     Verdict,
 )
-from gateway.plugins import PluginError, PluginHost
+from gateway.plugins import PluginError, PluginHost, declared_where, require_async
 from gateway.settings import SettingsError
 from graph import Event
 from graph.link_evidence import session_devices
@@ -268,12 +267,8 @@ def collect_linkers(host: PluginHost, settings: Settings) -> list[RegisteredLink
 
 def check(registered: RegisteredLinker) -> None:
     """Refuse at start-up a linker that does not say what it is for and what it reads."""
-    where = f"plugin {registered.plugin!r}"
     linker = registered.linker
-    name = getattr(linker, "name", None)
-    if not isinstance(name, str) or not name:
-        raise PluginError(f"{where}: an identity linker without a name ({linker!r})")
-    where = f"identity linker {name!r} of {where}"
+    where = declared_where("identity linker", registered.plugin, linker)
     if getattr(linker, "purpose", None) != CROSS_DEVICE:
         raise PluginError(f"{where}: purpose must be {CROSS_DEVICE.value!r}")
     categories = getattr(linker, "categories", None)
@@ -283,5 +278,4 @@ def check(registered: RegisteredLinker) -> None:
         or not all(isinstance(c, DataCategory) for c in categories)
     ):
         raise PluginError(f"{where}: categories must be a non-empty frozenset of DataCategory")
-    if not inspect.iscoroutinefunction(getattr(linker, "propose", None)):
-        raise PluginError(f"{where}: propose must be an async method")
+    require_async(where, linker, "propose")

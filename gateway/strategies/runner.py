@@ -27,7 +27,6 @@ in the next answer.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import BadUserInput
 from gateway.fields import DataCategory
 from gateway.isolation import PluginFailed, WaitedOnGraph, bounded
-from gateway.plugins import PluginError, PluginHost
+from gateway.plugins import PluginError, PluginHost, declared_where, require_async
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
@@ -238,12 +237,8 @@ def collect_recommenders(host: PluginHost, settings: Settings) -> list[Registere
 
 def check(strategy: Registered) -> None:
     """Refuse at start-up a recommender that does not say what it is and what it reads."""
-    where = f"plugin {strategy.plugin!r}"
     recommender = strategy.recommender
-    name = getattr(recommender, "name", None)
-    if not isinstance(name, str) or not name:
-        raise PluginError(f"{where}: a recommender without a name ({recommender!r})")
-    where = f"recommender {name!r} of {where}"
+    where = declared_where("recommender", strategy.plugin, recommender)
     purpose = getattr(recommender, "purpose", None)
     if purpose not in PURPOSES:
         raise PluginError(f"{where}: purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
@@ -259,5 +254,4 @@ def check(strategy: Registered) -> None:
     subjects = getattr(recommender, "subjects", ALL_SUBJECTS)
     if not isinstance(subjects, frozenset) or not all(isinstance(k, SubjectKind) for k in subjects):
         raise PluginError(f"{where}: subjects must be a frozenset of gateway.SubjectKind")
-    if not inspect.iscoroutinefunction(getattr(recommender, "recommend", None)):
-        raise PluginError(f"{where}: recommend must be an async method")
+    require_async(where, recommender, "recommend")

@@ -38,11 +38,12 @@ from typing import Any, LiteralString
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.extensions import FieldExtension
 
 import gateway.schema
 from gateway import ClientKind, FieldSpec, Principal, create_app
 from gateway.gate import ScopeGate
+from gateway.operation import AfterOperation
 from gateway.settings import load_settings
 from graph import Graph, connect, parse_event, set_consent, write_events
 from graph.pii import DEV_PII_KEY
@@ -107,14 +108,15 @@ def scopes_only(spec: FieldSpec) -> list[FieldExtension]:
     return [ScopeGate(spec.scopes)] if spec.scopes else []
 
 
-class NoAccessLog(SchemaExtension):
-    pass
+class NoAccessLog(AfterOperation):
+    def hand_over_reads(self, request_context: object) -> None:
+        pass
 
 
 @contextmanager
 def without_gate() -> Iterator[None]:
     """Build apps with the gate of before (the schema builder looks these names up)."""
-    names = {"extensions_for": scopes_only, "AccessRecorder": NoAccessLog}
+    names = {"extensions_for": scopes_only, "AfterOperation": NoAccessLog}
     saved = {name: getattr(gateway.schema, name) for name in names}
     for name, value in names.items():
         setattr(gateway.schema, name, value)

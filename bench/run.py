@@ -72,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", default="4,16", help="comma-separated connection counts")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("BENCH_WORKERS", 1)),
+        help="the gateway's worker processes (tightrope serve --workers)",
+    )
     p.add_argument("--neo4j-port", type=int, default=int(os.environ.get("BENCH_PORT", 7689)))
     p.add_argument("--ports", default="8691,8692,8693", help="tightrope,peer,raw HTTP ports")
     p.add_argument("--events", type=int, default=GraphSpec.events)
@@ -349,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     state = args.home / "state"
     ports = dict(zip(SYSTEMS, (int(p) for p in args.ports.split(",")), strict=True))
     logs = args.home / "logs"
-    all_systems = make_systems(graph.env(), ports, state, logs)
+    all_systems = make_systems(graph.env(), ports, state, logs, workers=args.workers)
     systems = {s: all_systems[s] for s in args.systems}
     nonce = uuid.uuid4().hex[:8]
     scripts = args.home / "scripts"

@@ -32,11 +32,34 @@ PEER_DIR = ROOT / "bench" / "peer"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _descendants(pid: int) -> list[int]:
+    """The process and its live children, grandchildren and so on."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found.extend(_descendants(int(child)))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the command name: state is field 3, utime 14 and stime 15 (1-based).
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User plus system CPU time so far of a process and its live descendants.
+
+    With ``--workers`` the gateway's requests are served by child processes,
+    whose CPU the parent's own figure does not count until they exit.
+    """
+    total = 0
+    for one in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command name: state is field 3, utime 14 and stime 15 (1-based).
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
 
 
 def gateway_env(port: int, state_dir: Path) -> dict[str, str]:
@@ -106,7 +129,12 @@ class System:
 
 
 def make_systems(
-    graph_env: dict[str, str], ports: dict[str, int], state_dir: Path, logs: Path
+    graph_env: dict[str, str],
+    ports: dict[str, int],
+    state_dir: Path,
+    logs: Path,
+    *,
+    workers: int = 1,
 ) -> dict[str, System]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("TIGHTROPE_", "NEO4J_"))}
     base.update(graph_env)
@@ -117,7 +145,8 @@ def make_systems(
         "tightrope": System(
             "tightrope",
             f"http://127.0.0.1:{gw_port}",
-            [tightrope, "serve", "--host", "127.0.0.1", "--port", str(gw_port)],
+            [tightrope, "serve", "--host", "127.0.0.1", "--port", str(gw_port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             {**base, **gateway_env(gw_port, state_dir)},
             ROOT,
             logs / "tightrope.log",

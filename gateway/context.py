@@ -60,7 +60,7 @@ class Context:
     consent: RequestGate
     plugin_settings_by_type: Mapping[type[BaseSettings], BaseSettings] = field(default_factory=dict)
     # Errors a resolver reports beside a value it still returns (e.g. one bad
-    # event of a batch); the ErrorCodes extension adds them to the response.
+    # event of a batch); label_errors (gateway/errors.py) adds them to the response.
     reported_errors: list[GraphQLError] = field(default_factory=list)
     # The app's recommenders (gateway/strategies); None outside an app.
     recommendations: RecommendationService | None = None

@@ -1,6 +1,6 @@
 """One error type per GraphQL error code, and the extension that labels every error.
 
-Resolvers and plugins raise the types below; :class:`ErrorCodes` runs once per
+Resolvers and plugins raise the types below; :func:`label_errors` runs once per
 operation and gives every error in the response an ``extensions.code``. Anything
 that is not one of ours (a bug, a Cypher error, a driver error we did not expect)
 becomes ``INTERNAL`` with a fixed message: its text and trace are logged here and
@@ -11,12 +11,11 @@ never leave the server. An ``INTERNAL`` error names the request id
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway.requestid import current_request_id
 from graph import GraphUnavailable
@@ -143,17 +142,17 @@ def classify(error: GraphQLError) -> GraphQLError:
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Label and mask every error of an operation; add errors resolvers reported beside data."""
+def label_errors(context: ExecutionContext) -> None:
+    """Label and mask every error of an operation; add errors resolvers reported beside data.
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None:
-            return
-        errors = list(result.errors or [])
-        reported = getattr(self.execution_context.context, "reported_errors", None)
-        if reported:
-            errors.extend(reported)
-        if errors:
-            result.errors = [classify(error) for error in errors]
+    Run once the operation is over (gateway/operation.py).
+    """
+    result = context.result
+    if result is None:
+        return
+    errors = list(result.errors or [])
+    reported = getattr(context.context, "reported_errors", None)
+    if reported:
+        errors.extend(reported)
+    if errors:
+        result.errors = [classify(error) for error in errors]

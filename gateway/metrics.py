@@ -4,7 +4,7 @@ Every app has its own registry (tests build many apps in one process). What
 is measured, and where:
 
 - ``tightrope_graphql_request_seconds{operation}``: each GraphQL operation,
-  from the :class:`Observe` schema extension. A client names its operations as
+  counted by the operation's extension (gateway/operation.py). A client names its operations as
   it likes, so the label set is bounded: the first ``metrics_max_operations``
   names of valid documents get their own label, later ones count as ``other``,
   an unnamed operation as ``anonymous``.
@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import hmac
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -43,9 +42,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
-from gateway.isolation import collect_plugin_times
 from gateway.settings import Settings, is_loopback
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -159,6 +157,23 @@ class Metrics:
     def error(self, code: str) -> None:
         self._child(self.errors, code).inc()
 
+    def operation_done(
+        self, context: ExecutionContext, seconds: float, spent: dict[str, float]
+    ) -> None:
+        """One operation's time, its errors by code (labelled already), its plugins' time."""
+        result = context.result
+        errors = result.errors if result is not None else None
+        named = context.operation_name if context.graphql_document is not None else None
+        if errors and context.graphql_document is None:
+            named = None  # not even parsed: its name means nothing
+        self.operation(named).observe(seconds)
+        if errors:
+            for error in errors:
+                code = (error.extensions or {}).get("code")
+                self.error(code if isinstance(code, str) else "INTERNAL")
+        if spent:
+            self.plugins(spent)
+
     def graph_query(self, kind: str, seconds: float) -> None:
         self._child(self.graph_seconds, kind).observe(seconds)
 
@@ -168,34 +183,6 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class Observe(SchemaExtension):
-    """Times each operation, counts its errors by code and each plugin's time in it.
-
-    Listed before ErrorCodes, so it sees the errors already labelled.
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def on_operation(self) -> Iterator[None]:
-        began = time.perf_counter()
-        with collect_plugin_times() as spent:
-            yield
-        context = self.execution_context
-        result = context.result
-        errors = result.errors if result is not None else None
-        named = context.operation_name if context.graphql_document is not None else None
-        if errors and context.graphql_document is None:
-            named = None  # not even parsed: its name means nothing
-        self.metrics.operation(named).observe(time.perf_counter() - began)
-        if errors:
-            for error in errors:
-                code = (error.extensions or {}).get("code")
-                self.metrics.error(code if isinstance(code, str) else "INTERNAL")
-        if spent:
-            self.metrics.plugins(spent)
 
 
 class CountResponses:

@@ -21,11 +21,11 @@ from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
 from gateway.documents import document_guard
-from gateway.errors import ErrorCodes
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
-from gateway.gate import AccessRecorder, extensions_for
+from gateway.gate import extensions_for
 from gateway.isolation import isolate
-from gateway.metrics import Metrics, Observe
+from gateway.metrics import Metrics
+from gateway.operation import AfterOperation
 from gateway.plugins import PluginError, PluginHost
 from gateway.settings import Settings
 
@@ -143,7 +143,7 @@ def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
 
 
 class GatewaySchema(strawberry.Schema):
-    """Strawberry's schema, minus its logging of every error: ErrorCodes logs internal ones."""
+    """Strawberry's schema, minus its logging of every error: label_errors logs internal ones."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -167,13 +167,12 @@ def build_schema(
         setattr(classes[spec.type_name], _python_name(spec), field)
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
+    after = AfterOperation  # looked up now: bench/consent_gate.py swaps it while building
     return GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         extensions=[
-            *([lambda: Observe(metrics)] if metrics is not None else []),
-            ErrorCodes,
-            AccessRecorder,
+            lambda: after(metrics),
             document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
         ],
     )

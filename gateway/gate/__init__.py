@@ -7,7 +7,7 @@ AND-combination, ``request`` the per-request gate (``info.context.consent``)
 and ``access_log`` the buffered access log.
 """
 
-from gateway.gate.access_log import AccessLog, AccessRecorder
+from gateway.gate.access_log import AccessLog, hand_over_reads
 from gateway.gate.fields import RowGate, ScopeGate, extensions_for
 from gateway.gate.policy import (
     ConsentPolicy,
@@ -20,7 +20,6 @@ from gateway.gate.request import Gatekeeper, RequestGate
 
 __all__ = [
     "AccessLog",
-    "AccessRecorder",
     "ConsentPolicy",
     "ConsentQuestion",
     "Decision",
@@ -31,4 +30,5 @@ __all__ = [
     "ScopeGate",
     "collect_policies",
     "extensions_for",
+    "hand_over_reads",
 ]

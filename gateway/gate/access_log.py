@@ -23,9 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
-
-from strawberry.extensions import SchemaExtension
+from collections.abc import Iterable
 
 from graph import AccessRecord, Graph, GraphUnavailable, write_access_records
 
@@ -134,11 +132,8 @@ class AccessLog:
             self._pending.clear()
 
 
-class AccessRecorder(SchemaExtension):
-    """At the end of each operation, hands the request's allowed reads to the access log."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        gate = getattr(self.execution_context.context, "consent", None)
-        if gate is not None:
-            gate.finish()
+def hand_over_reads(request_context: object) -> None:
+    """At the end of an operation, give the request's allowed reads to the access log."""
+    gate = getattr(request_context, "consent", None)
+    if gate is not None:
+        gate.finish()

@@ -66,6 +66,7 @@ def serve(
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql in dev mode)."""
     from gateway.app import assemble
+    from gateway.protocol import OneWriteProtocol
 
     # Assemble once here so that a bad setting or a broken plugin is reported
     # plainly before uvicorn starts its workers (each builds its own app).
@@ -88,6 +89,8 @@ def serve(
         "forwarded_allow_ips": forwarded_allow_ips,
         "access_log": access_log,
         "log_config": log_config(json_lines=checked.json_logs),
+        # httptools, each response's head and body in one write (gateway/protocol.py).
+        "http": OneWriteProtocol,
     }
     if workers > 1:
         # uvicorn's own workers share one socket and the first to wake takes the

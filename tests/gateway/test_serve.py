@@ -207,3 +207,58 @@ def test_an_issuer_that_does_not_point_here_is_warned_about(
     issuer: str, host: str, port: int, warned: bool
 ) -> None:
     assert (issuer_elsewhere(issuer, host, port) is not None) == warned
+
+
+def _read_response(conn: socket.socket, buffer: bytearray, *, head_only: bool = False) -> bytes:
+    """One whole HTTP/1.1 response from ``conn`` (its head, then Content-Length bytes)."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed mid-response: {bytes(buffer)!r}"
+        buffer += chunk
+    end = buffer.index(b"\r\n\r\n") + 4
+    head = bytes(buffer[:end])
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = 0 if head_only else int(value)
+    while len(buffer) < end + length:
+        chunk = conn.recv(65536)
+        assert chunk, "connection closed mid-body"
+        buffer += chunk
+    response = bytes(buffer[: end + length])
+    del buffer[: end + length]
+    return response
+
+
+def test_each_response_arrives_whole_and_in_order_on_one_connection(server: str) -> None:
+    # The served protocol sends a response's head with its body
+    # (gateway/protocol.py): pipelined requests, a HEAD (no body to carry its
+    # head) and a 100 Continue (which the client waits for) must all still
+    # arrive, in order, on a connection that stays usable.
+    port = int(server.rsplit(":", 1)[1])
+    graphql = b'{"query": "{ __typename }"}'
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        buffer = bytearray()
+        conn.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        first = _read_response(conn, buffer)
+        head = _read_response(conn, buffer, head_only=True)
+        missing = _read_response(conn, buffer)
+        conn.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(graphql)
+        )
+        go_on = _read_response(conn, buffer, head_only=True)
+        conn.sendall(graphql)
+        answer = _read_response(conn, buffer)
+    assert first.startswith(b"HTTP/1.1 200 ") and first.endswith(b'{"status":"ok"}')
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert missing.startswith(b"HTTP/1.1 404 ")
+    assert go_on.startswith(b"HTTP/1.1 100 ")
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(
+        b'{"data":{"__typename":"Query"}}'
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -44,6 +45,8 @@ from neo4j.exceptions import (
 
 T = TypeVar("T")
 P = ParamSpec("P")
+log = logging.getLogger("tightrope.graph")
+
 Params = Mapping[str, Any]
 
 
@@ -195,7 +198,7 @@ class Graph:
                 self.round_trips += 1
                 return await self._read_once(query, params)
 
-        return await self._bounded("read", self.deadline, once_or_twice)
+        return await self._bounded("read", self.deadline, once_or_twice, _head(query))
 
     async def _read_once(self, query: LiteralString, params: Params | None) -> list[dict[str, Any]]:
         async with self.driver.session(
@@ -219,7 +222,7 @@ class Graph:
             )
             return [record.data() for record in result.records]
 
-        return await self._bounded("write", self.write_deadline, run)
+        return await self._bounded("write", self.write_deadline, run, _head(query))
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
@@ -229,10 +232,12 @@ class Graph:
             async with self.driver.session(database=self.database) as session:
                 return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
 
-        return await self._bounded("write", self.write_deadline, run)
+        return await self._bounded(
+            "write", self.write_deadline, run, getattr(work, "__qualname__", "a transaction")
+        )
 
     async def _bounded(
-        self, kind: str, deadline: float | None, work: Callable[[], Awaitable[T]]
+        self, kind: str, deadline: float | None, work: Callable[[], Awaitable[T]], what: str
     ) -> T:
         """``work()``'s answer: the driver's errors translated, the deadline kept, the time told.
 
@@ -259,6 +264,15 @@ class Graph:
                 else:
                     answer = await self._cut_off(deadline, work)
         except GraphUnavailable as exc:
+            # Which statement, never its parameters: what an operator needs to
+            # tell a slow query from an outage.
+            log.warning(
+                "graph %s unavailable after %.2fs (%s): %s",
+                kind,
+                time.perf_counter() - began,
+                exc,
+                what,
+            )
             if self.cooldown and self._looks_down(exc, sent, deadline):
                 self._quiet_until = time.monotonic() + self.cooldown
             raise
@@ -395,6 +409,11 @@ def _unreachable(exc: GraphUnavailable) -> bool:
     return not isinstance(exc, GraphTimeout | GraphBusy) and not isinstance(
         exc.__cause__, TransientError
     )
+
+
+def _head(query: str) -> str:
+    """A statement's first words, for a log line (the text is ours; parameters never logged)."""
+    return " ".join(query.split())[:80]
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, LiteralString
@@ -34,13 +35,13 @@ log = logging.getLogger("tightrope.readiness")
 
 RETRY_SECONDS = 2.0
 WARM_UP_SECONDS = 60.0  # the patience of each warm-up statement
-# After the pass that plans, passes on the request path's own driver: its pool
-# had no connection open when traffic came (each first request opened one on a
-# cold server), and Neo4j's JVM compiles what runs often (a write batch after
-# one pass took 90 ms, after ten more 60; 2026-11-30). The soak's first window,
-# with the production deadlines, answered 26 of 600 requests UNAVAILABLE with a
-# warm-up of one pass on a driver of its own.
-AGAIN = 5
+# After the pass that plans, passes on the request path's own driver for this
+# long: its pool had no connection open when traffic came (each first request
+# opened one on a cold server), and Neo4j's JVM compiles what runs often (after
+# a cold start a pass took 0.9 s, the eighth 0.4 s, the twentieth 0.35 s;
+# 2026-11-30). The soak's first window, with the production deadlines,
+# answered 26 of 600 requests UNAVAILABLE after one pass on a driver of its own.
+AGAIN_SECONDS = 5.0
 POOL_AT_ONCE = 8
 
 
@@ -151,7 +152,11 @@ class Readiness:
         finally:
             await patient.close()
         # Planned now: the request path's own deadlines hold.
-        return took + await warm_up(self.graph, self.pii_key, passes=AGAIN, at_once=POOL_AT_ONCE)
+        until = time.monotonic() + AGAIN_SECONDS
+        while True:
+            took += await warm_up(self.graph, self.pii_key, at_once=POOL_AT_ONCE)
+            if time.monotonic() >= until:
+                return took
 
     async def close(self) -> None:
         if self._task is not None:

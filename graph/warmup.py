@@ -195,8 +195,8 @@ async def _catalogue(graph: Graph) -> None:
     await brands_by_id(graph, sorted({p.brand_id for p in page.products if p.brand_id}))
 
 
-async def warm_up(graph: Graph, pii_key: str, *, passes: int = 1, at_once: int = AT_ONCE) -> float:
-    """Send every step ``passes`` times (``at_once`` at a time); return the seconds it took.
+async def warm_up(graph: Graph, pii_key: str, *, at_once: int = AT_ONCE) -> float:
+    """Send every step once (``at_once`` at a time); return the seconds it took.
 
     A step that fails raises (GraphUnavailable when Neo4j is down or slow):
     the caller tries again later.
@@ -209,6 +209,5 @@ async def warm_up(graph: Graph, pii_key: str, *, passes: int = 1, at_once: int =
         async with gate:
             await step(graph)
 
-    for _ in range(passes):
-        await asyncio.gather(*(one(step) for step in steps))
+    await asyncio.gather(*(one(step) for step in steps))
     return time.perf_counter() - began

@@ -29,10 +29,10 @@ async def test_readyz_is_503_until_the_warm_up_is_done_then_200(
     go = asyncio.Event()
     sent: list[int] = []
 
-    async def held_back(graph: Graph, pii_key: str, **passes: int) -> float:
+    async def held_back(graph: Graph, pii_key: str, **options: int) -> float:
         await go.wait()  # the warm-up has not run yet: Neo4j itself is up
         before = graph.round_trips
-        took = await real(graph, pii_key, **passes)
+        took = await real(graph, pii_key, **options)
         sent.append(graph.round_trips - before)
         return took
 

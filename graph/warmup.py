@@ -52,6 +52,16 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import write_events
+from graph.link_evidence import (
+    customers_with_email,
+    device_facts,
+    network_peers,
+    popularity,
+    products_of_customers,
+    products_of_devices,
+    session_devices,
+)
+from graph.links import LinkState, LinkWrite, SignalRow, apply_links, record_signals
 from graph.model import Event
 from graph.oauth.customers import customer_exists
 from graph.oauth.families import live_family, revocation_clock
@@ -181,9 +191,26 @@ def _steps(pii_key: str) -> list[Step]:
             Rehearsal(g), _rehearsed_events(), pii_key=pii_key, as_customer=NOBODY
         ),
         lambda g: write_access_records(g, []),
+        # Linking, which runs after each event batch (gateway/linking).
+        lambda g: session_devices(g, [NOBODY]),
+        lambda g: device_facts(g, [NOBODY]),
+        lambda g: network_peers(g, NOBODY, at, 16),
+        lambda g: products_of_devices(g, [NOBODY], at, 10),
+        lambda g: products_of_customers(g, [NOBODY], at, 10, [NOBODY], True),
+        lambda g: popularity(g, [NOBODY]),
+        lambda g: customers_with_email(g, [NOBODY]),
+        lambda g: record_signals(
+            Rehearsal(g), [SignalRow(NOBODY, NOBODY, NOBODY, "phone", at, at)]
+        ),
+        lambda g: apply_links(Rehearsal(g), [NOBODY], [NOBODY], _link_nobody),
         lambda g: g.read(VALUES, {"rows": 50}),
         _catalogue,
     ]
+
+
+def _link_nobody(state: LinkState) -> list[LinkWrite]:
+    at = datetime(2000, 1, 1, tzinfo=UTC)
+    return [LinkWrite(NOBODY, NOBODY, "sign_in", 1.0, at, (), (), "warm-up", at)]
 
 
 async def _catalogue(graph: Graph) -> None:

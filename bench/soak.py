@@ -340,7 +340,12 @@ def main(argv: list[str] | None = None) -> None:
     # The production defaults are 1 s (a graph query) and 2 s (a plugin's work);
     # on a shared, loaded machine a request now and then takes longer, which says
     # nothing about whether the gateway holds. 0 keeps the defaults.
-    parser.add_argument("--deadlines", type=float, default=5.0, help="seconds (0: defaults)")
+    parser.add_argument(
+        "--deadlines",
+        type=float,
+        default=0.0,
+        help="graph deadline and plugin budgets in seconds (0: the production defaults)",
+    )
     parser.add_argument("--log", type=Path, help="the gateway's log (default: thrown away)")
     parser.add_argument("--out", type=Path, help="also write the summary (JSON) here")
     args = parser.parse_args(argv)

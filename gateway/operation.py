@@ -10,9 +10,9 @@ Once an operation has its answer, three things happen, in this order:
    just given, its plugins' time (:meth:`~gateway.metrics.Metrics.operation_done`).
 
 They were three extensions. Strawberry gives every extension of every request
-an instance and wraps its hook in generators and context managers: the three
-cost about 90 µs of the 650 µs a served ``{ __typename }`` takes (measured in
-process, 2026-11-30), and one extension doing the three costs a third of that.
+an instance and wraps its hook in generators and context managers; one doing
+the three saves about 10 % of an in-process ``{ __typename }`` (fastest of five
+runs of 3,000: 137-199 µs with three, 130-150 µs with one; 2026-11-30).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ machine hits all of them; write bench/results/<date>.json and .png.
 Knobs (``make bench BENCH_ARGS="..."``): ``--quick``, ``--duration`` (measured
 seconds per system and cell, split over ``--rounds``), ``--warmup``,
 ``--concurrency 4,16``, ``--workloads w1,w2,w3,w4,typename``,
-``--systems tightrope,peer,raw``, ``--recompute`` (run ``tightrope
+``--systems tightrope,peer,raw``, ``--workers N`` (the gateway's processes;
+default one per core, ``BENCH_WORKERS``), ``--recompute`` (run ``tightrope
 recompute`` again though the marker says it ran), ``--keep-running`` (leave the servers up,
 say for a profiler; Ctrl-C stops them).
 """
@@ -75,8 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("BENCH_WORKERS", 1)),
-        help="the gateway's worker processes (tightrope serve --workers)",
+        default=int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1)),
+        help="the gateway's worker processes (tightrope serve --workers; default: one per core)",
     )
     p.add_argument("--neo4j-port", type=int, default=int(os.environ.get("BENCH_PORT", 7689)))
     p.add_argument("--ports", default="8691,8692,8693", help="tightrope,peer,raw HTTP ports")
@@ -331,7 +332,8 @@ def assemble(
             "rotation": 200,
             "graph": {**graph.spec.params(), "reused": graph.reused},
             "rate_limit": "off (TIGHTROPE_RATE_LIMIT_PER_SECOND=0)",
-            "gateway": "tightrope serve, 1 worker, dev mode off",
+            "gateway": f"tightrope serve --workers {args.workers}, dev mode off",
+            "peer": "one Node process (Apollo Server's standalone server)",
         },
         **extra,
     }

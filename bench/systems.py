@@ -1,7 +1,8 @@
 """The three systems under test, each a process of its own on a local port.
 
 * ``tightrope``: ``tightrope serve --workers N`` (one per core unless the
-  bench says otherwise), as an operator starts it: outside dev mode, a PII key set, its own signing-key directory.
+  bench says otherwise), as an operator starts it: outside dev mode, a PII
+  key set, its own signing-key directory.
   The bench turns its rate limit off (``TIGHTROPE_RATE_LIMIT_PER_SECOND=0``):
   the default 50 requests/s per client would otherwise be what is measured.
   Access tokens live an hour (``TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL=3600``), so

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from gateway.cli.common import graph_session, settings
+from gateway.plugins import PluginError
 from gateway.settings import SettingsError
 from graph.ingest import (
     DEFAULT_BATCH,
@@ -63,8 +64,7 @@ def load(
     Loading is idempotent: loading the same data twice changes nothing. Bad rows
     are listed with their line numbers; the good rows still load.
     """
-    from gateway.linking import LinkingService
-    from gateway.plugins import load_plugins
+    from gateway.app import assemble, consent_withdrawn
     from graph.schema import migrate
 
     # Counting a relationship type the graph has not seen yet is not worth a warning.
@@ -80,9 +80,13 @@ def load(
         data_keys = config.data_keys_in_use()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:
+        assembly = assemble(config)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     # A load's sign-ins link devices exactly as trackEvents' do: through the
     # installed identity linkers, after each batch is stored.
-    linking = LinkingService.from_host(load_plugins(config.disabled_plugins), config)
+    linking = assembly.linking
 
     async def run() -> tuple[LoadReport | None, dict[str, int]]:
         async with graph_session(60.0) as graph:
@@ -122,6 +126,16 @@ def load(
                     after_write=partial(linking.link_written, graph),
                     data_keys=data_keys,
                 )
+            # A record that withdrew a granted consent is a withdrawal like one
+            # through the API: every plugin drops what it derived under it.
+            for withdrawal in report.withdrawn:
+                await consent_withdrawn(
+                    assembly.host,
+                    assembly.graphs,
+                    withdrawal.customer_id,
+                    withdrawal.purpose,
+                    graph,
+                )
             return report, await graph_counts(graph)
 
     try:
@@ -145,3 +159,8 @@ def _print_report(report: LoadReport, max_errors: int, demo: bool) -> None:
         if name in report.unchanged:
             line += f", {report.unchanged[name]} already stored"
         click.echo(line)
+    if report.withdrawn:
+        click.echo(
+            f"  {len(report.withdrawn)} consents withdrawn: the plugins dropped what they "
+            "derived under them"
+        )

@@ -99,7 +99,9 @@ SET u.method = r.method, u.confidence = r.confidence, u.linked_at = r.linked_at,
 # One consent edge per (customer, purpose) holds the current state; an older
 # record never overwrites a newer one. Every record is also kept as a change in
 # the customer's consent history (graph/consent.py), merged on all it says so
-# that loading a file again adds nothing.
+# that loading a file again adds nothing. It returns the withdrawals: a
+# purpose granted until this record said no, whose derived data the plugins
+# must now drop (the loader tells them, as the API does).
 MERGE_CONSENTS: LiteralString = """
 UNWIND $rows AS r
 MATCH (c:Customer {id: r.customer_id})
@@ -107,8 +109,10 @@ MERGE (p:Purpose {name: r.purpose})
 MERGE (c)-[:CONSENT_CHANGE {purpose: r.purpose, granted: r.granted, at: r.at,
                             version: r.version, source: r.source}]->(p)
 MERGE (c)-[k:CONSENT {purpose: r.purpose}]->(p)
-WITH k, r WHERE k.at IS NULL OR k.at <= r.at
+WITH k, r, k.granted AS was WHERE k.at IS NULL OR k.at <= r.at
 SET k.granted = r.granted, k.at = r.at, k.version = r.version, k.source = r.source
+WITH r, was WHERE was = true AND NOT r.granted
+RETURN r.customer_id AS customer_id, r.purpose AS purpose
 """
 
 # -- references: which of these ids the graph does not hold ---------------------

@@ -42,7 +42,12 @@ from graph.ingest.files import (
 from graph.ingest.records import record_parsers
 from graph.ingest.references import Parsed, load_catalogue, load_customers
 from graph.ingest.rows import RowError
-from graph.ingest.writers import DEFAULT_BATCH, write_catalogue, write_customer_base
+from graph.ingest.writers import (
+    DEFAULT_BATCH,
+    Withdrawal,
+    write_catalogue,
+    write_customer_base,
+)
 from graph.model import Catalogue, CustomerBase, Event
 from graph.sealed import DataKeys
 
@@ -60,6 +65,9 @@ class LoadReport:
     written: Counter[str] = field(default_factory=Counter)  # upserted, or new events
     unchanged: Counter[str] = field(default_factory=Counter)  # events stored before
     bad: list[BadRow] = field(default_factory=list)
+    # Consents granted until a record of this load refused them: the plugins
+    # are to be told (``consent_withdrawn``), as when a customer withdraws.
+    withdrawn: list[Withdrawal] = field(default_factory=list)
 
 
 async def load_file(
@@ -210,7 +218,7 @@ async def _load_records(
     if kind == "catalogue":
         written = await load_catalogue(graph, parsed, report.bad, batch)
     else:
-        written = await load_customers(graph, parsed, report.bad, batch, pii_key)
+        written = await load_customers(graph, parsed, report.bad, batch, pii_key, report.withdrawn)
     report.written.update(written)
 
 
@@ -233,7 +241,7 @@ async def load_demo(
     ``after_write``: see load_file)."""
     report = LoadReport("events")
     await write_catalogue(graph, catalogue, batch)
-    await write_customer_base(graph, customers, batch)
+    report.withdrawn += await write_customer_base(graph, customers, batch)
     report.written.update(
         brand=len(catalogue.brands),
         category=len(catalogue.categories),

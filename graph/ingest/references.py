@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from graph.driver import Graph
 from graph.erasure import erased_ids
 from graph.ingest.files import BadRow
-from graph.ingest.writers import missing_ids, write_catalogue, write_customer_base
+from graph.ingest.writers import Withdrawal, missing_ids, write_catalogue, write_customer_base
 from graph.model import (
     Brand,
     Catalogue,
@@ -113,9 +113,16 @@ ERASED = "was erased at the customer's request: it is not loaded again"
 
 
 async def load_customers(
-    graph: Graph, parsed: Parsed, bad: list[BadRow], batch: int, pii_key: str
+    graph: Graph,
+    parsed: Parsed,
+    bad: list[BadRow],
+    batch: int,
+    pii_key: str,
+    withdrawn: list[Withdrawal],
 ) -> Counter[str]:
     """Write the customers, then the devices and consents whose customer exists.
+
+    The consents that withdrew a granted purpose are added to ``withdrawn``.
 
     A customer or device that was erased (graph/erasure.py) is a bad row: an
     export from the retailer's own systems must not bring them back.
@@ -158,5 +165,5 @@ async def load_customers(
         tuple(link for _, link in kept_devices if link),
         tuple(kept_consents),
     )
-    await write_customer_base(graph, base, batch)
+    withdrawn.extend(await write_customer_base(graph, base, batch))
     return Counter(customer=len(customers), device=len(kept_devices), consent=len(kept_consents))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from typing import Any, Final, LiteralString, TypeVar
+from typing import Any, Final, LiteralString, NamedTuple, TypeVar
 
 from graph.catalogue import bump_catalogue_version
 from graph.driver import Graph
@@ -37,12 +37,21 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+class Withdrawal(NamedTuple):
+    """A customer's consent to a purpose, granted until a loaded record refused it."""
+
+    customer_id: str
+    purpose: str
+
+
 async def write_rows(
     graph: Graph, query: LiteralString, rows: Sequence[dict[str, Any]], batch: int
-) -> None:
-    """Run ``query`` over ``rows``, one write transaction per ``batch`` rows."""
+) -> list[dict[str, Any]]:
+    """Run ``query`` over ``rows``, one write transaction per ``batch`` rows; what it returned."""
+    returned: list[dict[str, Any]] = []
     for chunk in chunks(rows, batch):
-        await graph.write(query, {"rows": list(chunk)})
+        returned += await graph.write(query, {"rows": list(chunk)})
+    return returned
 
 
 async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BATCH) -> None:
@@ -57,16 +66,24 @@ async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BAT
     await bump_catalogue_version(graph)
 
 
-async def write_customer_base(graph: Graph, base: CustomerBase, batch: int = DEFAULT_BATCH) -> None:
-    """Upsert customers, then devices and their links, then consents."""
+async def write_customer_base(
+    graph: Graph, base: CustomerBase, batch: int = DEFAULT_BATCH
+) -> list[Withdrawal]:
+    """Upsert customers, then devices and their links, then consents; the withdrawals.
+
+    A withdrawal is a consent record that turned a granted purpose into a
+    refused one: the caller tells the plugins (``consent_withdrawn``), as a
+    withdrawal through the API does.
+    """
     # Each record's fields are exactly its statement's parameters.
     for statement, records in (
         (MERGE_CUSTOMERS, base.customers),
         (MERGE_DEVICE_RECORDS, base.devices),
         (MERGE_LINKS, base.links),
-        (MERGE_CONSENTS, base.consents),
     ):
         await write_rows(graph, statement, [asdict(r) for r in records], batch)
+    rows = await write_rows(graph, MERGE_CONSENTS, [asdict(r) for r in base.consents], batch)
+    return sorted({Withdrawal(row["customer_id"], row["purpose"]) for row in rows})
 
 
 async def missing_ids(graph: Graph, what: str, ids: set[str]) -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, LiteralString, Protocol, TypeVar, cast
@@ -185,13 +185,15 @@ class PluginHost:
                 found[registered.name] = registered
         return list(found.values())
 
-    def collect_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    def collect_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
         """Like :meth:`collect`, but a plugin that raises does not stop the others.
 
         Its exception takes the place of its result; the caller reports it.
+        Each plugin is called only when the caller asks for the next answer: a
+        caller that stops early (an erasure one plugin refused) leaves the rest
+        uncalled, with no coroutine made and never awaited.
         """
         hook = getattr(self.pm.hook, hook_name)
-        results: list[tuple[str, Any]] = []
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
@@ -201,8 +203,7 @@ class PluginHost:
             except Exception as exc:
                 result = exc
             if result is not None:
-                results.append((impl.plugin_name, result))
-        return results
+                yield impl.plugin_name, result
 
     def describe(self) -> list[PluginInfo]:
         infos = []

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from inspect import isawaitable, iscoroutine
+from inspect import isawaitable
 from typing import Any, Final
 
 from gateway.plugins import PluginHost
@@ -166,21 +166,15 @@ class CustomerRights:
         if not rows or not rows[0]["n"]:
             await self._refuse_missing(graph, customer_id)
         by_plugin: dict[str, int] = {}
-        results = self._host.collect_each(
+        for name, result in self._host.collect_each(
             "erase_customer_data", customer_id=customer_id, graph=self._plugin_graphs(graph)
-        )
-        for at, (name, result) in enumerate(results):
+        ):
             try:
                 if isinstance(result, BaseException):
                     raise result
                 count = await result if isawaitable(result) else result
             except Exception:
                 log.exception("plugin %r failed in erase_customer_data", name)
-                # The plugins after it were called but are not run: their
-                # coroutines are closed, not left for the collector to warn about.
-                for _, later in results[at + 1 :]:
-                    if iscoroutine(later):
-                        later.close()
                 raise ErasureRefused(
                     f"the erasure stopped: plugin {name!r} could not erase its data; "
                     "nothing else was erased yet, and running it again finishes the job"

@@ -71,6 +71,7 @@ from graph.recs import ProfileKey, derived_version, profile_of, rankings_of, rel
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
 STORED = "\x00warm-up-stored"  # the staged events' id: sent again, it takes the resend path
 AT_ONCE = 4  # statements in flight together (and connections opened)
+AT = datetime(2000, 1, 1, tzinfo=UTC)  # the time every warm-up key and event carries
 
 Step = Callable[[Graph], Awaitable[object]]
 T = TypeVar("T")
@@ -144,20 +145,18 @@ class Rehearsal(Graph):
 
 def _rehearsed_events() -> list[Event]:
     """One new event of each type and one resent (the staged one's id), all about NOBODY."""
-    at = datetime(2000, 1, 1, tzinfo=UTC)
     events = []
     for event_id in (NOBODY, STORED):
         events += [
-            Event(event_id, "login", at, NOBODY, NOBODY, customer_id=NOBODY),
-            Event(event_id, "view", at, NOBODY, NOBODY, sku=NOBODY),
-            Event(event_id, "add_to_cart", at, NOBODY, NOBODY, sku=NOBODY),
-            Event(event_id, "purchase", at, customer_id=NOBODY, sku=NOBODY, qty=1),
+            Event(event_id, "login", AT, NOBODY, NOBODY, customer_id=NOBODY),
+            Event(event_id, "view", AT, NOBODY, NOBODY, sku=NOBODY),
+            Event(event_id, "add_to_cart", AT, NOBODY, NOBODY, sku=NOBODY),
+            Event(event_id, "purchase", AT, customer_id=NOBODY, sku=NOBODY, qty=1),
         ]
     return events
 
 
 def _steps(pii_key: str) -> list[Step]:
-    at = datetime(2000, 1, 1, tzinfo=UTC)
     return [
         lambda g: products_by_sku(g, [NOBODY]),
         lambda g: list_products(g, 1, after=NOBODY),
@@ -173,7 +172,7 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: purchases_of_customers(g, [PurchasesKey(NOBODY, 1)]),
         lambda g: views_of_customers(g, [ViewsKey(NOBODY, 1)]),
         lambda g: views_of_sessions(g, [ViewsKey(NOBODY, 1)]),
-        lambda g: carts_of_customers(g, [CartKey(NOBODY, at, 1)]),
+        lambda g: carts_of_customers(g, [CartKey(NOBODY, AT, 1)]),
         lambda g: devices_of_customers(g, [NOBODY]),
         lambda g: sessions_by_id(g, [NOBODY]),
         lambda g: profile_of(
@@ -194,13 +193,13 @@ def _steps(pii_key: str) -> list[Step]:
         # Linking, which runs after each event batch (gateway/linking).
         lambda g: session_devices(g, [NOBODY]),
         lambda g: device_facts(g, [NOBODY]),
-        lambda g: network_peers(g, NOBODY, at, 16),
-        lambda g: products_of_devices(g, [NOBODY], at, 10),
-        lambda g: products_of_customers(g, [NOBODY], at, 10, [NOBODY], True),
+        lambda g: network_peers(g, NOBODY, AT, 16),
+        lambda g: products_of_devices(g, [NOBODY], AT, 10),
+        lambda g: products_of_customers(g, [NOBODY], AT, 10, [NOBODY], True),
         lambda g: popularity(g, [NOBODY]),
         lambda g: customers_with_email(g, [NOBODY]),
         lambda g: record_signals(
-            Rehearsal(g), [SignalRow(NOBODY, NOBODY, NOBODY, "phone", at, at)]
+            Rehearsal(g), [SignalRow(NOBODY, NOBODY, NOBODY, "phone", AT, AT)]
         ),
         lambda g: apply_links(Rehearsal(g), [NOBODY], [NOBODY], _link_nobody),
         lambda g: g.read(VALUES, {"rows": 50}),
@@ -209,8 +208,7 @@ def _steps(pii_key: str) -> list[Step]:
 
 
 def _link_nobody(state: LinkState) -> list[LinkWrite]:
-    at = datetime(2000, 1, 1, tzinfo=UTC)
-    return [LinkWrite(NOBODY, NOBODY, "sign_in", 1.0, at, (), (), "warm-up", at)]
+    return [LinkWrite(NOBODY, NOBODY, "sign_in", 1.0, AT, (), (), "warm-up", AT)]
 
 
 async def _catalogue(graph: Graph) -> None:

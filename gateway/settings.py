@@ -265,6 +265,7 @@ class Settings(BaseSettings):
     # The graph's answer to any one query is awaited at most this long (seconds)
     # on the request path; then the field is UNAVAILABLE (graph/driver.py). This
     # is what turns a Neo4j that hangs into an answer within about a second.
+    # Each statement of a write transaction has it, the whole at most three.
     graph_deadline: float = Field(default=1.0, gt=0, le=300)
     # Once Neo4j refused a connection or let the deadline pass, nothing is sent
     # to it for this long (seconds; 0: off): requests answer UNAVAILABLE at once

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar, cast
 
 from neo4j import (
     READ_ACCESS,
@@ -48,6 +48,10 @@ P = ParamSpec("P")
 log = logging.getLogger("tightrope.graph")
 
 Params = Mapping[str, Any]
+
+# The most write deadlines one write transaction may take in all, each of its
+# statements answered within one (see Graph.write_tx).
+TX_DEADLINES = 3
 
 
 class GraphUnavailable(Exception):
@@ -225,19 +229,46 @@ class Graph:
         return await self._bounded("write", self.write_deadline, run, _head(query))
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
-        """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent)."""
+        """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent).
+
+        The write deadline is for Neo4j's answer to one statement: it starts
+        again as each statement of ``work`` is sent and for the commit, and the
+        transaction as a whole gets at most ``TX_DEADLINES`` of them. A batch of
+        events is a dozen statements; on a Neo4j still compiling its code after
+        a start, each answered within a few hundred milliseconds while together
+        they passed one deadline, and the batch was refused although Neo4j
+        never stopped answering (docs/performance.md, the soak). A statement
+        not answered within the deadline still cuts the transaction off.
+        """
         self.round_trips += 1
+        pacer = _Pacer(self.write_deadline)
+
+        async def paced(tx: AsyncManagedTransaction) -> T:
+            pacer.sent()
+            answer = await work(cast(AsyncManagedTransaction, _PacedTransaction(tx, pacer)))
+            pacer.sent()  # the commit
+            return answer
 
         async def run() -> T:
             async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(work))
+                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(paced))
 
         return await self._bounded(
-            "write", self.write_deadline, run, getattr(work, "__qualname__", "a transaction")
+            "write",
+            self.write_deadline,
+            run,
+            getattr(work, "__qualname__", "a transaction"),
+            pacer=pacer,
         )
 
     async def _bounded(
-        self, kind: str, deadline: float | None, work: Callable[[], Awaitable[T]], what: str
+        self,
+        kind: str,
+        deadline: float | None,
+        work: Callable[[], Awaitable[T]],
+        what: str,
+        *,
+        pacer: _Pacer | None = None,
     ) -> T:
         """``work()``'s answer: the driver's errors translated, the deadline kept, the time told.
 
@@ -262,7 +293,7 @@ class Graph:
                 elif kind == "read":
                     answer = await self._within(deadline, work)
                 else:
-                    answer = await self._cut_off(deadline, work)
+                    answer = await self._cut_off(deadline, work, pacer)
         except GraphUnavailable as exc:
             # Which statement, never its parameters: what an operator needs to
             # tell a slow query from an outage.
@@ -284,17 +315,22 @@ class Graph:
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
 
-    async def _cut_off(self, deadline: float, work: Callable[[], Awaitable[T]]) -> T:
+    async def _cut_off(
+        self, deadline: float, work: Callable[[], Awaitable[T]], pacer: _Pacer | None = None
+    ) -> T:
         """A write's answer within ``deadline``, else GraphUnavailable, the write cancelled.
 
         A write is not left to finish as a read is: the caller was told it
         failed and may well try again (a client retrying with the refresh token
         it still holds would then look like a thief replaying a spent one).
         The warm-up plans the request path's writes before traffic comes
-        (graph/warmup.py).
+        (graph/warmup.py). A transaction's ``pacer`` moves the deadline on as
+        its statements are answered.
         """
         try:
-            async with asyncio.timeout(deadline):
+            async with asyncio.timeout(deadline) as timer:
+                if pacer is not None:
+                    pacer.start(timer)
                 return await work()
         except TimeoutError as exc:
             raise GraphUnavailable(f"no answer within {deadline}s") from exc
@@ -409,6 +445,40 @@ def _unreachable(exc: GraphUnavailable) -> bool:
     return not isinstance(exc, GraphTimeout | GraphBusy) and not isinstance(
         exc.__cause__, TransientError
     )
+
+
+class _Pacer:
+    """A write transaction's deadline, started again as each of its statements is sent."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self._timer: asyncio.Timeout | None = None
+        self._last = 0.0  # the loop time past which no statement's deadline reaches
+
+    def start(self, timer: asyncio.Timeout) -> None:
+        self._timer = timer
+        if self.deadline is not None:
+            self._last = asyncio.get_running_loop().time() + TX_DEADLINES * self.deadline
+
+    def sent(self) -> None:
+        if self._timer is not None and self.deadline is not None:
+            now = asyncio.get_running_loop().time()
+            self._timer.reschedule(min(now + self.deadline, self._last))
+
+
+class _PacedTransaction:
+    """A managed transaction whose every statement restarts the write deadline (see write_tx)."""
+
+    def __init__(self, tx: AsyncManagedTransaction, pacer: _Pacer) -> None:
+        self._tx = tx
+        self._pacer = pacer
+
+    async def run(self, query: Any, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        self._pacer.sent()
+        return await self._tx.run(query, parameters, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
 
 
 def _head(query: str) -> str:

@@ -243,6 +243,13 @@ class LocalServer:
             "server.memory.heap.max_size": self.heap,
             "server.memory.pagecache.size": self.pagecache,
             "db.tx_log.rotation.retention_policy": "1G size",
+            # Neo4j keys its plan cache by the size bucket (0, 1, 2-10, 11-100,
+            # ...) of every list and string parameter, so a batch of 8 access
+            # records or 20 recommendation keys was planned afresh on the
+            # request path although the warm-up had run the statement with 1
+            # (docs/performance.md, the soak). Our statements look up each row
+            # by index whatever the size, so one plan per statement serves.
+            "internal.cypher.use_parameter_size": "false",
             "server.directories.data": str(self.home / "data"),
             "server.directories.logs": str(self.home / "logs"),
             "server.directories.import": str(self.home / "import"),

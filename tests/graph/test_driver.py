@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from neo4j import AsyncManagedTransaction
 
-from graph import GraphTimeout, GraphUnavailable, Neo4jSettings, connect
+from graph import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 
 # Far more work than any machine does in the timeout below.
 RUNAWAY = "UNWIND range(1, 500000000) AS x WITH x WHERE x % 7 = 0 RETURN count(*) AS n"
@@ -129,6 +131,83 @@ async def test_a_write_past_its_deadline_is_cancelled_not_committed_later(
         await holder.write("MATCH (p:DeadlineProbe) DELETE p")
         await holder.close()
         await graph.close()
+
+
+async def _hold(graph: Graph, probe: int, seconds: float, held: asyncio.Event) -> None:
+    """Hold a write lock on one probe node for ``seconds``, from another transaction."""
+    async with graph.driver.session(database=graph.database) as session:
+        tx = await session.begin_transaction()
+        await (await tx.run("MATCH (p:PaceProbe {id: $id}) SET p.held = true", id=probe)).consume()
+        held.set()
+        await asyncio.sleep(seconds)
+        await tx.commit()
+
+
+async def _write_each_after_its_lock(
+    neo4j_settings: Neo4jSettings, releases: list[float], write_deadline: float
+) -> tuple[BaseException | None, float, list[dict[str, Any]]]:
+    """A write transaction setting probe i, whose lock is held until ``releases[i]`` s.
+
+    Each statement then waits on Neo4j for the gap between two releases: what
+    the caller heard, how long it took, and what the graph holds afterwards.
+    """
+    graph = connect(replace(neo4j_settings, write_deadline=write_deadline, query_timeout=30.0))
+    holder = connect(neo4j_settings)
+    probes = list(range(len(releases)))
+    try:
+        await holder.write("UNWIND $ids AS id MERGE (p:PaceProbe {id: id})", {"ids": probes})
+        events = [asyncio.Event() for _ in probes]
+        holders = [
+            asyncio.create_task(_hold(holder, i, release, events[i]))
+            for i, release in enumerate(releases)
+        ]
+        for event in events:
+            await event.wait()
+
+        async def work(tx: AsyncManagedTransaction) -> None:
+            for i in probes:
+                await (
+                    await tx.run("MATCH (p:PaceProbe {id: $id}) SET p.set = true", id=i)
+                ).consume()
+
+        began = time.monotonic()
+        try:
+            await graph.write_tx(work)
+            outcome: BaseException | None = None
+        except GraphUnavailable as exc:
+            outcome = exc
+        took = time.monotonic() - began
+        await asyncio.gather(*holders)
+        rows = await holder.read("MATCH (p:PaceProbe) RETURN p.id AS id, p.set AS set ORDER BY id")
+        return outcome, took, rows
+    finally:
+        await holder.write("MATCH (p:PaceProbe) DELETE p")
+        await holder.close()
+        await graph.close()
+
+
+async def test_each_statement_of_a_write_transaction_has_the_whole_deadline(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # A dozen statements each answered in time may pass one deadline together
+    # (an event batch on a Neo4j just started): Neo4j answered all along, so
+    # the batch is written, not refused.
+    outcome, took, rows = await _write_each_after_its_lock(neo4j_settings, [1.2, 2.5], 2.0)
+    assert outcome is None
+    assert took > 2.0  # together past one deadline
+    assert rows == [{"id": 0, "set": True}, {"id": 1, "set": True}]
+
+
+async def test_a_write_transaction_is_cut_off_after_three_deadlines_in_all(
+    neo4j_settings: Neo4jSettings,
+) -> None:
+    # Each statement answered within the deadline, but the whole past three of
+    # them: the caller hears UNAVAILABLE and nothing was committed.
+    releases = [0.6 * (i + 1) for i in range(6)]  # the last at 3.6 s
+    outcome, took, rows = await _write_each_after_its_lock(neo4j_settings, releases, 1.0)
+    assert isinstance(outcome, GraphUnavailable)
+    assert took < 3.6
+    assert all(row["set"] is None for row in rows)
 
 
 async def test_a_pause_shorter_than_two_deadlines_refuses_nobody(

@@ -241,12 +241,13 @@ class Graph:
         not answered within the deadline still cuts the transaction off.
         """
         self.round_trips += 1
-        pacer = _Pacer(self.write_deadline)
+        pacer = _Pacer(self.write_deadline, self._answered)
 
         async def paced(tx: AsyncManagedTransaction) -> T:
-            pacer.sent()
-            answer = await work(cast(AsyncManagedTransaction, _PacedTransaction(tx, pacer)))
-            pacer.sent()  # the commit
+            pacer.sent(answered=False)
+            watched = _PacedTransaction(tx, pacer)
+            answer = await work(cast(AsyncManagedTransaction, watched))
+            pacer.sent(answered=watched.ran)  # the commit
             return answer
 
         async def run() -> T:
@@ -308,7 +309,7 @@ class Graph:
                 self._quiet_until = time.monotonic() + self.cooldown
             raise
         else:
-            self._answered_at = time.monotonic()
+            self._answered()
             return answer
         finally:
             del self._in_flight[ticket]
@@ -364,6 +365,9 @@ class Graph:
         self._unwaited.discard(task)
         if not task.cancelled():
             task.exception()  # nobody waits for it: not an error to report
+
+    def _answered(self) -> None:
+        self._answered_at = time.monotonic()
 
     def _looks_down(self, exc: GraphUnavailable, sent: float, deadline: float | None) -> bool:
         if not _unreachable(exc):
@@ -448,10 +452,16 @@ def _unreachable(exc: GraphUnavailable) -> bool:
 
 
 class _Pacer:
-    """A write transaction's deadline, started again as each of its statements is sent."""
+    """A write transaction's deadline, started again as each of its statements is sent.
 
-    def __init__(self, deadline: float | None) -> None:
+    A statement is sent once the one before it was answered, so each send also
+    tells the graph that Neo4j answers (``answered``): a transaction cut off
+    after three deadlines of answers is slow, not hung, and starts no cooldown.
+    """
+
+    def __init__(self, deadline: float | None, answered: Callable[[], None]) -> None:
         self.deadline = deadline
+        self._answered = answered
         self._timer: asyncio.Timeout | None = None
         self._last = 0.0  # the loop time past which no statement's deadline reaches
 
@@ -460,7 +470,9 @@ class _Pacer:
         if self.deadline is not None:
             self._last = asyncio.get_running_loop().time() + TX_DEADLINES * self.deadline
 
-    def sent(self) -> None:
+    def sent(self, *, answered: bool = True) -> None:
+        if answered:
+            self._answered()
         if self._timer is not None and self.deadline is not None:
             now = asyncio.get_running_loop().time()
             self._timer.reschedule(min(now + self.deadline, self._last))
@@ -472,9 +484,11 @@ class _PacedTransaction:
     def __init__(self, tx: AsyncManagedTransaction, pacer: _Pacer) -> None:
         self._tx = tx
         self._pacer = pacer
+        self.ran = False  # whether a statement was sent (and so, later, answered)
 
     async def run(self, query: Any, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        self._pacer.sent()
+        self._pacer.sent(answered=self.ran)
+        self.ran = True
         return await self._tx.run(query, parameters, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -147,13 +147,16 @@ async def _hold(graph: Graph, probe: int, seconds: float, held: asyncio.Event) -
 
 async def _write_each_after_its_lock(
     neo4j_settings: Neo4jSettings, releases: list[float], write_deadline: float
-) -> tuple[BaseException | None, float, list[dict[str, Any]]]:
+) -> tuple[BaseException | None, float, list[dict[str, Any]], bool]:
     """A write transaction setting probe i, whose lock is held until ``releases[i]`` s.
 
     Each statement then waits on Neo4j for the gap between two releases: what
-    the caller heard, how long it took, and what the graph holds afterwards.
+    the caller heard, how long it took, what the graph holds afterwards, and
+    whether the next query on the same graph (with a cooldown) was sent.
     """
-    graph = connect(replace(neo4j_settings, write_deadline=write_deadline, query_timeout=30.0))
+    graph = connect(
+        replace(neo4j_settings, write_deadline=write_deadline, query_timeout=30.0, cooldown=30.0)
+    )
     holder = connect(neo4j_settings)
     probes = list(range(len(releases)))
     try:
@@ -179,9 +182,13 @@ async def _write_each_after_its_lock(
         except GraphUnavailable as exc:
             outcome = exc
         took = time.monotonic() - began
+        try:
+            next_sent = await graph.read("RETURN 1 AS ok") == [{"ok": 1}]
+        except GraphUnavailable:
+            next_sent = False
         await asyncio.gather(*holders)
         rows = await holder.read("MATCH (p:PaceProbe) RETURN p.id AS id, p.set AS set ORDER BY id")
-        return outcome, took, rows
+        return outcome, took, rows, next_sent
     finally:
         await holder.write("MATCH (p:PaceProbe) DELETE p")
         await holder.close()
@@ -194,7 +201,7 @@ async def test_each_statement_of_a_write_transaction_has_the_whole_deadline(
     # A dozen statements each answered in time may pass one deadline together
     # (an event batch on a Neo4j just started): Neo4j answered all along, so
     # the batch is written, not refused.
-    outcome, took, rows = await _write_each_after_its_lock(neo4j_settings, [1.2, 2.5], 2.0)
+    outcome, took, rows, _ = await _write_each_after_its_lock(neo4j_settings, [1.2, 2.5], 2.0)
     assert outcome is None
     assert took > 2.0  # together past one deadline
     assert rows == [{"id": 0, "set": True}, {"id": 1, "set": True}]
@@ -204,12 +211,15 @@ async def test_a_write_transaction_is_cut_off_after_three_deadlines_in_all(
     neo4j_settings: Neo4jSettings,
 ) -> None:
     # Each statement answered within the deadline, but the whole past three of
-    # them: the caller hears UNAVAILABLE and nothing was committed.
+    # them: the caller hears UNAVAILABLE and nothing was committed. Neo4j
+    # answered all along, so that is slow, not hung: no cooldown refuses the
+    # next query.
     releases = [0.6 * (i + 1) for i in range(6)]  # the last at 3.6 s
-    outcome, took, rows = await _write_each_after_its_lock(neo4j_settings, releases, 1.0)
+    outcome, took, rows, next_sent = await _write_each_after_its_lock(neo4j_settings, releases, 1.0)
     assert isinstance(outcome, GraphUnavailable)
     assert took < 3.6
     assert all(row["set"] is None for row in rows)
+    assert next_sent
 
 
 async def test_a_pause_shorter_than_two_deadlines_refuses_nobody(

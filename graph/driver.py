@@ -241,7 +241,7 @@ class Graph:
         not answered within the deadline still cuts the transaction off.
         """
         self.round_trips += 1
-        pacer = _Pacer(self.write_deadline, self._answered)
+        pacer = _Pacer(self._answered)
 
         async def paced(tx: AsyncManagedTransaction) -> T:
             pacer.sent(answered=False)
@@ -331,7 +331,7 @@ class Graph:
         try:
             async with asyncio.timeout(deadline) as timer:
                 if pacer is not None:
-                    pacer.start(timer)
+                    pacer.start(timer, deadline)
                 return await work()
         except TimeoutError as exc:
             raise GraphUnavailable(f"no answer within {deadline}s") from exc
@@ -459,23 +459,22 @@ class _Pacer:
     after three deadlines of answers is slow, not hung, and starts no cooldown.
     """
 
-    def __init__(self, deadline: float | None, answered: Callable[[], None]) -> None:
-        self.deadline = deadline
+    def __init__(self, answered: Callable[[], None]) -> None:
         self._answered = answered
-        self._timer: asyncio.Timeout | None = None
+        self._timer: asyncio.Timeout | None = None  # None: no deadline to keep
+        self._deadline = 0.0
         self._last = 0.0  # the loop time past which no statement's deadline reaches
 
-    def start(self, timer: asyncio.Timeout) -> None:
-        self._timer = timer
-        if self.deadline is not None:
-            self._last = asyncio.get_running_loop().time() + TX_DEADLINES * self.deadline
+    def start(self, timer: asyncio.Timeout, deadline: float) -> None:
+        self._timer, self._deadline = timer, deadline
+        self._last = asyncio.get_running_loop().time() + TX_DEADLINES * deadline
 
     def sent(self, *, answered: bool = True) -> None:
         if answered:
             self._answered()
-        if self._timer is not None and self.deadline is not None:
+        if self._timer is not None:
             now = asyncio.get_running_loop().time()
-            self._timer.reschedule(min(now + self.deadline, self._last))
+            self._timer.reschedule(min(now + self._deadline, self._last))
 
 
 class _PacedTransaction:

@@ -66,12 +66,16 @@ MERGE (p)-[:IN_CATEGORY]->(c)
 
 # -- customers ------------------------------------------------------------------
 
+# Timestamps arrive as ISO 8601 text (writers.py's `record_params`) and
+# `datetime()` parses them: the driver's packing of Python datetimes was four
+# fifths of a customer base load's client CPU (py-spy, docs/data.md).
+
 # A row with contact details replaces the stored ones as a whole, email hash
 # included (a new contact without an email leaves no hash of the old one).
 MERGE_CUSTOMERS: LiteralString = """
 UNWIND $rows AS r
 MERGE (c:Customer {id: r.id})
-ON CREATE SET c.created_at = r.created_at
+ON CREATE SET c.created_at = datetime(r.created_at)
 SET c.email_hmac = CASE WHEN r.contact_enc IS NULL THEN coalesce(r.email_hmac, c.email_hmac)
                         ELSE r.email_hmac END,
     c.contact_enc = coalesce(r.contact_enc, c.contact_enc)
@@ -79,12 +83,13 @@ SET c.email_hmac = CASE WHEN r.contact_enc IS NULL THEN coalesce(r.email_hmac, c
 
 MERGE_DEVICE_RECORDS: LiteralString = """
 UNWIND $rows AS r
+WITH r, datetime(r.first_seen) AS first_seen, datetime(r.last_seen) AS last_seen
 MERGE (d:Device {id: r.id})
 SET d.kind = coalesce(r.kind, d.kind), d.ua_family = coalesce(r.ua_family, d.ua_family),
-    d.first_seen = CASE WHEN d.first_seen IS NULL OR r.first_seen < d.first_seen
-                        THEN r.first_seen ELSE d.first_seen END,
-    d.last_seen = CASE WHEN d.last_seen IS NULL OR r.last_seen > d.last_seen
-                       THEN r.last_seen ELSE d.last_seen END
+    d.first_seen = CASE WHEN d.first_seen IS NULL OR first_seen < d.first_seen
+                        THEN first_seen ELSE d.first_seen END,
+    d.last_seen = CASE WHEN d.last_seen IS NULL OR last_seen > d.last_seen
+                       THEN last_seen ELSE d.last_seen END
 """
 
 MERGE_LINKS: LiteralString = """
@@ -92,7 +97,7 @@ UNWIND $rows AS r
 MATCH (d:Device {id: r.device_id})
 MATCH (c:Customer {id: r.customer_id})
 MERGE (d)-[u:USED_BY]->(c)
-SET u.method = r.method, u.confidence = r.confidence, u.linked_at = r.linked_at,
+SET u.method = r.method, u.confidence = r.confidence, u.linked_at = datetime(r.linked_at),
     u.evidence = r.evidence
 """
 
@@ -104,13 +109,14 @@ SET u.method = r.method, u.confidence = r.confidence, u.linked_at = r.linked_at,
 # must now drop (the loader tells them, as the API does).
 MERGE_CONSENTS: LiteralString = """
 UNWIND $rows AS r
+WITH r, datetime(r.at) AS at
 MATCH (c:Customer {id: r.customer_id})
 MERGE (p:Purpose {name: r.purpose})
-MERGE (c)-[:CONSENT_CHANGE {purpose: r.purpose, granted: r.granted, at: r.at,
+MERGE (c)-[:CONSENT_CHANGE {purpose: r.purpose, granted: r.granted, at: at,
                             version: r.version, source: r.source}]->(p)
 MERGE (c)-[k:CONSENT {purpose: r.purpose}]->(p)
-WITH k, r, k.granted AS was WHERE k.at IS NULL OR k.at <= r.at
-SET k.granted = r.granted, k.at = r.at, k.version = r.version, k.source = r.source
+WITH k, r, at, k.granted AS was WHERE k.at IS NULL OR k.at <= at
+SET k.granted = r.granted, k.at = at, k.version = r.version, k.source = r.source
 WITH r, was WHERE was = true AND NOT r.granted
 RETURN r.customer_id AS customer_id, r.purpose AS purpose
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Final, LiteralString, NamedTuple, TypeVar
 
 from graph.catalogue import bump_catalogue_version
@@ -35,6 +36,14 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def record_params(record: Any) -> dict[str, Any]:
+    """A record's fields as a statement's row, timestamps as ISO 8601 text (see cypher.py)."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in asdict(record).items()
+    }
 
 
 class Withdrawal(NamedTuple):
@@ -81,8 +90,9 @@ async def write_customer_base(
         (MERGE_DEVICE_RECORDS, base.devices),
         (MERGE_LINKS, base.links),
     ):
-        await write_rows(graph, statement, [asdict(r) for r in records], batch)
-    rows = await write_rows(graph, MERGE_CONSENTS, [asdict(r) for r in base.consents], batch)
+        await write_rows(graph, statement, [record_params(r) for r in records], batch)
+    consents = [record_params(r) for r in base.consents]
+    rows = await write_rows(graph, MERGE_CONSENTS, consents, batch)
     return sorted({Withdrawal(row["customer_id"], row["purpose"]) for row in rows})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,35 @@ async def test_events_jsonl_with_broken_lines(clean_graph: Graph, tmp_path: Path
         (6, "at"),
     ]
     assert report.written["view"] == 1
+
+
+async def test_customer_records_store_their_timestamps_as_datetimes_at_the_instant_given(
+    clean_graph: Graph, files: dict[str, Path]
+) -> None:
+    """Consent order, device first/last seen and the history compare these: text would not do."""
+    for _ in range(2):  # a second load adds no consent history (the change is MERGEd on `at`)
+        await load_file(
+            clean_graph,
+            files["customers"],
+            progress=False,
+            pii_key=TEST_PII_KEY,
+            data_keys=TEST_DATA_KEYS,
+        )
+    rows = await clean_graph.read(
+        "MATCH (c2:Customer {id: 'C2'}), (d:Device {id: 'd1'})-[u:USED_BY]->(c1:Customer),"
+        " (c1)-[k:CONSENT]->(), (c1)-[h:CONSENT_CHANGE]->() WHERE c1.id = 'C1'"
+        " RETURN c2.created_at AS created, d.first_seen AS seen, u.linked_at AS linked,"
+        " k.at AS consent, collect(h.at) AS history"
+    )
+    assert rows == [
+        {
+            "created": datetime(2025, 2, 2, 8, 0, tzinfo=UTC),
+            "seen": datetime(2025, 1, 2, 9, 0, tzinfo=UTC),
+            "linked": datetime(2025, 1, 2, 9, 0, tzinfo=UTC),
+            "consent": datetime(2025, 1, 2, 9, 1, tzinfo=UTC),
+            "history": [datetime(2025, 1, 2, 9, 1, tzinfo=UTC)],
+        }
+    ]
 
 
 async def test_loading_the_same_files_twice_changes_nothing(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from click.testing import CliRunner, Result
 
 from gateway.app import assemble
 from gateway.cli import cli
 from gateway.strategies import forget_customer
-from graph import Graph
+from graph import Graph, derived
+from graph.derived import purchase_interactions, session_interactions
 from tests.gateway.conftest import Serve, gql, settings_for_tests
 from tests.gateway.recs.conftest import build_shop
 
@@ -100,3 +102,33 @@ async def test_withdrawing_personalisation_drops_the_preferences_and_skips_the_s
     assert rows[0]["n"] == 0
     served_by = {item["strategy"] for item in after["data"]["me"]["recommendations"]}
     assert "affinity" not in served_by and "collaborative" not in served_by
+
+
+EVERY_PAIR = """
+MATCH (o:{label})-[r:{types}]->(p:Product)
+RETURN o.id AS owner, p.sku AS sku, count(r) AS n
+"""
+
+
+async def test_interactions_read_page_by_page_are_every_pair_with_its_count(
+    clean_graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 customers (one bought nothing) and 5 sessions (one viewed nothing), in pages that end
+    exactly at the last owner (1, 2) or not (3, 1000); a product bought twice counts 2."""
+    await build_shop(clean_graph)
+    await clean_graph.write(
+        "MATCH (c:Customer {id: 'ana'}), (p:Product {sku: 'chelsea'}) "
+        "CREATE (c)-[:PURCHASED {event_id: 'again', at: datetime()}]->(p)"
+    )
+    for page in (1, 2, 3, 1000):
+        monkeypatch.setattr(derived, "INTERACTIONS_PAGE", page)
+        for read, label, types in (
+            (purchase_interactions, "Customer", "PURCHASED"),
+            (session_interactions, "Session", "VIEWED|ADDED_TO_CART"),
+        ):
+            query = EVERY_PAIR.replace("{label}", label).replace("{types}", types)
+            expected = {(r["owner"], r["sku"], r["n"]) for r in await clean_graph.read(query)}  # type: ignore[arg-type]
+            found = [(i.owner, i.sku, i.n) for i in await read(clean_graph)]
+            assert len(found) == len(set(found)) and set(found) == expected, (page, label)
+    bought = await purchase_interactions(clean_graph)
+    assert [i.n for i in bought if (i.owner, i.sku) == ("ana", "chelsea")] == [2]

@@ -22,7 +22,8 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar, cast
 
 from neo4j import (
@@ -52,6 +53,21 @@ Params = Mapping[str, Any]
 # The most write deadlines one write transaction may take in all, each of its
 # statements answered within one (see Graph.write_tx).
 TX_DEADLINES = 3
+
+
+def record_params(record: Any) -> dict[str, Any]:
+    """A dataclass record's fields as a statement's row, timestamps as ISO 8601 text.
+
+    The statement turns them back with Cypher's ``datetime()``: the driver packs
+    a Python datetime in pure Python, slower than Neo4j's whole write of it
+    (docs/data.md). Records are flat, so no ``asdict``: its deep copy of every
+    datetime cost more than the conversion.
+    """
+    row = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        row[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    return row
 
 
 class GraphUnavailable(Exception):

@@ -24,14 +24,14 @@ each other's links instead of both finding the device free.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 
 from graph.customers import to_datetime
-from graph.driver import Graph, reads
+from graph.driver import Graph, reads, record_params
 
 RECORD_SIGNALS: LiteralString = """
 UNWIND $rows AS r
@@ -183,10 +183,7 @@ async def record_signals(graph: Graph, rows: Sequence[SignalRow]) -> None:
     """Remember where each device was seen and with what browser family (hashes only)."""
     if not rows:
         return
-    params = [
-        {**asdict(r), "first_at": r.first_at.isoformat(), "last_at": r.last_at.isoformat()}
-        for r in rows
-    ]
+    params = [record_params(r) for r in rows]
     await graph.write(RECORD_SIGNALS, {"rows": params})
 
 
@@ -218,14 +215,7 @@ async def _state(
 
 
 def _write_row(w: LinkWrite) -> dict[str, Any]:
-    row = asdict(w)
-    row.update(
-        linked_at=w.linked_at.isoformat(),
-        evidence_at=w.evidence_at.isoformat(),
-        evidence=list(w.evidence),
-        codes=list(w.codes),
-    )
-    return row
+    return {**record_params(w), "evidence": list(w.evidence), "codes": list(w.codes)}
 
 
 async def apply_links(

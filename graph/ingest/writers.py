@@ -8,12 +8,10 @@ first (:func:`missing_ids`), the demo generates only consistent data.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any, Final, LiteralString, NamedTuple, TypeVar
 
 from graph.catalogue import bump_catalogue_version
-from graph.driver import Graph
+from graph.driver import Graph, record_params
 from graph.ingest.cypher import (
     GRAPH_COUNTS,
     LINK_CATEGORIES,
@@ -38,14 +36,6 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def record_params(record: Any) -> dict[str, Any]:
-    """A record's fields as a statement's row, timestamps as ISO 8601 text (see cypher.py)."""
-    return {
-        name: value.isoformat() if isinstance(value, datetime) else value
-        for name, value in asdict(record).items()
-    }
-
-
 class Withdrawal(NamedTuple):
     """A customer's consent to a purpose, granted until a loaded record refused it."""
 
@@ -65,12 +55,12 @@ async def write_rows(
 
 async def write_catalogue(graph: Graph, cat: Catalogue, batch: int = DEFAULT_BATCH) -> None:
     """Upsert brands, categories (parents may come in any order) and products."""
-    await write_rows(graph, MERGE_BRANDS, [asdict(b) for b in cat.brands], batch)
-    await write_rows(graph, MERGE_CATEGORIES, [asdict(c) for c in cat.categories], batch)
+    await write_rows(graph, MERGE_BRANDS, [record_params(b) for b in cat.brands], batch)
+    await write_rows(graph, MERGE_CATEGORIES, [record_params(c) for c in cat.categories], batch)
     # Roots too: a category that lost its parent must lose the edge.
     parents = [{"id": c.id, "parent_id": c.parent_id} for c in cat.categories]
     await write_rows(graph, LINK_CATEGORIES, parents, batch)
-    await write_rows(graph, MERGE_PRODUCTS, [asdict(p) for p in cat.products], batch)
+    await write_rows(graph, MERGE_PRODUCTS, [record_params(p) for p in cat.products], batch)
     # Every process's catalogue cache drops what it holds within about a second.
     await bump_catalogue_version(graph)
 

@@ -21,6 +21,7 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -250,16 +251,15 @@ async def load_demo(
         device=len(customers.devices),
         consent=len(customers.consents),
     )
+    # Millions of objects no longer needed: each full garbage collection of the
+    # event phase walked them, 1.5-2 s instead of 0.35 s (docs/data.md).
+    del catalogue, customers
     with tqdm(
         total=total_events, unit="event", file=sys.stderr, disable=not progress, desc="demo events"
     ) as bar:
-        chunk: list[Event] = []
-        for event in events:
-            chunk.append(event)
-            if len(chunk) >= batch:
-                await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
-                chunk = []
-        await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
+        stream = iter(events)
+        while chunk := list(islice(stream, batch)):
+            await _demo_chunk(graph, chunk, report, bar, pii_key, after_write)
     return report
 
 
@@ -271,8 +271,6 @@ async def _demo_chunk(
     pii_key: str,
     after_write: AfterWrite | None,
 ) -> None:
-    if not chunk:
-        return
     result = await write_events(graph, chunk, batch_size=len(chunk), pii_key=pii_key)
     if after_write is not None:
         await after_write(chunk, result)

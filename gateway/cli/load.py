@@ -70,8 +70,9 @@ def load(
 
     # A load allocates and drops millions of objects a batch, and with the default
     # thresholds the collector walked the whole heap every few seconds: 15 s of
-    # the 80 s of CPU of a 300k-event demo load, 3.7 s with full collections ten
-    # times rarer (docs/data.md). This process only loads, then exits.
+    # the 80 s of CPU of a 300k-event demo load; with full collections ten times
+    # rarer (and the customer base let go), 3.2 s of 65 s (docs/data.md). This
+    # process only loads, then exits.
     gc.set_threshold(700, 10, 100)
     # Counting a relationship type the graph has not seen yet is not worth a warning.
     logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)

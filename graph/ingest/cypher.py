@@ -66,9 +66,9 @@ MERGE (p)-[:IN_CATEGORY]->(c)
 
 # -- customers ------------------------------------------------------------------
 
-# Timestamps arrive as ISO 8601 text (writers.py's `record_params`) and
+# Timestamps arrive as ISO 8601 text (graph.driver.record_params) and
 # `datetime()` parses them: the driver's packing of Python datetimes was four
-# fifths of a customer base load's client CPU (py-spy, docs/data.md).
+# fifths of the loader's samples while it wrote consents (py-spy, docs/data.md).
 
 # A row with contact details replaces the stored ones as a whole, email hash
 # included (a new contact without an email leaves no hash of the old one).

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from graph import Graph
-from graph.ingest import LoadError, graph_counts, infer_kind, load_file
+from graph.ingest import LoadError, LoadReport, graph_counts, infer_kind, load_file
 from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY
 
 CATALOGUE_CSV = """\
@@ -75,11 +75,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+async def load(graph: Graph, path: Path) -> LoadReport:
+    """Load one file as the CLI does, with the tests' keys."""
+    return await load_file(
+        graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
+    )
+
+
 async def load_all(graph: Graph, files: dict[str, Path]) -> None:
     for kind in ("catalogue", "customers", "events"):
-        await load_file(
-            graph, files[kind], progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-        )
+        await load(graph, files[kind])
 
 
 def test_kind_is_inferred_from_the_rows(files: dict[str, Path]) -> None:
@@ -90,13 +95,7 @@ def test_kind_is_inferred_from_the_rows(files: dict[str, Path]) -> None:
 async def test_catalogue_bad_rows_are_reported_by_line_and_good_rows_load(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    report = await load_file(
-        clean_graph,
-        files["catalogue"],
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
+    report = await load(clean_graph, files["catalogue"])
     assert [(b.line, b.field) for b in report.bad] == [
         (7, "brand_id"),
         (8, "parent_id"),
@@ -117,23 +116,9 @@ async def test_catalogue_bad_rows_are_reported_by_line_and_good_rows_load(
 async def test_events_csv_bad_rows_are_reported_and_good_rows_load(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    await load_file(
-        clean_graph,
-        files["catalogue"],
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
-    await load_file(
-        clean_graph,
-        files["customers"],
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
-    report = await load_file(
-        clean_graph, files["events"], progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    await load(clean_graph, files["catalogue"])
+    await load(clean_graph, files["customers"])
+    report = await load(clean_graph, files["events"])
     assert {b.line: b.field for b in report.bad} == EVENTS_CSV_BAD
     assert report.rows == 8
     # Every row is accounted for: written or reported.
@@ -145,13 +130,7 @@ async def test_events_csv_bad_rows_are_reported_and_good_rows_load(
 async def test_customers_jsonl_bad_rows_are_reported_and_no_email_is_stored(
     clean_graph: Graph, files: dict[str, Path]
 ) -> None:
-    report = await load_file(
-        clean_graph,
-        files["customers"],
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
+    report = await load(clean_graph, files["customers"])
     assert [(b.line, b.field) for b in report.bad] == [(7, "customer_id"), (8, "purpose")]
     rows = await clean_graph.read(
         "MATCH (c:Customer {id: 'C1'}) RETURN c.email_hmac AS hmac, keys(c) AS keys"
@@ -169,13 +148,7 @@ async def test_customers_jsonl_bad_rows_are_reported_and_no_email_is_stored(
 
 async def test_events_jsonl_with_broken_lines(clean_graph: Graph, tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text(CATALOGUE_CSV)
-    await load_file(
-        clean_graph,
-        tmp_path / "c.csv",
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
+    await load(clean_graph, tmp_path / "c.csv")
     path = tmp_path / "events.jsonl"
     good = {"event_id": "e1", "type": "view", "at": "2026-03-01T10:00:00Z", "session_id": "s1"}
     path.write_text(
@@ -189,9 +162,7 @@ async def test_events_jsonl_with_broken_lines(clean_graph: Graph, tmp_path: Path
         + json.dumps({**good, "event_id": "e3", "sku": "SKU-2", "at": "2026-02-30T10:00:00Z"})
         + "\n"
     )
-    report = await load_file(
-        clean_graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    report = await load(clean_graph, path)
     assert [(b.line, b.field) for b in report.bad] == [
         (3, "json"),
         (4, "sku"),
@@ -206,13 +177,7 @@ async def test_customer_records_store_their_timestamps_as_datetimes_at_the_insta
 ) -> None:
     """Consent order, device first/last seen and the history compare these: text would not do."""
     for _ in range(2):  # a second load adds no consent history (the change is MERGEd on `at`)
-        await load_file(
-            clean_graph,
-            files["customers"],
-            progress=False,
-            pii_key=TEST_PII_KEY,
-            data_keys=TEST_DATA_KEYS,
-        )
+        await load(clean_graph, files["customers"])
     rows = await clean_graph.read(
         "MATCH (c2:Customer {id: 'C2'}), (d:Device {id: 'd1'})-[u:USED_BY]->(c1:Customer),"
         " (c1)-[k:CONSENT]->(), (c1)-[h:CONSENT_CHANGE]->() WHERE c1.id = 'C1'"
@@ -242,14 +207,10 @@ async def test_loading_the_same_files_twice_changes_nothing(
         ],
     )  # fmt: skip
     await load_all(clean_graph, files)
-    await load_file(
-        clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    await load(clean_graph, events_jsonl)
     first = await graph_counts(clean_graph)
     await load_all(clean_graph, files)
-    again = await load_file(
-        clean_graph, events_jsonl, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    again = await load(clean_graph, events_jsonl)
     assert await graph_counts(clean_graph) == first
     assert again.unchanged["view"] == 30 and sum(again.written.values()) == 0
 
@@ -307,9 +268,7 @@ async def test_a_spreadsheet_export_with_a_byte_order_mark_loads(
 ) -> None:
     path = tmp_path / "catalogue.csv"
     path.write_bytes(b"\xef\xbb\xbf" + CATALOGUE_CSV.encode())
-    report = await load_file(
-        clean_graph, path, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    report = await load(clean_graph, path)
     assert report.written["product"] == 2
 
 
@@ -317,13 +276,7 @@ async def test_a_reused_event_id_across_batches_is_reported_never_counted_as_sto
     clean_graph: Graph, tmp_path: Path
 ) -> None:
     (tmp_path / "c.csv").write_text(CATALOGUE_CSV)
-    await load_file(
-        clean_graph,
-        tmp_path / "c.csv",
-        progress=False,
-        pii_key=TEST_PII_KEY,
-        data_keys=TEST_DATA_KEYS,
-    )
+    await load(clean_graph, tmp_path / "c.csv")
     view = {"type": "view", "at": "2026-03-01T10:00:00Z", "session_id": "s1"}
     path = write_jsonl(
         tmp_path / "events.jsonl",
@@ -350,9 +303,7 @@ async def test_a_category_reloaded_without_a_parent_becomes_top_level(
 ) -> None:
     first = tmp_path / "catalogue.csv"
     first.write_text(CATALOGUE_CSV)
-    await load_file(
-        clean_graph, first, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    await load(clean_graph, first)
     moved = tmp_path / "moved.csv"
     moved.write_text(
         "record,id,name,parent_id\n"
@@ -360,9 +311,7 @@ async def test_a_category_reloaded_without_a_parent_becomes_top_level(
         "category,women-dresses,Dresses,\n"  # now a root of its own
         "category,women,Women,men\n"  # and Women moves under Men
     )
-    report = await load_file(
-        clean_graph, moved, progress=False, pii_key=TEST_PII_KEY, data_keys=TEST_DATA_KEYS
-    )
+    report = await load(clean_graph, moved)
     assert report.bad == []
     rows = await clean_graph.read(
         "MATCH (c:Category) OPTIONAL MATCH (c)-[:PARENT]->(p) RETURN c.id AS id, "

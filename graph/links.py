@@ -57,10 +57,12 @@ UNWIND $ids AS id
 MATCH (d:Device {id: id})
 SET d._lock = true
 REMOVE d._lock
-RETURN d.id AS id,
-  [(d)-[u:USED_BY]->(c:Customer) | {customer: c.id, method: u.method, confidence: u.confidence,
-                                    linked_at: u.linked_at, evidence_at: u.evidence_at}] AS links,
-  [(d)-[t:UNLINKED]->(c:Customer) | {customer: c.id, at: t.at}] AS unlinked
+RETURN collect({
+  id: d.id,
+  links: [(d)-[u:USED_BY]->(c:Customer) | {customer: c.id, method: u.method,
+          confidence: u.confidence, linked_at: u.linked_at, evidence_at: u.evidence_at}],
+  unlinked: [(d)-[t:UNLINKED]->(c:Customer) | {customer: c.id, at: t.at}]
+}) AS devices
 """
 
 LOCK_CUSTOMERS: LiteralString = """
@@ -68,7 +70,9 @@ UNWIND $ids AS id
 MATCH (c:Customer {id: id})
 SET c._lock = true
 REMOVE c._lock
-RETURN c.id AS id, c.email_hmac AS email_hmac, count { (:Device)-[:USED_BY]->(c) } AS devices
+RETURN collect({
+  id: c.id, email_hmac: c.email_hmac, devices: count { (:Device)-[:USED_BY]->(c) }
+}) AS customers
 """
 
 WRITE_LINKS: LiteralString = """
@@ -201,15 +205,18 @@ def _end(row: dict[str, Any]) -> LinkEnd:
 async def _state(
     tx: AsyncManagedTransaction, devices: Sequence[str], customers: Sequence[str]
 ) -> LinkState:
+    # Each lock answers one record: the driver's cost is per record (docs/performance.md).
     found: dict[str, DeviceState] = {}
-    async for row in await tx.run(LOCK_DEVICES, ids=sorted(set(devices))):
+    locked = await (await tx.run(LOCK_DEVICES, ids=sorted(set(devices)))).single(strict=True)
+    for row in locked["devices"]:
         unlinked = {t["customer"]: to_datetime(t["at"]) for t in row["unlinked"]}
         found[row["id"]] = DeviceState(
             tuple(_end(link) for link in row["links"]),
             {c: at for c, at in unlinked.items() if at is not None},
         )
     people: dict[str, CustomerState] = {}
-    async for row in await tx.run(LOCK_CUSTOMERS, ids=sorted(set(customers))):
+    locked = await (await tx.run(LOCK_CUSTOMERS, ids=sorted(set(customers)))).single(strict=True)
+    for row in locked["customers"]:
         people[row["id"]] = CustomerState(row["email_hmac"], int(row["devices"]))
     return LinkState(found, people)
 

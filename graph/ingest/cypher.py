@@ -171,7 +171,8 @@ SET s._lock = true
 REMOVE s._lock
 WITH s
 OPTIONAL MATCH (s)-[:SIGNED_IN_AS]->(c:Customer)
-RETURN s.id AS session_id, collect(DISTINCT c.id) AS customers
+WITH s, collect(DISTINCT c.id) AS customers
+RETURN collect({session_id: s.id, customers: customers}) AS sessions
 """
 
 # first_seen/last_seen widen to cover every event seen on the device, whatever

@@ -185,8 +185,9 @@ async def _lock_sessions(
     if not started:
         return {}
     rows = [{"id": sid, "started_at": started[sid].isoformat()} for sid in sorted(started)]
-    result = await tx.run(LOCK_SESSIONS, rows=rows)
-    return {r["session_id"]: set(r["customers"]) async for r in result}
+    # One record for all the sessions: the driver's cost is per record.
+    locked = await (await tx.run(LOCK_SESSIONS, rows=rows)).single(strict=True)
+    return {r["session_id"]: set(r["customers"]) for r in locked["sessions"]}
 
 
 def _refused(event: Event, owners: dict[str, set[str]], as_customer: str | None) -> bool:
@@ -275,7 +276,9 @@ async def _write_batch(
 ) -> WriteResult:
     result = WriteResult()
     kept = _dedupe(events, offset, result)
-    keys = {erased_key(kind, id_, pii_key): (kind, id_) for _, e in kept for kind, id_ in _named(e)}
+    # A batch names each session and device many times: one HMAC per id, not per event.
+    named = {n for _, e in kept for n in _named(e)}
+    keys = {erased_key(kind, id_, pii_key): (kind, id_) for kind, id_ in named}
     erased: set[tuple[str, str]] = set()
 
     async def work(tx: AsyncManagedTransaction) -> WriteResult:

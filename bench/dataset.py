@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,9 @@ class BenchGraph:
     recompute_reused: bool = False
     # What the marker says the last recompute took, wherever it ran.
     recompute_seconds_marked: float | None = None
+    # A recompute started and not yet waited for (see start_recompute), and when.
+    recomputing: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    recompute_began: float = 0.0
 
     def env(self) -> dict[str, str]:
         """What every process of the bench needs to reach this graph."""
@@ -135,11 +138,13 @@ def ensure_graph(
     *,
     recompute: bool = False,
     force_recompute: bool = False,
+    background: bool = False,
 ) -> BenchGraph:
     """Start this size's server and load the demo into it unless its marker says it is there.
 
     With ``recompute``, also run ``tightrope recompute`` on it unless the
-    marker says it ran after the load (``force_recompute``: run it anyway).
+    marker says it ran after the load (``force_recompute``: run it anyway);
+    with ``background``, only start it: :func:`finish_recompute` waits for it.
     """
     server = server_for(spec, port, home)
     conn = server.start(timeout=180.0)
@@ -174,24 +179,33 @@ def ensure_graph(
         return replace(
             graph, recompute_seconds=0.0, recompute_reused=True, recompute_seconds_marked=marked
         )
-    seconds = run_recompute(graph, port)
-    return replace(graph, recompute_seconds=seconds, recompute_seconds_marked=seconds)
+    started = start_recompute(graph, port)
+    return started if background else finish_recompute(started)
 
 
-def run_recompute(graph: BenchGraph, port: int) -> float:
-    """``tightrope recompute`` on the graph, timed; marked done on the marker."""
+def start_recompute(graph: BenchGraph, port: int) -> BenchGraph:
+    """``tightrope recompute`` started on the graph; :func:`finish_recompute` waits for it."""
     print("recomputing derived data: tightrope recompute", file=sys.stderr, flush=True)
-    began = time.monotonic()
-    subprocess.run(
+    process = subprocess.Popen(
         [str(Path(sys.executable).with_name("tightrope")), "recompute", "--no-progress"],
         env=_cli_env(graph.server, port),
-        check=True,
     )
-    seconds = time.monotonic() - began
+    return replace(graph, recomputing=process, recompute_began=time.monotonic())
+
+
+def finish_recompute(graph: BenchGraph) -> BenchGraph:
+    """Wait for a started recompute (if any), time it and mark it done on the marker."""
+    if graph.recomputing is None:
+        return graph
+    if graph.recomputing.wait() != 0:
+        raise SystemExit("`tightrope recompute` failed on the bench graph (its output is above)")
+    seconds = time.monotonic() - graph.recompute_began
     with GraphDatabase.driver(graph.uri, auth=(graph.user, graph.password)) as driver:
         driver.execute_query(WRITE_RECOMPUTED, {"seconds": seconds})
     print(f"derived data recomputed in {seconds:.0f}s", file=sys.stderr)
-    return seconds
+    return replace(
+        graph, recomputing=None, recompute_seconds=seconds, recompute_seconds_marked=seconds
+    )
 
 
 def _build(

@@ -92,6 +92,11 @@ class System:
         return self.proc.pid
 
     def start(self, timeout: float = 90.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (see :meth:`wait_ready`)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
@@ -102,6 +107,10 @@ class System:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until the launched process answers ``{ __typename }``."""
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

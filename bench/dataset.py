@@ -101,7 +101,7 @@ class BenchGraph:
 def server_for(spec: GraphSpec, port: int, home: Path = DEFAULT_HOME) -> LocalServer:
     # Memory as `make bench-load` gives its server: 2g heap, 2g page cache, which
     # holds the store of a graph up to 2M events. A larger graph gets the page
-    # cache an operator would give it (its store is ten times larger), so that
+    # cache an operator would give it (the 20M graph's data is 9 GB), so that
     # `make bench-growth` measures the graph's size, not the disk.
     pagecache = "2g" if spec.events <= 2_000_000 else "8g"
     return LocalServer(

@@ -75,6 +75,14 @@ class GraphSpec:
 
 
 @dataclass(frozen=True)
+class Recomputing:
+    """A ``tightrope recompute`` process and when it was started."""
+
+    process: subprocess.Popen[bytes]
+    began: float
+
+
+@dataclass(frozen=True)
 class BenchGraph:
     spec: GraphSpec
     server: LocalServer
@@ -89,9 +97,8 @@ class BenchGraph:
     recompute_reused: bool = False
     # What the marker says the last recompute took, wherever it ran.
     recompute_seconds_marked: float | None = None
-    # A recompute started and not yet waited for (see start_recompute), and when.
-    recomputing: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
-    recompute_began: float = 0.0
+    # A recompute started and not yet waited for (see start_recompute).
+    recomputing: Recomputing | None = field(default=None, repr=False, compare=False)
 
     def env(self) -> dict[str, str]:
         """What every process of the bench needs to reach this graph."""
@@ -190,16 +197,16 @@ def start_recompute(graph: BenchGraph, port: int) -> BenchGraph:
         [str(Path(sys.executable).with_name("tightrope")), "recompute", "--no-progress"],
         env=_cli_env(graph.server, port),
     )
-    return replace(graph, recomputing=process, recompute_began=time.monotonic())
+    return replace(graph, recomputing=Recomputing(process, time.monotonic()))
 
 
 def finish_recompute(graph: BenchGraph) -> BenchGraph:
     """Wait for a started recompute (if any), time it and mark it done on the marker."""
     if graph.recomputing is None:
         return graph
-    if graph.recomputing.wait() != 0:
+    if graph.recomputing.process.wait() != 0:
         raise SystemExit("`tightrope recompute` failed on the bench graph (its output is above)")
-    seconds = time.monotonic() - graph.recompute_began
+    seconds = time.monotonic() - graph.recomputing.began
     with GraphDatabase.driver(graph.uri, auth=(graph.user, graph.password)) as driver:
         driver.execute_query(WRITE_RECOMPUTED, {"seconds": seconds})
     print(f"derived data recomputed in {seconds:.0f}s", file=sys.stderr)

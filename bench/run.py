@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
         version = graph_version(graph)
     finally:
         if graph.recomputing is not None:
-            graph.recomputing.terminate()
+            graph.recomputing.process.terminate()
         for s in systems.values():
             s.stop()
         if not args.keep_graph:

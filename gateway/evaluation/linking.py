@@ -16,7 +16,12 @@ that a later sign-in replaced still counts as wrong):
   family tablet is nobody's to guess);
 * recall at t: of the devices a consenting customer owns and nobody ever
   signed in on (the ones only a guess can find), the share linked to their
-  owner with confidence at least t.
+  owner with confidence at least t;
+* the recall ceiling: the share of those devices for which some linker ever
+  proposed their owner, at any confidence. No threshold finds more; what
+  keeps a device below it is that no linker saw evidence pointing at its
+  owner (for the built-in network linker: the device and a device proved its
+  owner's were never seen on one network that is not public).
 
 The run uses the lowest threshold of the sweep, and the figures at higher
 thresholds keep the links made at least that sure. That is exact for the
@@ -110,6 +115,7 @@ class LinkingReport:
     default_threshold: float
     scenario: dict[str, int]
     rows: list[Row]
+    proposed: int  # target devices for which some linker proposed their owner
     without_consent: int
     unproved: int
     calibration: list[dict[str, Any]]
@@ -130,6 +136,11 @@ class LinkingReport:
             "recall": {str(r.threshold): round(r.recall, 4) for r in self.rows},
             "f1": {str(r.threshold): round(r.f1, 4) for r in self.rows},
             "thresholds": [r.as_dict() for r in self.rows],
+            "ceiling": {
+                "proposed": self.proposed,
+                "targets": at.targets,
+                "recall": round(self.proposed / at.targets, 4) if at.targets else 0.0,
+            },
             "links_without_consent": self.without_consent,
             "deterministic_links_not_proved": self.unproved,
             "goal": {
@@ -181,7 +192,7 @@ async def replay(
     return report
 
 
-def _targets(scenario: Scenario) -> dict[str, str]:
+def guess_targets(scenario: Scenario) -> dict[str, str]:
     """Device -> owner, for the devices only a guess can link to a consenting customer."""
     used = {event.device_id for visit in scenario.visits for event, _, _ in visit.events}
     targets = {}
@@ -211,9 +222,18 @@ def _case(scenario: Scenario, device: str, customer: str) -> str:
     return "stranger"
 
 
-def score(
-    scenario: Scenario, report: LinkReport, thresholds: Sequence[float]
-) -> tuple[list[Row], dict[str, int], list[dict[str, Any]], Samples]:
+@dataclass
+class Scores:
+    """What :func:`score` makes of a run's outcomes."""
+
+    rows: list[Row]
+    proposed: int
+    mistakes: dict[str, int]
+    calibration: list[dict[str, Any]]
+    samples: Samples
+
+
+def score(scenario: Scenario, report: LinkReport, thresholds: Sequence[float]) -> Scores:
     made: dict[tuple[str, str], float] = {}
     last: dict[tuple[str, str], float] = {}
     samples = Samples()
@@ -230,7 +250,8 @@ def score(
             samples.linker.append(outcome.linker)
         if outcome.verdict in (Verdict.LINKED, Verdict.UPDATED):
             made[pair] = max(made.get(pair, 0.0), p.confidence)
-    targets = _targets(scenario)
+    targets = guess_targets(scenario)
+    proposed = len({d for d, c in last if targets.get(d) == c})
     rows = []
     for t in thresholds:
         kept = [pair for pair, confidence in made.items() if confidence >= t]
@@ -258,7 +279,7 @@ def score(
                     "share_right": round(hits / len(inside), 3),
                 }
             )
-    return rows, dict(mistakes), bins, samples
+    return Scores(rows, proposed, dict(mistakes), bins, samples)
 
 
 async def evaluate(
@@ -289,7 +310,8 @@ async def evaluate(
     began = time.monotonic()
     report = await replay(graph, service, scenario, progress, run_settings.pii_secret())
     replayed = time.monotonic() - began
-    rows, mistakes, calibration, samples = score(scenario, report, thresholds)
+    scores = score(scenario, report, thresholds)
+    rows = scores.rows
     proved = {(d, c) for d, customers in scenario.signed_in.items() for c in customers}
     unproved = sum(
         1
@@ -311,19 +333,20 @@ async def evaluate(
         "target_devices": rows[0].targets,
         "visits": len(scenario.visits),
         "events": events,
-        "proposals": len(samples.truth),
+        "proposals": len(scores.samples.truth),
     }
     return LinkingReport(
         seed=seed,
         default_threshold=settings.linking_min_confidence,
         scenario=shape,
         rows=rows,
+        proposed=scores.proposed,
         without_consent=await guesses_without_consent(graph, sorted(DETERMINISTIC)),
         unproved=unproved,
-        calibration=calibration,
-        mistakes=mistakes,
+        calibration=scores.calibration,
+        mistakes=scores.mistakes,
         seconds={"generate": generated, "replay": replayed},
-        samples=samples,
+        samples=scores.samples,
     )
 
 
@@ -337,6 +360,8 @@ def table(doc: dict[str, Any]) -> str:
         f"signed in on); {s['visits']} visits, {s['events']} events",
         f"{s['target_devices']} devices only a guess can link (a consenting customer's, never "
         "signed in on); probabilistic links scored",
+        f"recall ceiling: {doc['ceiling']['recall']:.4f} (a linker ever proposed the owner of "
+        f"{doc['ceiling']['proposed']} of them, at any confidence; no threshold finds more)",
         "",
         f"  {'threshold':>9} {'precision':>10} {'recall':>8} {'f1':>8} {'links':>7} {'wrong':>7}",
     ]

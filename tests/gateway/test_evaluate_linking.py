@@ -64,6 +64,12 @@ async def test_evaluate_linking_scores_each_threshold_and_links_no_one_without_c
     assert set(doc["precision"]) == thresholds and set(doc["recall"]) == thresholds
     for t in thresholds:
         assert 0.0 <= doc["precision"][t] <= 1.0 and 0.0 <= doc["recall"][t] <= 1.0
+    # The ceiling says where recall stops, whatever the threshold: a device is
+    # found only if its owner was proposed at all.
+    ceiling = doc["ceiling"]
+    assert ceiling["targets"] == doc["scenario"]["target_devices"] > 0
+    assert 0 < ceiling["proposed"] <= ceiling["targets"]
+    assert all(row["found"] <= ceiling["proposed"] for row in doc["thresholds"])
     shape = doc["scenario"]
     # The scenario holds customers who never granted cross_device, and the
     # linkers proposed links: the zero below is the gate's, not an empty run's.

@@ -44,7 +44,7 @@ from gateway.plugins import load_plugins
 from gateway.settings import load_settings
 from graph.demo import build_catalogue
 from graph.driver import Graph, Neo4jSettings, connect
-from graph.evaluation import prepare
+from graph.evaluation import NotAnEvaluationGraph, prepare
 from graph.ingest import write_catalogue, write_customer_base, write_events
 from graph.links import SignalRow, record_signals
 from graph.local import LocalServer
@@ -256,4 +256,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except NotAnEvaluationGraph as exc:
+        sys.exit(f"bench.linking: {exc}")

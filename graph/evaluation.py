@@ -92,8 +92,8 @@ async def prepare(graph: Graph) -> None:
     [row] = await graph.read(MARKED)
     if row["holds_data"] and not row["marked"]:
         raise NotAnEvaluationGraph(
-            "this Neo4j holds data that no evaluation loaded: refusing to wipe it "
-            "(the evaluation runs on a server of its own, --port)"
+            "this Neo4j holds data that no evaluation or benchmark loaded: refusing to "
+            "wipe it (evaluations and benchmarks run on a server of their own, --port)"
         )
     for wipe in (WIPE_RELATIONSHIPS, WIPE_NODES):
         while (await graph.write(wipe))[0]["deleted"]:

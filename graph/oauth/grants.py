@@ -45,15 +45,30 @@ RETURN cl.client_id AS client_id, cl.name AS client_name, g.scopes AS scopes, g.
 ORDER BY g.at DESC
 """
 
-# Revoking an app deletes the grant and ends every token family of the pair.
+# Revoking an app deletes the grant and ends every token family of the pair,
+# including the ones its live authorization codes would start: a code approved
+# a moment before and exchanged a moment after would otherwise start a family
+# nobody revoked. Each such code expires now (its exchange is refused), and its
+# family is made here already revoked, in case its exchange is under way (the
+# code claimed, the family not saved yet): saving fills it in and never clears
+# revoked_at (graph/oauth/families.py).
 REVOKE_GRANT: LiteralString = """
 OPTIONAL MATCH (:Customer {id: $customer_id})-[g:AUTHORISED]->(:Client {client_id: $client_id})
 DELETE g
 WITH count(g) AS grants
+CALL () {
+  MATCH (c:AuthCode {customer_id: $customer_id, client_id: $client_id})
+  WHERE c.expires_at > $now
+  MERGE (f:TokenFamily {id: c.family_id})
+  ON CREATE SET f.client_id = c.client_id, f.customer_id = c.customer_id, f.scopes = c.scopes,
+                f.created_at = $now, f.expires_at = c.expires_at
+  SET f.revoked_at = coalesce(f.revoked_at, $now), c.expires_at = $now
+  RETURN count(c) AS codes
+}
 OPTIONAL MATCH (f:TokenFamily {customer_id: $customer_id, client_id: $client_id})
 WHERE f.revoked_at IS NULL
 SET f.revoked_at = $now
-RETURN grants, count(f) AS families
+RETURN grants, codes, count(f) AS families
 """
 
 
@@ -94,4 +109,4 @@ async def revoke_grant(graph: Graph, customer_id: str, client_id: str, now: int)
     rows = await write_revoking(
         graph, REVOKE_GRANT, {"customer_id": customer_id, "client_id": client_id, "now": now}
     )
-    return bool(rows and (rows[0]["grants"] or rows[0]["families"]))
+    return bool(rows and (rows[0]["grants"] or rows[0]["codes"] or rows[0]["families"]))

@@ -283,6 +283,25 @@ async def test_revoked_grant_ends_access_and_refresh_at_once(
     assert answer.json()["error"] == "invalid_grant"
 
 
+async def test_a_code_approved_before_the_app_was_revoked_is_refused_after(
+    app: Starlette, http: httpx.AsyncClient, customer: str
+) -> None:
+    # The customer approves, then revokes the app before it trades the code in:
+    # the code must not start a family of tokens that nobody revoked.
+    client = await add_client(app, "third_party", SCOPES)
+    verifier, challenge = pkce_pair()
+    code = await authorized_code(http, client, SCOPES, customer, challenge)
+    assert await revoke_grant(app.state.graph, customer, client.client_id, int(time.time()))
+    auth = (client.client_id, client.secret or "")
+    answer = await exchange_code(http, client, code, verifier, auth=auth)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
+    assert "access_token" not in answer.json()
+    # Approving again after the revocation works as a first approval does.
+    again = await tokens_for(http, client, SCOPES, customer)
+    await accepted(http, again.access_token)
+
+
 # ------------------------------------------------------------------ revocation and introspection
 
 

@@ -116,12 +116,20 @@ class Context:
         return value
 
     async def recommend(
-        self, subject: Subject, first: int, strategy: str | None = None
+        self,
+        subject: Subject,
+        first: int,
+        strategy: str | None = None,
+        signed_in_as: str | None = None,
     ) -> list[Recommendation]:
-        """Explained recommendations for ``subject``, from the strategies that may run."""
+        """Explained recommendations for ``subject``, from the strategies that may run.
+
+        ``signed_in_as``: the customer a visit was signed in as (its personal
+        strategies then need that customer's consent).
+        """
         if self.recommendations is None:
             raise LookupError("this app serves no recommendations")
-        return await self.recommendations.recommend(self, subject, first, strategy)
+        return await self.recommendations.recommend(self, subject, first, strategy, signed_in_as)
 
     def read_signals(
         self,

@@ -56,7 +56,7 @@ async def session_recommendations(
     root: Session, info: Info, first: int | None = None
 ) -> list[Recommendation]:
     found: list[Recommendation] = await info.context.recommend(
-        Subject.session(root.id), _first(info, first)
+        Subject.session(root.id), _first(info, first), signed_in_as=root.customer_id
     )
     return found
 

@@ -102,9 +102,18 @@ class RecommendationService:
         )
 
     async def recommend(
-        self, context: Context, subject: Subject, first: int, strategy: str | None = None
+        self,
+        context: Context,
+        subject: Subject,
+        first: int,
+        strategy: str | None = None,
+        signed_in_as: str | None = None,
     ) -> list[Recommendation]:
-        """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one."""
+        """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one.
+
+        ``signed_in_as``: the customer a visit was signed in as, whose consent
+        its personal strategies need (gateway/strategies/seam.py).
+        """
         if strategy is not None and strategy not in self.strategies:
             known = ", ".join(sorted(self.strategies)) or "none"
             raise BadUserInput(
@@ -113,7 +122,7 @@ class RecommendationService:
             )
         decisions: dict[str, StrategyDecision] = {}
         for name, registered in self.strategies.items():
-            decisions[name] = await strategy_allowed(context, registered, subject)
+            decisions[name] = await strategy_allowed(context, registered, subject, signed_in_as)
         selected = [strategy] if strategy is not None else list(self.strategies)
         selected = [n for n in selected if self.strategies[n].serves(subject)]
         allowed = [self.strategies[n] for n in selected if decisions[n].allowed]

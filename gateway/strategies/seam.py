@@ -9,8 +9,10 @@ when the consent gate allows its purpose and declared categories for that
 customer and this client (one call: ``context.consent.decide``, which also
 writes the read to the customer's access log); the Customer field's row rule
 and scope already decided that the token may ask about this customer at all.
-For a visit, the ``session`` field's row rule decided who may read it; its
-in-session data is the visit's own.
+For a visit, the ``session`` field's row rule decided who may read it. An
+anonymous visit's in-session data is the visit's own; a visit signed in as a
+customer is that customer's browsing, so their consent decides, as it does
+for the customer's own recommendations: a withdrawal bites here too.
 """
 
 from __future__ import annotations
@@ -25,20 +27,27 @@ if TYPE_CHECKING:
 
 
 async def strategy_allowed(
-    context: Context, strategy: Registered, subject: Subject
+    context: Context, strategy: Registered, subject: Subject, signed_in_as: str | None = None
 ) -> StrategyDecision:
-    """Whether ``strategy`` may run for ``subject`` in this request, and why."""
+    """Whether ``strategy`` may run for ``subject`` in this request, and why.
+
+    ``signed_in_as``: for a visit, the customer it was signed in as (None for
+    an anonymous one).
+    """
     if not strategy.personal:
         return StrategyDecision(True, "reads nothing personal")
     if subject.kind is SubjectKind.PRODUCT:
         return StrategyDecision(False, "a product page has no shopper to personalise for")
+    customer = subject.id
     if subject.kind is SubjectKind.SESSION:
-        return StrategyDecision(True, "the visit's own data")
+        if signed_in_as is None:
+            return StrategyDecision(True, "the visit's own data")
+        customer = signed_in_as
     decision = await context.consent.decide(
         purpose=Purpose(strategy.purpose),
         categories=strategy.categories,
         plugin=strategy.plugin,
-        customer_id=subject.id,
+        customer_id=customer,
         read=f"strategy {strategy.name}",
     )
     if decision.allowed:

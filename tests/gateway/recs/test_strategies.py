@@ -219,3 +219,31 @@ async def test_a_purchase_bought_elsewhere_leaves_the_list(shop: Graph, served: 
         after = await alone(client, "collaborative")
     assert "socks" in skus(before)
     assert "socks" not in skus(after)
+
+
+async def test_a_visit_signed_in_as_a_customer_follows_her_consent(
+    shop: Graph, served: Serve
+) -> None:
+    # Ana signs in during a visit that looked at the trench coat. That visit is
+    # her browsing: once she withdraws personalisation, it is not personalised
+    # either, while an anonymous visit's own data still is.
+    await store(
+        shop,
+        event("av-1", "view", ago(0.02), session_id="ana-visit", sku="trench"),
+        event("av-2", "login", ago(0.01), session_id="ana-visit", customer_id="ana"),
+    )
+    withdraw = 'mutation { setConsent(purpose: "personalisation", granted: false) { granted } }'
+    async with served() as (_, client):
+        before = await gql(client, SESSION, {"id": "ana-visit"}, customer="ana")
+        assert (await gql(client, withdraw, customer="ana"))["data"]["setConsent"] == {
+            "granted": False
+        }
+        after = await gql(client, SESSION, {"id": "ana-visit"}, customer="ana")
+        anonymous = await gql(client, SESSION, {"id": "v1"})
+    assert "errors" not in after, after
+    assert before["data"]["session"]["recommendations"][0]["strategy"] == "in-session"
+    items = after["data"]["session"]["recommendations"]
+    assert items and "in-session" not in {item["strategy"] for item in items}
+    [skipped] = [r for r in items[0]["reasons"] if r["code"] == "STRATEGY_SKIPPED"]
+    assert "in-session" in skipped["text"] and "personalisation" in skipped["text"]
+    assert "in-session" in {i["strategy"] for i in anonymous["data"]["session"]["recommendations"]}

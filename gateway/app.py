@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -56,7 +56,7 @@ from gateway.rights import CustomerRights
 from gateway.schema import build_schema, collect_registry
 from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
-from gateway.strategies import RecommendationService
+from gateway.strategies import RecommendationService, Registered, forget_customer
 from graph import Graph, connect
 
 log = logging.getLogger("tightrope.app")
@@ -122,7 +122,9 @@ def assemble(
     ]
     recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
     policies = collect_policies(host)
-    gate = Gatekeeper(registry, policies, partial(consent_withdrawn, host, graphs), manifests)
+    strategies = list(recommendations.strategies.values())
+    withdrawn = partial(consent_withdrawn, host, graphs, strategies)
+    gate = Gatekeeper(registry, policies, withdrawn, manifests)
     # Linking asks the same policies as every read (gateway/linking/seam.py).
     linking = LinkingService.from_host(host, settings, policies)
     check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)
@@ -361,13 +363,19 @@ def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
 
 
 async def consent_withdrawn(
-    host: PluginHost, graphs: PluginGraphs, customer_id: str, purpose: str, graph: Graph
+    host: PluginHost,
+    graphs: PluginGraphs,
+    strategies: Sequence[Registered],
+    customer_id: str,
+    purpose: str,
+    graph: Graph,
 ) -> None:
     """Tell every plugin that a customer withdrew consent for ``purpose``.
 
-    Each plugin drops what it derived; one that fails is logged by name and
-    the others are still told (the withdrawal itself stands: the gate already
-    refuses reads under it).
+    Each plugin drops what it derived: through the ``consent_withdrawn`` hook,
+    and each strategy serving ``purpose`` through its ``forget_customer``. One
+    that fails is logged by name and the others are still told (the
+    withdrawal itself stands: the gate already refuses reads under it).
     """
     for name, result in host.collect_each(
         "consent_withdrawn",
@@ -382,6 +390,9 @@ async def consent_withdrawn(
                 await result
         except Exception:
             log.exception("plugin %r failed in consent_withdrawn(%r)", name, purpose)
+    serving = [s for s in strategies if s.purpose == purpose]
+    if serving:
+        await forget_customer(serving, graph, customer_id, graphs.manifests)
 
 
 async def _run_hook(

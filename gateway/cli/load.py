@@ -139,6 +139,7 @@ def load(
                 await consent_withdrawn(
                     assembly.host,
                     assembly.graphs,
+                    list(assembly.recommendations.strategies.values()),
                     withdrawal.customer_id,
                     withdrawal.purpose,
                     graph,

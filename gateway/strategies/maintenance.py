@@ -7,12 +7,14 @@ aggregates empty within about a second.
 
 :func:`forget_customer` asks every recommender that keeps data derived about
 individual customers (:class:`~gateway.strategies.types.ForgetsCustomers`) to
-drop that customer's. The consent gate calls it when ``personalisation`` is
-withdrawn; erasure will too.
+drop that customer's. The host calls it when a customer withdraws the consent
+a strategy serves (gateway/app.py ``consent_withdrawn``, for the strategies
+of that purpose) and when a customer is erased (every strategy).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -23,6 +25,8 @@ from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
     from gateway.manifests import Manifests
+
+log = logging.getLogger("tightrope.plugins")
 
 
 def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -> Graph:
@@ -61,11 +65,24 @@ async def forget_customer(
     customer_id: str,
     manifests: Manifests | None = None,
 ) -> dict[str, int]:
-    """Drop what every strategy derived about one customer; items dropped per strategy."""
+    """Drop what every strategy derived about one customer; items dropped per strategy.
+
+    A strategy that fails is logged with its plugin (never the customer) and
+    left out of the answer; the others still forget.
+    """
     dropped: dict[str, int] = {}
     for strategy in strategies:
         if isinstance(strategy.recommender, ForgetsCustomers):
             own = _graph_of(strategy, graph, manifests)
-            dropped[strategy.name] = await strategy.recommender.forget_customer(own, customer_id)
+            try:
+                dropped[strategy.name] = await strategy.recommender.forget_customer(
+                    own, customer_id
+                )
+            except Exception:
+                log.exception(
+                    "plugin %r: strategy %r failed to forget a customer",
+                    strategy.plugin,
+                    strategy.name,
+                )
     await bump_derived_version(graph)
     return dropped

@@ -117,13 +117,6 @@ def register_recommenders(settings: Settings) -> list[Affinity]:
 
 
 @hookimpl
-async def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> None:
-    """Preferences serve personalisation: they go when that consent does."""
-    if purpose == PERSONALISATION:
-        await drop_preferences(graph, customer_id, SOURCE)
-
-
-@hookimpl
 def plugin_manifest() -> Manifest:
     return Manifest(
         purposes=frozenset({Purpose.PERSONALISATION}),

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from gateway import (
+    PERSONALISATION,
+    DataCategory,
+    Manifest,
+    Purpose,
+    StrategyData,
+    Subject,
+)
 from gateway.app import assemble
 from gateway.cli import cli
 from gateway.strategies import forget_customer
@@ -14,6 +23,7 @@ from graph import Graph, derived
 from graph.derived import purchase_interactions, session_interactions
 from tests.gateway.conftest import Serve, gql, settings_for_tests
 from tests.gateway.recs.conftest import build_shop
+from tests.gateway.recs.test_blend import Plugin
 
 AFFINITY = '{ me { recommendations(strategy: "affinity") { product { sku } } } }'
 
@@ -135,3 +145,45 @@ async def test_interactions_read_page_by_page_are_every_pair_with_its_count(
             assert len(found) == len(set(found)) and set(found) == expected, (page, query)
     bought = await purchase_interactions(clean_graph)
     assert [i.n for i in bought if (i.owner, i.sku) == ("ana", "chelsea")] == [2]
+
+
+async def test_a_strategy_forgets_a_customer_who_withdraws_the_consent_it_serves(
+    shop: Graph, served: Serve
+) -> None:
+    # A third party's strategy keeps data derived about each customer and says
+    # how to drop it (forget_customer): the host asks it when, and only when,
+    # the purpose it serves is withdrawn, even if another strategy fails to.
+    forgotten: list[str] = []
+
+    class Remembers:
+        name = "remembers"
+        purpose = PERSONALISATION
+        categories = frozenset({DataCategory.PURCHASE_HISTORY})
+
+        async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Any]:
+            return []
+
+        async def forget_customer(self, graph: Graph, customer_id: str) -> int:
+            forgotten.append(customer_id)
+            return 1
+
+    class Fails(Remembers):
+        name = "fails-to-forget"
+
+        async def forget_customer(self, graph: Graph, customer_id: str) -> int:
+            raise RuntimeError("could not forget")
+
+    manifest = Manifest(
+        frozenset({Purpose.PERSONALISATION}), frozenset({DataCategory.PURCHASE_HISTORY})
+    )
+    plugin = Plugin("remembers", manifest, register_recommenders=lambda: [Fails(), Remembers()])
+    change = 'mutation { setConsent(purpose: "%s", granted: false) { granted } }'
+    async with served(plugins=[plugin]) as (_, client):
+        other = await gql(client, change % "marketing", customer="ana")
+        assert forgotten == []
+        withdrawn = await gql(client, change % "personalisation", customer="ana")
+    assert "errors" not in other and "errors" not in withdrawn, (other, withdrawn)
+    assert forgotten == ["ana"]
+    # The built-in affinity strategy forgets the same way: her preferences are gone.
+    rows = await shop.read("MATCH (:Customer {id: 'ana'})-[r:PREFERS]->() RETURN count(r) AS n")
+    assert rows[0]["n"] == 0

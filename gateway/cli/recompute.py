@@ -22,6 +22,7 @@ from gateway.fields import FieldRegistry
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 def recompute_command(progress: bool) -> None:
     """Rebuild derived recommendation data (rankings, item-to-item, models, affinities)."""
+    from gateway.gate import collect_policies
     from gateway.manifests import check_declared, collect_manifests
     from gateway.plugins import PluginError, load_plugins
     from gateway.strategies import collect_recommenders, recompute
@@ -34,10 +35,13 @@ def recompute_command(progress: bool) -> None:
         check_declared(manifests, FieldRegistry(()), strategies)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from exc
+    # Data about one customer is derived only as their consent allows (the same
+    # policies the gate asks on every request).
+    policies = collect_policies(host)
 
     async def run() -> list[tuple[str, str, float]]:
         async with graph_session(patience=60.0) as graph:
-            done = await recompute(strategies, graph, progress, manifests)
+            done = await recompute(strategies, graph, progress, manifests, policies)
         return [(strategy.name, summary, seconds) for strategy, summary, seconds in done]
 
     started = time.monotonic()

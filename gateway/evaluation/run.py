@@ -23,6 +23,7 @@ from gateway.app import assemble
 from gateway.context import Context
 from gateway.evaluation import baselines, movielens
 from gateway.evaluation.protocol import K, Scores, Split, score, stratified_split
+from gateway.gate import collect_policies
 from gateway.principal import ClientKind, Principal
 from gateway.settings import Settings
 from gateway.strategies import Subject, recompute
@@ -151,7 +152,8 @@ async def evaluate(
     began = time.monotonic()
     assembly = assemble(settings)
     strategies = list(assembly.recommendations.strategies.values())
-    await recompute(strategies, graph, progress, assembly.manifests)
+    policies = collect_policies(assembly.host)
+    await recompute(strategies, graph, progress, assembly.manifests, policies)
     report.seconds["recompute"] = time.monotonic() - began
     began = time.monotonic()
     lists = await served_lists(graph, settings, split.users, progress)

@@ -13,15 +13,17 @@ so a ``service`` read by the retailer's own frontend costs no graph read.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Protocol
 
 from gateway.fields import DataCategory, Purpose
 from gateway.principal import ClientKind
-from graph import Consent, GraphUnavailable
+from graph import Consent, Graph, GraphUnavailable, consents_of_customers
 
 if TYPE_CHECKING:
     from gateway.plugins import PluginHost
@@ -112,6 +114,37 @@ class Policies:
             if not answer.allowed:
                 return question.deny(answer.reason or f"refused by {name}")
         return question.allow()
+
+    async def decide_for_customers(
+        self,
+        graph: Graph,
+        customer_ids: Collection[str],
+        purpose: Purpose,
+        categories: frozenset[DataCategory],
+        plugin: str,
+    ) -> dict[str, Decision]:
+        """Each customer's decision on ``plugin`` reading ``categories`` for ``purpose``.
+
+        For work outside a request, with no client (linking after the
+        response, ``tightrope recompute``). The customers' consents are read
+        once for all of them, and only if a policy asks.
+        """
+        wanted = sorted(set(customer_ids))
+        read: asyncio.Future[list[dict[str, Consent]]] | None = None
+
+        async def consents_of(index: int) -> Mapping[str, Consent]:
+            nonlocal read
+            if read is None:
+                read = asyncio.ensure_future(consents_of_customers(graph, wanted))
+            return (await read)[index]
+
+        decisions = {}
+        for index, customer_id in enumerate(wanted):
+            question = ConsentQuestion(
+                purpose, categories, customer_id, None, None, plugin, partial(consents_of, index)
+            )
+            decisions[customer_id] = await self.decide(question)
+        return decisions
 
 
 def collect_policies(host: PluginHost) -> Policies:

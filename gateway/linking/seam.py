@@ -22,13 +22,11 @@ decision (gateway/linking/data.py), so a withdrawal bites on the next batch.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Collection, Mapping
-from functools import partial
+from collections.abc import Collection
 
 from gateway.fields import DataCategory, Purpose
-from gateway.gate.policy import ConsentQuestion, Decision, Policies
-from graph import Consent, Graph, consents_of_customers
+from gateway.gate.policy import Decision, Policies
+from graph import Graph
 
 
 async def linking_allowed(
@@ -39,27 +37,6 @@ async def linking_allowed(
     plugin: str,
 ) -> dict[str, Decision]:
     """For each customer, whether ``plugin``'s linker may link their devices, and why."""
-    wanted = sorted(set(customer_ids))
-    # The customers' consents are read once for all of them, and only if a
-    # policy asks.
-    read: asyncio.Future[list[dict[str, Consent]]] | None = None
-
-    async def consents_of(index: int) -> Mapping[str, Consent]:
-        nonlocal read
-        if read is None:
-            read = asyncio.ensure_future(consents_of_customers(graph, wanted))
-        return (await read)[index]
-
-    decisions = {}
-    for index, customer_id in enumerate(wanted):
-        question = ConsentQuestion(
-            Purpose.CROSS_DEVICE,
-            categories,
-            customer_id,
-            None,
-            None,
-            plugin,
-            partial(consents_of, index),
-        )
-        decisions[customer_id] = await policies.decide(question)
-    return decisions
+    return await policies.decide_for_customers(
+        graph, customer_ids, Purpose.CROSS_DEVICE, categories, plugin
+    )

@@ -14,16 +14,19 @@ of that purpose) and when a customer is erased (every strategy).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from gateway.strategies.types import ForgetsCustomers, Recomputes, Registered
+from gateway.fields import Purpose
+from gateway.strategies.types import CustomersAllowed, ForgetsCustomers, Recomputes, Registered
 from graph import Graph
 from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
+    from gateway.gate.policy import Policies
     from gateway.manifests import Manifests
 
 log = logging.getLogger("tightrope.plugins")
@@ -38,22 +41,57 @@ def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -
     return PluginGraph(graph, strategy.plugin, manifests.of(strategy.plugin))
 
 
+def _customers_allowed(graph: Graph, policies: Policies, strategy: Registered) -> CustomersAllowed:
+    """What a personal strategy's recompute is handed: the customers it may derive for."""
+
+    async def allowed(customer_ids: Collection[str]) -> frozenset[str]:
+        decisions = await policies.decide_for_customers(
+            graph, customer_ids, Purpose(strategy.purpose), strategy.categories, strategy.plugin
+        )
+        return frozenset(c for c, decision in decisions.items() if decision.allowed)
+
+    return allowed
+
+
 async def recompute(
     strategies: Sequence[Registered],
     graph: Graph,
     progress: bool = False,
     manifests: Manifests | None = None,
+    policies: Policies | None = None,
 ) -> list[tuple[Registered, str, float]]:
     """Rebuild every strategy's derived data, one after another: summaries and seconds.
 
-    With ``manifests``, each strategy works on its own plugin's graph.
+    With ``manifests``, each strategy works on its own plugin's graph. With
+    ``policies`` (the app's consent policies), a strategy that keeps data
+    about individual customers (it can ``forget_customer``) and whose
+    ``recompute`` takes ``allowed`` derives only for the customers whose
+    consent lets it; one that does not take it is warned about. Without
+    ``policies`` (a test's shortcut), every customer counts.
     """
     done = []
     for strategy in strategies:
         if isinstance(strategy.recommender, Recomputes):
             began = time.monotonic()
             own = _graph_of(strategy, graph, manifests)
-            summary = await strategy.recommender.recompute(own, progress)
+            run = strategy.recommender.recompute
+            # Only data about individual customers needs their consent to be
+            # derived: aggregates over every shopper (co-occurrence, the
+            # collaborative model) are about no one.
+            if policies is not None and isinstance(strategy.recommender, ForgetsCustomers):
+                if "allowed" in inspect.signature(run).parameters:
+                    allowed = _customers_allowed(graph, policies, strategy)
+                    summary = await run(own, progress, allowed=allowed)  # type: ignore[call-arg]
+                else:
+                    log.warning(
+                        "plugin %r: strategy %r derives data about customers without asking "
+                        "whose consent allows it (its recompute takes no `allowed`)",
+                        strategy.plugin,
+                        strategy.name,
+                    )
+                    summary = await run(own, progress)
+            else:
+                summary = await run(own, progress)
             done.append((strategy, summary, time.monotonic() - began))
     await bump_derived_version(graph)
     return done

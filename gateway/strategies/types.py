@@ -19,7 +19,7 @@ suggestion from one everyone gets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -147,11 +147,22 @@ class Recommender(Protocol):
 
 @runtime_checkable
 class Recomputes(Protocol):
-    """A strategy with data derived in bulk, refreshed by ``tightrope recompute``."""
+    """A strategy with data derived in bulk, refreshed by ``tightrope recompute``.
+
+    A strategy that derives data about individual customers (one that can
+    ``forget_customer``) should also take a keyword ``allowed``
+    (:data:`CustomersAllowed`): the host then passes a function that keeps,
+    of the customer ids given, those whose consent lets this strategy read
+    its categories for its purpose, and the strategy derives only for them.
+    """
 
     async def recompute(self, graph: Graph, progress: bool) -> str:
         """Rebuild the derived data; return a one-line summary of what was written."""
         ...
+
+
+# Of the customer ids given, those whose consent allows a strategy's reads.
+CustomersAllowed = Callable[[Collection[str]], Awaitable[frozenset[str]]]
 
 
 @runtime_checkable

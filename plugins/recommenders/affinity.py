@@ -25,6 +25,7 @@ from plugins.recommenders._items import chunks, run_id
 from tightrope import (
     PERSONALISATION,
     Candidate,
+    CustomersAllowed,
     DataCategory,
     Graph,
     Manifest,
@@ -94,10 +95,17 @@ class Affinity:
         ranked_all = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:count]
         return [Candidate(sku, score, (reason,)) for sku, (score, reason) in ranked_all]
 
-    async def recompute(self, graph: Graph, progress: bool) -> str:
+    async def recompute(
+        self, graph: Graph, progress: bool, allowed: CustomersAllowed | None = None
+    ) -> str:
         s = self.settings
         run = run_id()
         ids = await customers_who_bought(graph)
+        if allowed is not None:
+            # Only for customers whose consent allows it; the preferences of the
+            # others, derived by an earlier run, go with the stale ones below.
+            may = await allowed(ids)
+            ids = [i for i in ids if i in may]
         written = 0
         with tqdm(total=len(ids), desc="affinity", unit=" customers", disable=not progress) as bar:
             for batch in chunks(ids, 500):

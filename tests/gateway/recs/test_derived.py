@@ -21,7 +21,7 @@ from gateway.cli import cli
 from gateway.strategies import forget_customer
 from graph import Graph, derived
 from graph.derived import purchase_interactions, session_interactions
-from tests.gateway.conftest import Serve, gql, settings_for_tests
+from tests.gateway.conftest import Serve, gql, grant, settings_for_tests
 from tests.gateway.recs.conftest import build_shop
 from tests.gateway.recs.test_blend import Plugin
 
@@ -77,6 +77,30 @@ async def test_recompute_sees_new_purchases(clean_graph: Graph, served: Serve) -
         after = await gql(client, AFFINITY, customer="bea")
     assert before["data"]["me"]["recommendations"] == []
     assert {i["product"]["sku"] for i in after["data"]["me"]["recommendations"]} == {"trench"}
+
+
+
+PREFERS_OF = """
+MATCH (c:Customer)-[r:PREFERS]->() WHERE c.id IN $ids
+RETURN c.id AS id, count(r) AS n
+"""
+
+
+async def test_recompute_derives_nothing_about_a_customer_whose_consent_does_not_allow_it(
+    shop: Graph, served: Serve
+) -> None:
+    # Ana withdraws personalisation through the API; u1's refusal is in the
+    # graph without anyone having been told (an import, say): the nightly
+    # recompute must derive preferences for neither, and keeps u2's.
+    withdraw = 'mutation { setConsent(purpose: "personalisation", granted: false) { granted } }'
+    async with served() as (_, client):
+        assert "errors" not in await gql(client, withdraw, customer="ana")
+    await grant(shop, "u1", "personalisation", granted=False)
+    result = await recompute_command("--no-progress")
+    assert result.exit_code == 0, result.output
+    rows = await shop.read(PREFERS_OF, {"ids": ["ana", "u1", "u2"]})
+    # u2 bought two Acme shoe-care products: Acme and Shoe Care are hers.
+    assert {r["id"]: r["n"] for r in rows} == {"u2": 2}
 
 
 async def test_forgetting_a_customer_drops_what_was_derived_about_them(

@@ -32,13 +32,16 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from inspect import isawaitable
 from typing import Any, Final
 
+from gateway.linking.types import DETERMINISTIC
 from gateway.plugins import PluginHost
 from gateway.settings import Settings
 from graph import Graph, GraphUnavailable
@@ -49,6 +52,8 @@ from graph.export import export_customer, plain
 log = logging.getLogger("tightrope.rights")
 
 CONFIRMATION_SECONDS: Final = 600
+# A confirmation code: its expiry (epoch seconds), a dot, then its MAC.
+CODE: Final = re.compile(r"(?P<expires>[0-9]+)\.(?P<mac>[0-9a-f]+)", re.ASCII)
 RETRY_PAUSES: Final = (0.2, 0.5, 1.0)
 CORE: Final = "tightrope"
 
@@ -106,13 +111,17 @@ class CustomerRights:
         return f"{expires}.{self._mac(customer_id, expires)}", expires
 
     def confirmed(self, customer_id: str, code: str, now: float | None = None) -> bool:
-        expires_text, _, mac = code.partition(".")
-        if not expires_text.isdigit() or len(code) > 64:
+        """Whether ``code`` confirms erasing ``customer_id`` now; a malformed code does not."""
+        # ASCII only: str.isdigit takes "²", which int() refuses, and
+        # compare_digest raises on a non-ASCII str. Any code that is not ours
+        # must be a plain "no", never an error.
+        parsed = CODE.fullmatch(code) if len(code) <= 64 else None
+        if parsed is None:
             return False
-        expires = int(expires_text)
+        expires = int(parsed["expires"])
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(mac, self._mac(customer_id, expires))
+        return hmac.compare_digest(parsed["mac"].encode(), self._mac(customer_id, expires).encode())
 
     # -- export -----------------------------------------------------------------
 
@@ -191,14 +200,16 @@ class CustomerRights:
         # The erasure is one transaction: a failed attempt changed nothing. It
         # may meet a lock held by a busy writer (an access log flush, a batch
         # of events) and lose a deadlock, so it is worth a few more tries
-        # before the customer is told to come back.
+        # before the customer is told to come back. Only devices a sign-in or
+        # an email proved theirs go: a guessed one may be someone else's.
+        erase = partial(erase_customer, graph, customer_id, self._pii_key, proved=DETERMINISTIC)
         for pause in RETRY_PAUSES:
             try:
-                return await erase_customer(graph, customer_id, self._pii_key)
+                return await erase()
             except GraphUnavailable:
                 log.warning("erasing a customer failed; trying again in %.1fs", pause)
                 await asyncio.sleep(pause)
-        return await erase_customer(graph, customer_id, self._pii_key)
+        return await erase()
 
     async def _refuse_missing(self, graph: Graph, customer_id: str) -> None:
         if await is_erased(graph, customer_id, self._pii_key):

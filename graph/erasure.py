@@ -1,15 +1,16 @@
 """Erasing a customer from the graph, and the tombstones that keep them erased.
 
 :func:`erase_customer` removes, in one write transaction, the customer node
-and everything that carries their identity: their devices (those linked to no
-one else), their sessions (signed in as them, or anonymous on those devices)
-with every event in them, their purchases, consents and consent history,
-grants, token families with their refresh tokens, authorization codes,
-password and failed sign-ins, privacy-page sessions and access log. What is
-derived about them and hangs off the customer node (a plugin's
-``PREFERS``, say) goes with it; plugins erase what they keep elsewhere first
-(the ``erase_customer_data`` hook). Aggregates over many shoppers (a product's
-popularity, item-to-item edges) stay: they are nobody's.
+and everything that carries their identity: their devices (those proved
+theirs and linked to no one else), their sessions (signed in as them, or
+anonymous on those devices) with every event in them, their purchases,
+consents and consent history, grants, token families with their refresh
+tokens, authorization codes, password and failed sign-ins, privacy-page
+sessions and access log. What is derived about them and hangs off the
+customer node (a plugin's ``PREFERS``, say) goes with it; plugins erase what
+they keep elsewhere first (the ``erase_customer_data`` hook). Aggregates over
+many shoppers (a product's popularity, item-to-item edges) stay: they are
+nobody's.
 
 Events may still be arriving for the customer while they are erased (a tab
 left open, a nightly export). So the erasure leaves **tombstones**: one
@@ -20,13 +21,19 @@ their own writes in the same transaction (graph/ingest/event_writer.py): the
 erasure first write-locks the customer and their devices and writes the
 tombstones in its own transaction, so a concurrent writer either finished
 before (and what it wrote is erased too) or sees the tombstones.
+
+A device only guessed theirs (a link by a method the caller does not count as
+proof, with a confidence below 1) is not theirs to erase: a guess is wrong often enough
+(docs/linking.md) that erasing it would delete, and tombstone for good,
+someone else's device and visits. It loses its link, with the customer node,
+and nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Final, LiteralString
 
 from neo4j import AsyncManagedTransaction
@@ -56,15 +63,18 @@ def erased_key(kind: str, id_: str, pii_key: str) -> str:
 # The customer and their own devices are write-locked first: an event writer
 # that would attach a new session to them (or sign one in as them) waits for
 # this transaction, and then finds them gone and the tombstones in place.
-# Their own devices are those linked to them and those they signed in on
-# (linking runs after an event is stored, so an erasure can come first); a
-# device also linked to, or signed in on by, another customer is theirs too: it
-# stays.
+# Their own devices are those proved theirs: linked to them by a method in
+# $proved, or with full confidence (a link the shop loaded as certain, which
+# history counts as theirs too), or signed in on as them (linking runs after an
+# event is stored, so an erasure can come first). A device only guessed theirs
+# (confidence below 1) is someone's who may not be them, and a device also
+# linked to, or signed in on by, another customer is that customer's too:
+# either stays.
 LOCK: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
 SET c._erasing = true
 WITH c, COLLECT {
-  MATCH (d:Device)-[:USED_BY]->(c) RETURN d
+  MATCH (d:Device)-[u:USED_BY]->(c) WHERE u.method IN $proved OR u.confidence >= 1.0 RETURN d
   UNION
   MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
   MATCH (s)-[:ON]->(d:Device) RETURN d
@@ -197,11 +207,18 @@ async def _single(tx: AsyncManagedTransaction, query: LiteralString, **params: A
     return int(record["n"])
 
 
-async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[str, int] | None:
-    """Erase the customer (see the module's docstring); what went, by kind; None if unknown."""
+async def erase_customer(
+    graph: Graph, customer_id: str, pii_key: str, proved: Collection[str] = ()
+) -> dict[str, int] | None:
+    """Erase the customer (see the module's docstring); what went, by kind; None if unknown.
+
+    ``proved`` names the link methods that prove a device is the customer's
+    (the host's deterministic ones, gateway.linking DETERMINISTIC); a link of
+    full confidence counts too, and so does a device they signed in on.
+    """
 
     async def work(tx: AsyncManagedTransaction) -> dict[str, int] | None:
-        locked = await (await tx.run(LOCK, customer_id=customer_id)).single()
+        locked = await (await tx.run(LOCK, customer_id=customer_id, proved=sorted(proved))).single()
         if locked is None:
             return None
         devices: list[str] = list(locked["devices"])

@@ -23,7 +23,7 @@ from tests.gateway.oauth.helpers import BASE, PASSWORD, bearer, bearer_for
 from tests.gateway.oauth.test_browser import ARGS, CHROMIUM, running_gateway
 from tests.gateway.oauth.test_browser import pytestmark as needs_chromium
 from tests.gateway.recs.conftest import shop
-from tests.gateway.test_erasure import gateway, scan
+from tests.gateway.test_erasure import MALFORMED, gateway, scan
 
 __all__ = ["shop"]  # the recommendations tests' shop, used here too
 
@@ -217,3 +217,17 @@ async def grants(graph: Graph) -> int:
         "MATCH (:Customer {id: 'kim'})-[g:AUTHORISED]->() RETURN count(g) AS n"
     )
     return int(rows[0]["n"])
+
+
+async def test_a_malformed_confirmation_is_refused_and_deletes_nothing(demo_graph: Graph) -> None:
+    await demo_graph.write("CREATE (:Customer {id: 'kim', created_at: datetime()})")
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    async with gateway() as (_, http):
+        csrf = await sign_in(http)
+        for code in MALFORMED:
+            sent = {"csrf_token": csrf, "action": "delete_confirmed", "confirmation": code}
+            refused = await http.post("/privacy", data=sent)
+            assert refused.status_code == 400, (code, refused.status_code)
+            assert "confirmation expired" in refused.text
+    rows = await demo_graph.read("MATCH (c:Customer {id: 'kim'}) RETURN count(c) AS n")
+    assert rows[0]["n"] == 1

@@ -79,7 +79,6 @@ async def test_recompute_sees_new_purchases(clean_graph: Graph, served: Serve) -
     assert {i["product"]["sku"] for i in after["data"]["me"]["recommendations"]} == {"trench"}
 
 
-
 PREFERS_OF = """
 MATCH (c:Customer)-[r:PREFERS]->() WHERE c.id IN $ids
 RETURN c.id AS id, count(r) AS n

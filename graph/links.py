@@ -18,12 +18,14 @@ Nothing here decides anything: the host (gateway/linking) reads the state of
 the devices and customers concerned inside one write transaction, after
 locking them, and says what to write (:func:`apply_links`). Locking first
 means two decisions racing for one device (two processes, two batches) see
-each other's links instead of both finding the device free.
+each other's links instead of both finding the device free, and a decision
+racing a withdrawn consent (:func:`drop_links`, which takes the same locks)
+sees the customer's answer as it is when the links are written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, LiteralString
@@ -65,13 +67,17 @@ RETURN collect({
 }) AS devices
 """
 
+# The customers' consents are read after their lock: a change of consent
+# (graph/consent.py SET_CONSENT) takes the same lock, so it is either seen
+# here or made after this decision's links are written.
 LOCK_CUSTOMERS: LiteralString = """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id})
 SET c._lock = true
 REMOVE c._lock
 RETURN collect({
-  id: c.id, email_hmac: c.email_hmac, devices: count { (:Device)-[:USED_BY]->(c) }
+  id: c.id, email_hmac: c.email_hmac, devices: count { (:Device)-[:USED_BY]->(c) },
+  consents: [(c)-[k:CONSENT]->(:Purpose) | {purpose: k.purpose, granted: k.granted}]
 }) AS customers
 """
 
@@ -101,8 +107,23 @@ SET t.at = datetime($at), t.method = method
 RETURN method, confidence, linked_at
 """
 
+# Takes the locks apply_links takes, in its order (the devices, then the
+# customer), before it looks: a decision writing a link to the customer
+# meanwhile has either committed (its link is found and removed) or waits
+# until this is done (and reads the customer's consent as it is now).
 DROP_LINKS: LiteralString = """
-MATCH (:Device)-[u:USED_BY]->(:Customer {id: $customer_id})
+MATCH (c:Customer {id: $customer_id})
+CALL (c) {
+  MATCH (d:Device)-[u:USED_BY]->(c)
+  WHERE NOT coalesce(u.method, '') IN $keep
+  WITH DISTINCT d ORDER BY d.id
+  SET d._lock = true
+  REMOVE d._lock
+}
+SET c._lock = true
+REMOVE c._lock
+WITH c
+MATCH (:Device)-[u:USED_BY]->(c)
 WHERE NOT coalesce(u.method, '') IN $keep
 DELETE u
 RETURN count(*) AS dropped
@@ -146,6 +167,8 @@ class DeviceState:
 class CustomerState:
     email_hmac: str | None
     devices: int  # devices linked to the customer now
+    # Purpose -> the customer's stored answer; a purpose never answered is absent.
+    consents: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +240,8 @@ async def _state(
     people: dict[str, CustomerState] = {}
     locked = await (await tx.run(LOCK_CUSTOMERS, ids=sorted(set(customers)))).single(strict=True)
     for row in locked["customers"]:
-        people[row["id"]] = CustomerState(row["email_hmac"], int(row["devices"]))
+        consents = {k["purpose"]: bool(k["granted"]) for k in row["consents"]}
+        people[row["id"]] = CustomerState(row["email_hmac"], int(row["devices"]), consents)
     return LinkState(found, people)
 
 
@@ -275,6 +299,10 @@ async def unlink(graph: Graph, device_id: str, customer_id: str, at: datetime) -
 
 @reads("device")
 async def drop_links(graph: Graph, customer_id: str, keep_methods: Collection[str]) -> int:
-    """Remove every link of the customer's whose method is not in ``keep_methods``."""
+    """Remove every link of the customer's whose method is not in ``keep_methods``.
+
+    Under the locks :func:`apply_links` takes: a link being written to the
+    customer meanwhile is written first and removed here, or written after.
+    """
     rows = await graph.write(DROP_LINKS, {"customer_id": customer_id, "keep": list(keep_methods)})
     return int(rows[0]["dropped"]) if rows else 0

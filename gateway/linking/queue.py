@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,8 +60,11 @@ class LinkQueue:
         self.flush_seconds = flush_seconds
         self._queue: asyncio.Queue[Job] = asyncio.Queue(size)
         self._worker: asyncio.Task[None] | None = None
-        # For operators and tests: what the background task did.
-        self.report = LinkReport()
+        # For operators and tests: how many proposals the background task linked,
+        # refused..., by verdict, and how many linkers failed. Counts only: the
+        # queue lives as long as the process, and a batch's outcomes name
+        # customers (who may since have been erased).
+        self.counts: Counter[str] = Counter()
         self.dropped = 0
 
     def start(self) -> None:
@@ -109,7 +113,7 @@ class LinkQueue:
     async def _link(self, arrivals: list[Arrival], as_customer: str | None) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS, None)):
             try:
-                self.report.add(await self.service.link(self.graph, arrivals, as_customer))
+                self._count(await self.service.link(self.graph, arrivals, as_customer))
                 return
             except GraphUnavailable as exc:
                 if delay is None:
@@ -123,3 +127,7 @@ class LinkQueue:
                 log.exception("linking %d events failed", len(arrivals))
                 break
         self.dropped += 1
+
+    def _count(self, report: LinkReport) -> None:
+        self.counts.update(outcome.verdict.value for outcome in report.outcomes)
+        self.counts["failed linkers"] += len(report.failures)

@@ -21,25 +21,44 @@ For every proposal of a batch:
    none is linked: the evidence cannot tell them apart (a family's tablet).
 5. In one write transaction, after locking the devices and customers
    (graph/links.py ``apply_links``): a device the customer **unlinked** is
-   linked again only by a sign-in (or email) newer than the unlinking, never by
-   the evidence that was there before nor by a guess; a probabilistic link is
-   refused for a device already linked to another customer beyond the limit,
-   and for a customer who has ``linking_max_devices_per_customer`` devices.
-   A deterministic link replaces a probabilistic one to the same customer and
-   removes other customers' guesses about the device (a proof contradicts
-   them); a surer guess replaces a weaker one; anything else is left as it is.
+   linked again only by a sign-in (or the customer's email given) newer than
+   the unlinking, never by the evidence that was there before nor by a guess:
+   of a batch's proofs, only those newer count, and the link dates from the
+   first of them. A probabilistic link is refused for a customer whose stored
+   ``cross_device`` answer is now a refusal (see below), for a device already
+   linked to another customer beyond the limit, and for a customer who has
+   ``linking_max_devices_per_customer`` devices. A deterministic link replaces
+   a probabilistic one to the same customer and removes other customers'
+   guesses about the device (a proof contradicts them); a surer guess replaces
+   a weaker one; anything else is left as it is.
+
+Why consent is asked twice. The consent gate is asked in step 3, outside the
+transaction: its policies are plugins' code, which must not run while the
+devices and customers are locked, and may read the graph themselves. What can
+change between that answer and the write is the customer's stored answer
+(policies and the regime are fixed for the life of the app), and
+``setConsent`` changes it under the customer's lock. So step 5 reads it again
+under that lock and refuses a guess for a customer who has now refused. With
+the built-in policy that is the policy's own answer at the moment of the
+write: a refusal is a no under every regime; a grant is a yes; and a customer
+with no answer now had none when the gate was asked (an answer is only ever
+replaced), so the gate's answer for them stands (under the default
+``opt_in``: no, and the guess never got here). The withdrawal's
+``forget_guesses`` takes the same locks (graph/links.py ``DROP_LINKS``), so a
+guess written just before the withdrawal is removed by it.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.linking.types import (
+    CROSS_DEVICE,
     EMAIL,
     LOGIN,
     Observation,
@@ -47,7 +66,7 @@ from gateway.linking.types import (
     Proposal,
     Verdict,
 )
-from graph.links import LinkState, LinkWrite, apply_links
+from graph.links import CustomerState, LinkState, LinkWrite, apply_links
 
 if TYPE_CHECKING:
     from gateway.linking.data import SharedReads
@@ -90,7 +109,12 @@ class Checked:
     proposal: Proposal
     linker: str
     observation: Observation
-    evidence_at: datetime  # when what proves it happened (a sign-in's time)
+    # When what proves it happened (a guess: the batch's latest event). For a
+    # proof, the batch's first; the time written is chosen under the lock
+    # (:func:`_proved`), where the unlinkings and the stored email are known.
+    evidence_at: datetime
+    # Email hash -> the times of the batch's events on the device that gave it.
+    emails_at: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
 
 
 def shape_problem(proposal: object) -> str | None:
@@ -118,20 +142,34 @@ def shape_problem(proposal: object) -> str | None:
     return None
 
 
-def proved_at(observation: Observation, proposal: Proposal) -> datetime | str:
-    """When the observation proves a deterministic proposal, or why it does not."""
+def proved_at(
+    observation: Observation,
+    proposal: Proposal,
+    emails_at: Mapping[str, Sequence[datetime]],
+) -> datetime | str:
+    """When the observation first proves a deterministic proposal, or why it cannot.
+
+    ``emails_at`` holds, per email hash given on the device, the times of the
+    events that gave it. An email's hash is compared with the customer's
+    stored one under the lock (:func:`_proved`).
+    """
     if proposal.device_id != observation.device_id:
         return "a deterministic link only joins the device where the proof was seen"
     if observation.as_customer is not None and proposal.customer_id != observation.as_customer:
         return "the sender speaks for another customer"
     if proposal.method == LOGIN:
-        times = [s.at for s in observation.sign_ins if s.customer_id == proposal.customer_id]
+        times = sign_ins_of(observation, proposal.customer_id)
         if not times:
             return "the customer did not sign in on this device"
         return min(times)
-    if not observation.emails:
+    times = [t for given in emails_at.values() for t in given]
+    if not observation.emails or not times:
         return "no email was given on this device"
-    return observation.at  # the hash itself is compared with the stored one, under the lock
+    return min(times)
+
+
+def sign_ins_of(observation: Observation, customer_id: str) -> list[datetime]:
+    return [s.at for s in observation.sign_ins if s.customer_id == customer_id]
 
 
 async def decide(
@@ -200,6 +238,30 @@ def _order(c: Checked) -> tuple[float, str, str]:
     return (-c.proposal.confidence, c.proposal.device_id, c.proposal.customer_id)
 
 
+def _proved(c: Checked, customer: CustomerState, unlinked_at: datetime | None) -> datetime | str:
+    """When the batch proved the link, as far as the locked state lets it count; or why not.
+
+    The proofs are the customer's sign-ins on the device, or the events that
+    gave their stored email there. After the customer unlinked the device,
+    only a proof newer than that counts (an old sign-in resent beside a new
+    one, an old form flushed with a newer visit); the link dates from the
+    first that counts.
+    """
+    p = c.proposal
+    if p.method == EMAIL:
+        given = () if customer.email_hmac is None else c.emails_at.get(customer.email_hmac, ())
+        if not given:
+            return "the email given is not the customer's"
+        times = list(given)
+    else:
+        times = sign_ins_of(c.observation, p.customer_id)
+    if unlinked_at is not None:
+        times = [t for t in times if t > unlinked_at]
+        if not times:
+            return "the customer unlinked this device after this proof"
+    return min(times)
+
+
 def _choose(
     state: LinkState, kept: Sequence[Checked], rules: LinkRules, verdicts: list[Outcome]
 ) -> list[LinkWrite]:
@@ -216,19 +278,24 @@ def _choose(
             continue
         unlinked_at = device.unlinked.get(p.customer_id)
         existing = device.link_to(p.customer_id)
+        evidence_at = c.evidence_at
         if p.deterministic:
-            if p.method == EMAIL and customer.email_hmac not in c.observation.emails:
-                verdicts.append(_refuse(c, "the email given is not the customer's"))
+            proved = _proved(c, customer, unlinked_at)
+            if isinstance(proved, str):
+                verdicts.append(_refuse(c, proved))
                 continue
-            if unlinked_at is not None and not c.evidence_at > unlinked_at:
-                verdicts.append(_refuse(c, "the customer unlinked this device after this proof"))
-                continue
+            evidence_at = proved
             if existing is not None and _rank(existing.method) >= _RANK[p.method]:
-                earlier = existing.linked_at is not None and not c.evidence_at < existing.linked_at
+                earlier = existing.linked_at is not None and not evidence_at < existing.linked_at
                 if _rank(existing.method) > _RANK[p.method] or earlier:
                     verdicts.append(Outcome(p, c.linker, Verdict.UNCHANGED, "already proved"))
                     continue
         else:
+            # The gate said yes before the lock; a refusal stored since then wins
+            # (the module's docstring says why this is the policy's answer now).
+            if customer.consents.get(CROSS_DEVICE.value) is False:
+                verdicts.append(_refuse(c, "the customer withdrew cross_device consent"))
+                continue
             if unlinked_at is not None:
                 verdicts.append(_refuse(c, "the customer said this device is not theirs"))
                 continue
@@ -245,7 +312,7 @@ def _choose(
                 if customer.devices + gained[p.customer_id] >= rules.max_devices_per_customer:
                     verdicts.append(_refuse(c, "the customer has as many devices as allowed"))
                     continue
-        linked_at = c.evidence_at
+        linked_at = evidence_at
         if existing is not None and existing.linked_at is not None and not p.deterministic:
             linked_at = existing.linked_at  # a surer guess keeps when it was first made
         writes.append(
@@ -258,7 +325,7 @@ def _choose(
                 evidence=tuple(e.text for e in p.evidence),
                 codes=tuple(str(e.code) for e in p.evidence),
                 linker=c.linker,
-                evidence_at=c.evidence_at,
+                evidence_at=evidence_at,
                 drop_guesses=p.deterministic,
             )
         )

@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.fields import DataCategory
@@ -37,6 +38,7 @@ from gateway.linking.rules import Checked, LinkRules, decide, proved_at, shape_p
 from gateway.linking.signals import SignalKeys
 from gateway.linking.types import (
     CROSS_DEVICE,
+    EMAIL,
     Arrival,
     LinkReport,
     Observation,
@@ -97,9 +99,11 @@ class LinkingService:
     ) -> LinkReport:
         """Decide and write the links a batch of stored events gives evidence for."""
         report = LinkReport()
-        observations = await observe(graph, arrivals, as_customer)
-        if not observations or not self.linkers:
+        grouped = await _by_device(graph, arrivals)
+        if not grouped or not self.linkers:
             return report
+        observations = [_observation(d, a, as_customer) for d, a in grouped.items()]
+        emails_at = {d: _emails_at(a) for d, a in grouped.items()}
         report.observations = len(observations)
         await record_signals(graph, _signal_rows(observations))
         shared = SharedReads(graph, self.rules, self.policies, self.linkers)
@@ -112,7 +116,8 @@ class LinkingService:
                 report.failures.append(answer)
                 continue
             for proposal in answer:
-                item = _check(linker, observation, proposal, report)
+                emails = emails_at[observation.device_id]
+                item = _check(linker, observation, emails, proposal, report)
                 if item is not None:
                     checked.append(item)
         report.outcomes.extend(await decide(graph, shared, self.rules, checked))
@@ -152,7 +157,11 @@ class LinkingService:
 
 
 def _check(
-    linker: RegisteredLinker, observation: Observation, proposal: object, report: LinkReport
+    linker: RegisteredLinker,
+    observation: Observation,
+    emails_at: Mapping[str, tuple[datetime, ...]],
+    proposal: object,
+    report: LinkReport,
 ) -> Checked | None:
     problem = shape_problem(proposal)
     if problem is not None:
@@ -160,14 +169,14 @@ def _check(
         report.failures.append(f"{linker.plugin}/{linker.name}: {problem}")
         return None
     assert isinstance(proposal, Proposal)
-    when = observation.at
-    if proposal.deterministic:
-        proved = proved_at(observation, proposal)
-        if isinstance(proved, str):
-            report.outcomes.append(Outcome(proposal, linker.name, Verdict.REFUSED, proved))
-            return None
-        when = proved
-    return Checked(proposal, linker.name, observation, when)
+    if not proposal.deterministic:
+        return Checked(proposal, linker.name, observation, observation.at)
+    proved = proved_at(observation, proposal, emails_at)
+    if isinstance(proved, str):
+        report.outcomes.append(Outcome(proposal, linker.name, Verdict.REFUSED, proved))
+        return None
+    emails = emails_at if proposal.method == EMAIL else {}
+    return Checked(proposal, linker.name, observation, proved, emails)
 
 
 def _visible(observation: Observation, categories: frozenset[DataCategory]) -> Observation:
@@ -183,9 +192,15 @@ async def observe(
     graph: Graph, arrivals: Sequence[Arrival], as_customer: str | None = None
 ) -> list[Observation]:
     """The batch's evidence, per device: sign-ins, signals, what was looked at."""
+    grouped = await _by_device(graph, arrivals)
+    return [_observation(device, group, as_customer) for device, group in grouped.items()]
+
+
+async def _by_device(graph: Graph, arrivals: Sequence[Arrival]) -> dict[str, list[Arrival]]:
+    """The batch's events of each device that shows evidence, by device id in order."""
     evidence = [a for a in arrivals if a.is_evidence]
     if not evidence:
-        return []
+        return {}
     # A session's device, as the batch itself says, else as the graph holds it.
     known: dict[str, set[str]] = defaultdict(set)
     for a in arrivals:
@@ -209,7 +224,7 @@ async def observe(
         for device in devices_of(a.event):
             grouped[device].append(a)
     with_evidence = {d for a in evidence for d in devices_of(a.event)}
-    return [_observation(device, grouped[device], as_customer) for device in sorted(with_evidence)]
+    return {device: grouped[device] for device in sorted(with_evidence)}
 
 
 def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) -> Observation:
@@ -238,6 +253,20 @@ def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) 
         emails=tuple(dict.fromkeys(a.signals.email for a in arrivals if a.signals.email)),
         as_customer=as_customer,
     )
+
+
+def _emails_at(arrivals: Sequence[Arrival]) -> dict[str, tuple[datetime, ...]]:
+    """Each email hash given on the device, with the times of the events that gave it.
+
+    An email proves a link as of its own event, not the batch's latest: a form
+    filled in before the customer unlinked the device must not link it again
+    because a newer visit came in the same batch (gateway/linking/rules.py).
+    """
+    given: dict[str, list[datetime]] = defaultdict(list)
+    for a in arrivals:
+        if a.signals.email:
+            given[a.signals.email].append(a.event.at)
+    return {email: tuple(sorted(times)) for email, times in given.items()}
 
 
 def _signal_rows(observations: Sequence[Observation]) -> list[SignalRow]:

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 
 from gateway import CROSS_DEVICE, ClientKind, DataCategory, Manifest, Principal, hookimpl
+from gateway.linking import LinkReport
 from graph import Graph, set_consent
 from tests.gateway.conftest import TEST_CUSTOMER_HEADER
 
@@ -132,3 +134,22 @@ async def links(graph: Graph) -> set[tuple[str, str, str]]:
         "MATCH (d:Device)-[u:USED_BY]->(c:Customer) RETURN d.id AS d, c.id AS c, u.method AS m"
     )
     return {(r["d"], r["c"], r["m"]) for r in rows}
+
+
+def reports(app: Starlette, monkeypatch: pytest.MonkeyPatch) -> list[LinkReport]:
+    """What each batch the app links from now on did, proposal by proposal.
+
+    The queue itself keeps counts only (gateway/linking/queue.py): a test that
+    reads the outcomes collects them here, for the life of its app alone.
+    """
+    found: list[LinkReport] = []
+    service = app.state.linking.service
+    link = service.link
+
+    async def recorded(*args: Any, **kwargs: Any) -> LinkReport:
+        report: LinkReport = await link(*args, **kwargs)
+        found.append(report)
+        return report
+
+    monkeypatch.setattr(service, "link", recorded)
+    return found

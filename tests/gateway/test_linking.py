@@ -8,6 +8,7 @@ links their devices after the response, and each test waits for it
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -33,8 +34,10 @@ from tests.gateway.linking_helpers import (
     DeclaresLinking,
     add_customers,
     as_shop_or_customer,
+    at,
     links,
     login,
+    reports,
     track,
     view,
 )
@@ -122,6 +125,63 @@ async def test_an_email_given_on_a_device_links_it_to_that_customer_only(
 
 def bad_id(result: dict[str, Any]) -> str:
     return str(result["ignoredSignals"][0]["eventId"])
+
+
+UNLINK = "mutation($id: ID!) { unlinkDevice(id: $id) { id } }"
+
+
+def linked_at(body: dict[str, Any], device: str) -> tuple[str, datetime]:
+    """The method of the device's link, and when it was made, as the customer reads them."""
+    [link] = [d["link"] for d in body["data"]["me"]["devices"] if d["id"] == device]
+    return link["method"], datetime.fromisoformat(link["linkedAt"])
+
+
+async def test_an_email_given_before_the_customer_unlinked_the_device_does_not_link_it_again(
+    demo_graph: Graph, served: Serve
+) -> None:
+    await add_customers(demo_graph, "ana", consenting=None)
+    await demo_graph.write(
+        "MATCH (c:Customer {id: 'ana'}) SET c.email_hmac = $h",
+        {"h": email_hmac("ana@example.test", TEST_PII_KEY)},
+    )
+    ana = "ana@example.test"
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, [view("kiosk", "k1", "sku-001", 0, email=ana)])
+        undone = await gql(client, UNLINK, {"id": "kiosk"}, customer="ana")
+        # The kiosk's offline buffer, flushed later: the form she filled in
+        # before she said "not mine", and a stranger's view after it.
+        late = [view("kiosk", "k2", "sku-002", 5, email=ana), view("kiosk", "k2", "sku-003", 90)]
+        await track(app, client, late)
+        apart = await links(demo_graph)
+        # She gives her email there again, after her word: that is new evidence.
+        again = [view("kiosk", "k3", "sku-004", 95, email=ana), view("kiosk", "k3", "sku-005", 99)]
+        await track(app, client, again)
+        body = await gql(client, DEVICES, customer="ana")
+    assert "errors" not in undone, undone
+    assert ("kiosk", "ana", "email") not in apart
+    # Linked since the event that gave her email, not the batch's last one.
+    assert linked_at(body, "kiosk") == ("email", datetime.fromisoformat(at(95)))
+
+
+async def test_a_new_sign_in_links_an_unlinked_device_again_even_beside_an_old_one(
+    demo_graph: Graph, served: Serve
+) -> None:
+    await add_customers(demo_graph, "ana", consenting=None)
+    old = login("tablet", "t1", "ana", 0)
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, [old], "ana")
+        undone = await gql(client, UNLINK, {"id": "tablet"}, customer="ana")
+        await track(app, client, [old], "ana")  # the app resends a sign-in she made before
+        apart = await links(demo_graph)
+        # The app resends it again, with a sign-in she made after her word.
+        await track(app, client, [old, login("tablet", "t2", "ana", 90)], "ana")
+        # A batch with two sign-ins on a device never unlinked: linked since the first.
+        await track(app, client, [login("phone", "p1", "ana", 10), login("phone", "p2", "ana", 20)])
+        body = await gql(client, DEVICES, customer="ana")
+    assert "errors" not in undone, undone
+    assert ("tablet", "ana", "login") not in apart
+    assert linked_at(body, "tablet") == ("login", datetime.fromisoformat(at(90)))
+    assert linked_at(body, "phone") == ("login", datetime.fromisoformat(at(10)))
 
 
 async def test_malformed_signals_are_ignored_by_index_and_the_events_stored(
@@ -258,17 +318,22 @@ class Broken(DeclaresLinking):
 
 
 async def test_a_failing_linker_loses_no_event_and_stops_no_other_linker(
-    demo_graph: Graph, served: Serve, caplog: pytest.LogCaptureFixture
+    demo_graph: Graph,
+    served: Serve,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await add_customers(demo_graph, "ana")
     async with served(authenticate=as_shop_or_customer, plugins=[Broken()]) as (app, client):
+        done = reports(app, monkeypatch)
         result = await track(
             app, client, [view("phone", "p1", "sku-001", 0), login("phone", "p1", "ana", 1)], "ana"
         )
-        report = app.state.linking.report
+        failed = app.state.linking.counts["failed linkers"]
     assert result["accepted"] == 2
     assert ("phone", "ana", "login") in await links(demo_graph)
-    failures = " ".join(report.failures)
+    assert failed == 2
+    failures = " ".join(f for report in done for f in report.failures)
     assert "test-broken-linker/failing: RuntimeError" in failures
     assert "test-broken-linker/nosy: UndeclaredLinkerCategory" in failures
     assert "browsing_history" in caplog.text and "nosy" in caplog.text
@@ -287,6 +352,21 @@ async def test_the_queue_is_flushed_when_the_app_stops(demo_graph: Graph, served
         await asyncio.wait_for(gate.entered.wait(), 10)
         gate.release.set()  # the app stops while the batch is still being linked
     assert ("phone", "ana", "login") in await links(demo_graph)
+
+
+async def test_the_queue_keeps_counts_not_the_customers_it_linked(
+    demo_graph: Graph, served: Serve
+) -> None:
+    # The queue lives as long as the process: what it keeps of each batch must
+    # not grow with the batches, nor keep a customer's id after she is erased.
+    await add_customers(demo_graph, "erin-7f3a", consenting=None)
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        for i in range(3):
+            await track(app, client, [login(f"device-{i}", f"s-{i}", "erin-7f3a", i)])
+        queue = app.state.linking
+        counts, kept = dict(queue.counts), repr(vars(queue))
+    assert counts["linked"] == 3
+    assert "erin-7f3a" not in kept
 
 
 # -- the plugin API -------------------------------------------------------------
@@ -367,7 +447,7 @@ class Fixed(DeclaresLinking):
 
 
 async def test_a_deterministic_link_only_joins_the_customer_who_signed_in(
-    demo_graph: Graph, served: Serve
+    demo_graph: Graph, served: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A plugin claims sign-ins and emails that did not happen, and for other
     # devices than the one observed: the host refuses every one.
@@ -378,16 +458,16 @@ async def test_a_deterministic_link_only_joins_the_customer_who_signed_in(
         ("other", "ana", "login", 1.0),  # a device not observed
     )
     async with served(authenticate=as_shop_or_customer, plugins=[claims]) as (app, client):
+        done = reports(app, monkeypatch)
         # The shop's back end forwards Ana's sign-in (a customer's token would
         # be refused for Ben at once: it speaks for Ana only).
         await track(app, client, [login("phone", "p1", "ana", 0, network=HOME)])
         await track(app, client, [view("other", "o1", "sku-001", 0, network=HOME)])
-        report = app.state.linking.report
     assert {(d, c, m) for d, c, m in await links(demo_graph) if c != "c1"} == {
         ("phone", "ana", "login")
     }
     refused: dict[tuple[str, str, str], str] = {}
-    for o in report.outcomes:  # the first observation's answers (the phone's)
+    for o in (o for report in done for o in report.outcomes):  # the phone's answers first
         if o.linker == "claims":
             p = o.proposal
             refused.setdefault((p.device_id, p.customer_id, p.method), o.reason)

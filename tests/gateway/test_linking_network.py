@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gateway import ConsentQuestion, DataCategory, Decision, Purpose, Settings, hookimpl
+from gateway.linking import rules
 from graph import Graph
 from graph.recs import ProfileKey, profile_of
 from tests.gateway.conftest import (
@@ -36,6 +37,7 @@ from tests.gateway.linking_helpers import (
     as_shop_or_customer,
     links,
     login,
+    reports,
     track,
     view,
 )
@@ -276,16 +278,17 @@ async def test_a_public_network_is_ignored(demo_graph: Graph, served: Serve) -> 
 
 
 async def test_no_guess_without_consent_and_withdrawing_it_removes_the_guesses(
-    demo_graph: Graph, served: Serve
+    demo_graph: Graph, served: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await add_customers(demo_graph, "ana", consenting=None)  # never asked: opt-in says no
     await add_customers(demo_graph, "ben", consenting=False)  # refused
     async with served(authenticate=as_shop_or_customer) as (app, client):
+        done = reports(app, monkeypatch)
         await track(app, client, phone_of("ana"), "ana")
         await track(app, client, laptop("ana-laptop"))
         await track(app, client, phone_of("ben", network=OTHER_HOME), "ben")
         await track(app, client, laptop("ben-laptop", network=OTHER_HOME))
-        guesses = [o for o in app.state.linking.report.outcomes if not o.proposal.deterministic]
+        guesses = [o for r in done for o in r.outcomes if not o.proposal.deterministic]
     assert guessed(await links(demo_graph)) == set()
     # The linker was not even shown their browsing: it proposed nothing for them.
     assert guesses == []
@@ -308,6 +311,30 @@ async def test_no_guess_without_consent_and_withdrawing_it_removes_the_guesses(
         # And the same laptop seen again is not guessed at any more.
         await track(app, client, laptop("ana-laptop", start=80))
     assert guessed(await links(demo_graph)) == set()
+
+
+async def test_a_withdrawal_while_a_batch_is_being_linked_leaves_no_guess(
+    demo_graph: Graph, served: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_customers(demo_graph, "ana")
+    change = 'mutation { setConsent(purpose: "cross_device", granted: false) { granted } }'
+    write = rules.apply_links
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, phone_of("ana"), "ana")
+
+        async def withdrawn_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            # Ana withdraws after the gate said yes, before the links are written.
+            answer = await client.post(
+                "/graphql", json={"query": change}, headers={TEST_CUSTOMER_HEADER: "ana"}
+            )
+            assert answer.json()["data"]["setConsent"] == {"granted": False}
+            return await write(*args, **kwargs)
+
+        monkeypatch.setattr(rules, "apply_links", withdrawn_meanwhile)
+        await track(app, client, laptop())
+    found = await links(demo_graph)
+    assert guessed(found) == set()
+    assert ("ana-phone", "ana", "login") in found  # what she proved stays
 
 
 STATE = """{ me {

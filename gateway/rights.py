@@ -41,7 +41,6 @@ from functools import partial
 from inspect import isawaitable
 from typing import Any, Final
 
-from gateway.linking.types import DETERMINISTIC
 from gateway.plugins import PluginHost
 from gateway.settings import Settings
 from graph import Graph, GraphUnavailable
@@ -200,9 +199,9 @@ class CustomerRights:
         # The erasure is one transaction: a failed attempt changed nothing. It
         # may meet a lock held by a busy writer (an access log flush, a batch
         # of events) and lose a deadlock, so it is worth a few more tries
-        # before the customer is told to come back. Only devices a sign-in or
-        # an email proved theirs go: a guessed one may be someone else's.
-        erase = partial(erase_customer, graph, customer_id, self._pii_key, proved=DETERMINISTIC)
+        # before the customer is told to come back. Only devices proved theirs
+        # go: a guessed one may be someone else's (graph/erasure.py).
+        erase = partial(erase_customer, graph, customer_id, self._pii_key)
         for pause in RETRY_PAUSES:
             try:
                 return await erase()

@@ -22,8 +22,8 @@ erasure first write-locks the customer and their devices and writes the
 tombstones in its own transaction, so a concurrent writer either finished
 before (and what it wrote is erased too) or sees the tombstones.
 
-A device only guessed theirs (a link by a method the caller does not count as
-proof, with a confidence below 1) is not theirs to erase: a guess is wrong often enough
+A device only guessed theirs (a link of confidence below 1) is not theirs to
+erase: a guess is wrong often enough
 (docs/linking.md) that erasing it would delete, and tombstone for good,
 someone else's device and visits. It loses its link, with the customer node,
 and nothing else.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import Any, Final, LiteralString
 
 from neo4j import AsyncManagedTransaction
@@ -63,18 +63,18 @@ def erased_key(kind: str, id_: str, pii_key: str) -> str:
 # The customer and their own devices are write-locked first: an event writer
 # that would attach a new session to them (or sign one in as them) waits for
 # this transaction, and then finds them gone and the tombstones in place.
-# Their own devices are those proved theirs: linked to them by a method in
-# $proved, or with full confidence (a link the shop loaded as certain, which
-# history counts as theirs too), or signed in on as them (linking runs after an
-# event is stored, so an erasure can come first). A device only guessed theirs
-# (confidence below 1) is someone's who may not be them, and a device also
-# linked to, or signed in on by, another customer is that customer's too:
-# either stays.
-LOCK: LiteralString = """
-MATCH (c:Customer {id: $customer_id})
-SET c._erasing = true
+# Their own devices are those proved theirs: linked to them with full
+# confidence (the host writes every proof, a sign-in or an email, so; and a
+# link the shop loaded as certain is one too, as history counts it), or signed
+# in on as them (linking runs after an event is stored, so an erasure can come
+# first). A device only guessed theirs (confidence below 1) is someone's who
+# may not be them, and a device also linked to, or signed in on by, another
+# customer is that customer's too: either stays.
+# The customer's own devices, for a bound customer ``c``, as the list ``own``: the
+# one definition the erasure and the export (graph/export.py) share.
+OWN_DEVICES: LiteralString = """
 WITH c, COLLECT {
-  MATCH (d:Device)-[u:USED_BY]->(c) WHERE u.method IN $proved OR u.confidence >= 1.0 RETURN d
+  MATCH (d:Device)-[u:USED_BY]->(c) WHERE u.confidence >= 1.0 RETURN d
   UNION
   MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
   MATCH (s)-[:ON]->(d:Device) RETURN d
@@ -83,10 +83,20 @@ WITH c, [d IN found WHERE NOT EXISTS { (d)-[:USED_BY]->(o:Customer) WHERE o <> c
   AND NOT EXISTS {
     MATCH (x:Session)-[:ON]->(d)
     MATCH (x)-[:SIGNED_IN_AS]->(o:Customer) WHERE o <> c
-  }] AS devices
-FOREACH (d IN devices | SET d._erasing = true)
-RETURN c.contact_enc IS NOT NULL AS had_contact, [d IN devices | d.id] AS devices
+  }] AS own
 """
+
+LOCK: LiteralString = (
+    """
+MATCH (c:Customer {id: $customer_id})
+SET c._erasing = true
+"""
+    + OWN_DEVICES
+    + """
+FOREACH (d IN own | SET d._erasing = true)
+RETURN c.contact_enc IS NOT NULL AS had_contact, [d IN own | d.id] AS devices
+"""
+)
 
 # Sessions signed in as the customer, and anonymous ones on their own devices.
 SESSIONS: LiteralString = """
@@ -207,18 +217,11 @@ async def _single(tx: AsyncManagedTransaction, query: LiteralString, **params: A
     return int(record["n"])
 
 
-async def erase_customer(
-    graph: Graph, customer_id: str, pii_key: str, proved: Collection[str] = ()
-) -> dict[str, int] | None:
-    """Erase the customer (see the module's docstring); what went, by kind; None if unknown.
-
-    ``proved`` names the link methods that prove a device is the customer's
-    (the host's deterministic ones, gateway.linking DETERMINISTIC); a link of
-    full confidence counts too, and so does a device they signed in on.
-    """
+async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[str, int] | None:
+    """Erase the customer (see the module's docstring); what went, by kind; None if unknown."""
 
     async def work(tx: AsyncManagedTransaction) -> dict[str, int] | None:
-        locked = await (await tx.run(LOCK, customer_id=customer_id, proved=sorted(proved))).single()
+        locked = await (await tx.run(LOCK, customer_id=customer_id)).single()
         if locked is None:
             return None
         devices: list[str] = list(locked["devices"])

@@ -6,7 +6,8 @@ relationship of the customer node, whatever its type (purchases, consents and
 their history, authorised apps, device links with their evidence, derived
 preferences, access records, and whatever a plugin hangs there tomorrow),
 then the sessions that are theirs (signed in as them, or anonymous on their
-own devices) with every event in them, and their token families. The sealed
+own devices: proved theirs and nobody else's, as the erasure counts them)
+with every event in them, and their token families. The sealed
 contact is opened by the caller (graph/contacts.py); the keyed email hash and
 the sealed value themselves are left out: they mean nothing to a person.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any, LiteralString
 
 from graph.driver import Graph
+from graph.erasure import OWN_DEVICES
 
 # Properties that are internal bookkeeping or only ciphertext and hashes.
 HIDDEN = ("contact_enc", "email_hmac", "_lock", "_erasing", "consent_seq")
@@ -36,13 +38,22 @@ RETURN type(r) AS type, startNode(r) = c AS outgoing, labels(other) AS labels,
 ORDER BY type, coalesce(r.at, r.linked_at), other_id
 """
 
-SESSIONS: LiteralString = """
+# The anonymous visits are those on the devices the erasure counts as the
+# customer's own (graph/erasure.py OWN_DEVICES): not on a device only guessed
+# theirs, nor on one another customer uses too, whose anonymous visits may be
+# someone else's browsing.
+SESSIONS: LiteralString = (
+    """
 MATCH (c:Customer {id: $customer_id})
-CALL (c) {
+"""
+    + OWN_DEVICES
+    + """
+CALL (c, own) {
   MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
   RETURN s
   UNION
-  MATCH (s:Session)-[:ON]->(:Device)-[:USED_BY]->(c)
+  UNWIND own AS d
+  MATCH (s:Session)-[:ON]->(d)
   WHERE NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
   RETURN s
 }
@@ -52,6 +63,7 @@ RETURN properties(s) AS props, d.id AS device_id,
         {type: type(e), sku: p.sku, at: e.at, event_id: e.event_id}] AS events
 ORDER BY s.started_at, s.id
 """
+)
 
 FAMILIES: LiteralString = """
 MATCH (f:TokenFamily {customer_id: $customer_id})

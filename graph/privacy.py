@@ -3,9 +3,10 @@
 The categories are the gateway's (``DataCategory``): ``profile`` is the customer
 node itself, ``contact`` its keyed email hash, ``purchase_history`` its
 purchases, ``browsing_history`` the views and basket adds of every session
-that counts as theirs (signed in as them, or anonymous on a device linked to
-them, whatever the link's confidence: this is what is *held*, not what a
-recommendation may use), and ``device`` the devices linked to them. A category
+that counts as theirs (signed in as them, or anonymous on one of their own
+devices: those the export and the erasure count, graph/erasure.py
+``OWN_DEVICES``), and ``device`` the devices linked to them, guesses
+included (the links are held, and shown). A category
 the graph holds nothing of has a count of 0. Plugins that derive data of their
 own (``derived_preferences``) hold it where only they know.
 """
@@ -18,6 +19,7 @@ from typing import LiteralString
 
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
+from graph.erasure import OWN_DEVICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +30,12 @@ class HeldData:
     newest: datetime | None
 
 
-DATA_HELD: LiteralString = """
+DATA_HELD: LiteralString = (
+    """
 MATCH (c:Customer {id: $customer_id})
+"""
+    + OWN_DEVICES
+    + """
 CALL (c) {
   OPTIONAL MATCH (c)-[r:PURCHASED]->(:Product)
   RETURN count(r.at) AS purchases, min(r.at) AS purchases_oldest, max(r.at) AS purchases_newest
@@ -39,12 +45,13 @@ CALL (c) {
   RETURN count(d) AS devices, min(d.first_seen) AS devices_oldest,
          max(d.last_seen) AS devices_newest
 }
-CALL (c) {
-  CALL (c) {
+CALL (c, own) {
+  CALL (c, own) {
     MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
     RETURN s
     UNION
-    MATCH (s:Session)-[:ON]->(:Device)-[:USED_BY]->(c)
+    UNWIND own AS d
+    MATCH (s:Session)-[:ON]->(d)
     WHERE NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
     RETURN s
   }
@@ -57,6 +64,7 @@ RETURN c.created_at AS created_at,
        devices, devices_oldest, devices_newest,
        browsing, browsing_oldest, browsing_newest
 """
+)
 
 
 @reads(

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.strategies import recompute
-from graph import Graph
+from graph import Graph, data_held
 from graph.oauth import merge_grant
+from tests.gateway.conftest import write_and_link
 from tests.gateway.oauth.conftest import add_client
 from tests.gateway.oauth.helpers import bearer, bearer_for
-from tests.gateway.test_erasure import KIM, gateway, seed_customer
+from tests.gateway.test_erasure import KIM, LOU, gateway, seed_customer, visit
 
 EXPORT = "{ exportMyData }"
 
@@ -106,3 +107,37 @@ async def test_hook_export_customer_data_failing_is_named_not_hidden(
         {"plugin": "Broken", "reason": "the plugin failed; ask again later"}
     ]
     assert "warehouse" not in json.dumps(document)  # the error itself is not shown
+
+
+async def test_the_export_leaves_out_anonymous_visits_that_may_be_someone_elses(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    # Kim's own phone's anonymous visit is hers. A laptop only guessed hers, and
+    # a family laptop Lou signed in on too, hold anonymous visits that may be
+    # someone else's browsing: the export shows the links, not those visits,
+    # and what the privacy summary counts is what the export holds.
+    await seed_customer(demo_graph, tmp_path, KIM)
+    await seed_customer(demo_graph, tmp_path, LOU)
+    visits = [
+        visit("g-1", "guessed-visit", "guessed-laptop"),
+        visit("f-0", "family-anon", "family-laptop"),
+        visit("f-1", "family-kim", "family-laptop", type="login", customer_id=KIM, sku=""),
+        visit("f-2", "family-lou", "family-laptop", type="login", customer_id=LOU, sku=""),
+    ]
+    assert (await write_and_link(demo_graph, visits)).rejected == []
+    await demo_graph.write(
+        "MATCH (d:Device {id: 'guessed-laptop'}), (c:Customer {id: $id})"
+        " CREATE (d)-[:USED_BY {method: 'probabilistic', confidence: 0.9,"
+        " linked_at: datetime(), linker: 'network'}]->(c)",
+        {"id": KIM},
+    )
+    async with gateway() as (app, http):
+        document = await export(http, await bearer_for(app, KIM))
+    sessions = {s["id"] for s in document["sessions"]}
+    assert f"{KIM}-anon" in sessions and "family-kim" in sessions
+    assert not {"guessed-visit", "family-anon", "family-lou"} & sessions
+    assert "guessed-laptop" in {e["other"]["id"] for e in document["relationships"]["USED_BY"]}
+    held = await data_held(demo_graph, KIM)
+    assert held is not None
+    events = sum(len(s["events"]) for s in document["sessions"])
+    assert held["browsing_history"].count == events

@@ -43,8 +43,26 @@ def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -
     return PluginGraph(graph, strategy.plugin, manifests.of(strategy.plugin))
 
 
-def _customers_allowed(graph: Graph, policies: Policies, strategy: Registered) -> CustomersAllowed:
-    """What a personal strategy's recompute is handed: the customers it may derive for."""
+def _consent_arguments(
+    strategy: Registered, graph: Graph, policies: Policies | None
+) -> dict[str, CustomersAllowed]:
+    """What a strategy's recompute is handed besides its graph: ``allowed``, if it is due.
+
+    Only data about individual customers needs their consent to be derived
+    (a strategy that can ``forget_customer``): aggregates over every shopper
+    (co-occurrence, the collaborative model) are about no one.
+    """
+    takes = "allowed" in inspect.signature(strategy.recommender.recompute).parameters
+    if policies is None or not isinstance(strategy.recommender, ForgetsCustomers):
+        return {}
+    if not takes:
+        log.warning(
+            "plugin %r: strategy %r derives data about customers without asking "
+            "whose consent allows it (its recompute takes no `allowed`)",
+            strategy.plugin,
+            strategy.name,
+        )
+        return {}
 
     async def allowed(customer_ids: Collection[str]) -> frozenset[str]:
         decisions = await policies.decide_for_customers(
@@ -52,7 +70,7 @@ def _customers_allowed(graph: Graph, policies: Policies, strategy: Registered) -
         )
         return frozenset(c for c, decision in decisions.items() if decision.allowed)
 
-    return allowed
+    return {"allowed": allowed}
 
 
 async def recompute(
@@ -76,24 +94,8 @@ async def recompute(
         if isinstance(strategy.recommender, Recomputes):
             began = time.monotonic()
             own = _graph_of(strategy, graph, manifests)
-            run = strategy.recommender.recompute
-            # Only data about individual customers needs their consent to be
-            # derived: aggregates over every shopper (co-occurrence, the
-            # collaborative model) are about no one.
-            if policies is not None and isinstance(strategy.recommender, ForgetsCustomers):
-                if "allowed" in inspect.signature(run).parameters:
-                    allowed = _customers_allowed(graph, policies, strategy)
-                    summary = await run(own, progress, allowed=allowed)  # type: ignore[call-arg]
-                else:
-                    log.warning(
-                        "plugin %r: strategy %r derives data about customers without asking "
-                        "whose consent allows it (its recompute takes no `allowed`)",
-                        strategy.plugin,
-                        strategy.name,
-                    )
-                    summary = await run(own, progress)
-            else:
-                summary = await run(own, progress)
+            extra = _consent_arguments(strategy, graph, policies)
+            summary = await strategy.recommender.recompute(own, progress, **extra)
             done.append((strategy, summary, time.monotonic() - began))
     await bump_derived_version(graph)
     return done

@@ -98,10 +98,7 @@ class Month:
                 customers_on[v.network] |= scenario.signed_in.get(device, set())
         rules = LinkRules()  # the month is inside the window: the host's public rule
         self.private = {
-            n
-            for n in devices
-            if len(devices[n]) <= rules.public_devices
-            and len(customers_on[n]) <= rules.public_customers
+            n for n in devices if not rules.public(len(devices[n]), len(customers_on[n]))
         }
         self.on_network: dict[str, set[str]] = defaultdict(set)  # private network -> customers
         for network in self.private:

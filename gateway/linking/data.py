@@ -140,7 +140,7 @@ class SharedReads:
                 for link in peer.device.links
                 if link.method in DETERMINISTIC
             }
-            public = devices > rules.public_devices or len(customers) > rules.public_customers
+            public = rules.public(devices, len(customers))
             peers = () if public else found.peers
             return NetworkView(network_id, public, len(customers), devices, peers)
 

@@ -101,6 +101,11 @@ class LinkRules:
             settings.linking_window_days,
         )
 
+    def public(self, devices: int, customers: int) -> bool:
+        """Whether a network seen with this many devices and customers (in the window)
+        is public: a cafe, an office, a carrier, whose sharing says nothing."""
+        return devices > self.public_devices or customers > self.public_customers
+
 
 @dataclass(frozen=True, slots=True)
 class Checked:

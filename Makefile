@@ -65,7 +65,7 @@ bench-load: install
 
 # `make bench-linking`: p95 time to decide the links of one incoming event with
 # 100k devices in the graph (bench/linking.py; builds its graph the first time).
-LINKING_BENCH_PORT ?= 7698
+LINKING_BENCH_PORT ?= 7697
 bench-linking: install
 	env -u NEO4J_URI $(BENCH_MEMORY) $(BIN)/tightrope neo4j start --port $(LINKING_BENCH_PORT)
 	env -u NEO4J_URI $(BIN)/python -m bench.linking --port $(LINKING_BENCH_PORT) $(BENCH_ARGS)

@@ -48,9 +48,9 @@ from gateway.settings import load_settings
 from graph import Graph, connect, parse_event, set_consent, write_events
 from graph.pii import DEV_PII_KEY
 from graph.schema import migrate
+from graph.wipe import wipe
 
 CUSTOMER = "bench-ana"
-WIPE: LiteralString = "MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS deleted"
 PRODUCTS: LiteralString = """
 UNWIND range(1, 200) AS i
 CREATE (:Product {sku: 'b-' + toString(i), name: 'Product ' + i, price: 10.0 + i, in_stock: true})
@@ -76,8 +76,7 @@ QUERIES = (
 
 
 async def seed(graph: Graph) -> None:
-    while (await graph.write(WIPE))[0]["deleted"]:
-        pass
+    await wipe(graph)
     await migrate(graph)
     await graph.write(PRODUCTS)
     await graph.write(CUSTOMER_NODE, {"id": CUSTOMER})

@@ -2,7 +2,7 @@
 
 Run from the repository root as ``python -m bench.linking [--devices N]``: a
 development script, not a test. It builds (once; a marker node says it is
-there) a graph of ``N`` devices on a Neo4j of its own (port 7698 unless told,
+there) a graph of ``N`` devices on a Neo4j of its own (port 7697 unless told,
 started if needed; it refuses a graph holding data it did not build):
 
 * customers in households of one to three on a home network each (a /24
@@ -53,7 +53,7 @@ from graph.model import Consent, Customer, CustomerBase, Event
 # The bench graph is thrown away: keys of its own, whatever is configured.
 BENCH_PII_KEY = "bench-only-pii-key"
 
-PORT = 7698
+PORT = 7697
 MARK: LiteralString = "MERGE (m:BenchLinkingGraph {id: 'bench'}) SET m.devices = $devices"
 MARKED: LiteralString = "MATCH (m:BenchLinkingGraph {id: 'bench'}) RETURN m.devices AS devices"
 NOW = datetime(2026, 10, 1, tzinfo=UTC)

@@ -49,9 +49,9 @@ from gateway.settings import load_settings
 from graph import Graph, Neo4jSettings, connect, parse_event, set_consent, write_events
 from graph.local import LocalServer
 from graph.schema import migrate
+from graph.wipe import wipe
 
 DEFAULT_PORT = "7688"
-WIPE: LiteralString = "MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS deleted"
 
 # The seeded shop: sku-01 .. sku-12 (odd: Coats by Northbrook, even: Shoes by
 # Fellside; sku-12 out of stock), customers alice and bob.
@@ -101,8 +101,7 @@ async def seed(graph: Graph) -> None:
     installed identity linkers, under development settings): the sign-ins make
     alice's phone and bob's laptop theirs.
     """
-    while (await graph.write(WIPE))[0]["deleted"]:
-        pass
+    await wipe(graph)
     await graph.write(SEED)
     events = [
         parse_event({**row, "event_id": f"seed-{i}", "at": f"2026-11-20T10:{i:02d}:00Z"})

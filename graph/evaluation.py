@@ -17,6 +17,7 @@ from typing import LiteralString
 from graph.catalogue import bump_catalogue_version
 from graph.driver import Graph
 from graph.schema import migrate
+from graph.wipe import wipe
 
 MARKED: LiteralString = """
 CALL () { MATCH (n) WHERE NOT n:EvaluationGraph AND NOT n:CatalogueVersion
@@ -24,13 +25,6 @@ CALL () { MATCH (n) WHERE NOT n:EvaluationGraph AND NOT n:CatalogueVersion
 CALL () { MATCH (m:EvaluationGraph) RETURN count(m) > 0 AS marked }
 RETURN holds_data, marked
 """
-
-# Relationships first, in slices: a product holds hundreds of derived edges, and
-# deleting thousands of such nodes at once outgrows a transaction's memory.
-WIPE_RELATIONSHIPS: LiteralString = (
-    "MATCH ()-[r]->() WITH r LIMIT 20000 DELETE r RETURN count(*) AS deleted"
-)
-WIPE_NODES: LiteralString = "MATCH (n) WITH n LIMIT 10000 DELETE n RETURN count(*) AS deleted"
 
 MARK: LiteralString = "MERGE (:EvaluationGraph {id: 'evaluation'})"
 
@@ -95,9 +89,7 @@ async def prepare(graph: Graph) -> None:
             "this Neo4j holds data that no evaluation or benchmark loaded: refusing to "
             "wipe it (evaluations and benchmarks run on a server of their own, --port)"
         )
-    for wipe in (WIPE_RELATIONSHIPS, WIPE_NODES):
-        while (await graph.write(wipe))[0]["deleted"]:
-            pass
+    await wipe(graph)
     await migrate(graph)
     await graph.write(MARK)
 

@@ -11,6 +11,7 @@ from gateway.settings import load_settings
 from graph import Graph, connect
 from graph.schema import migrate
 from graph.sealed import parse_data_keys
+from graph.wipe import wipe
 
 # Tests wipe the graph: never let them reach a server configured for real use.
 for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
@@ -26,10 +27,6 @@ TEST_DATA_KEYS_TEXT = (
 )
 os.environ["TIGHTROPE_DATA_KEYS"] = TEST_DATA_KEYS_TEXT
 TEST_DATA_KEYS = parse_data_keys(TEST_DATA_KEYS_TEXT)
-
-# CALL { } IN TRANSACTIONS needs an auto-commit transaction, which Graph.write
-# (a managed transaction) is not: delete in batches until nothing is left.
-WIPE = "MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS deleted"
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +45,5 @@ async def graph(neo4j_settings) -> AsyncIterator[Graph]:  # type: ignore[no-unty
 @pytest.fixture
 async def clean_graph(graph: Graph) -> Graph:
     """The test graph, emptied of data (constraints and indexes stay)."""
-    while (await graph.write(WIPE))[0]["deleted"]:
-        pass
+    await wipe(graph)
     return graph

@@ -2,8 +2,10 @@
 
 These tests run a Neo4j of their own (Bolt port ``TIGHTROPE_FAULT_NEO4J_PORT``,
 default the test server's port + 10) so that stopping it never stops the
-server the rest of the suite uses. The first start of that server takes a
-minute or two (its own home, its own store); later runs reuse it.
+server the rest of the suite uses. Its home is under ``$TIGHTROPE_HOME/faults``,
+not beside the servers ``tightrope neo4j start`` makes: these tests wipe it,
+and another tool's graph on the same port must never be what they wipe. The
+first start of that server takes a minute or two; later runs reuse it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import pytest
 from starlette.requests import Request
 
 from gateway import ClientKind, Principal
-from gateway.settings import load_settings
+from gateway.settings import Settings
 from graph import Graph, connect
-from graph.local import LocalServer
+from graph.local import LocalServer, default_home
 from graph.schema import migrate
-from tests.conftest import WIPE
+from graph.wipe import wipe
 from tests.gateway.conftest import seed, serve, settings_for_tests
 
 PORT = int(
@@ -40,7 +42,7 @@ TRACK = """mutation($events: [EventInput!]!) {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    local = LocalServer(port=PORT)
+    local = LocalServer(port=PORT, root=default_home() / "faults")
     local.start(timeout=300)
     try:
         yield local
@@ -48,13 +50,20 @@ def server() -> Iterator[LocalServer]:
         local.stop()
 
 
+def on(server: LocalServer, **overrides: Any) -> Settings:
+    """Test settings that reach the fault server (its home is not where the port alone leads)."""
+    conn = server.connection()
+    settings: Settings = settings_for_tests(
+        neo4j_uri=conn.uri, neo4j_user=conn.user, neo4j_password=conn.password, **overrides
+    )
+    return settings
+
+
 @pytest.fixture
 async def own_graph(server: LocalServer) -> AsyncIterator[Graph]:
-    settings = load_settings(neo4j_port=PORT).neo4j(timeout=30.0)
-    graph = connect(settings)
+    graph = connect(on(server).neo4j(timeout=30.0))
     await migrate(graph)
-    while (await graph.write(WIPE))[0]["deleted"]:
-        pass
+    await wipe(graph)
     await seed(graph, products=20)
     yield graph
     await graph.close()
@@ -97,9 +106,7 @@ async def stored_event_ids(graph: Graph) -> list[str]:
 async def test_neo4j_stopped_mid_stream_loses_and_doubles_no_acknowledged_event(
     server: LocalServer, own_graph: Graph
 ) -> None:
-    settings = settings_for_tests(
-        neo4j_port=PORT, graph_deadline=1.0, neo4j_timeout=1.0, rate_limit_per_second=0
-    )
+    settings = on(server, graph_deadline=1.0, neo4j_timeout=1.0, rate_limit_per_second=0)
     acked: set[str] = set()
     refusals: list[tuple[float, int, list[str]]] = []  # (seconds, status, codes)
     readiness: list[int] = []
@@ -136,15 +143,18 @@ async def test_neo4j_stopped_mid_stream_loses_and_doubles_no_acknowledged_event(
 
         async def fault() -> None:
             await stopped.wait()
-            # Neo4j goes away while a batch is in flight.
+            # Neo4j goes away while a batch is in flight (which may still land
+            # before the stop: 20 events can take under 50 ms), and a batch
+            # sent while it is away is refused until it is back.
             sender = asyncio.create_task(send(10_000))
             await asyncio.sleep(0.05)
             await asyncio.to_thread(server.stop)
+            away = asyncio.create_task(send(10_001))
             for _ in range(3):
                 readiness.append((await client.get("/readyz")).status_code)
                 await asyncio.sleep(0.3)
             await asyncio.to_thread(server.start, 300)
-            await sender
+            await asyncio.gather(sender, away)
             restarted.set()
 
         await asyncio.wait_for(asyncio.gather(stream(), fault()), timeout=600)
@@ -153,7 +163,7 @@ async def test_neo4j_stopped_mid_stream_loses_and_doubles_no_acknowledged_event(
     ids = await stored_event_ids(own_graph)
     assert len(ids) == len(set(ids)), "an event was stored twice"
     assert set(ids) == acked, "stored events differ from the acknowledged ones"
-    assert len(acked) == (BATCHES + 1) * PER_BATCH
+    assert len(acked) == (BATCHES + 2) * PER_BATCH
     assert refusals, "the fault was never seen"
     # While Neo4j was away: a fast, honest answer, never a crash, never a hang.
     for took, status, codes in refusals:
@@ -169,11 +179,11 @@ async def test_neo4j_stopped_mid_stream_loses_and_doubles_no_acknowledged_event(
 async def test_a_hanging_neo4j_is_answered_unavailable_within_about_a_second(
     server: LocalServer, own_graph: Graph
 ) -> None:
-    settings = settings_for_tests(neo4j_port=PORT, graph_deadline=1.0, neo4j_timeout=1.0)
+    settings = on(server, graph_deadline=1.0, neo4j_timeout=1.0)
     query = {"query": '{ product(sku: "sku-003") { name } }'}
     # A Neo4j just started plans its first queries slowly (seconds each on a busy
     # machine): warm it without deadlines first, that is not what is tested here.
-    warm_up = settings_for_tests(neo4j_port=PORT, query_timeout=60.0, neo4j_timeout=30.0)
+    warm_up = on(server, query_timeout=60.0, neo4j_timeout=30.0)
     async with serve(warm_up) as (_, patient):
         for document in (query, {"query": "{ products { nodes { sku } } }"}):
             answer = (await patient.post("/graphql", json=document)).json()
@@ -223,8 +233,8 @@ async def test_access_records_outlive_a_neo4j_restart_during_shutdown(
     # Records of reads of personal data are the customer's to see: a gateway
     # stopping while Neo4j restarts writes them once it is back, within the
     # shutdown's patience, rather than counting them lost.
-    settings = settings_for_tests(
-        neo4j_port=PORT,
+    settings = on(
+        server,
         neo4j_timeout=5.0,
         access_log_flush_seconds=300,  # only the test and the shutdown flush
         access_log_shutdown_seconds=300,

@@ -184,9 +184,11 @@ class Settings(BaseSettings):
 
     # Retention (``tightrope prune``, graph/retention.py): behavioural events
     # older than this many days go; so do anonymous visits (no customer signed
-    # in) and anonymous devices older than the anonymous lifetime.
+    # in) and anonymous devices older than the anonymous lifetime, and access
+    # records older than the access log's period.
     retention_event_days: int = Field(default=730, ge=1, le=36_500)
     retention_anonymous_days: int = Field(default=30, ge=1, le=3_650)
+    retention_access_log_days: int = Field(default=730, ge=1, le=36_500)
 
     # Plugins (entry-point names, e.g. ``tightrope-events``) that are not loaded.
     # Comma-separated in the environment: TIGHTROPE_DISABLED_PLUGINS=a,b

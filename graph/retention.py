@@ -9,7 +9,10 @@ the same time only ever waits for one short batch:
 * anonymous visits (no customer signed in) that started before the
   anonymous lifetime, with their events;
 * anonymous devices (linked to no customer) last seen before the anonymous
-  lifetime that no visit is on any more.
+  lifetime that no visit is on any more;
+* access records (who read a customer's data, and why) older than the access
+  log's period: the log is itself personal data, and a long-lived customer's
+  would otherwise grow with every request for ever.
 
 Customers, their consents and their history of consents, their grants and
 their contact details are not touched: they go when the customer is erased.
@@ -32,6 +35,7 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE INDEX viewed_at IF NOT EXISTS FOR ()-[r:VIEWED]-() ON (r.at)",
     "CREATE INDEX cart_at IF NOT EXISTS FOR ()-[r:ADDED_TO_CART]-() ON (r.at)",
     "CREATE INDEX purchased_at IF NOT EXISTS FOR ()-[r:PURCHASED]-() ON (r.at)",
+    "CREATE INDEX access_record_at IF NOT EXISTS FOR (n:AccessRecord) ON (n.at)",
 )
 
 OLD_SESSIONS: LiteralString = """
@@ -79,6 +83,13 @@ DETACH DELETE d
 RETURN count(*) AS n
 """
 
+ACCESS_RECORDS: LiteralString = """
+MATCH (a:AccessRecord) WHERE a.at < $before
+WITH a LIMIT $batch
+DETACH DELETE a
+RETURN count(*) AS n
+"""
+
 
 @dataclass
 class PruneReport:
@@ -109,6 +120,7 @@ async def prune(
     graph: Graph,
     events_before: datetime,
     anonymous_before: datetime,
+    access_before: datetime,
     batch: int = 1_000,
     progress: Callable[[int], None] | None = None,
 ) -> PruneReport:
@@ -119,6 +131,7 @@ async def prune(
         ("anonymous visits", ANONYMOUS_SESSIONS, anonymous_before),
         *((name, query, events_before) for name, query in OLD_EVENTS.items()),
         ("anonymous devices", ANONYMOUS_DEVICES, anonymous_before),
+        ("access records", ACCESS_RECORDS, access_before),
     ]
     for name, query, before in steps:
         report.removed[name] = await _drain(graph, query, before, batch, progress)

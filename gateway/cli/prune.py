@@ -19,8 +19,9 @@ from graph.retention import PruneReport, prune
 )  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="progress bar on stderr")
 def prune_command(batch_size: int, progress: bool) -> None:
-    """Remove events older than TIGHTROPE_RETENTION_EVENT_DAYS and anonymous visits and
-    devices older than TIGHTROPE_RETENTION_ANONYMOUS_DAYS.
+    """Remove events older than TIGHTROPE_RETENTION_EVENT_DAYS, anonymous visits and
+    devices older than TIGHTROPE_RETENTION_ANONYMOUS_DAYS, and access records older
+    than TIGHTROPE_RETENTION_ACCESS_LOG_DAYS.
 
     Safe to run while the gateway serves: it works in small transactions.
     Customers, consents, grants and contact details are kept (erasure removes
@@ -30,16 +31,20 @@ def prune_command(batch_size: int, progress: bool) -> None:
     now = datetime.now(UTC)
     events_before = now - timedelta(days=config.retention_event_days)
     anonymous_before = now - timedelta(days=config.retention_anonymous_days)
+    access_before = now - timedelta(days=config.retention_access_log_days)
 
     async def run() -> PruneReport:
         async with graph_session() as graph:
             with tqdm(desc="pruning", unit=" items", disable=not progress) as bar:
-                return await prune(graph, events_before, anonymous_before, batch_size, bar.update)
+                return await prune(
+                    graph, events_before, anonymous_before, access_before, batch_size, bar.update
+                )
 
     report = asyncio.run(run())
     click.echo(
         f"removed, as of {now:%Y-%m-%d %H:%M} UTC (events before {events_before:%Y-%m-%d}, "
-        f"anonymous data before {anonymous_before:%Y-%m-%d}):"
+        f"anonymous data before {anonymous_before:%Y-%m-%d}, "
+        f"access records before {access_before:%Y-%m-%d}):"
     )
     for name, count in report.removed.items():
         click.echo(f"  {name}: {count}")

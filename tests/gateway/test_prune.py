@@ -9,7 +9,14 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from gateway.cli import cli
-from graph import Graph, parse_event, write_events
+from graph import (
+    AccessRecord,
+    Graph,
+    access_log_page,
+    parse_event,
+    write_access_records,
+    write_events,
+)
 from tests.conftest import TEST_PII_KEY
 
 NOW = datetime.now(UTC)
@@ -107,3 +114,20 @@ async def test_prune_while_events_arrive_loses_none_of_the_new_ones(demo_graph: 
     assert written == 100
     rows = await demo_graph.read("MATCH ()-[v:VIEWED]->() RETURN count(v) AS n")
     assert rows[0]["n"] == 100  # every old view gone, every new one kept
+
+
+async def test_prune_removes_access_records_past_the_access_log_period(demo_graph: Graph) -> None:
+    def record(id: str, days_ago: float) -> AccessRecord:
+        return AccessRecord(
+            id=id, customer_id="c1", at=NOW - timedelta(days=days_ago), client_id="shop-web",
+            client_kind="first_party", purpose="service", plugin="tightrope-core",
+            categories=("purchases",), fields=("Customer.purchases",),
+        )  # fmt: skip
+
+    await write_access_records(demo_graph, [record("old-read", 400), record("new-read", 10)])
+
+    result = await run_cli(["prune", "--no-progress"], TIGHTROPE_RETENTION_ACCESS_LOG_DAYS="365")
+    assert result.exit_code == 0, result.output
+    assert "access records: 1" in result.output
+    # What the customer's access log shows from now on.
+    assert [r.id for r in await access_log_page(demo_graph, "c1", limit=10)] == ["new-read"]

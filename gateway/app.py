@@ -282,6 +282,8 @@ def create_app(
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
         app.state.linking = linking
+        if assembly.metrics is not None:
+            assembly.metrics.watch_linking(linking)
         started = False
         try:
             await _run_hook(assembly, "startup", app, graph, settings, stop_on_error=True)

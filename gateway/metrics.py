@@ -23,6 +23,12 @@ is measured, and where:
 - ``tightrope_access_log_dropped_total``: access-log records given up on (the
   buffer full while the graph refused them, or still unwritten at shutdown),
   registered with the depth; absent until then.
+- ``tightrope_linking_queue_depth``, ``tightrope_linking_proposals_total{verdict}``
+  (linked, updated, unchanged, refused), ``tightrope_linking_linker_failures_total``
+  and ``tightrope_linking_batches_dropped_total``: the linking that runs after
+  ``trackEvents`` answers (gateway/linking/queue.py), read from the app's queue
+  once it is registered with :meth:`Metrics.watch_linking`; absent until then.
+  A depth that keeps growing means linking falls behind the events.
 
 ``/metrics`` answers loopback callers only, unless ``metrics_token`` is set:
 then it answers anyone presenting that bearer token, and nobody else.
@@ -32,8 +38,9 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -44,6 +51,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.types import ExecutionContext
 
+from gateway.linking.types import Verdict
 from gateway.settings import Settings, is_loopback
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -78,6 +86,56 @@ class _AccessLogDepth(Collector):
         )
         counter.add_metric([], float(self.dropped()))
         return [gauge, counter]
+
+
+class LinkingFigures(Protocol):
+    """What the linking queue counts (gateway/linking/queue.py's LinkQueue)."""
+
+    verdicts: Tally[str]
+    linker_failures: int
+    dropped: int
+
+    @property
+    def waiting(self) -> int: ...
+
+
+# Every verdict is exposed, at 0 until one occurs, so that a rate is defined
+# from the first scrape.
+VERDICTS = tuple(verdict.value for verdict in Verdict)
+
+
+class _Linking(Collector):
+    """The linking queue's figures, read when scraped, once a queue is registered."""
+
+    def __init__(self) -> None:
+        self.queue: LinkingFigures | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        queue = self.queue
+        if queue is None:
+            return []
+        depth = GaugeMetricFamily(
+            "tightrope_linking_queue_depth", "Batches of events waiting to be linked."
+        )
+        depth.add_metric([], float(queue.waiting))
+        proposals = CounterMetricFamily(
+            "tightrope_linking_proposals",
+            "Links proposed by identity linkers, by the host's verdict.",
+            labels=["verdict"],
+        )
+        for verdict in VERDICTS:
+            proposals.add_metric([verdict], float(queue.verdicts[verdict]))
+        failures = CounterMetricFamily(
+            "tightrope_linking_linker_failures",
+            "Times an identity linker failed on a batch (the other linkers still ran).",
+        )
+        failures.add_metric([], float(queue.linker_failures))
+        dropped = CounterMetricFamily(
+            "tightrope_linking_batches_dropped",
+            "Batches whose linking was given up (the events themselves are stored).",
+        )
+        dropped.add_metric([], float(queue.dropped))
+        return [depth, proposals, failures, dropped]
 
 
 class Metrics:
@@ -121,6 +179,8 @@ class Metrics:
         )
         self._access_log = _AccessLogDepth()
         self.registry.register(self._access_log)
+        self._linking = _Linking()
+        self.registry.register(self._linking)
         # Label children by value: prometheus_client's own lookup takes a lock.
         self._operations: dict[str, Any] = {}
         self._children: dict[tuple[int, str], Any] = {}
@@ -131,6 +191,10 @@ class Metrics:
         """Expose ``depth()`` and ``dropped()`` as the access log's metrics (read when scraped)."""
         self._access_log.depth = depth
         self._access_log.dropped = dropped
+
+    def watch_linking(self, queue: LinkingFigures) -> None:
+        """Expose the linking queue's figures (read when scraped)."""
+        self._linking.queue = queue
 
     def _child(self, metric: Any, value: str) -> Any:
         key = (id(metric), value)

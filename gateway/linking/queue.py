@@ -60,12 +60,19 @@ class LinkQueue:
         self.flush_seconds = flush_seconds
         self._queue: asyncio.Queue[Job] = asyncio.Queue(size)
         self._worker: asyncio.Task[None] | None = None
-        # For operators and tests: how many proposals the background task linked,
-        # refused..., by verdict, and how many linkers failed. Counts only: the
-        # queue lives as long as the process, and a batch's outcomes name
-        # customers (who may since have been erased).
-        self.counts: Counter[str] = Counter()
+        # For /metrics (gateway/metrics.py) and tests: how many proposals the
+        # background task linked, refused..., by verdict, how many times a
+        # linker failed on a batch, and how many batches were given up. Counts
+        # only: the queue lives as long as the process, and a batch's outcomes
+        # name customers (who may since have been erased).
+        self.verdicts: Counter[str] = Counter()
+        self.linker_failures = 0
         self.dropped = 0
+
+    @property
+    def waiting(self) -> int:
+        """Batches queued and not yet taken by the task."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         if self._worker is None:
@@ -129,5 +136,5 @@ class LinkQueue:
         self.dropped += 1
 
     def _count(self, report: LinkReport) -> None:
-        self.counts.update(outcome.verdict.value for outcome in report.outcomes)
-        self.counts["failed linkers"] += len(report.failures)
+        self.verdicts.update(outcome.verdict.value for outcome in report.outcomes)
+        self.linker_failures += len(report.failures)

@@ -329,7 +329,7 @@ async def test_a_failing_linker_loses_no_event_and_stops_no_other_linker(
         result = await track(
             app, client, [view("phone", "p1", "sku-001", 0), login("phone", "p1", "ana", 1)], "ana"
         )
-        failed = app.state.linking.counts["failed linkers"]
+        failed = app.state.linking.linker_failures
     assert result["accepted"] == 2
     assert ("phone", "ana", "login") in await links(demo_graph)
     assert failed == 2
@@ -364,7 +364,7 @@ async def test_the_queue_keeps_counts_not_the_customers_it_linked(
         for i in range(3):
             await track(app, client, [login(f"device-{i}", f"s-{i}", "erin-7f3a", i)])
         queue = app.state.linking
-        counts, kept = dict(queue.counts), repr(vars(queue))
+        counts, kept = dict(queue.verdicts), repr(vars(queue))
     assert counts["linked"] == 3
     assert "erin-7f3a" not in kept
 

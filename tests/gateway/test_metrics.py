@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 
 from graph import Graph
 from tests.gateway.conftest import Serve, authenticate_for_tests, gql, settings_for_tests
+from tests.gateway.linking_helpers import (
+    TRACK,
+    add_customers,
+    as_shop_or_customer,
+    login,
+    track,
+)
 from tests.gateway.test_consent import FIRST_PARTY
+from tests.gateway.test_linking import Gate
 
 PAGE = 'query ProductPage { product(sku: "sku-002") { name brand { name } } }'
 
@@ -136,3 +145,40 @@ async def test_refusals_before_graphql_are_counted_by_their_code(
         text = (await client.get("/metrics")).text
     assert statuses == [200, 429, 429]
     assert sample(text, "tightrope_graphql_errors_total", code="RATE_LIMITED") == 2
+
+
+async def test_linking_after_the_answer_is_counted_by_verdict(
+    demo_graph: Graph, served: Serve
+) -> None:
+    await add_customers(demo_graph, "ana")
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        before = (await client.get("/metrics")).text
+        await track(app, client, [login("phone", "p1", "ana", 0)])
+        await track(app, client, [login("phone", "p2", "ana", 5)])  # the same link again
+        after = (await client.get("/metrics")).text
+    assert sample(before, "tightrope_linking_proposals_total", verdict="linked") == 0
+    assert sample(after, "tightrope_linking_proposals_total", verdict="linked") == 1
+    assert sample(after, "tightrope_linking_proposals_total", verdict="unchanged") == 1
+    assert sample(after, "tightrope_linking_proposals_total", verdict="refused") == 0
+    assert sample(after, "tightrope_linking_linker_failures_total") == 0
+    assert sample(after, "tightrope_linking_batches_dropped_total") == 0
+
+
+async def test_the_linking_queue_depth_is_the_batches_waiting(
+    demo_graph: Graph, served: Serve
+) -> None:
+    await add_customers(demo_graph, "ana")
+    gate = Gate()
+    query = {"query": TRACK}
+    async with served(authenticate=as_shop_or_customer, plugins=[gate]) as (app, client):
+        for i in range(3):
+            events = [login("phone", f"p{i}", "ana", i)]
+            await client.post("/graphql", json={**query, "variables": {"events": events}})
+            if i == 0:  # the task holds the first batch; the others wait behind it
+                await asyncio.wait_for(gate.entered.wait(), 10)
+        waiting = (await client.get("/metrics")).text
+        gate.release.set()
+        await app.state.linking.drain()
+        drained = (await client.get("/metrics")).text
+    assert sample(waiting, "tightrope_linking_queue_depth") == 2
+    assert sample(drained, "tightrope_linking_queue_depth") == 0

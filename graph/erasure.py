@@ -39,6 +39,7 @@ from typing import Any, Final, LiteralString
 from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
+from graph.links import LEAVE_NETWORKS
 from graph.oauth.families import REVOCATIONS, tick
 
 STATEMENTS: tuple[LiteralString, ...] = (
@@ -140,12 +141,17 @@ DETACH DELETE s
 RETURN count(*) AS n
 """
 
-DELETE_DEVICES: LiteralString = """
+DELETE_DEVICES: LiteralString = (
+    """
 UNWIND $devices AS device_id
 MATCH (d:Device {id: device_id})
+"""
+    + LEAVE_NETWORKS
+    + """
 DETACH DELETE d
 RETURN count(*) AS n
 """
+)
 
 DELETE_ACCESS_LOG: LiteralString = """
 MATCH (:Customer {id: $customer_id})<-[:ABOUT]-(a:AccessRecord)

@@ -31,9 +31,9 @@ RETURN d.id AS id, d.kind AS kind, d.ua_hmac AS ua,
                                     confidence: u.confidence}] AS links
 """
 
-# A network with more devices than $max_devices ever seen is not read device by
-# device: it is public whatever the window says, and reading it would cost as
-# much as it has devices.
+# A network on which more than $max_devices devices still in the graph were seen
+# is not read device by device: it is public whatever the window says, and
+# reading it would cost as much as it has devices.
 NETWORK_PEERS: LiteralString = """
 MATCH (n:Network {id: $network})
 WITH n, coalesce(n.devices, 0) AS total
@@ -129,7 +129,7 @@ class Peer:
 class NetworkPeers:
     """A network's devices within the window (none read when ``total`` is over the cap)."""
 
-    total: int  # devices ever seen on it
+    total: int  # devices seen on it that are still in the graph
     peers: tuple[Peer, ...]
 
 

@@ -5,8 +5,9 @@ The graph holds, for linking:
 ``(:Device {ua_hmac})-[:SEEN_ON {first_at, last_at, times}]->(:Network {id, devices})``
     where a device was seen: ``id`` is the keyed hash of a network prefix and
     ``ua_hmac`` that of the device's browser family (graph/pii.py); never an
-    address or a user-agent string. ``devices`` counts the devices ever seen
-    on the network, so a public one is recognised without reading them all.
+    address or a user-agent string. ``devices`` counts the devices seen on
+    the network that are still in the graph, so a public one is recognised
+    without reading them all (:data:`LEAVE_NETWORKS` keeps it so).
 ``(:Device)-[:USED_BY {method, confidence, linked_at, evidence, codes, linker}]->(:Customer)``
     a link: one edge per device and customer, nothing merged (``evidence_at``:
     when what proves it happened). Removing the edge is all it takes to undo it.
@@ -49,6 +50,20 @@ ON MATCH SET
   s.first_at = CASE WHEN first < s.first_at THEN first ELSE s.first_at END,
   s.last_at = CASE WHEN last > s.last_at THEN last ELSE s.last_at END,
   s.times = s.times + 1
+"""
+
+# Run on each device ``d`` about to be deleted (erasure, retention): it leaves
+# its networks' counts first. Counting every device ever seen instead, a home
+# network whose browsers clear their cookies, or whose anonymous devices
+# retention removes, would pass the public cut-off in time and stay public,
+# its household never linked again. Deleting the SEEN_ON edge locks the
+# network before its count is read, so concurrent writers lose no update.
+LEAVE_NETWORKS: LiteralString = """
+CALL (d) {
+  MATCH (d)-[s:SEEN_ON]->(n:Network)
+  DELETE s
+  SET n.devices = n.devices - 1
+}
 """
 
 # Devices in id order, then customers in id order: every transaction takes its

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import LiteralString
 
 from graph.driver import Graph
+from graph.links import LEAVE_NETWORKS
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE INDEX session_started IF NOT EXISTS FOR (n:Session) ON (n.started_at)",
@@ -75,13 +76,18 @@ RETURN count(*) AS n
 """,
 }
 
-ANONYMOUS_DEVICES: LiteralString = """
+ANONYMOUS_DEVICES: LiteralString = (
+    """
 MATCH (d:Device) WHERE d.last_seen < $before
   AND NOT EXISTS { (d)-[:USED_BY]->() } AND NOT EXISTS { (:Session)-[:ON]->(d) }
 WITH d LIMIT $batch
+"""
+    + LEAVE_NETWORKS
+    + """
 DETACH DELETE d
 RETURN count(*) AS n
 """
+)
 
 ACCESS_RECORDS: LiteralString = """
 MATCH (a:AccessRecord) WHERE a.at < $before

@@ -74,7 +74,7 @@ class NetworkView:
     id: str
     public: bool
     customers: int  # customers with a device proved theirs seen on it in the window
-    devices: int  # devices seen on it in the window (all devices ever, when too many to read)
+    devices: int  # seen on it in the window (all still in the graph, when too many to read)
     peers: tuple[Peer, ...] = ()
 
 

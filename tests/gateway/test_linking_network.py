@@ -8,6 +8,7 @@ here changes one thing about it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,10 @@ import pytest
 from gateway import ConsentQuestion, DataCategory, Decision, Purpose, Settings, hookimpl
 from gateway.linking import rules
 from graph import Graph
+from graph.erasure import erase_customer
 from graph.recs import ProfileKey, profile_of
+from graph.retention import prune
+from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import (
     TEST_CUSTOMER_HEADER,
     Serve,
@@ -455,3 +459,40 @@ async def test_the_threshold_is_the_hosts(
         await track(app, client, laptop())
     expected = {("laptop", "ana")} if linked else set()
     assert guessed(await links(demo_graph)) == expected
+
+
+async def test_devices_retention_removed_no_longer_make_a_home_network_public(
+    demo_graph: Graph, served: Serve
+) -> None:
+    # Thirty browsers on the home network two months ago (cleared cookies,
+    # guests' phones): more than a public network's devices then, all past the
+    # anonymous lifetime now. Once pruned, the household's network is its own.
+    await add_customers(demo_graph, "ana")
+    settings = guessing(linking_public_network_devices=3)
+    two_months_ago = -60 * 24 * 60.0
+    async with served(settings, authenticate=as_shop_or_customer) as (app, client):
+        old = [
+            view(f"old-{i}", f"old-{i}", "sku-009", two_months_ago, network=HOME, userAgent=MAC)
+            for i in range(30)
+        ]
+        assert (await track(app, client, old))["accepted"] == 30
+    now = datetime.now(UTC)
+    await prune(demo_graph, now - timedelta(days=730), now - timedelta(days=30), now)
+    async with served(settings, authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, phone_of("ana"), "ana")
+        await track(app, client, laptop())
+    assert guessed(await links(demo_graph)) == {("laptop", "ana")}
+
+
+async def test_an_erased_customers_devices_leave_the_networks_they_were_seen_on(
+    demo_graph: Graph, served: Serve
+) -> None:
+    await add_customers(demo_graph, "ana", "ben")
+    async with served(authenticate=as_shop_or_customer) as (app, client):
+        await track(app, client, phone_of("ana"), "ana")
+        await track(app, client, phone_of("ben"), "ben")
+    counted = "MATCH (n:Network) RETURN n.devices AS devices"
+    assert [row["devices"] for row in await demo_graph.read(counted)] == [2]
+    assert await erase_customer(demo_graph, "ana", TEST_PII_KEY) is not None
+    # Ben's phone alone: the network is as busy as the devices still in the graph.
+    assert [row["devices"] for row in await demo_graph.read(counted)] == [1]

@@ -56,11 +56,15 @@ ON MATCH SET
 # its networks' counts first. Counting every device ever seen instead, a home
 # network whose browsers clear their cookies, or whose anonymous devices
 # retention removes, would pass the public cut-off in time and stay public,
-# its household never linked again. Deleting the SEEN_ON edge locks the
-# network before its count is read, so concurrent writers lose no update.
+# its household never linked again. The network's write lock is taken before
+# its count is read (deleting an edge of a dense node does not take it), so a
+# device arriving on it at the same moment (RECORD_SIGNALS, whose MERGE locks
+# the network) loses no update.
 LEAVE_NETWORKS: LiteralString = """
 CALL (d) {
   MATCH (d)-[s:SEEN_ON]->(n:Network)
+  SET n._lock = true
+  REMOVE n._lock
   DELETE s
   SET n.devices = n.devices - 1
 }

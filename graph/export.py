@@ -7,7 +7,8 @@ their history, authorised apps, device links with their evidence, derived
 preferences, access records, and whatever a plugin hangs there tomorrow),
 then the sessions that are theirs (signed in as them, or anonymous on their
 own devices: proved theirs and nobody else's, as the erasure counts them)
-with every event in them, and their token families. The sealed
+with every event in them, those own devices themselves (kind, first and last
+seen, and when each was seen on each network), and their token families. The sealed
 contact is opened by the caller (graph/contacts.py); the keyed email hash and
 the sealed value themselves are left out: they mean nothing to a person.
 
@@ -22,7 +23,7 @@ from graph.driver import Graph
 from graph.erasure import OWN_DEVICES
 
 # Properties that are internal bookkeeping or only ciphertext and hashes.
-HIDDEN = ("contact_enc", "email_hmac", "_lock", "_erasing", "consent_seq")
+HIDDEN = ("contact_enc", "email_hmac", "ua_hmac", "_lock", "_erasing", "consent_seq")
 
 CUSTOMER: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
@@ -62,6 +63,24 @@ RETURN properties(s) AS props, d.id AS device_id,
        [(s)-[e:VIEWED|ADDED_TO_CART]->(p:Product) |
         {type: type(e), sku: p.sku, at: e.at, event_id: e.event_id}] AS events
 ORDER BY s.started_at, s.id
+"""
+)
+
+# The same own devices, with where they were seen: a network is a keyed hash
+# of an address prefix, which means nothing to a person, so each sighting
+# says only when (first and last); the erasure deletes them with the device.
+DEVICES: LiteralString = (
+    """
+MATCH (c:Customer {id: $customer_id})
+"""
+    + OWN_DEVICES
+    + """
+UNWIND own AS d
+RETURN properties(d) AS props, COLLECT {
+  MATCH (d)-[s:SEEN_ON]->(:Network)
+  RETURN {first_seen: s.first_at, last_seen: s.last_at} AS seen ORDER BY s.first_at
+} AS networks
+ORDER BY d.id
 """
 )
 
@@ -109,10 +128,15 @@ async def export_customer(graph: Graph, customer_id: str) -> dict[str, Any] | No
         {**plain(row["props"]), "device_id": row["device_id"], "events": plain(row["events"])}
         for row in await graph.read(SESSIONS, params)
     ]
+    devices = [
+        {**plain(row["props"]), "networks": plain(row["networks"])}
+        for row in await graph.read(DEVICES, params)
+    ]
     families = [plain(row) for row in await graph.read(FAMILIES, params)]
     return {
         "profile": plain(found[0]["props"]),
         "relationships": relationships,
         "sessions": sessions,
+        "devices": devices,
         "app_sessions": families,
     }

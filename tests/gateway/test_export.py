@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.strategies import recompute
-from graph import Graph, data_held
+from graph import Graph, data_held, write_events
+from graph.links import SignalRow, record_signals
 from graph.oauth import merge_grant
+from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import write_and_link
 from tests.gateway.oauth.conftest import add_client
 from tests.gateway.oauth.helpers import bearer, bearer_for
@@ -141,3 +144,32 @@ async def test_the_export_leaves_out_anonymous_visits_that_may_be_someone_elses(
     assert held is not None
     events = sum(len(s["events"]) for s in document["sessions"])
     assert held["browsing_history"].count == events
+
+
+async def test_the_export_holds_her_own_devices_and_when_each_was_seen_on_a_network(
+    demo_graph: Graph, tmp_path: Path
+) -> None:
+    await seed_customer(demo_graph, tmp_path, KIM)
+    first, last = datetime(2026, 11, 21, 9, tzinfo=UTC), datetime(2026, 11, 21, 10, tzinfo=UTC)
+    sightings = [
+        SignalRow(f"{KIM}-phone", "hash-of-home", "hash-of-safari", "mobile", first, last),
+        SignalRow(f"{KIM}-phone", "hash-of-cafe", None, None, last, last),
+        SignalRow("someone-elses-laptop", "hash-of-home", None, "desktop", first, last),
+    ]
+    await write_events(demo_graph, [visit("x-1", "elsewhere", "someone-elses-laptop")],
+                       pii_key=TEST_PII_KEY)  # fmt: skip
+    await record_signals(demo_graph, sightings)
+    async with gateway() as (app, http):
+        document = await export(http, await bearer_for(app, KIM))
+    devices = {d["id"]: d for d in document["devices"]}
+    assert set(devices) == {f"{KIM}-phone", f"{KIM}-tablet"}  # hers, nobody else's
+    phone = devices[f"{KIM}-phone"]
+    assert phone["kind"] == "mobile" and phone["last_seen"]
+    seen = [(n["first_seen"][:19], n["last_seen"][:19]) for n in phone["networks"]]
+    home, cafe = ("2026-11-21T09:00:00", "2026-11-21T10:00:00"), ("2026-11-21T10:00:00",) * 2
+    assert seen == [home, cafe]  # first seen first; the times as ISO 8601
+    assert devices[f"{KIM}-tablet"]["networks"] == []
+    # No hash a person cannot read: neither the network's nor the browser's.
+    text = json.dumps(document["devices"])
+    assert "hash-of" not in text and "ua_hmac" not in text
+    assert "devices" in document["contributors"]["tightrope"]

@@ -252,6 +252,7 @@ async def _dashboard(
         data=data,
         helped=helped,
         log=log,
+        log_days=request.app.state.settings.retention_access_log_days,
     )
 
 

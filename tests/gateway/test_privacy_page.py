@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 
+from gateway.app import create_app
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.passwords import hash_password
 from graph import Graph, set_consent
 from graph.oauth import merge_grant, set_password_hash
+from tests.gateway.conftest import settings_for_tests
 from tests.gateway.oauth.conftest import add_client
 from tests.gateway.oauth.helpers import BASE, PASSWORD, bearer, bearer_for
 from tests.gateway.oauth.test_browser import ARGS, CHROMIUM, running_gateway
@@ -231,3 +233,16 @@ async def test_a_malformed_confirmation_is_refused_and_deletes_nothing(demo_grap
             assert "confirmation expired" in refused.text
     rows = await demo_graph.read("MATCH (c:Customer {id: 'kim'}) RETURN count(c) AS n")
     assert rows[0]["n"] == 1
+
+
+async def test_the_page_says_how_long_the_shop_keeps_the_list_of_reads(demo_graph: Graph) -> None:
+    await demo_graph.write("CREATE (:Customer {id: 'kim', created_at: datetime()})")
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    app = create_app(settings_for_tests(oauth_issuer=BASE, retention_access_log_days=400))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
+    ):
+        await sign_in(http)
+        page = (await http.get("/privacy")).text
+    assert "This shop keeps this list for 400 days." in page

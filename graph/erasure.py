@@ -61,18 +61,15 @@ def erased_key(kind: str, id_: str, pii_key: str) -> str:
     return hmac.new(pii_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-# The customer and their own devices are write-locked first: an event writer
-# that would attach a new session to them (or sign one in as them) waits for
-# this transaction, and then finds them gone and the tombstones in place.
-# Their own devices are those proved theirs: linked to them with full
-# confidence (the host writes every proof, a sign-in or an email, so; and a
-# link the shop loaded as certain is one too, as history counts it), or signed
-# in on as them (linking runs after an event is stored, so an erasure can come
-# first). A device only guessed theirs (confidence below 1) is someone's who
-# may not be them, and a device also linked to, or signed in on by, another
-# customer is that customer's too: either stays.
-# The customer's own devices, for a bound customer ``c``, as the list ``own``: the
-# one definition the erasure and the export (graph/export.py) share.
+# The customer's own devices, for a bound customer ``c``, as the list ``own``:
+# the one definition the erasure, the export (graph/export.py) and the privacy
+# summary (graph/privacy.py) share. They are those proved theirs: linked to
+# them with full confidence (the host writes every proof, a sign-in or an
+# email, so; and a link the shop loaded as certain is one too, as history
+# counts it), or signed in on as them (linking runs after an event is stored,
+# so an erasure can come first). A device only guessed theirs (confidence
+# below 1) is someone's who may not be them, and a device also linked to, or
+# signed in on by, another customer is that customer's too: either stays.
 OWN_DEVICES: LiteralString = """
 WITH c, COLLECT {
   MATCH (d:Device)-[u:USED_BY]->(c) WHERE u.confidence >= 1.0 RETURN d
@@ -87,6 +84,9 @@ WITH c, [d IN found WHERE NOT EXISTS { (d)-[:USED_BY]->(o:Customer) WHERE o <> c
   }] AS own
 """
 
+# The customer and their own devices are write-locked first: an event writer
+# that would attach a new session to them (or sign one in as them) waits for
+# this transaction, and then finds them gone and the tombstones in place.
 LOCK: LiteralString = (
     """
 MATCH (c:Customer {id: $customer_id})

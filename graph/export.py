@@ -39,22 +39,36 @@ RETURN type(r) AS type, startNode(r) = c AS outgoing, labels(other) AS labels,
 ORDER BY type, coalesce(r.at, r.linked_at), other_id
 """
 
-# The anonymous visits are those on the devices the erasure counts as the
-# customer's own (graph/erasure.py OWN_DEVICES): not on a device only guessed
-# theirs, nor on one another customer uses too, whose anonymous visits may be
-# someone else's browsing.
-SESSIONS: LiteralString = (
+# The customer's own devices (graph/erasure.py OWN_DEVICES: not one only
+# guessed theirs, nor one another customer uses too), with where they were
+# seen: a network is a keyed hash of an address prefix, which means nothing to
+# a person, so each sighting says only when (first and last); the erasure
+# deletes them with the device.
+DEVICES: LiteralString = (
     """
 MATCH (c:Customer {id: $customer_id})
 """
     + OWN_DEVICES
     + """
-CALL (c, own) {
+UNWIND own AS d
+RETURN d.id AS id, properties(d) AS props, COLLECT {
+  MATCH (d)-[s:SEEN_ON]->(:Network)
+  RETURN {first_seen: s.first_at, last_seen: s.last_at} AS seen ORDER BY s.first_at
+} AS networks
+ORDER BY d.id
+"""
+)
+
+# Signed in as them, or anonymous on those own devices ($own, the ids DEVICES
+# found): an anonymous visit on another device may be someone else's browsing.
+SESSIONS: LiteralString = """
+MATCH (c:Customer {id: $customer_id})
+CALL (c) {
   MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
   RETURN s
   UNION
-  UNWIND own AS d
-  MATCH (s:Session)-[:ON]->(d)
+  UNWIND $own AS id
+  MATCH (s:Session)-[:ON]->(:Device {id: id})
   WHERE NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
   RETURN s
 }
@@ -64,25 +78,6 @@ RETURN properties(s) AS props, d.id AS device_id,
         {type: type(e), sku: p.sku, at: e.at, event_id: e.event_id}] AS events
 ORDER BY s.started_at, s.id
 """
-)
-
-# The same own devices, with where they were seen: a network is a keyed hash
-# of an address prefix, which means nothing to a person, so each sighting
-# says only when (first and last); the erasure deletes them with the device.
-DEVICES: LiteralString = (
-    """
-MATCH (c:Customer {id: $customer_id})
-"""
-    + OWN_DEVICES
-    + """
-UNWIND own AS d
-RETURN properties(d) AS props, COLLECT {
-  MATCH (d)-[s:SEEN_ON]->(:Network)
-  RETURN {first_seen: s.first_at, last_seen: s.last_at} AS seen ORDER BY s.first_at
-} AS networks
-ORDER BY d.id
-"""
-)
 
 FAMILIES: LiteralString = """
 MATCH (f:TokenFamily {customer_id: $customer_id})
@@ -124,13 +119,12 @@ async def export_customer(graph: Graph, customer_id: str) -> dict[str, Any] | No
         if row["record"] is not None:
             entry["record"] = plain(row["record"])
         relationships.setdefault(row["type"], []).append(entry)
+    own = await graph.read(DEVICES, params)
+    devices = [{**plain(d["props"]), "networks": plain(d["networks"])} for d in own]
+    on_own = {**params, "own": [d["id"] for d in own]}
     sessions = [
         {**plain(row["props"]), "device_id": row["device_id"], "events": plain(row["events"])}
-        for row in await graph.read(SESSIONS, params)
-    ]
-    devices = [
-        {**plain(row["props"]), "networks": plain(row["networks"])}
-        for row in await graph.read(DEVICES, params)
+        for row in await graph.read(SESSIONS, on_own)
     ]
     families = [plain(row) for row in await graph.read(FAMILIES, params)]
     return {

@@ -167,8 +167,8 @@ def proved_at(
         if not times:
             return "the customer did not sign in on this device"
         return min(times)
-    times = [t for given in emails_at.values() for t in given]
-    if not observation.emails or not times:
+    times = [t for given in emails_at.values() for t in given]  # keyed by observation.emails
+    if not times:
         return "no email was given on this device"
     return min(times)
 

@@ -37,6 +37,7 @@ from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.gate.ids import VisitIds
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
 from gateway.manifests import Manifests, check_declared, collect_manifests
@@ -124,7 +125,7 @@ def assemble(
     policies = collect_policies(host)
     strategies = list(recommendations.strategies.values())
     withdrawn = partial(consent_withdrawn, host, graphs, strategies)
-    gate = Gatekeeper(registry, policies, withdrawn, manifests)
+    gate = Gatekeeper(registry, policies, withdrawn, manifests, VisitIds(settings.pii_secret()))
     # Linking asks the same policies as every read (gateway/linking/seam.py).
     linking = LinkingService.from_host(host, settings, policies)
     check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)

@@ -137,12 +137,20 @@ class Context:
         user_agent: str | None = None,
         network: str | None = None,
         email: str | None = None,
+        email_verified: bool = False,
     ) -> tuple[EventSignals, list[IgnoredSignal]]:
-        """An event's linking signals as keyed hashes, and those ignored as malformed."""
+        """An event's linking signals as keyed hashes, and those ignored as malformed.
+
+        ``email_verified`` counts only when the sender is the shop's own back end
+        (``consent.vouches``); from anyone else the email is only typed.
+        """
         keys = self.linking.service.keys if self.linking is not None else None
         if keys is None:
             keys = SignalKeys.from_settings(self.settings)
-        return read_signals(keys, user_agent=user_agent, network=network, email=email)
+        verified = email_verified and self.consent.vouches
+        return read_signals(
+            keys, user_agent=user_agent, network=network, email=email, email_verified=verified
+        )
 
     async def link_later(self, arrivals: Sequence[Arrival]) -> None:
         """Hand stored events to the app's linking queue (linked after the response)."""

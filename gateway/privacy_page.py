@@ -17,9 +17,7 @@ the cookie says. Cookies and form tokens of this page are scoped to
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.oauth.cookies import SESSION_TTL, BrowserCookies
+from gateway.oauth.cookies import BrowserCookies
 from gateway.oauth.pages import SECURITY_HEADERS, html, render
 from gateway.oauth.service import OAuthService
 from gateway.principal import ClientKind, Principal
@@ -44,7 +42,7 @@ from graph import (
     list_grants,
     revoke_grant,
 )
-from graph.oauth import end_page_session, page_session_customer, start_page_session
+from graph.oauth import end_page_session
 
 PATH = "/privacy"
 NO_MATCH = "That email or customer number and password do not match."
@@ -80,18 +78,9 @@ def _cookies(request: Request) -> BrowserCookies:
     return cached
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def _signed_in(request: Request, graph: Graph) -> tuple[str, str] | None:
     """(customer id, session hash) of this browser's live page session, if any."""
-    token = _cookies(request).session_customer(request)
-    if token is None:
-        return None
-    session = _hash(token)
-    customer = await page_session_customer(graph, session, int(time.time()))
-    return (customer, session) if customer else None
+    return await _cookies(request).signed_in(request, graph)
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -182,11 +171,8 @@ async def _sign_in(request: Request, graph: Graph, typed: object) -> Response:
     if customer is None:
         shown = typed if isinstance(typed, str) else ""
         return _page(request, "privacy_sign_in.html", 401, error=NO_MATCH, customer=shown)
-    token = secrets.token_urlsafe(32)
-    now = int(time.time())
-    await start_page_session(graph, _hash(token), customer, now, now + SESSION_TTL)
     response = _back()
-    _cookies(request).set_session(response, token)
+    await _cookies(request).start_session(response, graph, customer)
     return response
 
 

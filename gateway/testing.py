@@ -204,6 +204,18 @@ class Gateway:
         answer: dict[str, Any] = body["data"]["trackEvents"]
         return answer
 
+    async def visit(self, device: str | None = None) -> tuple[str, str]:
+        """(device id, session id) from ``startVisit``, as a shopper's browser holds them.
+
+        A customer's own token may name only ids the gateway issued; the shop's
+        back end (``token(None, ...)``) may name any it keeps.
+        """
+        body = await self.query(
+            "mutation($d: ID) { startVisit(deviceId: $d) { deviceId sessionId } }", {"d": device}
+        )
+        started = body["data"]["startVisit"]
+        return str(started["deviceId"]), str(started["sessionId"])
+
     async def query(
         self, document: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> dict[str, Any]:

@@ -22,11 +22,16 @@ erasure first write-locks the customer and their devices and writes the
 tombstones in its own transaction, so a concurrent writer either finished
 before (and what it wrote is erased too) or sees the tombstones.
 
-A device only guessed theirs (a link of confidence below 1) is not theirs to
-erase: a guess is wrong often enough
-(docs/linking.md) that erasing it would delete, and tombstone for good,
-someone else's device and visits. It loses its link, with the customer node,
-and nothing else.
+Devices (graph/sessions.py says which are whose): a device that is theirs
+alone goes, with a tombstone. On a device they proved theirs that others use
+too (a family's tablet), their signed-in sessions go and so do the anonymous
+ones, which nothing shows to be anyone else's; the device stays for the
+others. A device only guessed theirs (a link of confidence below 1) is not
+theirs to erase: a guess is wrong often enough (docs/linking.md) that erasing
+it would delete, and tombstone for good, someone else's device and visits. It
+loses its link, with the customer node. Any device the erasure leaves with
+nothing (no link, no visit) goes, and so does any network that no device is
+seen on any more.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from neo4j import AsyncManagedTransaction
 from graph.driver import Graph
 from graph.links import LEAVE_NETWORKS
 from graph.oauth.families import REVOCATIONS, tick
+from graph.pii import sender_prefix
+from graph.sessions import OWN_DEVICES
 
 STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT erased_key IF NOT EXISTS FOR (n:Erased) REQUIRE n.key IS UNIQUE",
@@ -61,45 +68,36 @@ def erased_key(kind: str, id_: str, pii_key: str) -> str:
     return hmac.new(pii_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-# The customer's own devices, for a bound customer ``c``, as the list ``own``:
-# the one definition the erasure, the export (graph/export.py) and the privacy
-# summary (graph/privacy.py) share. They are those proved theirs: linked to
-# them with full confidence (the host writes every proof, a sign-in or an
-# email, so; and a link the shop loaded as certain is one too, as history
-# counts it), or signed in on as them (linking runs after an event is stored,
-# so an erasure can come first). A device only guessed theirs (confidence
-# below 1) is someone's who may not be them, and a device also linked to, or
-# signed in on by, another customer is that customer's too: either stays.
-OWN_DEVICES: LiteralString = """
-WITH c, COLLECT {
-  MATCH (d:Device)-[u:USED_BY]->(c) WHERE u.confidence >= 1.0 RETURN d
-  UNION
-  MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
-  MATCH (s)-[:ON]->(d:Device) RETURN d
-} AS found
-WITH c, [d IN found WHERE NOT EXISTS { (d)-[:USED_BY]->(o:Customer) WHERE o <> c }
-  AND NOT EXISTS {
-    MATCH (x:Session)-[:ON]->(d)
-    MATCH (x)-[:SIGNED_IN_AS]->(o:Customer) WHERE o <> c
-  }] AS own
-"""
-
-# The customer and their own devices are write-locked first: an event writer
-# that would attach a new session to them (or sign one in as them) waits for
-# this transaction, and then finds them gone and the tombstones in place.
+# The customer and the devices they proved theirs or are linked to are
+# write-locked first: an event writer that would attach a new session to them
+# (or sign one in as them) waits for this transaction, and then finds them gone
+# and the tombstones in place. It answers the devices that are theirs alone
+# (`devices`: deleted and tombstoned), every device they proved, shared or not
+# (`proved`: its anonymous visits go, since nothing shows they are another's),
+# every device linked to them (`linked`: deleted when nothing is left on it) and
+# the networks those devices were seen on (`networks`).
 LOCK: LiteralString = (
     """
 MATCH (c:Customer {id: $customer_id})
 SET c._erasing = true
+WITH c, 1.0 AS min_confidence
 """
     + OWN_DEVICES
     + """
+WITH c, own, proved, COLLECT { MATCH (d:Device)-[:USED_BY]->(c) RETURN d } AS linked
 FOREACH (d IN own | SET d._erasing = true)
-RETURN c.contact_enc IS NOT NULL AS had_contact, [d IN own | d.id] AS devices
+FOREACH (d IN proved + linked | SET d._lock = true REMOVE d._lock)
+RETURN c.contact_enc IS NOT NULL AS had_contact, [d IN own | d.id] AS devices,
+       [d IN proved | d.id] AS proved, [d IN linked | d.id] AS linked,
+       COLLECT { UNWIND proved + linked AS d MATCH (d)-[:SEEN_ON]->(n:Network)
+                 RETURN DISTINCT n.id } AS networks
 """
 )
 
-# Sessions signed in as the customer, and anonymous ones on their own devices.
+# Sessions signed in as the customer, and the anonymous ones on every device
+# they proved theirs ($devices): on a shared device too. Another customer's
+# link or sign-in there does not make those visits that customer's (that is
+# the rule of graph/sessions.py), so it must not keep them from erasure.
 SESSIONS: LiteralString = """
 MATCH (c:Customer {id: $customer_id})
 CALL (c) {
@@ -134,6 +132,25 @@ WHERE NOT type(r) IN ['SIGNED_IN_AS', 'ABOUT', 'SIGNS_IN_WITH']
 RETURN type(r) AS type, count(r) AS n
 """
 
+# Events sent with the customer's own token that sit on a visit the erasure
+# keeps (say, an anonymous visit on a device that is not theirs): their ids
+# carry the customer's sender prefix (graph/pii.py), found by an index seek.
+DELETE_SENT: LiteralString = """
+CALL () {
+  MATCH ()-[e:VIEWED]->() USING INDEX e:VIEWED(event_id)
+  WHERE e.event_id STARTS WITH $prefix
+  DELETE e
+  RETURN count(*) AS views
+}
+CALL () {
+  MATCH ()-[e:ADDED_TO_CART]->() USING INDEX e:ADDED_TO_CART(event_id)
+  WHERE e.event_id STARTS WITH $prefix
+  DELETE e
+  RETURN count(*) AS carts
+}
+RETURN views + carts AS n
+"""
+
 DELETE_SESSIONS: LiteralString = """
 UNWIND $sessions AS session_id
 MATCH (s:Session {id: session_id})
@@ -152,6 +169,34 @@ DETACH DELETE d
 RETURN count(*) AS n
 """
 )
+
+# Run after the customer node is gone: a device the erasure left with no link,
+# no visit and no household is only a kind, a browser family and two dates of
+# the erased customer's; it goes too (without a tombstone: it was not proved
+# theirs alone, and its id may come back from someone else's browser).
+DELETE_LEFT_DEVICES: LiteralString = (
+    """
+UNWIND $devices AS device_id
+MATCH (d:Device {id: device_id})
+WHERE NOT EXISTS { (d)-[:USED_BY]->() } AND NOT EXISTS { (:Session)-[:ON]->(d) }
+  AND NOT EXISTS { (d)-[:SHARED_BY]->() }
+"""
+    + LEAVE_NETWORKS
+    + """
+DETACH DELETE d
+RETURN count(*) AS n
+"""
+)
+
+# A network no device is seen on any more was the erased customer's alone: its
+# keyed prefix hash and first-seen time say where they were.
+DELETE_NETWORKS: LiteralString = """
+UNWIND $networks AS network_id
+MATCH (n:Network {id: network_id})
+WHERE NOT EXISTS { ()-[:SEEN_ON]->(n) }
+DETACH DELETE n
+RETURN count(*) AS n
+"""
 
 DELETE_ACCESS_LOG: LiteralString = """
 MATCH (:Customer {id: $customer_id})<-[:ABOUT]-(a:AccessRecord)
@@ -231,9 +276,9 @@ async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[s
         if locked is None:
             return None
         devices: list[str] = list(locked["devices"])
-        found = await (await tx.run(SESSIONS, customer_id=customer_id, devices=devices)).single(
-            strict=True
-        )
+        found = await (
+            await tx.run(SESSIONS, customer_id=customer_id, devices=list(locked["proved"]))
+        ).single(strict=True)
         sessions: list[str] = list(found["sessions"])
         keys = [erased_key("customer", customer_id, pii_key)]
         keys += [erased_key("session", s, pii_key) for s in sessions]
@@ -249,6 +294,9 @@ async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[s
                 name = NAMES.get(row["type"], row["type"])
                 counts[name] = counts.get(name, 0) + int(row["n"])
         counts["sessions"] = await _single(tx, DELETE_SESSIONS, sessions=sessions)
+        counts["events sent elsewhere"] = await _single(
+            tx, DELETE_SENT, prefix=sender_prefix(customer_id, pii_key)
+        )
         counts["devices"] = await _single(tx, DELETE_DEVICES, devices=devices)
         for name, query in (
             ("access log records", DELETE_ACCESS_LOG),
@@ -259,6 +307,9 @@ async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[s
         ):
             counts[name] = await _single(tx, query, customer_id=customer_id)
         await _single(tx, DELETE_CUSTOMER, customer_id=customer_id)
+        left = sorted((set(locked["proved"]) | set(locked["linked"])) - set(devices))
+        counts["devices"] += await _single(tx, DELETE_LEFT_DEVICES, devices=left)
+        counts["networks"] = await _single(tx, DELETE_NETWORKS, networks=locked["networks"])
         await tick(tx)  # other processes' caches of live tokens learn of it too
         return {name: n for name, n in counts.items() if n}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, LiteralString
 
 from graph.driver import Graph
-from graph.erasure import OWN_DEVICES
+from graph.sessions import OWN_DEVICES, SESSIONS_OF_OWN
 
 # Properties that are internal bookkeeping or only ciphertext and hashes.
 HIDDEN = ("contact_enc", "email_hmac", "ua_hmac", "_lock", "_erasing", "consent_seq")
@@ -39,7 +39,7 @@ RETURN type(r) AS type, startNode(r) = c AS outgoing, labels(other) AS labels,
 ORDER BY type, coalesce(r.at, r.linked_at), other_id
 """
 
-# The customer's own devices (graph/erasure.py OWN_DEVICES: not one only
+# The customer's own devices (graph/sessions.py OWN_DEVICES: not one only
 # guessed theirs, nor one another customer uses too), with where they were
 # seen: a network is a keyed hash of an address prefix, which means nothing to
 # a person, so each sighting says only when (first and last); the erasure
@@ -47,6 +47,7 @@ ORDER BY type, coalesce(r.at, r.linked_at), other_id
 DEVICES: LiteralString = (
     """
 MATCH (c:Customer {id: $customer_id})
+WITH c, 1.0 AS min_confidence
 """
     + OWN_DEVICES
     + """
@@ -59,25 +60,22 @@ ORDER BY d.id
 """
 )
 
-# Signed in as them, or anonymous on those own devices ($own, the ids DEVICES
-# found): an anonymous visit on another device may be someone else's browsing.
-SESSIONS: LiteralString = """
+# Their own sessions (graph/sessions.py), from the own devices DEVICES found
+# ($own, their ids): the rule is run once per export.
+SESSIONS: LiteralString = (
+    """
 MATCH (c:Customer {id: $customer_id})
-CALL (c) {
-  MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
-  RETURN s
-  UNION
-  UNWIND $own AS id
-  MATCH (s:Session)-[:ON]->(:Device {id: id})
-  WHERE NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
-  RETURN s
-}
+WITH c, COLLECT { UNWIND $own AS id MATCH (d:Device {id: id}) RETURN d } AS own
+"""
+    + SESSIONS_OF_OWN
+    + """
 OPTIONAL MATCH (s)-[:ON]->(d:Device)
 RETURN properties(s) AS props, d.id AS device_id,
        [(s)-[e:VIEWED|ADDED_TO_CART]->(p:Product) |
         {type: type(e), sku: p.sku, at: e.at, event_id: e.event_id}] AS events
 ORDER BY s.started_at, s.id
 """
+)
 
 FAMILIES: LiteralString = """
 MATCH (f:TokenFamily {customer_id: $customer_id})

@@ -8,16 +8,15 @@ sorted, collected and sliced per key instead. That costs nothing extra for
 views and carts, which must aggregate all of a key's events to keep the newest
 per product anyway, and little for purchases, whose number per customer is small.
 
-A customer's browsing is that of every session signed in as the customer, plus
-the anonymous sessions (signed in as nobody) run on a device linked to them
-(``USED_BY``). A session on a shared device that is signed in as someone else
-is never theirs: a family's laptop, or a device id an attacker has replayed in
-a login of their own, must not show one customer another's signed-in history.
-A device link below
-``min_confidence`` is left out: a probabilistic link ("same IP prefix and
-browser") may be a household member's tablet, whose browsing is not the
-customer's. A link without a recorded confidence counts as certain; both write
-paths (login events, the loader) always record one.
+A customer's browsing is that of their own sessions (graph/sessions.py, the
+one rule): those signed in as them, and the anonymous ones on devices that
+are theirs alone. A shared device (a family's laptop, or a device id an
+attacker has replayed in a login of their own) shows nobody its anonymous
+visits, and a session signed in as someone else is never theirs. A guessed
+link below ``min_confidence`` is left out: a probabilistic link ("same IP
+prefix and browser") may be a household member's tablet, whose browsing is
+not the customer's. A link without a recorded confidence counts as certain;
+both write paths (the linkers, the loader) always record one.
 
 Timestamps are compared with ``<`` and ``>`` only: Neo4j orders ``DateTime``
 values by instant, but ``=`` between two offsets of the same instant is false.
@@ -40,6 +39,7 @@ from graph.catalogue import PRODUCT_FIELDS, product_from_row
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
 from graph.model import Product
+from graph.sessions import OWN_SESSIONS, SESSION_OWNER
 
 T = TypeVar("T")
 
@@ -109,18 +109,13 @@ class CartKey:
 
 # -- Cypher ---------------------------------------------------------------------
 
-# The sessions that count as one customer's, for a row holding `c` and `k`.
-_CUSTOMER_SESSIONS: LiteralString = """
-  CALL (c, k) {
-    MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
-    RETURN s
-    UNION
-    MATCH (s:Session)-[:ON]->(:Device)-[u:USED_BY]->(c)
-    WHERE coalesce(u.confidence, 1.0) >= k.min_confidence
-      AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
-    RETURN s
-  }
-"""
+# The sessions that count as one customer's (graph/sessions.py), for a row
+# holding `c` and `k`.
+_CUSTOMER_SESSIONS: LiteralString = (
+    """
+  WITH c, k, k.min_confidence AS min_confidence"""
+    + OWN_SESSIONS
+)
 
 # The keyset condition is written with < and > only (see the module docstring).
 PURCHASES_OF_CUSTOMERS: LiteralString = (
@@ -202,24 +197,21 @@ CALL (k) {
     + _CART_RETURN
 )
 
-# A visitor's basket empties of what a customer the session belongs to (signed
-# in, or, while anonymous, on their linked device) bought since: the same reach
-# as above, reversed.
+# A visitor's basket empties of what the customer the session is an own session
+# of (graph/sessions.py) bought since: the same reach as above, reversed.
 CARTS_OF_SESSIONS: LiteralString = (
     """
 UNWIND $keys AS k
 CALL (k) {
-  MATCH (s:Session {id: k.id})-[a:ADDED_TO_CART]->(p:Product)
+  MATCH (s:Session {id: k.id})
+  WITH k, s, k.min_confidence AS min_confidence"""
+    + SESSION_OWNER
+    + """
+  MATCH (s)-[a:ADDED_TO_CART]->(p:Product)
   WHERE a.at > datetime(k.since)
-  WITH k.limit AS lim, k.min_confidence AS min_confidence, s, p, max(a.at) AS added_at
-  WHERE NOT EXISTS {
-    MATCH (s)-[:SIGNED_IN_AS]->(:Customer)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at
-  }
-  AND NOT EXISTS {
-    MATCH (s)-[:ON]->(:Device)-[u:USED_BY]->(:Customer)-[b:PURCHASED]->(p)
-    WHERE coalesce(u.confidence, 1.0) >= min_confidence AND NOT b.at < added_at
-      AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
-  }"""
+  WITH k.limit AS lim, owner, p, max(a.at) AS added_at
+  WHERE owner IS NULL
+     OR NOT EXISTS { (owner)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
     + _CART_RETURN
 )
 

@@ -1,10 +1,9 @@
 """One customer's journey: what they did, on which device, newest first, across devices.
 
 The journey is the customer's browsing: views, additions to a basket and
-sign-ins, in every session signed in as them and in the anonymous sessions of
-the devices linked to them with at least ``min_confidence`` (the same reach as
-graph/history.py: a session on a shared device signed in as someone else is
-never theirs). Purchases are purchase history, read elsewhere under their own
+sign-ins, in their own sessions (graph/sessions.py: signed in as them, or
+anonymous on a device that is theirs alone; a guessed device counts from
+``min_confidence``). Purchases are purchase history, read elsewhere under their own
 scope.
 
 Pages are keyset-paged on (time, kind, event id), newest first; an event id is
@@ -22,6 +21,7 @@ from graph.catalogue import PRODUCT_FIELDS, product_from_row
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
 from graph.model import Device, Product
+from graph.sessions import OWN_SESSIONS
 
 # Relationship types of the steps, as the graph names them, and as the API does.
 STEP_KINDS: dict[str, str] = {
@@ -33,15 +33,9 @@ STEP_KINDS: dict[str, str] = {
 JOURNEY: LiteralString = (
     """
 MATCH (c:Customer {id: $id})
-CALL (c) {
-  MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
-  RETURN s
-  UNION
-  MATCH (s:Session)-[:ON]->(:Device)-[u:USED_BY]->(c)
-  WHERE coalesce(u.confidence, 1.0) >= $min_confidence
-    AND NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
-  RETURN s
-}
+WITH c, $min_confidence AS min_confidence"""
+    + OWN_SESSIONS
+    + """
 CALL (s) {
   MATCH (s)-[r:VIEWED|ADDED_TO_CART|SIGNED_IN_AS]->(x)
   WHERE r.at IS NOT NULL

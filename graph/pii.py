@@ -18,6 +18,30 @@ from typing import Final
 DEV_PII_KEY: Final = "tightrope-dev-only-pii-key-not-for-production"
 
 
+# Event ids sent with a customer's token are stored as ``~<tag>~<id>``
+# (:func:`sender_prefix`); no sender may choose an id of that form itself.
+SENDER_MARK: Final = "~"
+
+
+def sender_prefix(customer_id: str, pii_key: str) -> str:
+    """The namespace of the event ids a customer's own token sends.
+
+    Ids are the sender's to choose, and a duplicate is a duplicate only from
+    the same sender: otherwise a customer could send, under an id the shop's
+    back end will use tomorrow (an order line ``O10051-1``), an event of their
+    own, and the shop's real one would then be refused. So the ids of events
+    sent for a customer (``as_customer``) are stored behind a keyed hash of
+    that customer, and the shop's services and ``tightrope load`` share the
+    plain namespace. The erasure finds a customer's ids by the same prefix.
+    """
+    if not pii_key:
+        raise ValueError("sender_prefix needs the deployment's PII key")
+    tag = hmac.new(
+        pii_key.encode(), f"tightrope sender {customer_id}".encode(), hashlib.sha256
+    ).hexdigest()[:20]
+    return f"{SENDER_MARK}{tag}{SENDER_MARK}"
+
+
 def email_hmac(email: str, key: str) -> str:
     """A keyed hash of a normalised email (trimmed, lower-cased)."""
     if not key:

@@ -2,11 +2,10 @@
 
 The categories are the gateway's (``DataCategory``): ``profile`` is the customer
 node itself, ``contact`` its keyed email hash, ``purchase_history`` its
-purchases, ``browsing_history`` the views and basket adds of every session
-that counts as theirs (signed in as them, or anonymous on one of their own
-devices: those the export and the erasure count, graph/erasure.py
-``OWN_DEVICES``), and ``device`` the devices linked to them, guesses
-included (the links are held, and shown). A category
+purchases, ``browsing_history`` the views and basket adds of their own
+sessions (graph/sessions.py: signed in as them, or anonymous on a device that
+is theirs alone), and ``device`` the devices linked to them, guesses included
+(the links are held, and shown). A category
 the graph holds nothing of has a count of 0. Plugins that derive data of their
 own (``derived_preferences``) hold it where only they know.
 """
@@ -19,7 +18,7 @@ from typing import LiteralString
 
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
-from graph.erasure import OWN_DEVICES
+from graph.sessions import OWN_DEVICES, SESSIONS_OF_OWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +32,7 @@ class HeldData:
 DATA_HELD: LiteralString = (
     """
 MATCH (c:Customer {id: $customer_id})
+WITH c, 1.0 AS min_confidence
 """
     + OWN_DEVICES
     + """
@@ -45,16 +45,9 @@ CALL (c) {
   RETURN count(d) AS devices, min(d.first_seen) AS devices_oldest,
          max(d.last_seen) AS devices_newest
 }
-CALL (c, own) {
-  CALL (c, own) {
-    MATCH (s:Session)-[:SIGNED_IN_AS]->(c)
-    RETURN s
-    UNION
-    UNWIND own AS d
-    MATCH (s:Session)-[:ON]->(d)
-    WHERE NOT EXISTS { (s)-[:SIGNED_IN_AS]->() }
-    RETURN s
-  }
+CALL (c, own) {"""
+    + SESSIONS_OF_OWN
+    + """
   OPTIONAL MATCH (s)-[e:VIEWED|ADDED_TO_CART]->(:Product)
   RETURN count(e.at) AS browsing, min(e.at) AS browsing_oldest, max(e.at) AS browsing_newest
 }

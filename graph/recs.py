@@ -22,6 +22,7 @@ from typing import Any, LiteralString
 
 from graph.customers import to_datetime
 from graph.driver import Graph
+from graph.sessions import OWN_SESSIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +104,8 @@ _ITEM: LiteralString = """{sku: p.sku, name: p.name,
   brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]), at: at"""
 
 # Each part is a subquery that answers one row (an empty list when switched off).
-# A customer's browsing is that of the sessions signed in as them and of the
-# anonymous sessions on devices linked to them with at least
-# $min_link_confidence (the reach of graph/history.py). Items of one order (or
+# A customer's browsing is that of their own sessions (graph/sessions.py), a
+# guessed device counting from $min_link_confidence. Items of one order (or
 # one moment) share a timestamp: the SKU breaks the tie, so the order strategies
 # weigh by (bought-together: the newest count most) is the same on every read,
 # whatever plan Neo4j chose.
@@ -128,18 +128,19 @@ CALL (c) {
   RETURN collect({kind: r.kind, id: x.id, name: x.name, weight: r.weight, count: r.count,
                   source: r.source}) AS preferences
 }
-CALL (c, s) {
-  CALL (c, s) {
+CALL (c) {
+  WITH c, $min_link_confidence AS min_confidence
+  WHERE $browsing AND $session_id IS NULL AND c IS NOT NULL"""
+    + OWN_SESSIONS
+    + """
+  RETURN collect(s) AS mine
+}
+CALL (s, mine) {
+  CALL (s, mine) {
     MATCH (s)-[v:VIEWED]->(p:Product) WHERE $browsing AND v.at IS NOT NULL
     RETURN p, v.at AS at
     UNION ALL
-    MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
-    MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
-    RETURN p, v.at AS at
-    UNION ALL
-    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
-      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
-      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
+    UNWIND mine AS s2
     MATCH (s2)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL
     RETURN p, v.at AS at
   }
@@ -148,18 +149,12 @@ CALL (c, s) {
     + _ITEM
     + """}) AS views
 }
-CALL (c, s) {
-  CALL (c, s) {
+CALL (s, mine) {
+  CALL (s, mine) {
     MATCH (s)-[a:ADDED_TO_CART]->(p:Product) WHERE $browsing AND a.at IS NOT NULL
     RETURN p, a.at AS at
     UNION ALL
-    MATCH (s2:Session)-[:SIGNED_IN_AS]->(c) WHERE $browsing AND s IS NULL
-    MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
-    RETURN p, a.at AS at
-    UNION ALL
-    MATCH (s2:Session)-[:ON]->(:Device)-[u:USED_BY]->(c) WHERE $browsing AND s IS NULL
-      AND coalesce(u.confidence, 1.0) >= $min_link_confidence
-      AND NOT EXISTS { (s2)-[:SIGNED_IN_AS]->() }
+    UNWIND mine AS s2
     MATCH (s2)-[a:ADDED_TO_CART]->(p:Product) WHERE a.at IS NOT NULL
     RETURN p, a.at AS at
   }

@@ -55,7 +55,9 @@ TABLE: Mapping[Purpose, frozenset[DataCategory]] = {
     Purpose.PERSONALISATION: frozenset(
         {C.PROFILE, C.PURCHASE_HISTORY, C.BROWSING_HISTORY, C.DEVICE, C.DERIVED_PREFERENCES}
     ),
-    Purpose.CROSS_DEVICE: frozenset({C.PROFILE, C.DEVICE, C.BROWSING_HISTORY}),
+    # Contact: whether an email address typed on a device is the customer's (a
+    # keyed hash compared, never read out) may count towards a guess.
+    Purpose.CROSS_DEVICE: frozenset({C.PROFILE, C.CONTACT, C.DEVICE, C.BROWSING_HISTORY}),
     Purpose.ANALYTICS: frozenset(
         {C.PURCHASE_HISTORY, C.BROWSING_HISTORY, C.DEVICE, C.DERIVED_PREFERENCES}
     ),

@@ -50,6 +50,9 @@ from tightrope import (
 
 Info = strawberry.Info
 
+# An id longer than this is not one this gateway issued.
+MAX_ID = 200
+
 
 class EventsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIGHTROPE_EVENTS_", extra="ignore")
@@ -105,6 +108,13 @@ class EventInput:
         description="An email address the shopper gave on this device (a guest checkout, a "
         "newsletter form). Only compared, as a keyed hash, with customers' own: never stored.",
     )
+    email_verified: bool = strawberry.field(
+        default=False,
+        description="The shop verified this email address (a confirmed checkout, a link "
+        "clicked in a mail): then it proves whose device this is. Taken only from the shop's "
+        "own services (a first-party token for no customer); from anyone else an email is "
+        "only typed, a hint for a suggestion.",
+    )
 
 
 @strawberry.type
@@ -119,7 +129,7 @@ class RejectedEvent:
 class IgnoredSignal:
     index: int
     event_id: str
-    field: str = strawberry.field(description="userAgent, network or email.")
+    field: str = strawberry.field(description="userAgent, network, email or emailVerified.")
     message: str
 
 
@@ -168,6 +178,10 @@ async def track_events(
                 row["customer_id"] = gate.written_for(row["customer_id"])
             except PermissionError as exc:
                 raise RowError("customer_id", str(exc)) from None
+            # Only ids the gateway issued, unless the shop's own back end vouches.
+            unissued = gate.unissued(row["session_id"], row["device_id"])
+            if unissued is not None:
+                raise RowError(*unissued)
             event = parse_event(row)
         except RowError as exc:
             rejected.append(
@@ -232,8 +246,18 @@ def _signals(
         return EventSignals()
     context: Context = info.context
     hashed, problems = context.read_signals(
-        user_agent=user_agent, network=network, email=item.email
+        user_agent=user_agent, network=network, email=item.email, email_verified=item.email_verified
     )
+    if item.email_verified and item.email is not None and not context.consent.vouches:
+        ignored.append(
+            IgnoredSignal(
+                index=index,
+                event_id=str(item.event_id),
+                field="emailVerified",
+                message="only the shop's own services may say an email was verified: "
+                "it counts as typed",
+            )
+        )
     for problem in problems:
         ignored.append(
             IgnoredSignal(
@@ -246,9 +270,41 @@ def _signals(
     return hashed
 
 
+@strawberry.type(description="The ids a shopper's browser or app keeps for this visit.")
+class Visit:
+    device_id: strawberry.ID = strawberry.field(
+        description="Keep it on the device (a first-party cookie, the app's storage) and send "
+        "it to startVisit next time."
+    )
+    session_id: strawberry.ID = strawberry.field(description="This visit's session.")
+    new_device: bool = strawberry.field(
+        description="True when the deviceId sent was missing or not one this gateway issued, "
+        "so a new one was issued: a device's ids cannot be chosen by the device."
+    )
+
+
+async def start_visit(root: Any, info: Info, device_id: strawberry.ID | None = None) -> Visit:
+    if device_id is not None and len(device_id) > MAX_ID:
+        raise BadUserInput(f"deviceId is longer than {MAX_ID} characters", argument="deviceId")
+    gate: RequestGate = info.context.consent
+    device, session, fresh = gate.start_visit(device_id)
+    return Visit(
+        device_id=strawberry.ID(device), session_id=strawberry.ID(session), new_device=fresh
+    )
+
+
 @hookimpl
 def register_fields() -> list[FieldSpec]:
     return [
+        FieldSpec(
+            "Mutation",
+            "startVisit",
+            Visit,
+            start_visit,
+            description="Ids for a shopper's visit: a new session of the device whose id is "
+            "given (when this gateway issued it), else of a new device. Events sent with a "
+            "customer's token name only ids issued here. Stores nothing.",
+        ),
         FieldSpec(
             "Mutation",
             "trackEvents",
@@ -258,7 +314,7 @@ def register_fields() -> list[FieldSpec]:
             "`signalsFromRequest` takes a missing userAgent and network from this request (for "
             "a shopper's own browser calling directly, not for a server forwarding events).",
             scopes=frozenset({"events:write"}),
-        )
+        ),
     ]
 
 

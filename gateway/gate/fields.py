@@ -129,7 +129,7 @@ class RowGate(FieldExtension):
     def _subject(self, gate: RequestGate, row: Any, info: Info[Any, Any]) -> str | None:
         where = partial(path_of, info)
         if self.rule is RowRule.SESSION:
-            return rows.session_row(gate.principal, gate.scopes, row, where)
+            return rows.session_row(gate.principal, gate.scopes, row, where, gate.keeper.ids)
         # CUSTOMER, and BACK_OFFICE once its scope was checked: a customer row.
         return rows.customer_row(gate.principal, gate.scopes, row, where)
 

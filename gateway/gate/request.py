@@ -32,6 +32,7 @@ from strawberry.dataloader import DataLoader
 from gateway.errors import BadUserInput, NotFound, Unauthenticated
 from gateway.fields import DataCategory, FieldRegistry, Purpose
 from gateway.gate import rows
+from gateway.gate.ids import VisitIds, vouches
 from gateway.gate.policy import ConsentQuestion, Decision, Policies
 from gateway.manifests import Manifests, UndeclaredRead, missing
 from gateway.principal import ClientKind, Principal
@@ -61,8 +62,11 @@ class Gatekeeper:
         policies: Policies,
         withdrawn: Withdrawn = _nobody_told,
         manifests: Manifests | None = None,
+        ids: VisitIds | None = None,
     ) -> None:
         self.registry = registry
+        # The device and session ids this deployment issues (gateway/gate/ids.py).
+        self.ids = ids
         self.policies = policies
         self.withdrawn = withdrawn
         # What each plugin declared; decide() refuses anything else. None: no check.
@@ -136,6 +140,33 @@ class RequestGate:
         """The customer a write in this token's name is about (``trackEvents``); raises
         PermissionError when the token may not write for the customer named."""
         return rows.written_for(self.principal, customer_id)
+
+    @property
+    def vouches(self) -> bool:
+        """Whether this sender's word is the shop's own (gateway/gate/ids.py): it may name
+        ids the gateway did not issue, and say an email was verified."""
+        return vouches(self.principal)
+
+    def unissued(self, session_id: str | None, device_id: str | None) -> tuple[str, str] | None:
+        """Why this sender may not name these ids in an event: (field, reason); None if it may."""
+        if self.vouches:
+            return None
+        if self.keeper.ids is None:
+            return "device_id", "this gateway issues no ids"
+        return self.keeper.ids.problem(session_id, device_id)
+
+    def start_visit(self, device_id: str | None) -> tuple[str, str, bool]:
+        """Ids for a visit: (device id, session id, whether the device id is new).
+
+        A device id this gateway issued is kept; anything else (none, a
+        device id chosen by a browser, one from another deployment) is replaced.
+        """
+        ids = self.keeper.ids
+        if ids is None:
+            raise Unauthenticated("this gateway issues no ids")
+        fresh = device_id is None or not ids.is_device(device_id)
+        device = ids.new_device() if fresh or device_id is None else device_id
+        return device, ids.new_session(device), fresh
 
     async def consents(self, customer_id: str) -> Mapping[str, Consent]:
         """The customer's current consents; read at most once per request."""

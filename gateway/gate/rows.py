@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import Forbidden, Unauthenticated
+from gateway.errors import Forbidden, NotFound, Unauthenticated
+from gateway.gate.ids import VisitIds, vouches
 from gateway.principal import Principal
 
 BACK_OFFICE_SCOPE = "customers:read"
@@ -49,19 +50,35 @@ def customer_row(
 
 
 def session_row(
-    principal: Principal, scopes: frozenset[str], row: Any, where: Callable[[], str]
+    principal: Principal,
+    scopes: frozenset[str],
+    row: Any,
+    where: Callable[[], str],
+    ids: VisitIds | None = None,
 ) -> str | None:
     """RowRule.SESSION: an anonymous visit is read by whoever holds its id; a signed-in
     one is that customer's browsing history.
 
-    Once the visitor signed in, a session id alone (a cookie left on a shared
-    computer, say) must not show the visit: only a token for that customer with
-    ``browsing:read``, or the back office's ``customers:read``, may read it.
+    Holding the id means holding an id the gateway issued (gateway/gate/ids.py):
+    ids a shop chose itself, often a counter, would let anyone read every
+    anonymous visit in turn, so only the shop's own services (which vouch for
+    them) and the back office read those; anyone else hears NOT_FOUND, as for a
+    session that does not exist. Once the visitor signed in, a session id alone
+    (a cookie left on a shared computer, say) must not show the visit: only a
+    token for that customer with ``browsing:read``, or the back office's
+    ``customers:read``, may read it.
     """
     subject: str | None = getattr(row, "customer_id", None)
     session_id = _attribute(row, "id", where)
-    if subject is None or BACK_OFFICE_SCOPE in scopes:
+    if BACK_OFFICE_SCOPE in scopes:
         return subject
+    if subject is None:
+        device_id = getattr(row, "device_id", None)
+        if vouches(principal) or (
+            ids is not None and device_id is not None and ids.is_session_of(session_id, device_id)
+        ):
+            return None
+        raise NotFound(f"no session with id {session_id!r}", id=session_id)
     if principal.customer_id == subject and BROWSING_READ in scopes:
         return subject
     needed = BROWSING_READ if principal.customer_id == subject else BACK_OFFICE_SCOPE

@@ -185,6 +185,7 @@ def _visible(observation: Observation, categories: frozenset[DataCategory]) -> O
         observation,
         skus=observation.skus if DataCategory.BROWSING_HISTORY in categories else (),
         emails=observation.emails if DataCategory.CONTACT in categories else (),
+        typed_emails=observation.typed_emails if DataCategory.CONTACT in categories else (),
     )
 
 
@@ -252,6 +253,9 @@ def _observation(device: str, arrivals: list[Arrival], as_customer: str | None) 
         skus=tuple(dict.fromkeys(skus))[:MAX_SKUS],
         emails=tuple(dict.fromkeys(a.signals.email for a in arrivals if a.signals.email)),
         as_customer=as_customer,
+        typed_emails=tuple(
+            dict.fromkeys(a.signals.typed_email for a in arrivals if a.signals.typed_email)
+        ),
     )
 
 

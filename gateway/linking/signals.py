@@ -163,13 +163,19 @@ def read_signals(
     user_agent: str | None = None,
     network: str | None = None,
     email: str | None = None,
+    email_verified: bool = False,
 ) -> tuple[EventSignals, list[IgnoredSignal]]:
-    """The hashes of an event's signals, and the signals ignored (with why)."""
+    """The hashes of an event's signals, and the signals ignored (with why).
+
+    ``email_verified``: the shop's back end says the address was verified, so it
+    proves whose device this is; otherwise it is only typed (``typed_email``).
+    """
     ignored: list[IgnoredSignal] = []
     hashed: dict[str, str | None] = {
         "network": None,
         "user_agent": None,
         "email": None,
+        "typed_email": None,
         "device_kind": None,
     }
     if user_agent is not None:
@@ -187,7 +193,9 @@ def read_signals(
             ignored.append(IgnoredSignal("network", str(exc)))
     if email is not None:
         try:
-            hashed["email"] = email_hmac(_email(email), keys.pii)
+            hashed["email" if email_verified else "typed_email"] = email_hmac(
+                _email(email), keys.pii
+            )
         except BadSignal as exc:
             ignored.append(IgnoredSignal("email", str(exc)))
     return EventSignals(**hashed), ignored

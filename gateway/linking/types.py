@@ -44,12 +44,17 @@ class EventSignals:
 
     network: str | None = None  # the hash of the network prefix
     user_agent: str | None = None  # the hash of the browser family
-    email: str | None = None  # graph.pii.email_hmac of an address given on the device
+    # graph.pii.email_hmac of an address given on the device that the shop's back
+    # end says was verified (a confirmed checkout): proof of whose device it is.
+    email: str | None = None
     device_kind: str | None = None  # mobile, tablet or desktop, as the user agent says
+    # The same hash of an address only typed on the device: anyone can type anyone's
+    # address, so it is evidence for a guess, never proof.
+    typed_email: str | None = None
 
     @property
     def present(self) -> bool:
-        return bool(self.network or self.user_agent or self.email)
+        return bool(self.network or self.user_agent or self.email or self.typed_email)
 
 
 NO_SIGNALS: Final = EventSignals()
@@ -81,7 +86,8 @@ class Observation:
     """What one device showed in one batch of events.
 
     The host fills in only what the linker's categories allow: ``skus`` need
-    ``browsing_history``, ``emails`` need ``contact``; the rest is the
+    ``browsing_history``, ``emails`` (verified by the shop: proof) and
+    ``typed_emails`` (only typed: evidence) need ``contact``; the rest is the
     device's (``device``). ``as_customer`` is the customer the sender spoke
     for (a customer's own token), if any.
     """
@@ -97,6 +103,7 @@ class Observation:
     skus: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     as_customer: str | None = None
+    typed_emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,9 @@ async def _authorize(request: Request) -> Response:
     client = grant.request.client
     requested = parse(grant.request.scope)
     cookies = service.cookies
-    customer = cookies.session_customer(request)
+    graph = request.app.state.graph
+    session = await cookies.signed_in(request, graph)
+    customer = session[0] if session else None
 
     if request.method == "POST":
         form = await request.form()
@@ -76,7 +78,7 @@ async def _authorize(request: Request) -> Response:
             )
         action = form.get("action")
         if action == "sign_in":
-            signed_in = await service.authenticate_customer(request, request.app.state.graph)
+            signed_in = await service.authenticate_customer(request, graph)
             if signed_in is None:
                 typed = form.get("customer")
                 return _form_page(
@@ -94,7 +96,7 @@ async def _authorize(request: Request) -> Response:
             # Host header never decides where a signed-in customer is sent.
             back = f"{request.url.path}?{request.url.query}"
             response = RedirectResponse(back, status_code=303)
-            cookies.set_session(response, signed_in)
+            await cookies.start_session(response, graph, signed_in)
             return response
         if customer is None:
             return _form_page(
@@ -116,7 +118,7 @@ async def _authorize(request: Request) -> Response:
 
     if customer is None:
         # A retailer's single sign-on may recognise the customer without a form.
-        customer = await service.authenticate_customer(request, request.app.state.graph)
+        customer = await service.authenticate_customer(request, graph)
     if customer is None:
         return _form_page(cookies, request, lambda csrf: sign_in_page(client.record.name, csrf))
     if client.trusted:
@@ -145,7 +147,10 @@ async def _issue_code(
 ) -> Response:
     """Record the customer's grant and redirect to the client with a code."""
     client = grant.request.client
-    await merge_grant(server.graph, customer_id, client.client_id, scopes, int(time.time()))
+    # No grant, so no code, for a customer who does not exist (any more): a
+    # sign-in plugin may name one, or the account was erased meanwhile.
+    if not await merge_grant(server.graph, customer_id, client.client_id, scopes, int(time.time())):
+        return error_response("access_denied", "This account does not exist.")
     subject = Subject(customer_id, uuid.uuid4().hex, new_family=True, approved=tuple(scopes))
     response: Response = await server.run(
         server.create_authorization_response, grant.request, subject, grant

@@ -1,8 +1,11 @@
 """The two cookies of the authorization pages, signed with itsdangerous.
 
 - ``tightrope_signin`` remembers who signed in, for 30 minutes: a timed,
-  signed token naming the customer. HttpOnly, SameSite=Lax (the client sends
-  the browser here from its own site, and a top-level arrival must carry it).
+  signed random token; the graph keeps only its SHA-256 as a ``PageSession``
+  with the customer (graph/oauth/page_sessions.py), so signing out or erasing
+  the customer ends the session at once, whatever the cookie says. HttpOnly,
+  SameSite=Lax (the client sends the browser here from its own site, and a
+  top-level arrival must carry it).
 - ``tightrope_csrf`` holds a random nonce, HttpOnly, SameSite=Strict. Each form
   carries a timed signature of that nonce (a signed double submit): a page of
   another site can neither read the nonce nor sign one of its own, and a
@@ -17,10 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+
+from graph import Graph
+from graph.oauth import page_session_customer, start_page_session
 
 SESSION_COOKIE = "tightrope_signin"
 CSRF_COOKIE = "tightrope_csrf"
@@ -53,25 +60,39 @@ class BrowserCookies:
 
     # -------------------------------------------------------------- the sign-in session
 
-    def session_customer(self, request: Request) -> str | None:
-        """The customer this browser signed in as, within the last SESSION_TTL seconds.
+    async def signed_in(self, request: Request, graph: Graph) -> tuple[str, str] | None:
+        """(customer id, session hash) of this browser's live sign-in, if any."""
+        token = self._session_token(request)
+        if token is None:
+            return None
+        session = _hash(token)
+        customer = await page_session_customer(graph, session, int(time.time()))
+        return (customer, session) if customer else None
 
-        (On the privacy page the signed value is a page session's token, not
-        a customer id: see gateway/privacy_page.py.)
-        """
+    async def start_session(self, response: Response, graph: Graph, customer_id: str) -> bool:
+        """Sign this browser in as the customer; False if there is no such customer."""
+        token = secrets.token_urlsafe(32)
+        now = int(time.time())
+        if not await start_page_session(graph, _hash(token), customer_id, now, now + SESSION_TTL):
+            return False
+        self._set_session(response, token)
+        return True
+
+    def _session_token(self, request: Request) -> str | None:
+        """The signed token of this browser's sign-in, within the last SESSION_TTL seconds."""
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
         try:
-            customer = self._session.loads(value, max_age=SESSION_TTL)
+            token = self._session.loads(value, max_age=SESSION_TTL)
         except BadData:
             return None
-        return customer if isinstance(customer, str) and customer else None
+        return token if isinstance(token, str) and token else None
 
-    def set_session(self, response: Response, customer_id: str) -> None:
+    def _set_session(self, response: Response, token: str) -> None:
         response.set_cookie(
             SESSION_COOKIE,
-            self._session.dumps(customer_id),
+            self._session.dumps(token),
             max_age=SESSION_TTL,
             path=self.path,
             httponly=True,
@@ -112,3 +133,7 @@ class BrowserCookies:
         except BadData:
             return False
         return isinstance(signed, str) and secrets.compare_digest(signed, nonce)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -4,7 +4,8 @@ The bulk loader and the gateway's ``trackEvents`` mutation both use
 :func:`write_events`, so its contract is:
 
 * events are stored each exactly once however often they are sent (the
-  sender's ``event_id``, unique per event type, is the key), and the result
+  sender's ``event_id``, unique per event type and sender, is the key: see
+  :func:`graph.pii.sender_prefix`), and the result
   says per type how many were new, how many were stored before, and which were
   rejected and why; a rejection carries the event's position in the input, so
   a caller can point at it;
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -51,8 +52,10 @@ from graph.ingest.cypher import (
 )
 from graph.ingest.writers import DEFAULT_BATCH
 from graph.model import EVENT_TYPES, Event, EventType
+from graph.pii import sender_prefix
 
 SIGNED_ELSEWHERE: Final = "the session is signed in as another customer"
+
 ERASED: Final = "was erased at the customer's request: nothing is stored for it again"
 
 
@@ -363,7 +366,8 @@ async def write_events(
     ``pii_key`` is the deployment's (``Settings.pii_secret()``): it keys the
     tombstones of erased customers, sessions and devices. ``as_customer`` is
     the customer the sender speaks for (a customer's token): their events may
-    then touch only sessions that are anonymous or signed in as that customer.
+    then touch only sessions that are anonymous or signed in as that customer,
+    and their ids are that customer's own (:func:`graph.pii.sender_prefix`).
     Events naming an unknown product or customer, or an erased customer,
     session or device, events for a session signed in as another customer
     (logins always; other events when ``as_customer`` is given), a second use
@@ -371,8 +375,15 @@ async def write_events(
     are rejected (listed in the result with the reason and their index in
     ``events``); the rest of their batch is written.
     """
+    prefix = sender_prefix(as_customer, pii_key) if as_customer is not None else ""
+    if prefix:
+        events = [replace(e, event_id=prefix + e.event_id) for e in events]
     total = WriteResult()
     for start in range(0, len(events), batch_size):
         chunk = events[start : start + batch_size]
         total.add(await _write_batch(graph, chunk, start, as_customer, pii_key))
+    if prefix:  # the sender hears of its ids as it sent them
+        total.rejected = [
+            replace(r, event_id=r.event_id.removeprefix(prefix)) for r in total.rejected
+        ]
     return total

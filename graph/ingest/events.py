@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from graph.ingest.rows import RowError, integer, number, required_text, required_timestamp, text
 from graph.model import EVENT_TYPES, Event, EventType
+from graph.pii import SENDER_MARK
 
 # Which fields each event type needs beyond event_id, type and at.
 NEEDS: Final[dict[EventType, tuple[str, ...]]] = {
@@ -24,6 +25,8 @@ NEEDS: Final[dict[EventType, tuple[str, ...]]] = {
 def parse_event(row: Mapping[str, Any]) -> Event:
     """Validate one event; raise :class:`RowError` naming the first bad field."""
     event_id = required_text(row, "event_id")
+    if event_id.startswith(SENDER_MARK):
+        raise RowError("event_id", "may not start with ~ (the form of ids scoped to a customer)")
     kind = required_text(row, "type")
     if kind not in EVENT_TYPES:
         raise RowError("type", f"{kind!r} is not one of {', '.join(EVENT_TYPES)}")

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
+from gateway.gate.ids import VisitIds
 from gateway.linking import LinkingService
 from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
@@ -97,6 +98,10 @@ async def ana(demo_graph: Graph) -> Graph:
 
 _TEST_KEYS = tempfile.mkdtemp(prefix="tightrope-test-keys-")
 
+# Device and session ids as the test apps issue them (startVisit), for tests
+# that store a visit a shopper's browser then names (gateway/gate/ids.py).
+ISSUED = VisitIds(TEST_PII_KEY)
+
 
 def settings_for_tests(**overrides: Any) -> Settings:
     overrides.setdefault("dev_mode", True)
@@ -120,13 +125,18 @@ def settings_for_tests(**overrides: Any) -> Settings:
 # customer and grants every declared scope. It exists only in the tests'
 # authenticate function, never in the served app.
 TEST_CUSTOMER_HEADER = "X-Test-Customer"
+# ... and this one makes the caller the shop's own back end: a first-party
+# client with no customer, which names the device and session ids it vouches for.
+TEST_BACK_END_HEADER = "X-Test-Back-End"
 
 
 async def authenticate_for_tests(request: Request) -> Principal:
     customer = request.headers.get(TEST_CUSTOMER_HEADER)
+    scopes = request.app.state.registry.scope_names
+    if request.headers.get(TEST_BACK_END_HEADER):
+        return Principal("test-back-end", ClientKind.FIRST_PARTY, None, scopes)
     if not customer:
         return ANONYMOUS
-    scopes = request.app.state.registry.scope_names
     return Principal("test-client", ClientKind.FIRST_PARTY, customer, scopes)
 
 
@@ -156,9 +166,13 @@ async def gql(
     query: str,
     variables: dict[str, Any] | None = None,
     customer: str | None = None,
+    back_end: bool = False,
 ) -> dict[str, Any]:
-    """POST a GraphQL request; ``customer`` names the test principal's customer."""
+    """POST a GraphQL request; ``customer`` names the test principal's customer, and
+    ``back_end`` makes it the shop's own services (no customer)."""
     headers = {TEST_CUSTOMER_HEADER: customer} if customer else {}
+    if back_end:
+        headers[TEST_BACK_END_HEADER] = "yes"
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )

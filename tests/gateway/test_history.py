@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal, encode_cursor
 from graph import Event, Graph, parse_event
-from tests.gateway.conftest import Serve, codes, gql, grant, write_and_link
+from tests.gateway.conftest import ISSUED, Serve, codes, gql, grant, write_and_link
 
 NOW = datetime.now(UTC)
 CUSTOMER = "ana"
@@ -237,7 +237,8 @@ async def test_a_guessed_device_link_does_not_share_history_unless_allowed(
 async def test_an_anonymous_visitor_sees_their_session_views_and_basket(
     history_graph: Graph, served: Serve
 ) -> None:
-    visit = {"session_id": "visit-1", "device_id": "kiosk"}
+    kiosk = ISSUED.new_device()
+    visit = {"session_id": ISSUED.new_session(kiosk), "device_id": kiosk}
     await store(
         history_graph,
         event("a1", "view", ago(hours=3), sku="sku-001", **visit),
@@ -248,11 +249,11 @@ async def test_an_anonymous_visitor_sees_their_session_views_and_basket(
         # Another visitor's session.
         event("a6", "view", ago(hours=1), session_id="visit-2", sku="sku-009"),
     )
-    query = """{ session(id: "visit-1") {
+    query = """query($id: ID!) { session(id: $id) {
         views { product { sku } viewedAt } one: views(first: 1) { product { sku } }
         cart { product { sku } addedAt } } }"""
     async with served() as (_, client):
-        body = await gql(client, query)  # no token at all
+        body = await gql(client, query, {"id": visit["session_id"]})  # no token at all
 
     assert "errors" not in body, body
     session = body["data"]["session"]
@@ -424,27 +425,30 @@ async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(
     # Ana browses signed in on her phone. Mallory has learnt the phone's session
     # and device ids (they are cookies) and replays them in logins of her own.
     await add_customer(history_graph, "mallory")
-    phone = {"device_id": "ana-phone"}
+    ana_phone = ISSUED.new_device()
+    ana_1 = ISSUED.new_session(ana_phone)
+    phone = {"device_id": ana_phone}
     await store(
         history_graph,
-        event("a1", "login", ago(hours=5), session_id="ana-1", customer_id=CUSTOMER, **phone),
-        event("a2", "view", ago(hours=4), session_id="ana-1", sku="sku-001", **phone),
-        event("a3", "add_to_cart", ago(hours=4), session_id="ana-1", sku="sku-002", **phone),
+        event("a1", "login", ago(hours=5), session_id=ana_1, customer_id=CUSTOMER, **phone),
+        event("a2", "view", ago(hours=4), session_id=ana_1, sku="sku-001", **phone),
+        event("a3", "add_to_cart", ago(hours=4), session_id=ana_1, sku="sku-002", **phone),
     )
     attack = [
         {
             "eventId": "m1",
             "type": "LOGIN",
             "at": ago(hours=1),
-            "sessionId": "ana-1",
-            "deviceId": "ana-phone",
+            "sessionId": ana_1,
+            "deviceId": ana_phone,
         },
         {
             "eventId": "m2",
             "type": "LOGIN",
             "at": ago(hours=1),
-            "sessionId": "new",
-            "deviceId": "ana-phone",
+            # A visit of the phone Mallory starts herself (startVisit with its id).
+            "sessionId": ISSUED.new_session(ana_phone),
+            "deviceId": ana_phone,
         },
     ]
     async with served() as (_, client):
@@ -462,19 +466,19 @@ async def test_another_customer_cannot_sign_in_to_a_victims_session_or_device(
         }
     ]
     assert codes(tracked) == ["BAD_USER_INPUT"]
-    # The login on a fresh session is accepted (the device id is the client's
-    # to state), but it reaches none of Ana's signed-in browsing.
+    # The login on a fresh session of the phone is accepted (she holds its id),
+    # but it reaches none of Ana's signed-in browsing: the phone is now shared.
     assert result["accepted"] == 1
     assert mallory["data"]["me"] == {"recentlyViewed": [], "cart": []}
     assert skus(ana["data"]["me"]["recentlyViewed"]) == ["sku-001"]
     assert skus(ana["data"]["me"]["cart"]) == ["sku-002"]
     owners = await history_graph.read(
-        "MATCH (:Session {id: 'ana-1'})-[:SIGNED_IN_AS]->(c) RETURN c.id AS id"
+        "MATCH (:Session {id: $s})-[:SIGNED_IN_AS]->(c) RETURN c.id AS id", {"s": ana_1}
     )
     assert owners == [{"id": CUSTOMER}]
 
 
-async def test_on_a_shared_device_each_customer_sees_their_own_and_the_anonymous_sessions(
+async def test_on_a_shared_device_each_customer_sees_only_their_own_signed_in_sessions(
     history_graph: Graph, served: Serve
 ) -> None:
     await add_customer(history_graph, "bo")
@@ -487,7 +491,8 @@ async def test_on_a_shared_device_each_customer_sees_their_own_and_the_anonymous
         event("f4", "login", ago(hours=8), session_id="bo-s", customer_id="bo", **laptop),
         event("f5", "view", ago(hours=8), session_id="bo-s", sku="sku-003", **laptop),
         event("f6", "add_to_cart", ago(hours=8), session_id="bo-s", sku="sku-004", **laptop),
-        # Nobody signed in: the device's owners (both of them) may see this visit.
+        # Nobody signed in on a device two customers use: whose visit it was is
+        # unknown, so it is nobody's history (graph/sessions.py).
         event("f7", "view", ago(hours=7), session_id="anon-s", sku="sku-005", **laptop),
         event("f8", "add_to_cart", ago(hours=7), session_id="anon-s", sku="sku-006", **laptop),
     )
@@ -495,7 +500,7 @@ async def test_on_a_shared_device_each_customer_sees_their_own_and_the_anonymous
         ana = await gql(client, HISTORY, customer=CUSTOMER)
         bo = await gql(client, HISTORY, customer="bo")
 
-    assert skus(ana["data"]["me"]["recentlyViewed"]) == ["sku-005", "sku-001"]
-    assert skus(ana["data"]["me"]["cart"]) == ["sku-006", "sku-002"]
-    assert skus(bo["data"]["me"]["recentlyViewed"]) == ["sku-005", "sku-003"]
-    assert skus(bo["data"]["me"]["cart"]) == ["sku-006", "sku-004"]
+    assert skus(ana["data"]["me"]["recentlyViewed"]) == ["sku-001"]
+    assert skus(ana["data"]["me"]["cart"]) == ["sku-002"]
+    assert skus(bo["data"]["me"]["recentlyViewed"]) == ["sku-003"]
+    assert skus(bo["data"]["me"]["cart"]) == ["sku-004"]

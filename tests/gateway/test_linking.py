@@ -43,6 +43,7 @@ from tests.gateway.linking_helpers import (
 )
 
 DEVICES = "{ me { devices { id link { method confidence evidence linkedAt } } } }"
+START = "mutation { startVisit { deviceId sessionId } }"
 
 
 async def test_a_sign_in_links_the_device_with_evidence_the_customer_reads(
@@ -54,7 +55,6 @@ async def test_a_sign_in_links_the_device_with_evidence_the_customer_reads(
             app,
             client,
             [view("phone", "p1", "sku-001", 0), login("phone", "p1", "ana", 1)],
-            customer="ana",
         )
         body = await gql(client, DEVICES, customer="ana")
     assert result["accepted"] == 2 and result["ignoredSignals"] == []
@@ -99,14 +99,16 @@ async def test_an_email_given_on_a_device_links_it_to_that_customer_only(
         {"h": email_hmac("ana@example.test", TEST_PII_KEY)},
     )
     async with served(authenticate=as_shop_or_customer) as (app, client):
-        # The shop's back end forwards a guest checkout's email (any case, spaces).
-        shop = await track(
-            app, client, [view("kiosk", "k1", "sku-001", 0, email=" Ana@Example.TEST ")]
+        # The shop's back end forwards a confirmed checkout's email (any case, spaces).
+        confirmed = {"email": " Ana@Example.TEST ", "emailVerified": True}
+        shop = await track(app, client, [view("kiosk", "k1", "sku-001", 0, **confirmed)])
+        # Ben's own token may not claim Ana's address for his device: typed, it
+        # proves nothing.
+        tablet = (await gql(client, START, customer="ben"))["data"]["startVisit"]
+        typed = view(
+            tablet["deviceId"], tablet["sessionId"], "sku-002", 0, email="ana@example.test"
         )
-        # Ben's own token may not claim Ana's address for his device.
-        ben = await track(
-            app, client, [view("bens-tablet", "b1", "sku-002", 0, email="ana@example.test")], "ben"
-        )
+        ben = await track(app, client, [typed], "ben")
         nobody = await track(app, client, [view("t2", "x1", "sku-003", 0, email="no@one.test")])
         bad = await track(app, client, [view("t3", "x2", "sku-004", 0, email="not an email")])
         body = await gql(client, DEVICES, customer="ana")
@@ -120,7 +122,7 @@ async def test_an_email_given_on_a_device_links_it_to_that_customer_only(
         ("kiosk", "ana", "email")
     }
     [device] = body["data"]["me"]["devices"]
-    assert device["link"]["evidence"] == ["Your email address was entered on this device"]
+    assert device["link"]["evidence"] == ["Your verified email address was used on this device"]
 
 
 def bad_id(result: dict[str, Any]) -> str:
@@ -144,17 +146,17 @@ async def test_an_email_given_before_the_customer_unlinked_the_device_does_not_l
         "MATCH (c:Customer {id: 'ana'}) SET c.email_hmac = $h",
         {"h": email_hmac("ana@example.test", TEST_PII_KEY)},
     )
-    ana = "ana@example.test"
+    ana = {"email": "ana@example.test", "emailVerified": True}
     async with served(authenticate=as_shop_or_customer) as (app, client):
-        await track(app, client, [view("kiosk", "k1", "sku-001", 0, email=ana)])
+        await track(app, client, [view("kiosk", "k1", "sku-001", 0, **ana)])
         undone = await gql(client, UNLINK, {"id": "kiosk"}, customer="ana")
         # The kiosk's offline buffer, flushed later: the form she filled in
         # before she said "not mine", and a stranger's view after it.
-        late = [view("kiosk", "k2", "sku-002", 5, email=ana), view("kiosk", "k2", "sku-003", 90)]
+        late = [view("kiosk", "k2", "sku-002", 5, **ana), view("kiosk", "k2", "sku-003", 90)]
         await track(app, client, late)
         apart = await links(demo_graph)
         # She gives her email there again, after her word: that is new evidence.
-        again = [view("kiosk", "k3", "sku-004", 95, email=ana), view("kiosk", "k3", "sku-005", 99)]
+        again = [view("kiosk", "k3", "sku-004", 95, **ana), view("kiosk", "k3", "sku-005", 99)]
         await track(app, client, again)
         body = await gql(client, DEVICES, customer="ana")
     assert "errors" not in undone, undone
@@ -169,12 +171,12 @@ async def test_a_new_sign_in_links_an_unlinked_device_again_even_beside_an_old_o
     await add_customers(demo_graph, "ana", consenting=None)
     old = login("tablet", "t1", "ana", 0)
     async with served(authenticate=as_shop_or_customer) as (app, client):
-        await track(app, client, [old], "ana")
+        await track(app, client, [old])
         undone = await gql(client, UNLINK, {"id": "tablet"}, customer="ana")
-        await track(app, client, [old], "ana")  # the app resends a sign-in she made before
+        await track(app, client, [old])  # the app resends a sign-in she made before
         apart = await links(demo_graph)
         # The app resends it again, with a sign-in she made after her word.
-        await track(app, client, [old, login("tablet", "t2", "ana", 90)], "ana")
+        await track(app, client, [old, login("tablet", "t2", "ana", 90)])
         # A batch with two sign-ins on a device never unlinked: linked since the first.
         await track(app, client, [login("phone", "p1", "ana", 10), login("phone", "p2", "ana", 20)])
         body = await gql(client, DEVICES, customer="ana")
@@ -280,7 +282,6 @@ async def test_linking_runs_after_the_response(demo_graph: Graph, served: Serve)
             client,
             "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }",
             {"e": [login("phone", "p1", "ana", 0)]},
-            customer="ana",
         )
         # The answer came while a linker of this very batch is still waiting.
         assert body["data"]["trackEvents"]["accepted"] == 1
@@ -327,7 +328,7 @@ async def test_a_failing_linker_loses_no_event_and_stops_no_other_linker(
     async with served(authenticate=as_shop_or_customer, plugins=[Broken()]) as (app, client):
         done = reports(app, monkeypatch)
         result = await track(
-            app, client, [view("phone", "p1", "sku-001", 0), login("phone", "p1", "ana", 1)], "ana"
+            app, client, [view("phone", "p1", "sku-001", 0), login("phone", "p1", "ana", 1)]
         )
         failed = app.state.linking.linker_failures
     assert result["accepted"] == 2
@@ -347,7 +348,6 @@ async def test_the_queue_is_flushed_when_the_app_stops(demo_graph: Graph, served
             client,
             "mutation($e: [EventInput!]!) { trackEvents(events: $e) { accepted } }",
             {"e": [login("phone", "p1", "ana", 0)]},
-            customer="ana",
         )
         await asyncio.wait_for(gate.entered.wait(), 10)
         gate.release.set()  # the app stops while the batch is still being linked

@@ -9,7 +9,7 @@ product imported elsewhere may have no price. A null says "unknown"; a
 from __future__ import annotations
 
 from graph import Graph
-from tests.gateway.conftest import Serve, gql
+from tests.gateway.conftest import ISSUED, Serve, gql
 
 # Nodes and relationships holding only their keys (and what links them).
 BARE = """
@@ -90,22 +90,23 @@ async def test_what_the_graph_does_not_hold_answers_null(demo_graph: Graph, serv
 async def test_a_device_first_seen_in_an_event_has_no_kind_until_one_is_loaded(
     demo_graph: Graph, served: Serve
 ) -> None:
+    phone = ISSUED.new_device()
     view = {
         "eventId": "v1",
         "type": "VIEW",
         "at": "2025-05-01T10:00:00Z",
-        "sessionId": "visit",
-        "deviceId": "unknown-phone",
+        "sessionId": ISSUED.new_session(phone),
+        "deviceId": phone,
         "sku": "sku-001",
     }
     async with served() as (_, client):
         tracked = await gql(client, TRACK, {"events": [view]}, customer="c1")
-        body = await gql(client, NEW_DEVICE, {"id": "visit"})
+        body = await gql(client, NEW_DEVICE, {"id": view["sessionId"]})
     assert "errors" not in tracked, tracked
     assert body["data"]["session"] == {
         "startedAt": "2025-05-01T10:00:00+00:00",
         "device": {
-            "id": "unknown-phone",
+            "id": phone,
             "kind": None,
             "uaFamily": None,
             "firstSeen": "2025-05-01T10:00:00+00:00",

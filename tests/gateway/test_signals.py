@@ -99,8 +99,11 @@ def test_signals_are_keyed_hashes_that_match_only_under_one_key() -> None:
     assert one.network == same.network and one.user_agent == same.user_agent
     assert other.network != one.network
     assert one.network is not None and "81.2" not in one.network
-    # An email hashes exactly as customers' stored emails do, and only as that.
-    assert one.email == email_hmac("a@b.test", "pii-key")
+    # An email hashes exactly as customers' stored emails do, and only as that;
+    # typed, it is only a hint, verified (the shop's word) a proof.
+    assert one.typed_email == email_hmac("a@b.test", "pii-key") and one.email is None
+    verified, _ = read_signals(keys, email="A@b.test", email_verified=True)
+    assert verified.email == email_hmac("a@b.test", "pii-key") and verified.typed_email is None
     assert one.device_kind == "mobile"
 
 

@@ -31,9 +31,8 @@ from graphql import (
 
 from gateway.oauth.devtokens import dev_token
 from gateway.schema import sdl
-from graph import PURPOSES, Graph, write_events
+from graph import PURPOSES, Graph
 from graph.oauth import merge_grant
-from tests.conftest import TEST_PII_KEY
 from tests.gateway.conftest import grant
 
 from .conftest import add_client
@@ -41,14 +40,13 @@ from .helpers import bearer_for
 from .test_gateway import gateway
 from .test_scope_matrix import (
     CUSTOMER,
-    SAMPLE_IDS,
     _post,
     arguments,
     errors_at,
-    history_of,
     parents,
     routes,
     selection,
+    store_history,
 )
 
 
@@ -81,9 +79,7 @@ async def test_every_field_answers_exactly_when_its_purpose_is_allowed(demo_grap
     async with gateway() as (app, http):
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
-        await write_events(
-            demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]), pii_key=TEST_PII_KEY
-        )
+        await store_history(demo_graph)
         mine = await bearer_for(app, CUSTOMER)
         await _post(http, "{ me { createdAt } }", mine)
         await app.state.access_log.flush()
@@ -136,9 +132,7 @@ async def test_a_third_party_reads_no_personal_field_without_third_party_sharing
         service = app.state.oauth
         allowed = sorted(service.catalogue.allowed_for("third_party"))
         third = await add_client(app, "third_party", " ".join(allowed))
-        await write_events(
-            demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]), pii_key=TEST_PII_KEY
-        )
+        await store_history(demo_graph)
         token = await dev_token(
             demo_graph, service, client_id=third.client_id, customer_id=CUSTOMER, scopes=allowed
         )

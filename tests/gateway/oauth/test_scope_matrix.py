@@ -37,6 +37,7 @@ from graphql import (
     print_ast,
 )
 
+from gateway.gate.ids import VisitIds
 from gateway.schema import sdl
 from gateway.strategies import recompute
 from graph import PURPOSES, Event, Graph, parse_event, write_events
@@ -48,10 +49,15 @@ from .conftest import add_client
 from .helpers import bearer_for
 from .test_gateway import gateway
 
-# Ids of the seeded graph (tests/gateway/conftest.py), by the type an argument fetches.
+# A visit with ids the gateway issued (gateway/gate/ids.py): only the shop's own
+# services may read a visit by an id the gateway did not issue.
+_IDS = VisitIds(TEST_PII_KEY)
+SAMPLE_DEVICE = _IDS.new_device()
+# Ids of the seeded graph (tests/gateway/conftest.py), by the type an argument
+# fetches; the session is stored by history_of.
 SAMPLE_IDS = {
     "Customer": "c1",
-    "Session": "s1",
+    "Session": _IDS.new_session(SAMPLE_DEVICE),
     "Brand": "acme",
     "Category": "shoes",
     "Product": "sku-001",
@@ -81,7 +87,8 @@ def sample(type_: GraphQLInputType, name: str, owner: str) -> Any:
                 "eventId": "matrix-signal",
                 "type": "VIEW",
                 "at": "2025-01-01T00:00:00Z",
-                "sessionId": "matrix-session",
+                "sessionId": SAMPLE_IDS["Session"],
+                "deviceId": SAMPLE_DEVICE,
                 "sku": SAMPLE_IDS["Product"],
                 "network": "not-a-network",
             }
@@ -186,14 +193,14 @@ def errors_at(body: dict[str, Any], path: list[str]) -> list[str]:
 
 
 async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Graph) -> None:
-    async with gateway() as (app, http):
+    # Hundreds of requests with one token: at full speed they outrun the default
+    # bucket (100, then 50/s), and this matrix is about scopes, not rate limits.
+    async with gateway(rate_limit_per_second=0) as (app, http):
         # Data for every type: the seed, plus an app the customer authorised.
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
         # ... and the customer's history: a view, a basket item and a purchase.
-        await write_events(
-            demo_graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]), pii_key=TEST_PII_KEY
-        )
+        await store_history(demo_graph)
         # ... and what recommendations are served from, derived from that history.
         await recompute(list(app.state.assembly.recommendations.strategies.values()), demo_graph)
         # ... every consent granted (this matrix is about scopes; test_consent_matrix.py
@@ -258,13 +265,24 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         assert every - checked == set(), "fields the matrix saw no data for"
 
 
+async def store_history(graph: Graph) -> None:
+    """The customer's history on their phone (the sample visit's device, linked)."""
+    await write_events(graph, history_of(CUSTOMER, SAMPLE_IDS["Session"]), pii_key=TEST_PII_KEY)
+    await graph.write(
+        "MATCH (d:Device {id: $d}), (c:Customer {id: $c}) CREATE (d)-[:USED_BY "
+        "{method: 'login', confidence: 1.0, linked_at: datetime(), evidence: ['signed in']}]->(c)",
+        {"d": SAMPLE_DEVICE, "c": CUSTOMER},
+    )
+
+
 def history_of(customer: str, session: str) -> list[Event]:
     """A view and an add-to-cart in ``session`` an hour ago, and a purchase (a basket
     item must be recent to count, so these are dated from now)."""
     at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    device = SAMPLE_DEVICE
     rows = [
-        {"type": "view", "session_id": session, "sku": "sku-001"},
-        {"type": "add_to_cart", "session_id": session, "sku": "sku-002"},
+        {"type": "view", "session_id": session, "device_id": device, "sku": "sku-001"},
+        {"type": "add_to_cart", "session_id": session, "device_id": device, "sku": "sku-002"},
         {"type": "purchase", "customer_id": customer, "sku": "sku-003"},
     ]
     return [parse_event({**row, "event_id": f"matrix-{i}", "at": at}) for i, row in enumerate(rows)]

@@ -3,7 +3,8 @@
 Northbrook sells boots; Acme shoe care; Zen coats (the rain coat is out of
 stock). Shoppers who bought Chelsea Boots mostly bought Wool Socks and Boot
 Polish too; Ana bought Chelsea Boots and Hiking Boots (two Northbrook boots:
-she keeps choosing Northbrook). Visit ``first-visit`` has done nothing yet.
+she keeps choosing Northbrook). Visit ``FIRST_VISIT`` (ids issued as startVisit
+issues them) has done nothing yet.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from gateway.app import assemble
 from gateway.strategies import recompute
 from graph import Event, Graph, parse_event, write_events
 from tests.conftest import TEST_PII_KEY
-from tests.gateway.conftest import grant, settings_for_tests
+from tests.gateway.conftest import ISSUED, grant, settings_for_tests
+
+FIRST_DEVICE = ISSUED.new_device()
+FIRST_VISIT = ISSUED.new_session(FIRST_DEVICE)
 
 NOW = datetime.now(UTC)
 
@@ -127,7 +131,9 @@ async def build_shop(graph: Graph) -> None:
     ]
     await store(graph, *events)
     await graph.write(
-        "CREATE (:Session {id: 'first-visit', started_at: datetime(), channel: 'web'})"
+        "CREATE (:Session {id: $visit, started_at: datetime(), channel: 'web'})"
+        "-[:ON]->(:Device {id: $device, first_seen: datetime(), last_seen: datetime()})",
+        {"visit": FIRST_VISIT, "device": FIRST_DEVICE},
     )
 
 

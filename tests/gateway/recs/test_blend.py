@@ -27,7 +27,10 @@ from gateway.app import assemble
 from gateway.plugins import PluginError
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, grant, settings_for_tests
-from tests.gateway.recs.conftest import BASKETS
+from tests.gateway.recs.conftest import BASKETS, FIRST_VISIT
+
+SESSION_RECS = '{ session(id: "%s") { recommendations { score } } }'
+FIRST_RECS = '{ session(id: "%s") { recommendations(first: 10) { score } } }' % FIRST_VISIT  # noqa: UP031
 
 BLEND = """query($first: Int) { me { recommendations(first: $first) {
   product { sku inStock brand { id } } score strategy reasons { code text } } } }"""
@@ -141,7 +144,7 @@ async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) ->
         await grant(shop, "ana", "personalisation", granted=False)
         await gql(client, "{ me { recommendations { score } } }", customer="ana")
         # Nor is it called for a kind of subject it does not serve.
-        await gql(client, '{ session(id: "first-visit") { recommendations { score } } }')
+        await gql(client, SESSION_RECS % FIRST_VISIT)
         assert calls == []
         await grant(shop, "ana", "personalisation")
         await gql(client, "{ me { recommendations { score } } }", customer="ana")
@@ -239,7 +242,7 @@ async def test_warm_requests_cost_one_read_of_the_shopper_and_none_for_a_product
 ) -> None:
     queries = {
         "customer": "{ me { recommendations(first: 10) { product { name } reasons { text } } } }",
-        "session": '{ session(id: "first-visit") { recommendations(first: 10) { score } } }',
+        "session": FIRST_RECS,
         "product": '{ product(sku: "chelsea") { similar(first: 10) { product { name } } } }',
     }
     async with served() as (app, client):

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from gateway import ClientKind, Principal
 from graph import Graph
 from tests.gateway.conftest import Serve, gql
-from tests.gateway.recs.conftest import BASKETS, ago, event, store
+from tests.gateway.recs.conftest import BASKETS, FIRST_DEVICE, FIRST_VISIT, ago, event, store
 
 ONE = """query($strategy: String) { me { recommendations(first: 5, strategy: $strategy) {
   product { sku name inStock } score strategy reasons { code text categories purpose } } } }"""
@@ -135,7 +135,7 @@ async def test_trending_is_what_sells_now_but_never_what_is_out_of_stock(
 
 async def test_a_first_visit_gets_popular_products(shop: Graph, served: Serve) -> None:
     async with served() as (_, client):
-        body = await gql(client, SESSION, {"id": "first-visit"})
+        body = await gql(client, SESSION, {"id": FIRST_VISIT})
     items = body["data"]["session"]["recommendations"]
     assert len(items) == 4
     assert {item["strategy"] for item in items} == {"trending"}
@@ -153,25 +153,27 @@ async def test_in_session_follows_this_visit_as_its_events_arrive(
         return Principal("web-shop", ClientKind.PUBLIC, None, frozenset({"events:write"}))
 
     async with served(authenticate=web_shop) as (_, client):
-        before = await gql(client, SESSION, {"id": "first-visit"})
+        before = await gql(client, SESSION, {"id": FIRST_VISIT})
         view = {
             "eventId": "fv-1",
             "type": "VIEW",
             "at": ago(0.01),
-            "sessionId": "first-visit",
+            "sessionId": FIRST_VISIT,
+            "deviceId": FIRST_DEVICE,
             "sku": "trench",
         }
         sent = await gql(client, track, {"events": [view]})
-        after_view = await gql(client, SESSION, {"id": "first-visit"})
+        after_view = await gql(client, SESSION, {"id": FIRST_VISIT})
         cart = {
             "eventId": "fv-2",
             "type": "ADD_TO_CART",
             "at": ago(0.005),
-            "sessionId": "first-visit",
+            "sessionId": FIRST_VISIT,
+            "deviceId": FIRST_DEVICE,
             "sku": "desert",
         }
         await gql(client, track, {"events": [cart]})
-        after_cart = await gql(client, SESSION, {"id": "first-visit"})
+        after_cart = await gql(client, SESSION, {"id": FIRST_VISIT})
     assert sent["data"]["trackEvents"]["accepted"] == 1
     assert {i["strategy"] for i in before["data"]["session"]["recommendations"]} == {"trending"}
 
@@ -239,7 +241,7 @@ async def test_a_visit_signed_in_as_a_customer_follows_her_consent(
             "granted": False
         }
         after = await gql(client, SESSION, {"id": "ana-visit"}, customer="ana")
-        anonymous = await gql(client, SESSION, {"id": "v1"})
+        anonymous = await gql(client, SESSION, {"id": "v1"}, back_end=True)
     assert "errors" not in after, after
     assert before["data"]["session"]["recommendations"][0]["strategy"] == "in-session"
     items = after["data"]["session"]["recommendations"]

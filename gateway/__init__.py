@@ -44,7 +44,9 @@ from gateway.linking import (
     Proposal,
     SignIn,
     UndeclaredLinkerCategory,
+    confirm_device,
     forget_guesses,
+    reject_device,
     unlink_device,
 )
 from gateway.manifests import Manifest, UndeclaredRead
@@ -156,6 +158,7 @@ __all__ = [
     "VersionedCache",
     "batch_loader",
     "cached_batch_loader",
+    "confirm_device",
     "connection_fields",
     "connection_types",
     "create_app",
@@ -168,5 +171,6 @@ __all__ = [
     "make_connection",
     "page_size",
     "password_sign_in",
+    "reject_device",
     "unlink_device",
 ]

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     # The host's rules for what linkers propose. A probabilistic link needs at
     # least this confidence,
     linking_min_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    # and one from this confidence up to that is suggested to the customer to
+    # confirm or reject (me { suggestedDevices }) instead of linked; at or above
+    # linking_min_confidence there is nothing left to suggest.
+    linking_suggest_confidence: float = Field(default=0.5, gt=0.0, le=1.0)
     # joins a device to at most this many customers (more candidates than that
     # for one device: none is linked), gives a customer at most this many
     # devices,

@@ -90,6 +90,7 @@ from graph.model import (
 from graph.oauth import GrantRecord, list_grants, revoke_grant
 from graph.privacy import HeldData, data_held
 from graph.recs import Owned, Preference, Ranked, Related, Seen
+from graph.suggestions import SuggestedDevice, suggestions_of_customers
 
 __all__ = [
     "PURPOSES",
@@ -131,6 +132,7 @@ __all__ = [
     "RowError",
     "Seen",
     "Session",
+    "SuggestedDevice",
     "Trend",
     "ViewedProduct",
     "ViewsKey",
@@ -170,6 +172,7 @@ __all__ = [
     "sessions_by_id",
     "set_consent",
     "slowest_graph_wait",
+    "suggestions_of_customers",
     "trends",
     "views_of_customers",
     "views_of_sessions",

@@ -12,8 +12,12 @@ The graph holds, for linking:
     a link: one edge per device and customer, nothing merged (``evidence_at``:
     when what proves it happened). Removing the edge is all it takes to undo it.
 ``(:Device)-[:UNLINKED {at, method}]->(:Customer)``
-    the customer said the device is not theirs: the same evidence must not
-    link it again (the host reads it in :func:`apply_links`).
+    the customer said the device is not theirs (unlinked it, or rejected it
+    when it was suggested): the same evidence must not link it again (the
+    host reads it in :func:`apply_links`).
+``(:Device)-[:SUGGESTED {confidence, evidence, codes, linker, suggested_at}]->(:Customer)``
+    a guess too weak to link, for the customer to confirm or reject
+    (graph/suggestions.py).
 
 Nothing here decides anything: the host (gateway/linking) reads the state of
 the devices and customers concerned inside one write transaction, after
@@ -35,6 +39,7 @@ from neo4j import AsyncManagedTransaction
 
 from graph.customers import to_datetime
 from graph.driver import Graph, reads, record_params
+from graph.suggestions import WRITE_SUGGESTIONS
 
 RECORD_SIGNALS: LiteralString = """
 UNWIND $rows AS r
@@ -112,9 +117,16 @@ WITH d, c, r
 OPTIONAL MATCH (d)-[t:UNLINKED]->(c)
 DELETE t
 WITH DISTINCT d, c, r
+OPTIONAL MATCH (d)-[sg:SUGGESTED]->(c)
+DELETE sg
+WITH DISTINCT d, c, r
 OPTIONAL MATCH (d)-[g:USED_BY]->(o:Customer)
 WHERE r.drop_guesses AND o <> c AND NOT coalesce(g.method, '') IN $keep
 DELETE g
+WITH DISTINCT d, c, r
+OPTIONAL MATCH (d)-[os:SUGGESTED]->(o:Customer)
+WHERE r.drop_guesses AND o <> c
+DELETE os
 """
 
 UNLINK: LiteralString = """
@@ -141,6 +153,11 @@ CALL (c) {
 }
 SET c._lock = true
 REMOVE c._lock
+WITH c
+CALL (c) {
+  MATCH (:Device)-[s:SUGGESTED]->(c)
+  DELETE s
+}
 WITH c
 MATCH (:Device)-[u:USED_BY]->(c)
 WHERE NOT coalesce(u.method, '') IN $keep
@@ -214,6 +231,8 @@ class LinkWrite:
     # A proof that the device is this customer's removes other customers'
     # guesses about it (links whose method is not among ``apply_links``'s ``keep``).
     drop_guesses: bool = False
+    # Not a link but a suggestion the customer may answer (graph/suggestions.py).
+    suggest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +304,12 @@ async def apply_links(
     async def work(tx: AsyncManagedTransaction) -> list[LinkWrite]:
         state = await _state(tx, list(devices), list(customers))
         writes = list(decide(state))
-        if writes:
-            rows = [_write_row(w) for w in writes]
-            await (await tx.run(WRITE_LINKS, rows=rows, keep=list(keep))).consume()
+        links = [_write_row(w) for w in writes if not w.suggest]
+        if links:
+            await (await tx.run(WRITE_LINKS, rows=links, keep=list(keep))).consume()
+        suggested = [_write_row(w) for w in writes if w.suggest]
+        if suggested:
+            await (await tx.run(WRITE_SUGGESTIONS, rows=suggested)).consume()
         return writes
 
     if not devices:
@@ -318,7 +340,8 @@ async def unlink(graph: Graph, device_id: str, customer_id: str, at: datetime) -
 
 @reads("device")
 async def drop_links(graph: Graph, customer_id: str, keep_methods: Collection[str]) -> int:
-    """Remove every link of the customer's whose method is not in ``keep_methods``.
+    """Remove every link of the customer's whose method is not in ``keep_methods``, and
+    every device suggested to them.
 
     Under the locks :func:`apply_links` takes: a link being written to the
     customer meanwhile is written first and removed here, or written after.

@@ -12,6 +12,13 @@
   link goes, the device's data stops counting at once, and the evidence that
   linked it never links it again; a device that is not linked to the caller is
   ``NOT_FOUND``, whoever's it is.
+* ``Customer.suggestedDevices`` (``devices:read``, the customer's
+  ``cross_device`` consent): guesses too weak to link, each described without
+  anyone's browsing ("A tablet (Safari), seen on a network your devices use,
+  mostly on weekday evenings"); ``confirmDevice(id)`` makes one theirs by
+  their own word, ``rejectDevice(id)`` means it is never suggested or guessed
+  again (``devices:write``). A device not suggested to the caller is
+  ``NOT_FOUND``.
 
 :func:`consent_withdrawn` (the gate's hook) drops a customer's probabilistic
 links when they withdraw ``cross_device``.
@@ -45,9 +52,11 @@ from tightrope import (
     RowRule,
     ScopeSpec,
     Settings,
+    SuggestedDevice,
     TypeSpec,
     Unauthenticated,
     batch_loader,
+    confirm_device,
     decode_time_cursor,
     encode_cursor,
     forget_guesses,
@@ -55,6 +64,8 @@ from tightrope import (
     journey_of,
     links_between,
     page_size,
+    reject_device,
+    suggestions_of_customers,
     unlink_device,
 )
 
@@ -68,7 +79,7 @@ BROWSING_READ = "browsing:read"
 @hookimpl
 def plugin_manifest() -> Manifest:
     return Manifest(
-        purposes=frozenset({Purpose.SERVICE}),
+        purposes=frozenset({Purpose.SERVICE, CROSS_DEVICE}),
         categories=frozenset({DataCategory.DEVICE, DataCategory.BROWSING_HISTORY}),
         description="How the customer's devices were linked, their journey across them, "
         "and unlinking a device; drops guessed links when cross_device consent ends.",
@@ -77,12 +88,20 @@ def plugin_manifest() -> Manifest:
 
 @hookimpl
 def register_scopes() -> list[ScopeSpec]:
-    return [ScopeSpec(DEVICES_WRITE, "remove devices that are not yours from your account")]
+    return [
+        ScopeSpec(
+            DEVICES_WRITE,
+            "confirm devices suggested as yours, and remove devices that are not yours",
+        )
+    ]
 
 
 @hookimpl
 def register_loaders() -> dict[str, Any]:
-    return {"device_link": batch_loader(links_between)}
+    return {
+        "device_link": batch_loader(links_between),
+        "suggested_devices": batch_loader(suggestions_of_customers),
+    }
 
 
 @strawberry.enum(name="JourneyStepType", description="What the customer did.")
@@ -97,6 +116,11 @@ def register_types() -> list[TypeSpec]:
     return [
         TypeSpec("DeviceLink", "How a device came to count as a customer's, and why."),
         TypeSpec("JourneyStep", "One thing a customer did, on which device."),
+        TypeSpec(
+            "SuggestedDevice",
+            "A device that may be the customer's: confirm it (confirmDevice) or reject it "
+            "(rejectDevice).",
+        ),
     ]
 
 
@@ -161,10 +185,134 @@ async def unlink(root: Any, info: Info, id: strawberry.ID) -> Device:
     return found
 
 
+KINDS = {"mobile": "phone", "tablet": "tablet", "desktop": "computer"}
+PARTS = ((5, "mornings"), (12, "afternoons"), (17, "evenings"), (22, "nights"))
+# A pattern is named only when this share of the visits follows it.
+MOSTLY = 0.6
+
+
+def _part(hour: int) -> str:
+    """The part of the day an hour falls in (before 5 counts as night)."""
+    named = "nights"
+    for start, name in PARTS:
+        if hour >= start:
+            named = name
+    return named
+
+
+def describe(found: SuggestedDevice) -> str:
+    """A suggested device in words that say nothing of what anyone did on it.
+
+    The device's kind and browser family, whether it was seen on a network one
+    of the customer's own devices uses, and when its visits start (in the
+    offset they were sent with): "mostly on weekday evenings".
+    """
+    what = f"A {KINDS.get(found.kind or '', 'device')}"
+    if found.ua_family:
+        what += f" ({found.ua_family})"
+    parts = [what]
+    if found.near_own:
+        parts.append("seen on a network your devices use")
+    if found.starts:
+        counts: dict[str, int] = {}
+        for at in found.starts:
+            day = "weekend" if at.weekday() >= 5 else "weekday"
+            key = f"{day} {_part(at.hour)}"
+            counts[key] = counts.get(key, 0) + 1
+        common, n = max(counts.items(), key=lambda item: (item[1], item[0]))
+        if n >= MOSTLY * len(found.starts):
+            parts.append(f"mostly on {common}")
+    if found.last_seen is not None:
+        parts.append(f"last seen {found.last_seen.day} {found.last_seen:%B %Y}")
+    return ", ".join(parts)
+
+
+async def suggested_devices(root: CustomerRef, info: Info) -> list[SuggestedDevice]:
+    found: list[SuggestedDevice] = await info.context.loader("suggested_devices").load(root.id)
+    return found
+
+
+def suggestion_description(root: SuggestedDevice, info: Info) -> str:
+    return describe(root)
+
+
+def _answer(verb: str, answer: Any) -> Any:
+    async def resolve(root: Any, info: Info, id: strawberry.ID) -> Device:
+        principal: Principal = info.context.principal
+        if principal.customer_id is None:
+            raise Unauthenticated(f"{verb} needs a token issued for a customer")
+        done = await answer(info.context.graph_for(info), principal.customer_id, str(id))
+        found: Device | None = await info.context.loader("device").load(str(id))
+        if not done or found is None:
+            # Whose a device is must not be learnt by guessing ids.
+            raise NotFound(f"no device {id!r} is suggested to you", id=str(id))
+        return found
+
+    return resolve
+
+
 @hookimpl
 def register_fields() -> list[FieldSpec]:
     device, browsing = DataCategory.DEVICE, DataCategory.BROWSING_HISTORY
     return [
+        FieldSpec(
+            "Customer",
+            "suggestedDevices",
+            "[SuggestedDevice!]!",
+            suggested_devices,
+            description="Devices a guess says may be the customer's but is not sure enough "
+            "to link: confirm or reject each. Needs their cross_device consent.",
+            data_category=device,
+            scopes=frozenset({DEVICES_READ}),
+            purpose=CROSS_DEVICE,
+            row=RowRule.CUSTOMER,
+        ),
+        FieldSpec("SuggestedDevice", "id", "ID!", data_category=device),
+        FieldSpec("SuggestedDevice", "kind", "String", data_category=device),
+        FieldSpec("SuggestedDevice", "uaFamily", "String", attr="ua_family", data_category=device),
+        FieldSpec(
+            "SuggestedDevice",
+            "description",
+            "String!",
+            suggestion_description,
+            description="The device in plain words, without anything anyone did on it.",
+            data_category=device,
+        ),
+        FieldSpec(
+            "SuggestedDevice",
+            "evidence",
+            "[String!]!",
+            description="Why it may be yours.",
+            data_category=device,
+        ),
+        FieldSpec("SuggestedDevice", "confidence", "Float!", data_category=device),
+        FieldSpec(
+            "SuggestedDevice", "suggestedAt", "DateTime", attr="suggested_at", data_category=device
+        ),
+        FieldSpec(
+            "Mutation",
+            "confirmDevice",
+            "Device",
+            _answer("confirmDevice", confirm_device),
+            description="Say a suggested device is yours: it counts as yours from now on, as "
+            "if you had signed in on it.",
+            data_category=device,
+            scopes=frozenset({DEVICES_WRITE}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.SELF,
+        ),
+        FieldSpec(
+            "Mutation",
+            "rejectDevice",
+            "Device",
+            _answer("rejectDevice", reject_device),
+            description="Say a suggested device is not yours: it is never suggested or "
+            "guessed yours again.",
+            data_category=device,
+            scopes=frozenset({DEVICES_WRITE}),
+            purpose=Purpose.SERVICE,
+            row=RowRule.SELF,
+        ),
         FieldSpec(
             "Device",
             "link",
@@ -179,7 +327,8 @@ def register_fields() -> list[FieldSpec]:
             "DeviceLink",
             "method",
             "String",
-            description="login, email, probabilistic, or how an import said it was linked.",
+            description="login, email, confirmed (the customer said so), probabilistic, or how "
+            "an import said it was linked.",
             data_category=device,
         ),
         FieldSpec(
@@ -232,10 +381,12 @@ def register_fields() -> list[FieldSpec]:
 
 @hookimpl
 def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable[None] | None:
-    """A customer withdrew ``purpose``: for ``cross_device``, drop their probabilistic links.
+    """A customer withdrew ``purpose``: for ``cross_device``, drop their probabilistic links
+    and the devices suggested to them.
 
-    The links they proved (a sign-in, their email) stay: those never needed
-    that consent. From the next batch on, the gate refuses new guesses too.
+    The links they proved (a sign-in, their verified email, their word) stay:
+    those never needed that consent. From the next batch on, the gate refuses
+    new guesses too.
     """
     if purpose != CROSS_DEVICE:
         return None

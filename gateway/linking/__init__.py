@@ -4,7 +4,12 @@ Plugins import these names from ``gateway`` (gateway/__init__.py), never from he
 """
 
 from gateway.linking.data import LinkerData, NetworkView, UndeclaredLinkerCategory
-from gateway.linking.maintenance import forget_guesses, unlink_device
+from gateway.linking.maintenance import (
+    confirm_device,
+    forget_guesses,
+    reject_device,
+    unlink_device,
+)
 from gateway.linking.queue import LinkQueue
 from gateway.linking.rules import LinkRules
 from gateway.linking.runner import LinkingService, collect_linkers, observe
@@ -53,9 +58,11 @@ __all__ = [
     "UndeclaredLinkerCategory",
     "Verdict",
     "collect_linkers",
+    "confirm_device",
     "forget_guesses",
     "linking_allowed",
     "observe",
     "read_signals",
+    "reject_device",
     "unlink_device",
 ]

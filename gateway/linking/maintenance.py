@@ -1,18 +1,29 @@
-"""Undoing links: a customer's "this device is not mine", and a withdrawn consent.
+"""A customer's word on links: "this device is not mine", a withdrawn consent, and the
+answers to suggested devices ("yes, mine" / "not mine").
 
-Both only remove ``USED_BY`` edges (graph/links.py): no device, session or
+Undoing only removes ``USED_BY`` edges (graph/links.py): no device, session or
 event is touched, so what a customer's history, journey and recommendations
 read is at once what it was before the link. Nothing is cached about links,
-so the very next request sees it.
+so the very next request sees it. A confirmed suggestion is a proof of the
+customer's own (the method ``confirmed``, confidence 1); a rejected one is
+remembered as an unlinking, so nothing guesses or suggests that device to them
+again (graph/suggestions.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
-from gateway.linking.types import DETERMINISTIC
+from gateway.linking.types import CONFIRMED, DETERMINISTIC
 from graph import Graph
 from graph.links import Unlinked, drop_links, unlink
+from graph.suggestions import confirm_device as confirm
+from graph.suggestions import reject_device as reject
+
+# The links no guess, consent or other customer's proof takes away: the
+# customer's own sign-ins, verified emails and word.
+PROVED: Final = DETERMINISTIC | {CONFIRMED}
 
 
 async def unlink_device(graph: Graph, customer_id: str, device_id: str) -> Unlinked | None:
@@ -25,9 +36,22 @@ async def unlink_device(graph: Graph, customer_id: str, device_id: str) -> Unlin
 
 
 async def forget_guesses(graph: Graph, customer_id: str) -> int:
-    """Remove every probabilistic link of the customer's (their cross_device consent ended).
+    """Remove every probabilistic link and suggestion of the customer's (their
+    cross_device consent ended).
 
-    Links the customer proved (a sign-in, their email) stay: they never
-    depended on that consent. Returns how many links went.
+    Links the customer proved (a sign-in, their verified email, their word)
+    stay: they never depended on that consent. Returns how many links went.
     """
-    return await drop_links(graph, customer_id, DETERMINISTIC)
+    return await drop_links(graph, customer_id, PROVED)
+
+
+async def confirm_device(graph: Graph, customer_id: str, device_id: str) -> bool:
+    """The customer says a device suggested to them is theirs; False if none was suggested."""
+    at = datetime.now(UTC)
+    text = f"You confirmed this device is yours on {at.day} {at:%B %Y}"
+    return await confirm(graph, device_id, customer_id, at, text, sorted(PROVED))
+
+
+async def reject_device(graph: Graph, customer_id: str, device_id: str) -> bool:
+    """The customer says a device suggested to them is not theirs; False if none was."""
+    return await reject(graph, device_id, customer_id, datetime.now(UTC))

@@ -58,6 +58,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.linking.types import (
+    CONFIRMED,
     CROSS_DEVICE,
     EMAIL,
     LOGIN,
@@ -77,8 +78,9 @@ MAX_EVIDENCE = 5
 MAX_TEXT = 300
 MAX_ID = 200
 MAX_METHOD = 40
-# Deterministic beats email beats a guess, when one edge must say one method.
-_RANK = {LOGIN: 3, EMAIL: 2}
+# A sign-in beats the customer's word or an email, which beat a guess, when one
+# edge must say one method.
+_RANK = {LOGIN: 3, CONFIRMED: 2, EMAIL: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,9 @@ class LinkRules:
     public_customers: int = 4
     public_devices: int = 16
     window_days: int = 90
+    # A guess from this confidence up to min_confidence is suggested to the
+    # customer instead of linked (graph/suggestions.py).
+    suggest_confidence: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkRules:
@@ -99,6 +104,7 @@ class LinkRules:
             settings.linking_public_network_customers,
             settings.linking_public_network_devices,
             settings.linking_window_days,
+            min(settings.linking_suggest_confidence, settings.linking_min_confidence),
         )
 
     def public(self, devices: int, customers: int) -> bool:
@@ -134,6 +140,8 @@ def shape_problem(proposal: object) -> str | None:
     ):
         if not isinstance(value, str) or not value or len(value) > limit:
             return f"{name} must be a text of 1 to {limit} characters"
+    if p.method == CONFIRMED:
+        return f"the method {CONFIRMED} is the customer's own word, not a linker's"
     if not isinstance(p.confidence, int | float) or not math.isfinite(p.confidence):
         return "confidence must be a number"
     if not 0.0 <= p.confidence <= 1.0:
@@ -191,7 +199,7 @@ async def decide(
     per_device: dict[str, set[str]] = defaultdict(set)
     for c in guesses:
         p = c.proposal
-        if p.confidence < rules.min_confidence:
+        if p.confidence < rules.suggest_confidence:
             outcomes.append(_refuse(c, f"confidence {p.confidence:.2f} is under the threshold"))
         elif (c.linker, p.customer_id) not in allowed:
             outcomes.append(_refuse(c, "the consent gate does not allow cross_device for them"))
@@ -308,6 +316,14 @@ def _choose(
                 if _rank(existing.method) > 0 or (existing.confidence or 0.0) >= p.confidence:
                     verdicts.append(Outcome(p, c.linker, Verdict.UNCHANGED, "already linked"))
                     continue
+            elif p.confidence < rules.min_confidence:
+                others = {e.customer_id for e in device.links} - {p.customer_id}
+                if others:
+                    verdicts.append(_refuse(c, "the device is another customer's"))
+                else:
+                    writes.append(_write(c, c.evidence_at, c.evidence_at, suggest=True))
+                    verdicts.append(Outcome(p, c.linker, Verdict.SUGGESTED, "suggested"))
+                continue
             else:
                 others = {e.customer_id for e in device.links} | added[p.device_id]
                 others.discard(p.customer_id)
@@ -320,26 +336,32 @@ def _choose(
         linked_at = evidence_at
         if existing is not None and existing.linked_at is not None and not p.deterministic:
             linked_at = existing.linked_at  # a surer guess keeps when it was first made
-        writes.append(
-            LinkWrite(
-                device_id=p.device_id,
-                customer_id=p.customer_id,
-                method=p.method,
-                confidence=1.0 if p.deterministic else float(p.confidence),
-                linked_at=linked_at,
-                evidence=tuple(e.text for e in p.evidence),
-                codes=tuple(str(e.code) for e in p.evidence),
-                linker=c.linker,
-                evidence_at=evidence_at,
-                drop_guesses=p.deterministic,
-            )
-        )
+        writes.append(_write(c, linked_at, evidence_at))
         verdict = Verdict.LINKED if existing is None else Verdict.UPDATED
         verdicts.append(Outcome(p, c.linker, verdict, "linked"))
         if existing is None:
             added[p.device_id].add(p.customer_id)
             gained[p.customer_id] += 1
     return writes
+
+
+def _write(
+    c: Checked, linked_at: datetime, evidence_at: datetime, suggest: bool = False
+) -> LinkWrite:
+    p = c.proposal
+    return LinkWrite(
+        device_id=p.device_id,
+        customer_id=p.customer_id,
+        method=p.method,
+        confidence=1.0 if p.deterministic else float(p.confidence),
+        linked_at=linked_at,
+        evidence=tuple(e.text for e in p.evidence),
+        codes=tuple(str(e.code) for e in p.evidence),
+        linker=c.linker,
+        evidence_at=evidence_at,
+        drop_guesses=p.deterministic,
+        suggest=suggest,
+    )
 
 
 def _rank(method: str | None) -> int:

@@ -36,6 +36,8 @@ CROSS_DEVICE: Final = Purpose.CROSS_DEVICE
 LOGIN: Final = "login"
 EMAIL: Final = "email"
 DETERMINISTIC: Final = frozenset({LOGIN, EMAIL})
+# The customer's own word (confirmDevice): no linker may propose it.
+CONFIRMED: Final = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,7 @@ class Verdict(StrEnum):
     UPDATED = "updated"  # an existing link set anew (upgraded, or surer)
     UNCHANGED = "unchanged"  # already linked at least as well
     REFUSED = "refused"  # the host's rules said no
+    SUGGESTED = "suggested"  # too weak to link: the customer is asked (graph/suggestions.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,6 +273,13 @@ async def store_history(graph: Graph) -> None:
         "{method: 'login', confidence: 1.0, linked_at: datetime(), evidence: ['signed in']}]->(c)",
         {"d": SAMPLE_DEVICE, "c": CUSTOMER},
     )
+    # ... and a device suggested to them (graph/suggestions.py).
+    await graph.write(
+        "MATCH (c:Customer {id: $c}) CREATE (:Device {id: 'matrix-tablet', kind: 'tablet', "
+        "ua_family: 'Safari', last_seen: datetime()})-[:SUGGESTED {confidence: 0.6, "
+        "evidence: ['typed'], suggested_at: datetime()}]->(c)",
+        {"c": CUSTOMER},
+    )
 
 
 def history_of(customer: str, session: str) -> list[Event]:

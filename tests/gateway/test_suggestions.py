@@ -72,9 +72,7 @@ async def test_a_typed_email_is_suggested_described_without_browsing_and_confirm
     assert [v["product"]["sku"] for v in mine["recentlyViewed"]] == ["sku-007"]
 
 
-async def test_a_rejected_device_is_never_suggested_again(
-    demo_graph: Graph, served: Serve
-) -> None:
+async def test_a_rejected_device_is_never_suggested_again(demo_graph: Graph, served: Serve) -> None:
     await ana_with_email(demo_graph)
     async with served(authenticate=as_shop_or_customer) as (app, client):
         await typed_on_the_tablet(app, client)

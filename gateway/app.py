@@ -29,14 +29,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.dataloader import DataLoader
 
 from gateway.authenticate import Authenticate
-from gateway.context import Context, LoaderFactory
+from gateway.context import Context
 from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.gate.loaders import LoaderFactory, OwnedLoaders
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
 from gateway.manifests import Manifests, check_declared, collect_manifests
@@ -48,6 +48,7 @@ from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
+from gateway.principal import Principal
 from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.readiness import Readiness
@@ -70,7 +71,7 @@ class Assembly:
     host: PluginHost
     registry: FieldRegistry
     schema: strawberry.Schema
-    loaders: dict[str, LoaderFactory]
+    loaders: OwnedLoaders
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
@@ -80,6 +81,29 @@ class Assembly:
     linking: LinkingService
     rights: CustomerRights
     metrics: Metrics | None = None
+
+    def context(
+        self,
+        principal: Principal,
+        graph: Graph,
+        request: Request | None = None,
+        **extra: Any,
+    ) -> Context:
+        """A fresh ``info.context`` for one operation of ``principal`` (``extra``: the
+        served app's per-request parts: operations, linking)."""
+        return Context(
+            request=request,
+            principal=principal,
+            host_graph=graph,
+            graphs=self.graphs,
+            settings=self.settings,
+            loaders=self.loaders,
+            gate=self.gate.for_request(principal, graph),
+            plugin_settings_by_type=self.plugin_settings,
+            recommendations=self.recommendations,
+            rights=self.rights,
+            **extra,
+        )
 
 
 def assemble(
@@ -97,22 +121,20 @@ def assemble(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
             raise PluginError(f"plugin {name!r}: invalid settings: {problems}") from exc
-    loaders: dict[str, LoaderFactory] = {}
+    factories: dict[str, LoaderFactory] = {}
     owners: dict[str, str] = {}
     for name, mapping in host.collect("register_loaders", settings=settings):
         for key, factory in mapping.items():
-            if key in loaders:
+            if key in factories:
                 raise PluginError(
                     f"loader {key!r} is registered by both {owners[key]!r} and {name!r}"
                 )
-            loaders[key], owners[key] = factory, name
+            factories[key], owners[key] = factory, name
     registry = collect_registry(host, settings)
     graphs = PluginGraphs(manifests, {spec.key: spec.plugin for spec in registry.fields})
-    # Each loader reads through its own plugin's graph (checked against its manifest).
-    loaders = {
-        key: partial(_plugin_loader, graphs, owners[key], factory)
-        for key, factory in loaders.items()
-    }
+    # Each loader reads through its owner's graph; lent to another plugin, through
+    # one that serves only what both declared (gateway/gate/loaders.py).
+    loaders = OwnedLoaders(factories, owners, graphs)
     metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
     schema = build_schema(registry, settings, metrics)
     routes = [
@@ -148,12 +170,6 @@ def assemble(
     )
 
 
-def _plugin_loader(
-    graphs: PluginGraphs, plugin: str, factory: LoaderFactory, graph: Graph
-) -> DataLoader[Any, Any]:
-    return factory(graphs.of(graph, plugin))
-
-
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: built afresh for every request."""
 
@@ -171,19 +187,12 @@ class GraphQLView(GraphQL[Context, None]):
         state = request.app.state
         graph: Graph = state.graph
         principal = await state.authenticate(request)
-        return Context(
-            request=request if isinstance(request, Request) else None,
-            principal=principal,
-            host_graph=graph,
-            graphs=self.assembly.graphs,
-            settings=self.assembly.settings,
-            loader_factories=self.assembly.loaders,
-            consent=self.assembly.gate.for_request(principal, graph),
-            plugin_settings_by_type=self.assembly.plugin_settings,
-            recommendations=self.assembly.recommendations,
+        return self.assembly.context(
+            principal,
+            graph,
+            request if isinstance(request, Request) else None,
             operations=await state.operations.for_principal(principal, graph),
             linking=getattr(state, "linking", None),
-            rights=self.assembly.rights,
         )
 
 

@@ -117,9 +117,13 @@ def settings_for_tests(**overrides: Any) -> Settings:
 
 
 # Tests of the core API stand in for OAuth with this header: it names the
-# customer and grants every declared scope. It exists only in the tests'
-# authenticate function, never in the served app.
+# customer and grants every declared scope (the gate counts none of the back
+# office's for a customer). It exists only in the tests' authenticate
+# function, never in the served app.
 TEST_CUSTOMER_HEADER = "X-Test-Customer"
+# Named as the customer, this stands for the back office: a first-party
+# service's token with every scope and no customer.
+BACK_OFFICE = "back-office"
 
 
 async def authenticate_for_tests(request: Request) -> Principal:
@@ -127,6 +131,8 @@ async def authenticate_for_tests(request: Request) -> Principal:
     if not customer:
         return ANONYMOUS
     scopes = request.app.state.registry.scope_names
+    if customer == BACK_OFFICE:
+        return Principal("test-back-office", ClientKind.FIRST_PARTY, None, scopes)
     return Principal("test-client", ClientKind.FIRST_PARTY, customer, scopes)
 
 

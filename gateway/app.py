@@ -49,7 +49,6 @@ from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
 from gateway.principal import Principal
-from gateway.privacy_page import privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.readiness import Readiness
 from gateway.requestid import RequestId
@@ -87,10 +86,13 @@ class Assembly:
         principal: Principal,
         graph: Graph,
         request: Request | None = None,
+        *,
+        source: str = "api",
         **extra: Any,
     ) -> Context:
-        """A fresh ``info.context`` for one operation of ``principal`` (``extra``: the
-        served app's per-request parts: operations, linking)."""
+        """A fresh ``info.context`` for one operation of ``principal`` (``source``: where
+        a consent it changes was given; ``extra``: the served app's per-request
+        parts, operations and linking)."""
         return Context(
             request=request,
             principal=principal,
@@ -98,7 +100,7 @@ class Assembly:
             graphs=self.graphs,
             settings=self.settings,
             loaders=self.loaders,
-            gate=self.gate.for_request(principal, graph),
+            gate=self.gate.for_request(principal, graph, source),
             plugin_settings_by_type=self.plugin_settings,
             recommendations=self.recommendations,
             rights=self.rights,
@@ -320,7 +322,6 @@ def create_app(
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
-            *privacy_routes(),
             *assembly.routes,
         ],
         middleware=[

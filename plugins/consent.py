@@ -187,7 +187,8 @@ async def customer_consent_history(
 async def set_consent(root: Any, info: Info, purpose: str, granted: bool) -> ConsentView:
     gate: RequestGate = info.context.gate
     version = info.context.plugin_settings(ConsentSettings).policy_version
-    stored = await gate.set_consent(_known(purpose), granted, source="api", version=version)
+    # Where it was given (the API, or the privacy page) is the gate's to say.
+    stored = await gate.set_consent(_known(purpose), granted, version=version)
     return _view(purpose, stored, opt_out=False)
 
 

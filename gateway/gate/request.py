@@ -89,8 +89,9 @@ class Gatekeeper:
         )
         return principal.scopes & allowed
 
-    def for_request(self, principal: Principal, graph: Graph) -> RequestGate:
-        return RequestGate(self, principal, graph)
+    def for_request(self, principal: Principal, graph: Graph, source: str = "api") -> RequestGate:
+        """The gate of one request; ``source`` is where a consent it changes was given."""
+        return RequestGate(self, principal, graph, source)
 
 
 @dataclass
@@ -102,10 +103,17 @@ class _Read:
 class RequestGate:
     """``info.context.gate``: the gate's decisions for one request."""
 
-    def __init__(self, keeper: Gatekeeper, principal: Principal, graph: Graph) -> None:
+    def __init__(
+        self, keeper: Gatekeeper, principal: Principal, graph: Graph, source: str = "api"
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}")
         self.keeper = keeper
         self.principal = principal
         self.graph = graph
+        # Where a consent changed in this request was given: the API, or the
+        # host's privacy page (which asks through the gate like any client).
+        self.source = source
         # A scope counts only if the client's kind may hold it at all
         # (ScopeSpec.kinds), and never the back office's for a customer's
         # token, whatever the token says (gateway/gate/scopes.py).
@@ -190,13 +198,17 @@ class RequestGate:
         return await self._consents.load(customer_id)
 
     async def set_consent(
-        self, purpose: str, granted: bool, *, source: str, version: str
+        self, purpose: str, granted: bool, *, version: str, source: str | None = None
     ) -> Consent:
         """Record the token's customer's answer for ``purpose`` and keep it in the history.
 
-        A withdrawal bites on the very next request (nothing is cached) and
-        tells every plugin through the ``consent_withdrawn`` hook.
+        ``version`` is the policy version the customer answered under (the
+        consent plugin's setting); ``source`` defaults to where this request
+        came from (``api``, or ``page`` for the privacy page). A withdrawal
+        bites on the very next request (nothing is cached) and tells every
+        plugin through the ``consent_withdrawn`` hook.
         """
+        source = source or self.source
         customer = self.principal.customer_id
         if customer is None:
             raise Unauthenticated("changing consent needs a token issued for a customer")

@@ -362,15 +362,22 @@ def create_app(
 
 
 def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
-    """The bucket tables of the limits; None where a rate of 0 turns one off."""
+    """The bucket tables of the limits; None where a rate of 0 turns one off.
+
+    The limits are the fleet's: each of ``rate_limit_instances`` processes
+    allows its share (a burst of at least one).
+    """
     keys = settings.rate_limit_max_keys
-    graphql = settings.rate_limit_per_second
-    sign_in = settings.sign_in_rate_per_minute / 60
+    share = settings.rate_limit_instances
+    graphql = settings.rate_limit_per_second / share
+    graphql_burst = max(1, settings.rate_limit_burst // share)
+    sign_in = settings.sign_in_rate_per_minute / 60 / share
+    sign_in_burst = max(1, settings.sign_in_burst // share)
     return {
-        "graphql": Buckets(graphql, settings.rate_limit_burst, max_keys=keys) if graphql else None,
-        "sign_in": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+        "graphql": Buckets(graphql, graphql_burst, max_keys=keys) if graphql else None,
+        "sign_in": Buckets(sign_in, sign_in_burst, max_keys=keys) if sign_in else None,
         # A bad bearer token is a failed credential: the sign-in limits apply.
-        "bad_tokens": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+        "bad_tokens": Buckets(sign_in, sign_in_burst, max_keys=keys) if sign_in else None,
     }
 
 

@@ -27,6 +27,7 @@ SHELL_KEPT = frozenset(
         "TIGHTROPE_NEO4J_PAGECACHE",
         "TIGHTROPE_FAULT_NEO4J_PORT",
         "TIGHTROPE_FUZZ_EXAMPLES",
+        "TIGHTROPE_FUZZ_SEED",
     }
 )
 for _name in [n for n in os.environ if n.startswith("TIGHTROPE_") and n not in SHELL_KEPT]:

@@ -30,7 +30,7 @@ from gateway import (
     RowRule,
     StrategyData,
     Subject,
-    UndeclaredRead,
+    Undeclared,
     batch_loader,
     hookimpl,
 )
@@ -356,7 +356,7 @@ async def test_hooks_given_a_graph_get_their_plugins_graph(graph: Graph, served:
     async with served(plugins=[plugin]):
         pass
     assert isinstance(seen[0], PluginGraph) and seen[0].plugin == "watcher"
-    with pytest.raises(UndeclaredRead, match="'watcher' called trends"):
+    with pytest.raises(Undeclared, match="'watcher' called trends"):
         await graph_api.trends(seen[0], 7.0, 1.0, 1.0, 1.0)
 
 

@@ -101,3 +101,19 @@ def require(
         error = Undeclared(who or f"plugin {plugin!r}", doing, undeclared, hint, plugin)
         log.error("%s", error.message)
         raise error
+
+
+def require_own(
+    kind: str, name: str, plugin: str, declared: frozenset[DataCategory], asked: DataCategory
+) -> None:
+    """The check for a strategy's or a linker's data: one category, against what that
+    strategy or linker (``kind`` ``name`` of ``plugin``) declared itself."""
+    if asked not in declared:
+        require(
+            Declaration(categories=declared),
+            plugin=plugin,
+            who=f"{kind} {name!r} of plugin {plugin!r}",
+            doing="asked for",
+            categories=[asked],
+            hint=f"name it in the {kind}'s categories, and in the plugin's manifest",
+        )

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from gateway.fields import DataCategory
-from gateway.gate.declared import Declaration, Undeclared, require
+from gateway.gate.declared import Undeclared, require_own
 from gateway.gate.policy import Policies
 from gateway.linking.rules import LinkRules
 from gateway.linking.seam import linking_allowed
@@ -152,15 +152,7 @@ class LinkerData:
 
     def _need(self, category: DataCategory) -> None:
         linker = self._linker
-        if category not in linker.categories:
-            require(
-                Declaration(categories=linker.categories),
-                plugin=linker.plugin,
-                who=f"linker {linker.name!r} of plugin {linker.plugin!r}",
-                doing="asked for",
-                categories=[category],
-                hint="name it in the linker's categories, and in the plugin's manifest",
-            )
+        require_own("linker", linker.name, linker.plugin, linker.categories, category)
 
     async def devices(self, ids: Collection[str]) -> dict[str, DeviceFacts]:
         """Devices' kinds, browser family hashes and links (needs DEVICE)."""

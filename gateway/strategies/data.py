@@ -28,7 +28,7 @@ from strawberry.dataloader import DataLoader
 from gateway.cache import VersionedCache, cached_read
 from gateway.errors import Forbidden
 from gateway.fields import DataCategory
-from gateway.gate.declared import Declaration, Undeclared, require
+from gateway.gate.declared import Undeclared, require_own
 from gateway.strategies.types import Registered, Subject, SubjectKind
 from graph import Graph, Product, catalogue_version, products_by_sku
 from graph.recs import (
@@ -111,15 +111,7 @@ class StrategyData:
 
     def _need(self, category: DataCategory, asked: str | None = None) -> None:
         strategy = self._strategy
-        if category not in strategy.categories:
-            require(
-                Declaration(categories=strategy.categories),
-                plugin=strategy.plugin,
-                who=f"strategy {strategy.name!r} of plugin {strategy.plugin!r}",
-                doing="asked for",
-                categories=[category],
-                hint="name it in the strategy's categories, and in the plugin's manifest",
-            )
+        require_own("strategy", strategy.name, strategy.plugin, strategy.categories, category)
         if asked is not None and asked != self.subject.id:
             raise OtherSubject(self._strategy, asked)
 

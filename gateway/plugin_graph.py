@@ -127,6 +127,7 @@ class PluginGraphs:
         # (type, field) -> the plugin that registered it, for graph_for(info).
         self.owners = owners
         self._views: dict[str, PluginGraph] = {}
+        self._borrowed: dict[tuple[str, str], PluginGraph] = {}
 
     def of(self, graph: Graph, plugin: str) -> PluginGraph:
         """``plugin``'s graph over ``graph`` (the app's one Graph)."""
@@ -141,8 +142,13 @@ class PluginGraphs:
 
     def borrowed(self, graph: Graph, owner: str, user: str) -> PluginGraph:
         """The graph a loader of ``owner`` runs on when ``user`` calls it: only the
-        categories (and raw Cypher) both plugins declare. Made per request: rare."""
-        return PluginGraph(graph, user, self.manifests.of(user), lender=self.of(graph, owner))
+        categories (and raw Cypher) both plugins declare. Kept like the others."""
+        view = self._borrowed.get((owner, user))
+        if view is None or view.inner is not graph:
+            lender = self.of(graph, owner)
+            view = PluginGraph(graph, user, self.manifests.of(user), lender=lender)
+            self._borrowed[(owner, user)] = view
+        return view
 
     def per_plugin(self, graph: Graph) -> PerPlugin:
         """A hook argument that gives each plugin its own graph (PluginHost.collect)."""

@@ -1,4 +1,5 @@
-"""gateway: the host. What plugins may use is exported here and nowhere else."""
+"""gateway: the host. Its API: what the host's own commands and tests use, and the
+part plugins may use, which ``tightrope`` (gateway/public/tightrope) re-exports."""
 
 from gateway.app import create_app
 from gateway.cache import VersionedCache, cached_batch_loader
@@ -26,6 +27,7 @@ from gateway.fields import (
     TypeSpec,
 )
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
+from gateway.gate.declared import Undeclared
 from gateway.hookspecs import API_VERSION
 from gateway.inputs import flat_input
 from gateway.linking import (
@@ -65,6 +67,7 @@ from gateway.pagination import (
 from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
 from gateway.plugins import PluginDeprecationWarning, hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
+from gateway.privacy_page import privacy_page_routes
 from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
 from gateway.strategies import (
@@ -152,6 +155,7 @@ __all__ = [
     "TypeSpec",
     "Unauthenticated",
     "Unavailable",
+    "Undeclared",
     "UndeclaredCategory",
     "UndeclaredLinkerCategory",
     "UndeclaredRead",
@@ -171,6 +175,7 @@ __all__ = [
     "make_connection",
     "page_size",
     "password_sign_in",
+    "privacy_page_routes",
     "reject_device",
     "unlink_device",
 ]

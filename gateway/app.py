@@ -29,15 +29,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.dataloader import DataLoader
 
 from gateway.authenticate import Authenticate
-from gateway.context import Context, LoaderFactory
+from gateway.context import Context
 from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.gate.ids import VisitIds
+from gateway.gate.loaders import LoaderFactory, OwnedLoaders
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
 from gateway.manifests import Manifests, check_declared, collect_manifests
@@ -49,7 +49,7 @@ from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
-from gateway.privacy_page import privacy_routes
+from gateway.principal import Principal
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.readiness import Readiness
 from gateway.requestid import RequestId
@@ -71,7 +71,7 @@ class Assembly:
     host: PluginHost
     registry: FieldRegistry
     schema: strawberry.Schema
-    loaders: dict[str, LoaderFactory]
+    loaders: OwnedLoaders
     plugin_settings: dict[type[BaseSettings], BaseSettings]
     routes: list[BaseRoute]
     recommendations: RecommendationService
@@ -81,6 +81,32 @@ class Assembly:
     linking: LinkingService
     rights: CustomerRights
     metrics: Metrics | None = None
+
+    def context(
+        self,
+        principal: Principal,
+        graph: Graph,
+        request: Request | None = None,
+        *,
+        source: str = "api",
+        **extra: Any,
+    ) -> Context:
+        """A fresh ``info.context`` for one operation of ``principal`` (``source``: where
+        a consent it changes was given; ``extra``: the served app's per-request
+        parts, operations and linking)."""
+        return Context(
+            request=request,
+            principal=principal,
+            host_graph=graph,
+            graphs=self.graphs,
+            settings=self.settings,
+            loaders=self.loaders,
+            gate=self.gate.for_request(principal, graph, source),
+            plugin_settings_by_type=self.plugin_settings,
+            recommendations=self.recommendations,
+            rights=self.rights,
+            **extra,
+        )
 
 
 def assemble(
@@ -98,22 +124,20 @@ def assemble(
                 f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
             )
             raise PluginError(f"plugin {name!r}: invalid settings: {problems}") from exc
-    loaders: dict[str, LoaderFactory] = {}
+    factories: dict[str, LoaderFactory] = {}
     owners: dict[str, str] = {}
     for name, mapping in host.collect("register_loaders", settings=settings):
         for key, factory in mapping.items():
-            if key in loaders:
+            if key in factories:
                 raise PluginError(
                     f"loader {key!r} is registered by both {owners[key]!r} and {name!r}"
                 )
-            loaders[key], owners[key] = factory, name
+            factories[key], owners[key] = factory, name
     registry = collect_registry(host, settings)
     graphs = PluginGraphs(manifests, {spec.key: spec.plugin for spec in registry.fields})
-    # Each loader reads through its own plugin's graph (checked against its manifest).
-    loaders = {
-        key: partial(_plugin_loader, graphs, owners[key], factory)
-        for key, factory in loaders.items()
-    }
+    # Each loader reads through its owner's graph; lent to another plugin, through
+    # one that serves only what both declared (gateway/gate/loaders.py).
+    loaders = OwnedLoaders(factories, owners, graphs)
     metrics = Metrics(settings.metrics_max_operations) if settings.metrics_enabled else None
     schema = build_schema(registry, settings, metrics)
     routes = [
@@ -149,12 +173,6 @@ def assemble(
     )
 
 
-def _plugin_loader(
-    graphs: PluginGraphs, plugin: str, factory: LoaderFactory, graph: Graph
-) -> DataLoader[Any, Any]:
-    return factory(graphs.of(graph, plugin))
-
-
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context: built afresh for every request."""
 
@@ -172,19 +190,12 @@ class GraphQLView(GraphQL[Context, None]):
         state = request.app.state
         graph: Graph = state.graph
         principal = await state.authenticate(request)
-        return Context(
-            request=request if isinstance(request, Request) else None,
-            principal=principal,
-            host_graph=graph,
-            graphs=self.assembly.graphs,
-            settings=self.assembly.settings,
-            loader_factories=self.assembly.loaders,
-            consent=self.assembly.gate.for_request(principal, graph),
-            plugin_settings_by_type=self.assembly.plugin_settings,
-            recommendations=self.assembly.recommendations,
+        return self.assembly.context(
+            principal,
+            graph,
+            request if isinstance(request, Request) else None,
             operations=await state.operations.for_principal(principal, graph),
             linking=getattr(state, "linking", None),
-            rights=self.assembly.rights,
         )
 
 
@@ -312,7 +323,6 @@ def create_app(
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
             *oauth_routes(),
-            *privacy_routes(),
             *assembly.routes,
         ],
         middleware=[
@@ -353,15 +363,22 @@ def create_app(
 
 
 def rate_limits(settings: Settings) -> dict[str, Buckets | None]:
-    """The bucket tables of the limits; None where a rate of 0 turns one off."""
+    """The bucket tables of the limits; None where a rate of 0 turns one off.
+
+    The limits are the fleet's: each of ``rate_limit_instances`` processes
+    allows its share (a burst of at least one).
+    """
     keys = settings.rate_limit_max_keys
-    graphql = settings.rate_limit_per_second
-    sign_in = settings.sign_in_rate_per_minute / 60
+    share = settings.rate_limit_instances
+    graphql = settings.rate_limit_per_second / share
+    graphql_burst = max(1, settings.rate_limit_burst // share)
+    sign_in = settings.sign_in_rate_per_minute / 60 / share
+    sign_in_burst = max(1, settings.sign_in_burst // share)
     return {
-        "graphql": Buckets(graphql, settings.rate_limit_burst, max_keys=keys) if graphql else None,
-        "sign_in": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+        "graphql": Buckets(graphql, graphql_burst, max_keys=keys) if graphql else None,
+        "sign_in": Buckets(sign_in, sign_in_burst, max_keys=keys) if sign_in else None,
         # A bad bearer token is a failed credential: the sign-in limits apply.
-        "bad_tokens": Buckets(sign_in, settings.sign_in_burst, max_keys=keys) if sign_in else None,
+        "bad_tokens": Buckets(sign_in, sign_in_burst, max_keys=keys) if sign_in else None,
     }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import GraphQLError
@@ -16,10 +16,14 @@ from strawberry.types import Info
 from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
 from gateway.gate import RequestGate
+from gateway.gate.loaders import BatchRead, LoaderFactory, OwnedLoaders, batch_loader
+from gateway.isolation import running_plugin
 from gateway.linking.signals import SignalKeys, read_signals
 from gateway.manifests import NO_PLUGIN
+from gateway.plugins import PluginDeprecationWarning
 from gateway.principal import Principal
 from gateway.settings import Settings
+from gateway.strategies.types import SubjectKind
 from graph import Graph
 
 if TYPE_CHECKING:
@@ -31,22 +35,16 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound=BaseSettings)
 
-LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
-# A batched repository read: one value (or None) per key, in the keys' order.
-BatchRead = Callable[[Graph, Sequence[Any]], Awaitable[Sequence[Any]]]
-
-
-def batch_loader(read: BatchRead) -> LoaderFactory:
-    """The loader factory for a batched repository read, for ``register_loaders``."""
-    return lambda graph: DataLoader(load_fn=partial(read, graph))
+__all__ = ["BatchRead", "Context", "LoaderFactory", "batch_loader"]
 
 
 @dataclass
 class Context:
     """``info.context`` in every resolver. Created afresh for each request.
 
-    ``consent`` is the request's gate: ``await info.context.consent.decide(...)``
-    is how plugin code asks whether it may read (docs/hooks.md).
+    ``gate`` is the request's gate: ``await info.context.gate.decide(...)`` is
+    how plugin code asks whether it may read (docs/hooks.md). Its old name,
+    ``consent``, still answers (with a deprecation warning) until API 2.0.
     """
 
     request: Request | None
@@ -55,9 +53,9 @@ class Context:
     # one: graph_for(info), or its loaders' (gateway/plugin_graph.py).
     host_graph: Graph
     settings: Settings
-    # Factories of this app's DataLoaders; each is made on first use in the request.
-    loader_factories: Mapping[str, LoaderFactory]
-    consent: RequestGate
+    # This app's DataLoader factories and their owners; each is made on first use.
+    loaders: OwnedLoaders
+    gate: RequestGate
     plugin_settings_by_type: Mapping[type[BaseSettings], BaseSettings] = field(default_factory=dict)
     # Errors a resolver reports beside a value it still returns (e.g. one bad
     # event of a batch); label_errors (gateway/errors.py) adds them to the response.
@@ -72,17 +70,31 @@ class Context:
     linking: LinkQueue | None = None
     # The customer's rights through every plugin (erasure); None outside an app.
     rights: CustomerRights | None = None
-    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    _loaders: dict[str | tuple[str, str], DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def consent(self) -> RequestGate:
+        """The request's gate under its old name: use ``gate`` (removed in plugin API 2.0)."""
+        warnings.warn(
+            PluginDeprecationWarning(
+                "info.context.consent is deprecated since plugin API 1.1 and removed in 2.0: "
+                "use info.context.gate"
+            ),
+            stacklevel=2,
+        )
+        return self.gate
 
     def loader(self, name: str) -> DataLoader[Any, Any]:
-        """This request's DataLoader ``name`` (made on first use: most requests need few)."""
-        found = self._loaders.get(name)
+        """This request's DataLoader ``name`` (made on first use: most requests need few).
+
+        A loader another plugin registered reads, for the calling plugin, only
+        the categories both declared (gateway/gate/loaders.py).
+        """
+        caller = running_plugin()
+        key = self.loaders.key(name, caller)
+        found = self._loaders.get(key)
         if found is None:
-            try:
-                factory = self.loader_factories[name]
-            except KeyError:
-                raise LookupError(f"no plugin registered a loader named {name!r}") from None
-            found = self._loaders[name] = factory(self.host_graph)
+            found = self._loaders[key] = self.loaders.make(name, self.host_graph, caller)
         return found
 
     @property
@@ -108,7 +120,7 @@ class Context:
     @property
     def registry(self) -> FieldRegistry:
         """Every field of the served schema with what it declares (plugin, category, ...)."""
-        return self.consent.keeper.registry
+        return self.gate.keeper.registry
 
     def plugin_settings(self, model: type[S]) -> S:
         value = self.plugin_settings_by_type[model]
@@ -124,12 +136,22 @@ class Context:
     ) -> list[Recommendation]:
         """Explained recommendations for ``subject``, from the strategies that may run.
 
-        ``signed_in_as``: the customer a visit was signed in as (its personal
-        strategies then need that customer's consent).
+        The subject's row rule runs first, whoever asks: a customer's own (or
+        the back office's) recommendations, a visit its holder may read (else
+        FORBIDDEN). A visit's personal strategies then need the consent of the
+        customer it was signed in as: the gate says who that is.
+        ``signed_in_as`` is no longer read (the gate knows); it is kept so that
+        callers written against API 1.0 still work.
         """
         if self.recommendations is None:
             raise LookupError("this app serves no recommendations")
-        return await self.recommendations.recommend(self, subject, first, strategy, signed_in_as)
+        where = f"recommendations for {subject.kind.value} {subject.id!r}"
+        owner: str | None = None
+        if subject.kind is SubjectKind.CUSTOMER:
+            self.gate.admit_customer(subject.id, where)
+        elif subject.kind is SubjectKind.SESSION:
+            owner = await self.gate.admit_session(subject.id, where)
+        return await self.recommendations.recommend(self, subject, first, strategy, owner)
 
     def read_signals(
         self,

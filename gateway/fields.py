@@ -138,12 +138,17 @@ FIRST_PARTY_ONLY: frozenset[ClientKind] = frozenset({ClientKind.FIRST_PARTY})
 class ScopeSpec:
     """An OAuth scope: its name, what it grants in words a customer understands, and
     the kinds of client that may ever hold it (a client of another kind never gets
-    it, whatever it asks for or its registration says)."""
+    it, whatever it asks for or its registration says).
+
+    ``back_office``: the scope reads or writes *any* customer's data. No token
+    issued for a customer ever holds it (gateway/gate/scopes.py).
+    """
 
     name: str
     description: str
     plugin: str = ""
     kinds: frozenset[ClientKind] = ALL_KINDS
+    back_office: bool = False
 
 
 # The starting catalogue; plugins add more through ``register_scopes``.
@@ -163,7 +168,13 @@ CORE_SCOPES: tuple[ScopeSpec, ...] = (
     ScopeSpec(
         "events:write", "send what you view, add to cart and buy", "tightrope", RETAILER_KINDS
     ),
-    ScopeSpec("customers:read", "back office: read any customer", "tightrope", FIRST_PARTY_ONLY),
+    ScopeSpec(
+        "customers:read",
+        "back office: read any customer",
+        "tightrope",
+        FIRST_PARTY_ONLY,
+        back_office=True,
+    ),
 )
 
 
@@ -190,6 +201,6 @@ class FieldRegistry:
 
     def scopes_for(self, kind: ClientKind | None) -> frozenset[str]:
         """Every scope a client of ``kind`` may hold at all (none for no client)."""
-        if kind is None:
-            return frozenset()
-        return frozenset(scope.name for scope in self.scopes if kind in scope.kinds)
+        from gateway.gate.scopes import ScopeTable  # the gate's table; it imports this module
+
+        return ScopeTable(self.scopes).allowed(kind)

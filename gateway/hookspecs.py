@@ -41,7 +41,7 @@ hookspec = pluggy.HookspecMarker("tightrope")
 # (docs/plugin-api.md says how it moves). The minor number grows when a hook, a
 # hook parameter or an export is added; the major when one is removed or changes
 # meaning, which happens only after a release that warns about it.
-API_VERSION: Final = "1.0"
+API_VERSION: Final = "1.1"
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,34 @@ class Deprecated:
 # PluginDeprecationWarning naming it, the hook and what to use instead, at every
 # start-up (docs/plugin-api.md, "Versions and deprecation"). None yet.
 DEPRECATED: dict[str, Deprecated] = {}
+
+_GATE_ERROR = "catch tightrope.Undeclared, the gate's one error for anything undeclared"
+_HOST_ONLY = "the host's own; a plugin reads and writes through the gate and its graph"
+# Names ``tightrope`` exported in 1.0 that are no plugin's business: the host's
+# writers and wiring, and the four error classes the one check replaced. Each
+# still imports, with a PluginDeprecationWarning naming it and what to use
+# instead, until 2.0 (gateway/public/tightrope/__init__.py).
+DEPRECATED_EXPORTS: dict[str, Deprecated] = {
+    "ANONYMOUS": Deprecated("1.1", "2.0", "a plugin reads info.context.principal"),
+    "Internal": Deprecated("1.1", "2.0", "raise any other exception: the host masks it"),
+    "Neo4jSettings": Deprecated("1.1", "2.0", _HOST_ONLY),
+    "PluginGraph": Deprecated("1.1", "2.0", "annotate with tightrope.Graph"),
+    "RawCypherNotDeclared": Deprecated("1.1", "2.0", _GATE_ERROR),
+    "UndeclaredCategory": Deprecated("1.1", "2.0", _GATE_ERROR),
+    "UndeclaredLinkerCategory": Deprecated("1.1", "2.0", _GATE_ERROR),
+    "UndeclaredRead": Deprecated("1.1", "2.0", _GATE_ERROR),
+    "bump_catalogue_version": Deprecated("1.1", "2.0", _HOST_ONLY),
+    "connect": Deprecated("1.1", "2.0", "use the graph the host hands the plugin"),
+    "consents_of_customers": Deprecated("1.1", "2.0", "await info.context.gate.consents(id)"),
+    "create_app": Deprecated("1.1", "2.0", "test with the tightrope_app fixture"),
+    "set_consent": Deprecated(
+        "1.1", "2.0", "await info.context.gate.set_consent(...), which tells every plugin"
+    ),
+    "slowest_graph_wait": Deprecated("1.1", "2.0", _HOST_ONLY),
+    "write_access_records": Deprecated(
+        "1.1", "2.0", "the gate records every allowed read: info.context.gate.decide(...)"
+    ),
+}
 
 
 @hookspec

@@ -22,7 +22,10 @@ own deadline would have answered it, and logged as a warning (a strategy's
 candidates are still left out of the blend).
 
 The time each plugin's code takes in a request is added up here too, in a
-per-request table the metrics extension reports (gateway/metrics.py).
+per-request table the metrics extension reports (gateway/metrics.py). And
+while a plugin's code runs, :func:`running_plugin` names it: a loader another
+plugin registered is then lent only for what the caller declared
+(gateway/gate/loaders.py).
 """
 
 from __future__ import annotations
@@ -47,6 +50,15 @@ T = TypeVar("T")
 
 # Seconds spent per plugin in the request being handled (None outside one).
 _spent: ContextVar[dict[str, float] | None] = ContextVar("tightrope_plugin_time", default=None)
+# The plugin whose resolver or strategy is running (None: the host's own code).
+# Each resolver's coroutine runs in its own task or nested in its caller's, so
+# setting it around the plugin's code never leaks into a sibling field.
+_running: ContextVar[str | None] = ContextVar("tightrope_running_plugin", default=None)
+
+
+def running_plugin() -> str | None:
+    """The plugin whose code is running now, or None in the host's own code."""
+    return _running.get()
 
 
 class PluginFailed(Internal):
@@ -96,6 +108,7 @@ async def bounded(awaitable: Awaitable[T], plugin: str, what: str, budget: float
     # How long the graph had kept a query waiting when the budget ran out: read
     # at that moment, before the cancellation unwinds the plugin's own query.
     waited: list[float] = []
+    running = _running.set(plugin)
     try:
         async with asyncio.timeout(None) as scope:
 
@@ -115,6 +128,7 @@ async def bounded(awaitable: Awaitable[T], plugin: str, what: str, budget: float
     except Exception as exc:
         raise failed(plugin, what, exc, budget) from None
     finally:
+        _running.reset(running)
         spend(plugin, time.perf_counter() - began)
 
 
@@ -152,12 +166,15 @@ def isolate(resolver: Callable[..., Any], plugin: str, what: str, budget: float)
 
     @functools.wraps(resolver)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        running = _running.set(plugin)
         try:
             result = resolver(*args, **kwargs)
         except (GatewayError, GraphUnavailable):
             raise
         except Exception as exc:
             raise failed(plugin, what, exc, budget) from None
+        finally:
+            _running.reset(running)
         if inspect.isawaitable(result):
             return bounded(result, plugin, what, budget)
         return result

@@ -7,9 +7,10 @@ it may add catalogue fields and non-personal strategies, nothing more.
 
 At start-up (:func:`check_declared`) every field and strategy of a plugin must
 stay inside its manifest, or the app does not start and the error names the
-plugin, the field or strategy and what it did not declare. At run time the
-plugin's graph (gateway/plugin_graph.py) and the gate's ``decide`` refuse
-reads outside it. ``tightrope plugins`` shows every manifest.
+plugin, the field or strategy and what it did not declare. At run time the one
+check (gateway/gate/declared.py) holds every use to it: the plugin's graph,
+the gate's ``decide``, the loaders it borrows. ``tightrope plugins`` shows
+every manifest.
 
 This stops mistakes and over-reach through the host's API. It does not stop
 malice: a plugin is Python code running in the gateway's process, able to do
@@ -21,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.errors import Forbidden
 from gateway.fields import DataCategory, FieldRegistry, Purpose
+from gateway.gate.declared import Undeclared, missing
 from gateway.linking.types import CROSS_DEVICE, RegisteredLinker
 from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.types import NOT_PERSONAL, Registered
@@ -56,20 +57,11 @@ NOTHING = Manifest()
 NO_PLUGIN = "(no plugin: info.context.graph)"
 
 
-class UndeclaredRead(Forbidden):
-    """A plugin used a purpose or data category its manifest does not declare."""
+# Before the one check (gateway/gate/declared.py) this was an error class of its own.
+UndeclaredRead = Undeclared
 
-    def __init__(self, plugin: str, what: str, missing: list[str]) -> None:
-        hint = (
-            "ask info.context.graph_for(info) for the graph of the field's plugin"
-            if plugin == NO_PLUGIN
-            else "declare it with the plugin_manifest hook"
-        )
-        super().__init__(
-            f"plugin {plugin!r} {what} {', '.join(missing)}: not in its manifest ({hint})",
-            plugin=plugin,
-            undeclared=missing,
-        )
+# How a catalogue-only resolver mends reading through info.context.graph.
+NO_PLUGIN_HINT = "ask info.context.graph_for(info) for the graph of the field's plugin"
 
 
 @dataclass(frozen=True)
@@ -93,14 +85,6 @@ def collect_manifests(host: PluginHost) -> Manifests:
             )
         found[name] = manifest
     return Manifests(found)
-
-
-def missing(
-    manifest: Manifest, purposes: Iterable[Purpose], categories: Iterable[DataCategory]
-) -> list[str]:
-    words = [f"purpose {p.value}" for p in sorted(set(purposes) - manifest.purposes)]
-    words += [f"category {c.value}" for c in sorted(set(categories) - manifest.categories)]
-    return words
 
 
 def check_declared(

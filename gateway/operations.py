@@ -146,6 +146,10 @@ class OperationStore:
         client_id = principal.client_id
         if client_id is None:
             return None
+        if principal.issuer is not None:
+            # A client of an external issuer is not registered here: its kind decides.
+            kind = principal.client_kind.value if principal.client_kind else None
+            return Allowlist(self.default_restricted(kind), {})
         now = self.clock()
         cached = self._cache.get(client_id)
         if cached is not None and now - cached[0] < self.max_age:
@@ -159,7 +163,7 @@ class OperationStore:
             kind = principal.client_kind.value if principal.client_kind else None
             return Allowlist(self.default_restricted(kind), {}, degraded=True)
         if found is None:
-            # A client of an external issuer is not registered here: its kind decides.
+            # A client removed since its token was issued: its kind decides.
             kind = principal.client_kind.value if principal.client_kind else None
             allowlist = Allowlist(self.default_restricted(kind), {})
         else:

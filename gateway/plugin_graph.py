@@ -3,10 +3,10 @@
 Every repository function ``tightrope`` exports is marked with the data
 categories it reads or writes (``graph.driver.reads``). Called with a
 :class:`PluginGraph`, it first asks :meth:`PluginGraph.granted`, which refuses
-a category the plugin's manifest does not declare with
-:class:`UndeclaredRead`, naming the plugin, the function and the category. Its
-own ``read`` / ``write`` / ``write_tx`` (Cypher the plugin wrote) are refused
-with :class:`RawCypherNotDeclared` unless the manifest declares ``raw_cypher``.
+a category the plugin's manifest does not declare with the gate's one error,
+:class:`~gateway.gate.declared.Undeclared`, naming the plugin, the function and
+the category. Its own ``read`` / ``write`` / ``write_tx`` (Cypher the plugin
+wrote) are refused the same way unless the manifest declares ``raw_cypher``.
 
 The check is a set comparison per repository call (not per field, not per
 row); views are made once per plugin and app, not per request.
@@ -19,38 +19,30 @@ parameter, a strategy's ``recompute`` and ``forget_customer``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, LiteralString, TypeVar
 
 from neo4j import AsyncManagedTransaction
 
-from gateway.errors import Forbidden
-from gateway.manifests import NO_PLUGIN, NOTHING, Manifest, Manifests, UndeclaredRead
+from gateway.gate.declared import MANIFEST_HINT, Undeclared, require
+from gateway.manifests import NO_PLUGIN, NO_PLUGIN_HINT, NOTHING, Manifest, Manifests
 from gateway.plugins import PerPlugin
 from graph import Graph
 from graph.driver import Params
 
-log = logging.getLogger("tightrope.plugins")
-
 T = TypeVar("T")
 
 
-class RawCypherNotDeclared(Forbidden):
-    """A plugin ran Cypher of its own without declaring ``raw_cypher`` in its manifest."""
-
-    def __init__(self, plugin: str) -> None:
-        super().__init__(
-            f"plugin {plugin!r} ran a Cypher query of its own, which its manifest does not "
-            "declare (Manifest(raw_cypher=...)); read through the functions tightrope exports",
-            plugin=plugin,
-        )
+# Before the one check (gateway/gate/declared.py) this was an error class of its own.
+RawCypherNotDeclared = Undeclared
 
 
 class PluginGraph(Graph):
     """One plugin's window on the app's graph: its driver, its queries (counted there)."""
 
-    def __init__(self, inner: Graph, plugin: str, manifest: Manifest) -> None:
+    def __init__(
+        self, inner: Graph, plugin: str, manifest: Manifest, lender: PluginGraph | None = None
+    ) -> None:
         # Not Graph.__init__: this is a view of ``inner``, not a second driver.
         self.driver = inner.driver
         self.database = inner.database
@@ -64,7 +56,11 @@ class PluginGraph(Graph):
         self.round_trips = 0
         self.plugin = plugin
         self.manifest = manifest
+        # A borrowed graph (another plugin's loader run for this one) also
+        # serves only what the loader's owner declared.
+        self.lender = lender
         self._allowed = frozenset(c.value for c in manifest.categories)
+        self._hint = NO_PLUGIN_HINT if plugin == NO_PLUGIN else MANIFEST_HINT
 
     def epoch(self, topic: str) -> int:
         return self.inner.epoch(topic)
@@ -74,17 +70,31 @@ class PluginGraph(Graph):
 
     def granted(self, categories: frozenset[str], what: str) -> Graph:
         if not categories <= self._allowed:
-            missing = [f"category {c}" for c in sorted(categories - self._allowed)]
-            error = UndeclaredRead(self.plugin, f"called {what}, which reads", missing)
-            log.error("%s", error.message)
-            raise error
+            require(
+                self.manifest,
+                plugin=self.plugin,
+                doing=f"called {what}{self._through()}, which reads",
+                categories=categories,
+                hint=self._hint,
+            )
+        if self.lender is not None:
+            self.lender.granted(categories, what)
         return self.inner
 
     def _raw(self) -> None:
-        if self.manifest.raw_cypher is None:
-            error = RawCypherNotDeclared(self.plugin)
-            log.error("%s", error.message)
-            raise error
+        require(
+            self.manifest,
+            plugin=self.plugin,
+            doing=f"ran a Cypher query of its own{self._through()}, which needs",
+            raw_cypher=True,
+            hint="read through the functions tightrope exports, or declare "
+            "Manifest(raw_cypher=...)",
+        )
+        if self.lender is not None:
+            self.lender._raw()
+
+    def _through(self) -> str:
+        return "" if self.lender is None else f" (through a loader of {self.lender.plugin!r})"
 
     async def read(
         self, query: LiteralString, params: Params | None = None
@@ -117,6 +127,7 @@ class PluginGraphs:
         # (type, field) -> the plugin that registered it, for graph_for(info).
         self.owners = owners
         self._views: dict[str, PluginGraph] = {}
+        self._borrowed: dict[tuple[str, str], PluginGraph] = {}
 
     def of(self, graph: Graph, plugin: str) -> PluginGraph:
         """``plugin``'s graph over ``graph`` (the app's one Graph)."""
@@ -128,6 +139,16 @@ class PluginGraphs:
 
     def for_field(self, graph: Graph, type_name: str, field_name: str) -> PluginGraph:
         return self.of(graph, self.owners.get((type_name, field_name), NO_PLUGIN))
+
+    def borrowed(self, graph: Graph, owner: str, user: str) -> PluginGraph:
+        """The graph a loader of ``owner`` runs on when ``user`` calls it: only the
+        categories (and raw Cypher) both plugins declare. Kept like the others."""
+        view = self._borrowed.get((owner, user))
+        if view is None or view.inner is not graph:
+            lender = self.of(graph, owner)
+            view = PluginGraph(graph, user, self.manifests.of(user), lender=lender)
+            self._borrowed[(owner, user)] = view
+        return view
 
     def per_plugin(self, graph: Graph) -> PerPlugin:
         """A hook argument that gives each plugin its own graph (PluginHost.collect)."""

@@ -28,6 +28,9 @@ class Principal:
     # own tokens: a family's check requires its customer), so nobody needs to
     # read the customer node only to know that.
     customer_exists: bool = False
+    # The external issuer that vouched for the token (None: this gateway's own).
+    # Its client_id is then namespaced by the issuer and no local client's.
+    issuer: str | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -7,6 +7,17 @@ consents per purpose, the apps they authorised (revoke), the access log, what
 data is held and what used it, a JSON download of everything, and deleting
 the account after a confirmation step.
 
+The page is a client of the gate like any other: everything it shows or
+changes is a GraphQL operation on the app's own schema (``me { consents ...}``,
+``setConsent``, ``revokeApp``, ``exportMyData``, ``forgetMe``), run in process
+as the client ``privacy-page`` for the signed-in customer with the scopes of
+those fields. So its reads pass the same scopes, row rules and consent
+policies as any client's and are written to the customer's access log; a
+consent changed here is recorded with source ``page`` and the policy version
+the consent plugin passes. The privacy plugin serves the page
+(``register_routes``): disable it and ``/privacy`` is gone; a section whose
+plugin is disabled (consents, apps) is left out.
+
 Sign-in is the same as on the OAuth pages (the ``authenticate_customer``
 hook: passwords by default). The cookie holds a signed random token; the
 graph keeps only its hash as a ``PageSession`` (graph/oauth/page_sessions.py),
@@ -18,33 +29,29 @@ the cookie says. Cookies and form tokens of this page are scoped to
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.errors import ErrorCode
+from gateway.fields import FieldRegistry
 from gateway.oauth.cookies import BrowserCookies
 from gateway.oauth.pages import SECURITY_HEADERS, html, render
 from gateway.oauth.service import OAuthService
 from gateway.principal import ClientKind, Principal
-from gateway.rights import CustomerRights, ErasureRefused
-from graph import (
-    PURPOSES,
-    Graph,
-    GraphUnavailable,
-    access_log_page,
-    category_use,
-    consents_of_customers,
-    data_held,
-    list_grants,
-    revoke_grant,
-)
+from graph import PURPOSES, Graph, GraphUnavailable
 from graph.oauth import end_page_session
 
+if TYPE_CHECKING:
+    from gateway.app import Assembly
+
 PATH = "/privacy"
+# The page's client, as the access log names it: the shop's own, first party.
+PAGE_CLIENT = "privacy-page"
 NO_MATCH = "That email or customer number and password do not match."
 EXPIRED = "This form expired or was not sent by this site. Please try again."
 
@@ -118,7 +125,7 @@ async def _privacy(request: Request) -> Response:
     if request.method == "GET":
         if session is None:
             return _page(request, "privacy_sign_in.html", error=None, customer="")
-        return await _dashboard(request, graph, session[0])
+        return await _dashboard(request, _Gate(request, graph, session[0]))
 
     form = await request.form()
     if not _cookies(request).csrf_ok(request, form.get("csrf_token")):
@@ -129,6 +136,7 @@ async def _privacy(request: Request) -> Response:
     if session is None:
         return _page(request, "privacy_sign_in.html", 401, error=None, customer="")
     customer, session_hash = session
+    gate = _Gate(request, graph, customer)
     if action == "sign_out":
         await end_page_session(graph, session_hash)
         response = _back()
@@ -137,32 +145,31 @@ async def _privacy(request: Request) -> Response:
     if action == "consent":
         purpose, granted = form.get("purpose"), form.get("granted")
         if purpose not in PURPOSES or granted not in ("yes", "no"):
-            return await _dashboard(request, graph, customer, "Unknown choice.", 400)
-        await _set_consent(request, graph, customer, str(purpose), granted == "yes")
+            return await _dashboard(request, gate, "Unknown choice.", 400)
+        await gate.ask(SET_CONSENT, {"purpose": purpose, "granted": granted == "yes"})
         return _back()
     if action == "revoke":
         client_id = form.get("client_id")
         if isinstance(client_id, str) and 0 < len(client_id) <= 200:
-            await revoke_grant(graph, customer, client_id, int(time.time()))
+            await gate.ask(REVOKE_APP, {"client": client_id})
         return _back()
-    rights: CustomerRights = request.app.state.assembly.rights
     if action == "delete":
-        asked, _ = rights.confirmation(customer)
-        return _page(request, "privacy_delete.html", customer_id=customer, confirmation=asked)
+        code = (await gate.ask(ASK_TO_FORGET)).field("forgetMe").get("confirmation")
+        return _page(request, "privacy_delete.html", customer_id=customer, confirmation=code)
     if action == "delete_confirmed":
         sent = form.get("confirmation")
-        if not isinstance(sent, str) or not rights.confirmed(customer, sent):
+        erased = False
+        if isinstance(sent, str) and 0 < len(sent) <= 200:
+            forgotten = (await gate.ask(FORGET, {"confirmation": sent})).field("forgetMe")
+            erased = forgotten.get("erased") is True
+        if not erased:
             return await _dashboard(
-                request, graph, customer, "That confirmation expired. Please ask again.", 400
+                request, gate, "That confirmation expired. Please ask again.", 400
             )
-        try:
-            await rights.erase(graph, customer)
-        except ErasureRefused as exc:
-            return await _dashboard(request, graph, customer, str(exc), 409)
         response = html(render("privacy_deleted.html"))
         _cookies(request).clear_session(response)
         return response
-    return await _dashboard(request, graph, customer, "Unknown action.", 400)
+    return await _dashboard(request, gate, "Unknown action.", 400)
 
 
 async def _sign_in(request: Request, graph: Graph, typed: object) -> Response:
@@ -176,63 +183,143 @@ async def _sign_in(request: Request, graph: Graph, typed: object) -> Response:
     return response
 
 
-async def _set_consent(
-    request: Request, graph: Graph, customer: str, purpose: str, granted: bool
-) -> None:
-    # Through the gate, as setConsent does: the history, and (for a withdrawal)
-    # every plugin drops what it derived for the purpose.
-    principal = Principal("privacy-page", ClientKind.FIRST_PARTY, customer, frozenset())
-    assembly = request.app.state.assembly
-    gate = assembly.gate.for_request(principal, graph)
-    # The policy version in force is the consent plugin's setting; the host
-    # knows no plugin by name, so it asks whichever settings declare one.
-    version = next(
-        (
-            str(value)
-            for settings in assembly.plugin_settings.values()
-            if (value := getattr(settings, "policy_version", None))
-        ),
-        "1",
+# What the page shows and does, as operations on the app's own schema. The
+# dashboard's is assembled from the sections whose fields are served.
+SECTIONS = {
+    "consents": "consents { purpose granted answered }",
+    "authorisedApps": "authorisedApps { client clientName scopes }",
+    "dataAboutMe": "dataAboutMe { category count newest usedBy { plugin purpose lastUsedAt } }",
+    "accessLog": "accessLog(first: 20) { nodes { at client { id name } purpose categories } }",
+}
+SET_CONSENT = (
+    "mutation SetConsent($purpose: String!, $granted: Boolean!) "
+    "{ setConsent(purpose: $purpose, granted: $granted) { purpose } }"
+)
+REVOKE_APP = "mutation RevokeApp($client: ID!) { revokeApp(clientId: $client) }"
+ASK_TO_FORGET = "mutation AskToForget { forgetMe { confirmation } }"
+FORGET = (
+    "mutation Forget($confirmation: String!) { forgetMe(confirmation: $confirmation) { erased } }"
+)
+EXPORT = "query Export { exportMyData }"
+# The fields the page's operations touch: its client holds exactly their scopes.
+PAGE_FIELDS = (
+    *(("Customer", name) for name in SECTIONS),
+    ("Query", "me"),
+    ("Query", "exportMyData"),
+    ("Mutation", "setConsent"),
+    ("Mutation", "revokeApp"),
+    ("Mutation", "forgetMe"),
+)
+
+
+def page_scopes(registry: FieldRegistry) -> frozenset[str]:
+    """The scopes of the fields the page uses (those that are served)."""
+    return frozenset(
+        scope
+        for type_name, name in PAGE_FIELDS
+        if (spec := registry.get(type_name, name)) is not None
+        for scope in spec.scopes
     )
-    await gate.set_consent(purpose, granted, source="page", version=version)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    data: dict[str, Any] | None
+    codes: list[str]
+
+    def field(self, name: str) -> dict[str, Any]:
+        """A root field's answer; empty when it was refused or failed."""
+        value = (self.data or {}).get(name)
+        return value if isinstance(value, dict) else {}
+
+
+class _Gate:
+    """The page's way in: the signed-in customer's operations, through the app's gate."""
+
+    def __init__(self, request: Request, graph: Graph, customer: str) -> None:
+        self.request = request
+        self.graph = graph
+        self.customer = customer
+        self.assembly: Assembly = request.app.state.assembly
+
+    def serves(self, type_name: str, name: str) -> bool:
+        return self.assembly.registry.get(type_name, name) is not None
+
+    async def ask(self, document: str, variables: dict[str, Any] | None = None) -> _Answer:
+        """Run one operation as ``privacy-page`` for the customer; GraphUnavailable if the
+        graph is down (the page says so), the codes of any other errors."""
+        assembly = self.assembly
+        principal = Principal(
+            PAGE_CLIENT, ClientKind.FIRST_PARTY, self.customer, page_scopes(assembly.registry)
+        )
+        context = assembly.context(principal, self.graph, self.request, source="page")
+        result = await assembly.schema.execute(
+            document, variable_values=variables, context_value=context
+        )
+        codes = [str((e.extensions or {}).get("code", "")) for e in result.errors or []]
+        if ErrorCode.UNAVAILABLE.value in codes:
+            raise GraphUnavailable("the graph did not answer the privacy page")
+        return _Answer(result.data, codes)
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 async def _dashboard(
-    request: Request, graph: Graph, customer: str, error: str | None = None, status: int = 200
+    request: Request, gate: _Gate, error: str | None = None, status: int = 200
 ) -> Response:
-    consents = (await consents_of_customers(graph, [customer]))[0]
-    held = await data_held(graph, customer) or {}
-    uses = await category_use(graph, customer)
-    log = await access_log_page(graph, customer, 20, None, None)
-    apps = await list_grants(graph, customer)
+    shown = [text for name, text in SECTIONS.items() if gate.serves("Customer", name)]
+    answer = await gate.ask(f"query PrivacyPage {{ me {{ id {' '.join(shown)} }} }}")
+    me = answer.field("me")
+    answers = {c["purpose"]: c for c in me.get("consents") or []}
     purposes = [
         {
             "name": p,
             "explanation": EXPLANATIONS.get(p, p),
-            "granted": bool(consents[p].granted) if p in consents else None,
+            "granted": bool(answers[p]["granted"]) if answers.get(p, {}).get("answered") else None,
         }
         for p in PURPOSES
+        if "consents" in me
     ]
+    apps = [
+        {"client_id": a["client"], "client_name": a["clientName"], "scopes": a["scopes"]}
+        for a in me.get("authorisedApps") or []
+    ]
+    held = me.get("dataAboutMe") or []
     data = [
-        {"name": CATEGORY_NAMES.get(c, c), "count": h.count, "newest": h.newest}
-        for c, h in sorted(held.items())
-        if h.count
-    ]
+        {"name": CATEGORY_NAMES.get(h["category"], h["category"]), "count": h["count"],
+         "newest": _when(h["newest"])}
+        for h in held
+        if h["count"]
+    ]  # fmt: skip
     helped = [
+        {"what": CATEGORY_NAMES.get(h["category"], h["category"]), "plugin": u["plugin"],
+         "purpose": u["purpose"], "at": _when(u["lastUsedAt"])}
+        for h in held
+        for u in h["usedBy"]
+        if u["lastUsedAt"]
+    ]  # fmt: skip
+    log = [
         {
-            "what": CATEGORY_NAMES.get(u.category, u.category),
-            "plugin": u.plugin,
-            "purpose": u.purpose,
-            "at": u.last_used_at,
+            "at": _when(r["at"]),
+            "client_name": "you, on this page"
+            if r["client"]["id"] == PAGE_CLIENT
+            else r["client"]["name"],
+            "client_id": r["client"]["id"],
+            "categories": r["categories"],
+            "purpose": r["purpose"],
         }
-        for u in uses
+        for r in ((me.get("accessLog") or {}).get("nodes") or [])
     ]
     return _page(
         request,
         "privacy.html",
         status,
-        customer_id=customer,
+        customer_id=gate.customer,
         error=error,
+        consents_served="consents" in me,
+        apps_served="authorisedApps" in me,
         purposes=purposes,
         apps=apps,
         data=data,
@@ -247,8 +334,10 @@ async def export_download(request: Request) -> Response:
     session = await _signed_in(request, graph)
     if session is None:
         return _back()
-    rights: CustomerRights = request.app.state.assembly.rights
-    document = await rights.export(graph, session[0])
+    answer = await _Gate(request, graph, session[0]).ask(EXPORT)
+    document = (answer.data or {}).get("exportMyData")  # a JSON document, or None
+    if document is None:
+        return _back()
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
@@ -260,7 +349,8 @@ async def export_download(request: Request) -> Response:
     )
 
 
-def privacy_routes() -> list[Route]:
+def privacy_page_routes() -> list[Route]:
+    """The routes of ``/privacy``, for the plugin that serves it (``register_routes``)."""
     return [
         Route(PATH, privacy, methods=["GET", "POST"]),
         Route(f"{PATH}/export.json", export_download, methods=["GET"]),

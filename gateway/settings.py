@@ -257,6 +257,11 @@ class Settings(BaseSettings):
     sign_in_burst: int = Field(default=20, ge=1)
     # Buckets kept at most (idle ones are dropped sooner).
     rate_limit_max_keys: int = Field(default=100_000, ge=100)
+    # Gateways (processes: replicas times workers) sharing the limits above. Each
+    # keeps its own buckets, so each allows the rates and bursts divided by this:
+    # a balancer spreading a client evenly then sees about the limits as set
+    # (docs/operations.md, "Running several").
+    rate_limit_instances: int = Field(default=1, ge=1, le=10_000)
 
     # Allowlisted operations (gateway/operations.py): seconds a client's list of
     # registered operations (and its mode) is kept before it is read again.

@@ -163,7 +163,7 @@ def _known(purpose: str) -> str:
 
 
 async def customer_consents(root: CustomerRef, info: Info) -> list[ConsentView]:
-    gate: RequestGate = info.context.consent
+    gate: RequestGate = info.context.gate
     answers = await gate.consents(root.id)  # the gate's read: one per request
     opt_out = info.context.plugin_settings(ConsentSettings).regime == "opt_out"
     return [_view(purpose, answers.get(purpose), opt_out) for purpose in PURPOSES]
@@ -187,9 +187,10 @@ async def customer_consent_history(
 
 
 async def set_consent(root: Any, info: Info, purpose: str, granted: bool) -> ConsentView:
-    gate: RequestGate = info.context.consent
+    gate: RequestGate = info.context.gate
     version = info.context.plugin_settings(ConsentSettings).policy_version
-    stored = await gate.set_consent(_known(purpose), granted, source="api", version=version)
+    # Where it was given (the API, or the privacy page) is the gate's to say.
+    stored = await gate.set_consent(_known(purpose), granted, version=version)
     return _view(purpose, stored, opt_out=False)
 
 

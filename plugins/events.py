@@ -160,7 +160,7 @@ async def track_events(
     if len(events) > limit:
         raise BadUserInput(f"at most {limit} events per call", argument="events")
     principal: Principal = info.context.principal
-    gate: RequestGate = info.context.consent
+    gate: RequestGate = info.context.gate
     rejected: list[RejectedEvent] = []
     ignored: list[IgnoredSignal] = []
     signals: list[EventSignals] = []

@@ -23,6 +23,10 @@ them, through every plugin (gateway/rights.py): asked without a confirmation
 it only answers with one (valid ten minutes); asked again with it, it erases.
 Scope ``privacy:erase``, likewise only for the retailer's own frontends. The
 token used is dead afterwards, like every other of the customer's.
+
+The customer's own page, ``/privacy``, is served here too (the host's page,
+which shows and changes all of the above through the gate): disabling this
+plugin takes it away.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
+from starlette.routing import Route
 from strawberry.scalars import JSON
 
 from tightrope import (
@@ -62,6 +67,7 @@ from tightrope import (
     hookimpl,
     make_connection,
     page_size,
+    privacy_page_routes,
 )
 
 Info = strawberry.Info
@@ -86,6 +92,11 @@ def register_scopes() -> list[ScopeSpec]:
             PRIVACY_ERASE, "erase your account and everything held about you", kinds=RETAILER
         ),
     ]
+
+
+@hookimpl
+def register_routes() -> list[Route]:
+    return privacy_page_routes()
 
 
 @hookimpl

@@ -16,6 +16,22 @@ from graph.wipe import wipe
 # Tests wipe the graph: never let them reach a server configured for real use.
 for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
     os.environ.pop(_name, None)
+# The suite's settings are its own: an operator's shell (TIGHTROPE_OAUTH_ISSUER,
+# TIGHTROPE_CONSENT_REGIME, ...) must not change what a test sees. Kept: where
+# the test server is and lives, its memory, and the make targets' own knobs.
+SHELL_KEPT = frozenset(
+    {
+        "TIGHTROPE_HOME",
+        "TIGHTROPE_NEO4J_PORT",
+        "TIGHTROPE_NEO4J_HEAP",
+        "TIGHTROPE_NEO4J_PAGECACHE",
+        "TIGHTROPE_FAULT_NEO4J_PORT",
+        "TIGHTROPE_FUZZ_EXAMPLES",
+        "TIGHTROPE_FUZZ_SEED",
+    }
+)
+for _name in [n for n in os.environ if n.startswith("TIGHTROPE_") and n not in SHELL_KEPT]:
+    del os.environ[_name]
 os.environ.setdefault("TIGHTROPE_NEO4J_PORT", "7688")
 # Apps served outside dev mode need a PII key; the tests' is no secret.
 TEST_PII_KEY = "test-only-pii-key"

@@ -20,7 +20,6 @@ from typing import Any
 from tqdm import tqdm
 
 from gateway.app import assemble
-from gateway.context import Context
 from gateway.evaluation import baselines, movielens
 from gateway.evaluation.protocol import K, Scores, Split, score, stratified_split
 from gateway.gate import collect_policies
@@ -112,17 +111,7 @@ async def served_lists(
         principal = Principal(
             "evaluation", ClientKind.FIRST_PARTY, f"u-{user}", frozenset({"recommendations:read"})
         )
-        context = Context(
-            request=None,
-            principal=principal,
-            host_graph=graph,
-            graphs=assembly.graphs,
-            settings=settings,
-            loader_factories=assembly.loaders,
-            consent=assembly.gate.for_request(principal, graph),
-            plugin_settings_by_type=assembly.plugin_settings,
-            recommendations=service,
-        )
+        context = assembly.context(principal, graph)
         async with gate:
             found = await context.recommend(Subject.customer(f"u-{user}"), K, strategy)
         lists[strategy or BLEND][user] = [r.sku.removeprefix("ml-") for r in found]

@@ -3,7 +3,7 @@
 Fields and strategies declare (scopes, row rule, purpose, data category); the
 gate decides, resolvers only fetch. ``fields`` holds the field extensions,
 ``rows`` the row rules, ``policy`` the consent policies' types and their
-AND-combination, ``request`` the per-request gate (``info.context.consent``)
+AND-combination, ``request`` the per-request gate (``info.context.gate``)
 and ``access_log`` the buffered access log.
 """
 

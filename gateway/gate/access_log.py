@@ -134,6 +134,6 @@ class AccessLog:
 
 def hand_over_reads(request_context: object) -> None:
     """At the end of an operation, give the request's allowed reads to the access log."""
-    gate = getattr(request_context, "consent", None)
+    gate = getattr(request_context, "gate", None)
     if gate is not None:
         gate.finish()

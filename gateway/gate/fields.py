@@ -59,7 +59,7 @@ class ScopeGate(FieldExtension):
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Any, Any], **kwargs: Any
     ) -> Any:
-        check_scopes(info.context.consent, self.scopes, info)
+        check_scopes(info.context.gate, self.scopes, info)
         return next_(source, info, **kwargs)
 
     async def resolve_async(
@@ -69,7 +69,7 @@ class ScopeGate(FieldExtension):
         info: Info[Any, Any],
         **kwargs: Any,
     ) -> Any:
-        check_scopes(info.context.consent, self.scopes, info)
+        check_scopes(info.context.gate, self.scopes, info)
         result = next_(source, info, **kwargs)
         if isawaitable(result):
             return await result
@@ -101,7 +101,7 @@ class RowGate(FieldExtension):
         info: Info[Any, Any],
         **kwargs: Any,
     ) -> Any:
-        gate: RequestGate = info.context.consent
+        gate: RequestGate = info.context.gate
         check_scopes(gate, self.scopes, info)
         rule = self.rule
         where = partial(path_of, info)
@@ -129,7 +129,8 @@ class RowGate(FieldExtension):
     def _subject(self, gate: RequestGate, row: Any, info: Info[Any, Any]) -> str | None:
         where = partial(path_of, info)
         if self.rule is RowRule.SESSION:
-            return rows.session_row(gate.principal, gate.scopes, row, where, gate.keeper.ids)
+            owner = rows.session_row(gate.principal, gate.scopes, row, where, gate.keeper.ids)
+            return gate.passed_session(row.id, owner)
         # CUSTOMER, and BACK_OFFICE once its scope was checked: a customer row.
         return rows.customer_row(gate.principal, gate.scopes, row, where)
 

@@ -1,11 +1,11 @@
 """The gate of one app (:class:`Gatekeeper`) and of one request (:class:`RequestGate`).
 
-``info.context.consent`` is the request's gate. The field extensions
+``info.context.gate`` is the request's gate. The field extensions
 (gateway/gate/fields.py) use it for every gated field, and plugin code (a
 recommendation strategy, an identity linker) asks it the same question with one
 call::
 
-    decision = await info.context.consent.decide(
+    decision = await info.context.gate.decide(
         purpose="personalisation", categories=["purchase_history"], plugin="my-plugin"
     )
 
@@ -32,14 +32,24 @@ from strawberry.dataloader import DataLoader
 from gateway.errors import BadUserInput, NotFound, Unauthenticated
 from gateway.fields import DataCategory, FieldRegistry, Purpose
 from gateway.gate import rows
+from gateway.gate.declared import require
 from gateway.gate.ids import VisitIds, vouches
 from gateway.gate.policy import ConsentQuestion, Decision, Policies
-from gateway.manifests import Manifests, UndeclaredRead, missing
+from gateway.gate.scopes import ScopeTable
 from gateway.principal import ClientKind, Principal
-from graph import PURPOSES, AccessRecord, Consent, Graph, consents_of_customers, set_consent
+from graph import (
+    PURPOSES,
+    AccessRecord,
+    Consent,
+    Graph,
+    consents_of_customers,
+    sessions_by_id,
+    set_consent,
+)
 
 if TYPE_CHECKING:
     from gateway.gate.access_log import AccessLog
+    from gateway.manifests import Manifests
 
 log = logging.getLogger("tightrope.gate")
 
@@ -71,15 +81,21 @@ class Gatekeeper:
         self.withdrawn = withdrawn
         # What each plugin declared; decide() refuses anything else. None: no check.
         self.manifests = manifests
-        self._kind_scopes = {kind: registry.scopes_for(kind) for kind in ClientKind}
+        self.scope_table = ScopeTable(registry.scopes)
         # Set when the app starts (it needs the graph); None until then.
         self.access_log: AccessLog | None = None
 
-    def scopes_for(self, kind: ClientKind | None) -> frozenset[str]:
-        return frozenset() if kind is None else self._kind_scopes[kind]
+    def scopes_for(self, principal: Principal) -> frozenset[str]:
+        """The scopes a principal's token counts for: its kind's, none of the back
+        office's when it speaks for a customer."""
+        allowed = self.scope_table.allowed(
+            principal.client_kind, customer=principal.customer_id is not None
+        )
+        return principal.scopes & allowed
 
-    def for_request(self, principal: Principal, graph: Graph) -> RequestGate:
-        return RequestGate(self, principal, graph)
+    def for_request(self, principal: Principal, graph: Graph, source: str = "api") -> RequestGate:
+        """The gate of one request; ``source`` is where a consent it changes was given."""
+        return RequestGate(self, principal, graph, source)
 
 
 @dataclass
@@ -89,19 +105,29 @@ class _Read:
 
 
 class RequestGate:
-    """``info.context.consent``: the gate's decisions for one request."""
+    """``info.context.gate``: the gate's decisions for one request."""
 
-    def __init__(self, keeper: Gatekeeper, principal: Principal, graph: Graph) -> None:
+    def __init__(
+        self, keeper: Gatekeeper, principal: Principal, graph: Graph, source: str = "api"
+    ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}")
         self.keeper = keeper
         self.principal = principal
         self.graph = graph
+        # Where a consent changed in this request was given: the API, or the
+        # host's privacy page (which asks through the gate like any client).
+        self.source = source
         # A scope counts only if the client's kind may hold it at all
-        # (ScopeSpec.kinds), whatever the token says.
-        self.scopes = principal.scopes & keeper.scopes_for(principal.client_kind)
+        # (ScopeSpec.kinds), and never the back office's for a customer's
+        # token, whatever the token says (gateway/gate/scopes.py).
+        self.scopes = keeper.scopes_for(principal)
         self._consents: DataLoader[str, dict[str, Consent]] | None = None
         self._decisions: dict[tuple[object, ...], Decision] = {}
         self._reads: dict[tuple[str, Purpose, str], _Read] = {}
         self._first_read: datetime | None = None
+        # Sessions whose row rule this request passed, with their customer.
+        self._sessions: dict[str, str | None] = {}
 
     # -- what plugins call ------------------------------------------------------
 
@@ -125,16 +151,43 @@ class RequestGate:
         wanted = frozenset(DataCategory(c) for c in categories)
         purpose = Purpose(purpose)
         if self.keeper.manifests is not None:
-            manifest = self.keeper.manifests.of(plugin)
-            undeclared = missing(manifest, [purpose], wanted)
-            if undeclared:
-                error = UndeclaredRead(plugin, "asked the gate to read for", undeclared)
-                log.error("%s", error.message)
-                raise error
+            require(
+                self.keeper.manifests.of(plugin),
+                plugin=plugin,
+                doing="asked the gate to read for",
+                purposes=[purpose],
+                categories=wanted,
+            )
         decision = await self.decision(subject, purpose, wanted, plugin)
         if decision.allowed and subject is not None:
             self.record(subject, decision.purpose, wanted, plugin, read or plugin)
         return decision
+
+    def admit_customer(self, customer_id: str, where: str) -> str:
+        """The row rule for a customer named by id: this token's own, or the back office.
+
+        Raises FORBIDDEN otherwise (``where`` names what asked).
+        """
+        return rows.customer(self.principal, self.scopes, customer_id, lambda: where)
+
+    async def admit_session(self, session_id: str, where: str) -> str | None:
+        """The row rule for a visit named by id; returns the customer it was signed in as.
+
+        A visit a gated field of this request already admitted costs nothing;
+        another is read from the graph (NOT_FOUND when there is none).
+        """
+        if session_id in self._sessions:
+            return self._sessions[session_id]
+        (row,) = await sessions_by_id(self.graph, [session_id])
+        if row is None:
+            raise NotFound(f"{where}: no session {session_id!r}", id=session_id)
+        owner = rows.session_row(self.principal, self.scopes, row, lambda: where, self.keeper.ids)
+        return self.passed_session(row.id, owner)
+
+    def passed_session(self, session_id: str, customer_id: str | None) -> str | None:
+        """Note that this request may read the visit (its row rule allowed it)."""
+        self._sessions[session_id] = customer_id
+        return customer_id
 
     def written_for(self, customer_id: str | None) -> str | None:
         """The customer a write in this token's name is about (``trackEvents``); raises
@@ -175,13 +228,17 @@ class RequestGate:
         return await self._consents.load(customer_id)
 
     async def set_consent(
-        self, purpose: str, granted: bool, *, source: str, version: str
+        self, purpose: str, granted: bool, *, version: str, source: str | None = None
     ) -> Consent:
         """Record the token's customer's answer for ``purpose`` and keep it in the history.
 
-        A withdrawal bites on the very next request (nothing is cached) and
-        tells every plugin through the ``consent_withdrawn`` hook.
+        ``version`` is the policy version the customer answered under (the
+        consent plugin's setting); ``source`` defaults to where this request
+        came from (``api``, or ``page`` for the privacy page). A withdrawal
+        bites on the very next request (nothing is cached) and tells every
+        plugin through the ``consent_withdrawn`` hook.
         """
+        source = source or self.source
         customer = self.principal.customer_id
         if customer is None:
             raise Unauthenticated("changing consent needs a token issued for a customer")

@@ -40,7 +40,13 @@ def customer_row(
     principal: Principal, scopes: frozenset[str], row: Any, where: Callable[[], str]
 ) -> str:
     """RowRule.CUSTOMER: a customer's field, for that customer or the back office."""
-    subject = _attribute(row, "id", where)
+    return customer(principal, scopes, _attribute(row, "id", where), where)
+
+
+def customer(
+    principal: Principal, scopes: frozenset[str], subject: str, where: Callable[[], str]
+) -> str:
+    """The CUSTOMER rule for a customer known by id (a recommendation's subject)."""
     if subject == principal.customer_id or BACK_OFFICE_SCOPE in scopes:
         return subject
     raise Forbidden(

@@ -4,8 +4,8 @@ Each linker gets a :class:`LinkerData` for each observation. It serves only
 the categories the linker declared: :meth:`LinkerData.devices` and
 :meth:`LinkerData.network` need ``device``, the products of devices and
 customers ``browsing_history`` (and purchases ``purchase_history``), the
-customers behind an email hash ``contact``. Asking for another raises
-:class:`UndeclaredLinkerCategory`; the linker's proposals for that
+customers behind an email hash ``contact``. Asking for another raises the
+gate's one error (gateway/gate/declared.py); the linker's proposals for that
 observation are then dropped and the failure logged.
 
 Two rules hold whatever a linker asks:
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from gateway.errors import Forbidden
 from gateway.fields import DataCategory
+from gateway.gate.declared import Undeclared, require_own
 from gateway.gate.policy import Policies
 from gateway.linking.rules import LinkRules
 from gateway.linking.seam import linking_allowed
@@ -54,17 +54,8 @@ V = TypeVar("V")
 MAX_PRODUCTS = 300
 
 
-class UndeclaredLinkerCategory(Forbidden):
-    """A linker asked for personal data of a category it did not declare."""
-
-    def __init__(self, linker: RegisteredLinker, category: DataCategory) -> None:
-        super().__init__(
-            f"linker {linker.name!r} of plugin {linker.plugin!r} asked for "
-            f"{category.value} data, a category it did not declare",
-            linker=linker.name,
-            plugin=linker.plugin,
-            category=category.value,
-        )
+# Before the one check (gateway/gate/declared.py) this was an error class of its own.
+UndeclaredLinkerCategory = Undeclared
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +151,8 @@ class LinkerData:
         self.rules = decision.rules
 
     def _need(self, category: DataCategory) -> None:
-        if category not in self._linker.categories:
-            raise UndeclaredLinkerCategory(self._linker, category)
+        linker = self._linker
+        require_own("linker", linker.name, linker.plugin, linker.categories, category)
 
     async def devices(self, ids: Collection[str]) -> dict[str, DeviceFacts]:
         """Devices' kinds, browser family hashes and links (needs DEVICE)."""

@@ -1,51 +1,10 @@
-"""The host's rules for what linkers propose: what is checked, in order, and what is written.
+"""The host's rules for what linkers propose: shape, proof, confidence and consent, then one write.
 
-For every proposal of a batch:
-
-1. **Shape.** A device and a customer id, a method, a confidence between 0
-   and 1, at most five pieces of evidence with short texts. Anything else is
-   refused (and the linker's plugin named in the log).
-2. **Deterministic methods are proved, not claimed.** ``login``: the
-   observation holds a sign-in of that customer on that device. ``email``:
-   the observation holds that customer's email hash (checked against the
-   stored one). Both only for the device observed, and, when the sender spoke
-   for a customer (a customer's token), only for that customer. A deterministic
-   link needs no ``cross_device`` consent: it joins the device to the one
-   customer who proved it, and no one else.
-3. **Probabilistic proposals** need at least ``linking_min_confidence``, and
-   the consent gate's yes: the app's consent policies asked whether the
-   proposing linker may read its categories of the customer's data for
-   ``cross_device`` (gateway/linking/seam.py).
-4. **No guessing between people.** When probabilistic proposals name more
-   customers for one device than ``linking_max_customers_per_device`` allows,
-   none is linked: the evidence cannot tell them apart (a family's tablet).
-5. In one write transaction, after locking the devices and customers
-   (graph/links.py ``apply_links``): a device the customer **unlinked** is
-   linked again only by a sign-in (or the customer's email given) newer than
-   the unlinking, never by the evidence that was there before nor by a guess:
-   of a batch's proofs, only those newer count, and the link dates from the
-   first of them. A probabilistic link is refused for a customer whose stored
-   ``cross_device`` answer is now a refusal (see below), for a device already
-   linked to another customer beyond the limit, and for a customer who has
-   ``linking_max_devices_per_customer`` devices. A deterministic link replaces
-   a probabilistic one to the same customer and removes other customers'
-   guesses about the device (a proof contradicts them); a surer guess replaces
-   a weaker one; anything else is left as it is.
-
-Why consent is asked twice. The consent gate is asked in step 3, outside the
-transaction: its policies are plugins' code, which must not run while the
-devices and customers are locked, and may read the graph themselves. What can
-change between that answer and the write is the customer's stored answer
-(policies and the regime are fixed for the life of the app), and
-``setConsent`` changes it under the customer's lock. So step 5 reads it again
-under that lock and refuses a guess for a customer who has now refused. With
-the built-in policy that is the policy's own answer at the moment of the
-write: a refusal is a no under every regime; a grant is a yes; and a customer
-with no answer now had none when the gate was asked (an answer is only ever
-replaced), so the gate's answer for them stands (under the default
-``opt_in``: no, and the guess never got here). The withdrawal's
-``forget_guesses`` takes the same locks (graph/links.py ``DROP_LINKS``), so a
-guess written just before the withdrawal is removed by it.
+Each proposal of a batch goes through :class:`LinkRules` in order: its shape,
+a deterministic method's proof, a guess's confidence and the consent gate's
+yes, no guessing between people, and one locked write transaction that
+re-reads the customer's ``cross_device`` answer. docs/linking.md ("The host's
+rules") says each rule in full, and why consent is asked twice.
 """
 
 from __future__ import annotations

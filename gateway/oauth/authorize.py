@@ -64,7 +64,9 @@ async def _authorize(request: Request) -> Response:
         # Never redirect to an unverified URI: show the customer the problem.
         return error_response(error.error, error.get_error_description() or "")
     client = grant.request.client
-    requested = parse(grant.request.scope)
+    # Asked for nothing, a client asks for all it may hold; for a customer that
+    # never includes the back office's scopes (gateway/gate/scopes.py).
+    requested = service.catalogue.for_customer(parse(grant.request.scope))
     cookies = service.cookies
     graph = request.app.state.graph
     session = await cookies.signed_in(request, graph)

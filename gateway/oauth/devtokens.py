@@ -2,8 +2,8 @@
 
 ``tightrope token`` uses this. The token is a normal access token of a normal
 client, so every rule still holds: only scopes the client is allowed, and
-``customers:read`` only for first-party clients; and it is about a customer
-who exists, or about none. It belongs to a token family
+``customers:read`` only for first-party clients, and never in a token for a
+customer; and it is about a customer who exists, or about none. It belongs to a token family
 of its own (so ``clients remove`` and ``revokeApp`` end it too) and has no
 refresh token.
 """
@@ -39,6 +39,13 @@ async def dev_token(
     allowed = set(client.allowed_scopes) & service.catalogue.allowed_for(client.kind)
     if not wanted <= allowed:
         raise ClientError(f"client {client_id} may not hold {join(wanted - allowed)}")
+    if customer_id is not None:
+        back_office = wanted - service.catalogue.allowed_for(client.kind, customer=True)
+        if back_office:
+            raise ClientError(
+                f"a token for a customer never holds {join(back_office)}: "
+                "that is the back office's, for a token without --customer"
+            )
     now = int(time.time())
     family = FamilyRecord(
         id=uuid.uuid4().hex,

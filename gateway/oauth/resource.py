@@ -10,7 +10,10 @@ what the client is allowed *now*.
 Tokens from external issuers (setting ``oauth_external_issuers``) are verified
 against the issuer's JWKS, fetched over HTTPS and cached; their scopes come
 from a configurable claim. They cannot be revoked here: their lifetime is the
-issuer's business.
+issuer's business. Their client is the issuer's, never one of ours: its id is
+namespaced by the issuer (``https://idp.example#mobile``), so a token that names
+a local client's id gets none of that client's allowlist, access-log name or
+rate bucket.
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ class ResourceServer:
         if live is None or live.client_id != claims.client_id:
             raise InvalidToken("token revoked")
         kind = ClientKind(live.client_kind)
-        scopes = claims.scopes & live.allowed_scopes & self.catalogue.allowed_for(kind)
+        customer = live.customer_id is not None
+        allowed = self.catalogue.allowed_for(kind, customer=customer)
+        scopes = claims.scopes & live.allowed_scopes & allowed
         return Principal(
             client_id=claims.client_id,
             client_kind=kind,
@@ -114,14 +119,17 @@ class ResourceServer:
             require_typ=False,
         )
         kind = ClientKind(issuer.client_kind)
-        scopes = _scope_claim(claims.get(issuer.scope_claim)) & self.catalogue.allowed_for(kind)
-        client = claims.get("client_id") or claims.get("azp") or issuer.issuer
         subject = claims.get("sub")
+        customer = str(subject) if issuer.subject_is_customer and subject else None
+        allowed = self.catalogue.allowed_for(kind, customer=customer is not None)
+        scopes = _scope_claim(claims.get(issuer.scope_claim)) & allowed
+        client = claims.get("client_id") or claims.get("azp")
         return Principal(
-            client_id=str(client),
+            client_id=external_client_id(issuer.issuer, str(client) if client else None),
             client_kind=kind,
-            customer_id=str(subject) if issuer.subject_is_customer and subject else None,
+            customer_id=customer,
             scopes=frozenset(scopes),
+            issuer=issuer.issuer,
         )
 
     async def _issuer_keys(self, issuer: ExternalIssuer, kid: str | None) -> KeySet:
@@ -153,6 +161,11 @@ class ResourceServer:
         cached.keys = keys
         cached.kids = frozenset(str(k.kid) for k in keys.keys if k.kid)
         cached.fetched_at = time.monotonic()
+
+
+def external_client_id(issuer: str, client: str | None) -> str:
+    """An external issuer's client, as the gateway names it: never a local client's id."""
+    return f"{issuer}#{client}" if client else issuer
 
 
 def _scope_claim(value: Any) -> frozenset[str]:

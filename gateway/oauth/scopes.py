@@ -1,32 +1,21 @@
 """The scope catalogue: every OAuth scope the gateway knows, in plain language.
 
 The catalogue itself is the gateway's (``gateway.fields.CORE_SCOPES`` plus what
-plugins add through ``register_scopes``); each scope says which kinds of client
-may ever hold it (``ScopeSpec.kinds``). This module adds what OAuth needs on
-top: the scopes a kind of client may hold, and checks of requested scope lists.
+plugins add through ``register_scopes``); which scopes a kind of client may hold,
+and which no customer's token may, is the gate's one table
+(gateway/gate/scopes.py). This module adds what OAuth needs on top: checks of
+requested scope lists, and their text form.
 The consent page shows customers the descriptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from gateway.fields import CORE_SCOPES
-from gateway.principal import ClientKind
+from gateway.gate.scopes import ScopeLike, ScopeTable
 
-
-class ScopeLike(Protocol):
-    """Anything with a scope's name, plain-language description and client kinds."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def description(self) -> str: ...
-
-    @property
-    def kinds(self) -> frozenset[ClientKind]: ...
+__all__ = ["ScopeCatalogue", "ScopeLike", "UnknownScope", "join", "parse"]
 
 
 class UnknownScope(ValueError):
@@ -39,11 +28,8 @@ class ScopeCatalogue:
     def __init__(self, scopes: Iterable[ScopeLike] = CORE_SCOPES) -> None:
         # The gateway's registry already refuses a scope declared twice.
         self._scopes: dict[str, ScopeLike] = {scope.name: scope for scope in scopes}
-        # Asked on every request's token check: worked out once per kind.
-        self._by_kind = {
-            kind: frozenset(n for n, s in self._scopes.items() if kind in s.kinds)
-            for kind in ClientKind
-        }
+        # Asked on every request's token check: the gate's one table, made once.
+        self.table = ScopeTable(self._scopes.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._scopes
@@ -63,16 +49,17 @@ class ScopeCatalogue:
             raise UnknownScope(f"unknown scope(s): {', '.join(unknown)}")
         return wanted
 
-    def allowed_for(self, client_kind: str) -> frozenset[str]:
-        """Every scope a client of this kind may be allowed at all (ScopeSpec.kinds).
+    def allowed_for(self, client_kind: str, *, customer: bool = False) -> frozenset[str]:
+        """Every scope a client of this kind may be allowed at all (ScopeSpec.kinds);
+        with ``customer``, in a token issued for a customer (no back-office scope).
 
         A kind this gateway does not know gets the narrowest set: a third party's.
         """
-        try:
-            kind = ClientKind(client_kind)
-        except ValueError:
-            kind = ClientKind.THIRD_PARTY
-        return self._by_kind[kind]
+        return self.table.allowed(client_kind, customer=customer)
+
+    def for_customer(self, names: Iterable[str]) -> list[str]:
+        """``names`` without the back-office scopes, in order: what a customer's token may hold."""
+        return [name for name in names if name not in self.table.back_office]
 
 
 def parse(scope: str | None) -> list[str]:

@@ -269,6 +269,10 @@ class AuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     ) -> dict[str, Any]:
         assert user is not None, "grants always name a Subject"
         scopes = parse(scope)
+        if user.customer_id is not None:
+            # A customer's token speaks for that customer alone: never the back
+            # office's scopes, whatever the grant, the client or the request says.
+            scopes = self.catalogue.for_customer(scopes)
         ttl = expires_in or self.config.access_token_ttl
         token: dict[str, Any] = {
             "token_type": "Bearer",

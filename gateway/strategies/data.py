@@ -3,8 +3,9 @@
 The host reads the subject's personal data once per request (one query for
 every part the allowed strategies declared, graph.recs ``profile_of``) and gives
 each strategy a :class:`StrategyData` scoped to the categories *that strategy*
-declared. Asking for another category raises :class:`UndeclaredCategory`,
-naming the strategy, its plugin and the category: a strategy that reaches for
+declared. Asking for another category raises the gate's one error
+(gateway/gate/declared.py), naming the strategy, its plugin and the category:
+a strategy that reaches for
 more than it said it reads fails loudly instead of quietly widening what
 customers consented to.
 
@@ -27,6 +28,7 @@ from strawberry.dataloader import DataLoader
 from gateway.cache import VersionedCache, cached_read
 from gateway.errors import Forbidden
 from gateway.fields import DataCategory
+from gateway.gate.declared import Undeclared, require_own
 from gateway.strategies.types import Registered, Subject, SubjectKind
 from graph import Graph, Product, catalogue_version, products_by_sku
 from graph.recs import (
@@ -47,17 +49,8 @@ MAX_RELATED = 200
 MAX_RANKED = 200
 
 
-class UndeclaredCategory(Forbidden):
-    """A strategy asked for personal data of a category it did not declare."""
-
-    def __init__(self, strategy: Registered, category: DataCategory) -> None:
-        super().__init__(
-            f"strategy {strategy.name!r} of plugin {strategy.plugin!r} asked for "
-            f"{category.value} data, a category it did not declare",
-            strategy=strategy.name,
-            plugin=strategy.plugin,
-            category=category.value,
-        )
+# Before the one check (gateway/gate/declared.py) this was an error class of its own.
+UndeclaredCategory = Undeclared
 
 
 class OtherSubject(Forbidden):
@@ -117,8 +110,8 @@ class StrategyData:
         self._loaders = loaders
 
     def _need(self, category: DataCategory, asked: str | None = None) -> None:
-        if category not in self._strategy.categories:
-            raise UndeclaredCategory(self._strategy, category)
+        strategy = self._strategy
+        require_own("strategy", strategy.name, strategy.plugin, strategy.categories, category)
         if asked is not None and asked != self.subject.id:
             raise OtherSubject(self._strategy, asked)
 

@@ -6,7 +6,7 @@ not called at all; its reason is shown with the recommendations served instead.
 
 A non-personal strategy always runs. A personal one, for a customer, runs only
 when the consent gate allows its purpose and declared categories for that
-customer and this client (one call: ``context.consent.decide``, which also
+customer and this client (one call: ``context.gate.decide``, which also
 writes the read to the customer's access log); the Customer field's row rule
 and scope already decided that the token may ask about this customer at all.
 For a visit, the ``session`` field's row rule decided who may read it. An
@@ -43,7 +43,7 @@ async def strategy_allowed(
         if signed_in_as is None:
             return StrategyDecision(True, "the visit's own data")
         customer = signed_in_as
-    decision = await context.consent.decide(
+    decision = await context.gate.decide(
         purpose=Purpose(strategy.purpose),
         categories=strategy.categories,
         plugin=strategy.plugin,

@@ -122,21 +122,23 @@ def settings_for_tests(**overrides: Any) -> Settings:
 
 
 # Tests of the core API stand in for OAuth with this header: it names the
-# customer and grants every declared scope. It exists only in the tests'
-# authenticate function, never in the served app.
+# customer and grants every declared scope (the gate counts none of the back
+# office's for a customer). It exists only in the tests' authenticate
+# function, never in the served app.
 TEST_CUSTOMER_HEADER = "X-Test-Customer"
-# ... and this one makes the caller the shop's own back end: a first-party
-# client with no customer, which names the device and session ids it vouches for.
-TEST_BACK_END_HEADER = "X-Test-Back-End"
+# Named as the customer, this stands for the back office and the shop's own
+# back end: a first-party service's token with every scope and no customer,
+# which names the device and session ids it vouches for.
+BACK_OFFICE = "back-office"
 
 
 async def authenticate_for_tests(request: Request) -> Principal:
     customer = request.headers.get(TEST_CUSTOMER_HEADER)
     scopes = request.app.state.registry.scope_names
-    if request.headers.get(TEST_BACK_END_HEADER):
-        return Principal("test-back-end", ClientKind.FIRST_PARTY, None, scopes)
     if not customer:
         return ANONYMOUS
+    if customer == BACK_OFFICE:
+        return Principal("test-back-office", ClientKind.FIRST_PARTY, None, scopes)
     return Principal("test-client", ClientKind.FIRST_PARTY, customer, scopes)
 
 
@@ -170,9 +172,9 @@ async def gql(
 ) -> dict[str, Any]:
     """POST a GraphQL request; ``customer`` names the test principal's customer, and
     ``back_end`` makes it the shop's own services (no customer)."""
-    headers = {TEST_CUSTOMER_HEADER: customer} if customer else {}
     if back_end:
-        headers[TEST_BACK_END_HEADER] = "yes"
+        customer = BACK_OFFICE
+    headers = {TEST_CUSTOMER_HEADER: customer} if customer else {}
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )

@@ -296,7 +296,7 @@ async def test_hook_register_consent_policies_from_an_entry_point(
 
 
 async def strategy(root: object, info: strawberry.Info) -> str:
-    decision = await info.context.consent.decide(
+    decision = await info.context.gate.decide(
         purpose="personalisation",
         categories=["purchase_history"],
         plugin="co-purchase",

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal, encode_cursor
 from graph import Event, Graph, parse_event
-from tests.gateway.conftest import ISSUED, Serve, codes, gql, grant, write_and_link
+from tests.gateway.conftest import BACK_OFFICE, ISSUED, Serve, codes, gql, grant, write_and_link
 
 NOW = datetime.now(UTC)
 CUSTOMER = "ana"
@@ -364,9 +364,9 @@ async def round_trips(serve: Serve, document: str) -> tuple[int, dict[str, Any]]
     async with context as (app, client):
         graph: Graph = app.state.graph
         # The client's registered operations are read on its first request, then kept.
-        await gql(client, "{ __typename }", customer="back-office")
+        await gql(client, "{ __typename }", customer=BACK_OFFICE)
         before = graph.round_trips
-        body = await gql(client, document, customer="back-office")
+        body = await gql(client, document, customer=BACK_OFFICE)
         return graph.round_trips - before, body
 
 

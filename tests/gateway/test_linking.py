@@ -336,7 +336,7 @@ async def test_a_failing_linker_loses_no_event_and_stops_no_other_linker(
     assert failed == 2
     failures = " ".join(f for report in done for f in report.failures)
     assert "test-broken-linker/failing: RuntimeError" in failures
-    assert "test-broken-linker/nosy: UndeclaredLinkerCategory" in failures
+    assert "test-broken-linker/nosy: Undeclared" in failures
     assert "browsing_history" in caplog.text and "nosy" in caplog.text
 
 

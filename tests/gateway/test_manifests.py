@@ -30,15 +30,16 @@ from gateway import (
     RowRule,
     StrategyData,
     Subject,
-    UndeclaredRead,
+    Undeclared,
     batch_loader,
     hookimpl,
 )
 from gateway.app import assemble
 from gateway.cli.plugins import describe
 from gateway.plugins import PluginError
-from graph import Graph, customers_who_bought
+from graph import Graph, PurchasesKey, customers_who_bought
 from tests.gateway.conftest import ANA, Serve, codes, gql, settings_for_tests
+from tests.gateway.conftest import grant as grant_consent
 
 PURCHASES = frozenset({DataCategory.PURCHASE_HISTORY})
 RAW = "MATCH (c:Customer)-[:PURCHASED]->(:Product) RETURN c.id AS id ORDER BY id LIMIT 1"
@@ -275,9 +276,62 @@ async def test_a_loader_reads_with_its_own_plugins_graph(ana: Graph, served: Ser
     assert allowed["data"]["product"]["topBuyer"] == ANA
 
 
+async def test_another_plugins_loader_reads_only_what_the_caller_declared(
+    ana: Graph, served: Serve
+) -> None:
+    # The history plugin's loader reads purchases on its own (declared) graph;
+    # called by a plugin that declares nothing, it must not read Ana's for it.
+    async def resolve(root: object, info: strawberry.Info) -> str | None:
+        loader = info.context.loader("customer_purchases")
+        page = await loader.load(PurchasesKey(ANA, 5))
+        return ",".join(p.product.sku for p in page.purchases)
+
+    def plugin(manifest: Manifest | None) -> Plugin:
+        return Plugin("peeker", manifest, register_fields=top_buyer_field(resolve))
+
+    refused = await over_reach(served, plugin(None))
+    assert refused["data"]["product"] == {"name": "Trail Runner 2", "topBuyer": None}
+    assert codes(refused) == ["FORBIDDEN"]
+    message = refused["errors"][0]["message"]
+    assert "plugin 'peeker' called purchases_of_customers" in message
+    assert "through a loader of 'tightrope-history'" in message
+    assert "category purchase_history" in message
+    allowed = await over_reach(served, plugin(Manifest(categories=PURCHASES)))
+    assert allowed["data"]["product"]["topBuyer"] == "sku-002"
+
+
+async def test_recommendations_for_someone_else_are_refused_whoever_asks(
+    ana: Graph, served: Serve
+) -> None:
+    # A plugin's own field (no row rule) asking the host for another
+    # customer's recommendations, or for a visit signed in as her while
+    # claiming it anonymous: the subject's row rule answers, not the caller.
+    async def theirs(root: object, info: strawberry.Info, kind: str, id: str) -> int:
+        subject = Subject.customer(id) if kind == "customer" else Subject.session(id)
+        found = await info.context.recommend(subject, 5, signed_in_as=None)
+        return len(found)
+
+    plugin = Plugin(
+        "peeker",
+        register_fields=lambda: [FieldSpec("Query", "theirs", "Int", theirs)],
+    )
+    await grant_consent(ana, ANA, "personalisation")
+    async with served(plugins=[plugin]) as (_, client):
+        other = await gql(client, '{ theirs(kind: "customer", id: "ana") }', customer="c1")
+        visit = await gql(client, '{ theirs(kind: "session", id: "ana-1") }', customer="c1")
+        own = await gql(client, '{ theirs(kind: "customer", id: "ana") }', customer=ANA)
+        nobody = await gql(client, '{ theirs(kind: "session", id: "no-such-visit") }')
+    assert other["data"] == {"theirs": None} and codes(other) == ["FORBIDDEN"]
+    assert "only the customer (or the back office)" in other["errors"][0]["message"]
+    assert visit["data"] == {"theirs": None} and codes(visit) == ["FORBIDDEN"]
+    assert "belongs to a signed-in customer" in visit["errors"][0]["message"]
+    assert "errors" not in own and own["data"]["theirs"] is not None
+    assert codes(nobody) == ["NOT_FOUND"]
+
+
 async def test_asking_the_gate_for_an_undeclared_purpose_fails(ana: Graph, served: Serve) -> None:
     async def ask(root: object, info: strawberry.Info) -> str:
-        decision = await info.context.consent.decide(
+        decision = await info.context.gate.decide(
             purpose="marketing", categories=["purchase_history"], plugin="peeker"
         )
         return str(decision.allowed)
@@ -302,7 +356,7 @@ async def test_hooks_given_a_graph_get_their_plugins_graph(graph: Graph, served:
     async with served(plugins=[plugin]):
         pass
     assert isinstance(seen[0], PluginGraph) and seen[0].plugin == "watcher"
-    with pytest.raises(UndeclaredRead, match="'watcher' called trends"):
+    with pytest.raises(Undeclared, match="'watcher' called trends"):
         await graph_api.trends(seen[0], 7.0, 1.0, 1.0, 1.0)
 
 

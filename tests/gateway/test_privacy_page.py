@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.passwords import hash_password
-from graph import Graph, set_consent
+from graph import Graph, access_log_page, consent_history, set_consent
 from graph.oauth import merge_grant, set_password_hash
 from tests.gateway.conftest import settings_for_tests
 from tests.gateway.oauth.conftest import add_client
@@ -246,3 +247,43 @@ async def test_the_page_says_how_long_the_shop_keeps_the_list_of_reads(demo_grap
         await sign_in(http)
         page = (await http.get("/privacy")).text
     assert "This shop keeps this list for 400 days." in page
+
+
+async def test_what_the_page_reads_is_in_the_customers_access_log(
+    demo_graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page reads consents, apps, data held and the log itself through the
+    # gate, as the shop's own client "privacy-page": like any GraphQL read.
+    monkeypatch.setenv("TIGHTROPE_CONSENT_POLICY_VERSION", "2026-12")
+    await demo_graph.write("CREATE (:Customer {id: 'kim', created_at: datetime()})")
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    async with gateway() as (app, http):
+        csrf = await sign_in(http)
+        changed = await http.post(
+            "/privacy",
+            data={"csrf_token": csrf, "action": "consent", "purpose": "analytics", "granted": "no"},
+        )
+        assert changed.status_code == 303
+        await app.state.access_log.flush()
+        page = (await http.get("/privacy")).text
+    records = await access_log_page(demo_graph, "kim", 50, None, None)
+    read = {f for r in records if r.client_id == "privacy-page" for f in r.fields}
+    assert {"Customer.consents", "Customer.dataAboutMe", "Customer.accessLog"} <= read
+    assert "Customer.authorisedApps" in read and "Mutation.setConsent" in read
+    assert {r.client_kind for r in records} == {"first_party"}
+    assert "you, on this page read profile for service" in page
+    # The consent changed on the page: its source, and the version the consent plugin passed.
+    [change] = await consent_history(demo_graph, "kim", 5, "analytics")
+    assert (change.granted, change.source, change.version) == (False, "page", "2026-12")
+
+
+async def test_disabling_the_privacy_plugin_takes_the_page_away(demo_graph: Graph) -> None:
+    settings = settings_for_tests(oauth_issuer=BASE, disabled_plugins=("tightrope-privacy",))
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http,
+    ):
+        page = await http.get("/privacy")
+        download = await http.get("/privacy/export.json")
+    assert page.status_code == 404 and download.status_code == 404

@@ -156,3 +156,14 @@ async def test_a_rate_of_zero_turns_the_limits_off(graph: Graph, served: Serve) 
         tokens = [await client.post("/oauth/token", data={}) for _ in range(5)]
     assert {a.status_code for a in answers} == {200}
     assert 429 not in {t.status_code for t in tokens}
+
+
+async def test_several_instances_each_allow_their_share(graph: Graph, served: Serve) -> None:
+    # Two gateways behind one balancer: each keeps its own buckets, so each
+    # allows half of the limits set for the fleet.
+    settings = settings_for_tests(
+        rate_limit_per_second=0.001, rate_limit_burst=4, rate_limit_instances=2
+    )
+    async with served(settings) as (_, client):
+        answers = [await client.post("/graphql", json=TYPENAME) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]

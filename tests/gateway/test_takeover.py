@@ -18,7 +18,7 @@ from gateway import ClientKind, Principal
 from gateway.principal import ANONYMOUS
 from graph import PURPOSES, Graph
 from tests.gateway.conftest import (
-    TEST_BACK_END_HEADER,
+    BACK_OFFICE,
     TEST_CUSTOMER_HEADER,
     Serve,
     codes,
@@ -51,9 +51,9 @@ async def web_shop(request: Request) -> Principal:
     """The web shop's tokens: a customer's holds what the shop's frontend may (not the
     back office's ``customers:read``); the shop's own back end's holds every scope."""
     scopes = request.app.state.registry.scope_names
-    if request.headers.get(TEST_BACK_END_HEADER):
-        return Principal("web-shop", ClientKind.FIRST_PARTY, None, scopes)
     customer = request.headers.get(TEST_CUSTOMER_HEADER)
+    if customer == BACK_OFFICE:
+        return Principal("web-shop", ClientKind.FIRST_PARTY, None, scopes)
     if not customer:
         return ANONYMOUS
     return Principal("web-shop", ClientKind.FIRST_PARTY, customer, scopes - {"customers:read"})

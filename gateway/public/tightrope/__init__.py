@@ -1,18 +1,29 @@
 """tightrope: the one name a plugin imports.
 
-Everything a plugin may use, under a name no other distribution claims: the
-host's API (``gateway/__init__.py``) and the graph's (``graph/__init__.py``),
-re-exported unchanged. ``API_VERSION`` is the version of this API and of the
-hooks (gateway/hookspecs.py); docs/plugin-api.md says how it moves.
+What a plugin author uses, under a name no other distribution claims: part of
+the host's API (``gateway/__init__.py``) and of the graph's
+(``graph/__init__.py``), re-exported unchanged. The host's own writers and
+wiring (``connect``, ``create_app``, ``set_consent``, ...) are not here: a
+plugin reads and writes through the gate and the graph the host hands it.
+``API_VERSION`` is the version of this API and of the hooks
+(gateway/hookspecs.py); docs/plugin-api.md says how it moves.
+
+A name exported by an earlier version and deprecated since
+(``gateway.hookspecs.DEPRECATED_EXPORTS``) still imports, with a
+``PluginDeprecationWarning`` naming what to use instead, until the version that
+removes it.
 
 This package's source lives in gateway/public/tightrope; the packaging maps it
 to the top-level name ``tightrope`` (pyproject.toml, ``package-dir``), so the
-repository's top level stays gateway, graph, plugins and tests. A test keeps
-the list below equal to the two APIs it re-exports.
+repository's top level stays gateway, graph, plugins and tests.
+tests/gateway/test_public_api.py lists the names below, one by one.
 """
 
+import warnings
+
+import gateway as _gateway
+import graph as _graph
 from gateway import (
-    ANONYMOUS,
     API_VERSION,
     CROSS_DEVICE,
     DETERMINISTIC,
@@ -46,7 +57,6 @@ from gateway import (
     GatewayError,
     IdentityLinker,
     IgnoredSignal,
-    Internal,
     LinkerData,
     Manifest,
     NetworkView,
@@ -54,13 +64,11 @@ from gateway import (
     Observation,
     PageInfo,
     PluginDeprecationWarning,
-    PluginGraph,
     Principal,
     Proposal,
     Purpose,
     QueryTooComplex,
     RateLimited,
-    RawCypherNotDeclared,
     Reason,
     Recommendation,
     Recommender,
@@ -78,16 +86,13 @@ from gateway import (
     TypeSpec,
     Unauthenticated,
     Unavailable,
-    UndeclaredCategory,
-    UndeclaredLinkerCategory,
-    UndeclaredRead,
+    Undeclared,
     VersionedCache,
     batch_loader,
     cached_batch_loader,
     confirm_device,
     connection_fields,
     connection_types,
-    create_app,
     decode_cursor,
     decode_time_cursor,
     encode_cursor,
@@ -97,9 +102,11 @@ from gateway import (
     make_connection,
     page_size,
     password_sign_in,
+    privacy_page_routes,
     reject_device,
     unlink_device,
 )
+from gateway.hookspecs import DEPRECATED_EXPORTS as _DEPRECATED
 from graph import (
     PURPOSES,
     AccessRecord,
@@ -126,7 +133,6 @@ from graph import (
     JourneyStep,
     Link,
     LinkedDevice,
-    Neo4jSettings,
     Owned,
     Preference,
     Product,
@@ -147,7 +153,6 @@ from graph import (
     WriteResult,
     access_log_page,
     brands_by_id,
-    bump_catalogue_version,
     carts_of_customers,
     carts_of_sessions,
     catalogue_version,
@@ -155,9 +160,7 @@ from graph import (
     categories_of_products,
     category_use,
     children_of,
-    connect,
     consent_history,
-    consents_of_customers,
     contacts_by_id,
     customers_by_id,
     customers_who_bought,
@@ -178,13 +181,10 @@ from graph import (
     search_products,
     session_interactions,
     sessions_by_id,
-    set_consent,
-    slowest_graph_wait,
     suggestions_of_customers,
     trends,
     views_of_customers,
     views_of_sessions,
-    write_access_records,
     write_events,
     write_preferences,
     write_rankings,
@@ -192,7 +192,6 @@ from graph import (
 )
 
 __all__ = [
-    "ANONYMOUS",
     "API_VERSION",
     "CROSS_DEVICE",
     "DETERMINISTIC",
@@ -247,21 +246,18 @@ __all__ = [
     "IdentityLinker",
     "IgnoredSignal",
     "Interaction",
-    "Internal",
     "JourneyPage",
     "JourneyStep",
     "Link",
     "LinkedDevice",
     "LinkerData",
     "Manifest",
-    "Neo4jSettings",
     "NetworkView",
     "NotFound",
     "Observation",
     "Owned",
     "PageInfo",
     "PluginDeprecationWarning",
-    "PluginGraph",
     "Preference",
     "Principal",
     "Product",
@@ -275,7 +271,6 @@ __all__ = [
     "Ranked",
     "Ranking",
     "RateLimited",
-    "RawCypherNotDeclared",
     "Reason",
     "Recommendation",
     "Recommender",
@@ -299,9 +294,7 @@ __all__ = [
     "TypeSpec",
     "Unauthenticated",
     "Unavailable",
-    "UndeclaredCategory",
-    "UndeclaredLinkerCategory",
-    "UndeclaredRead",
+    "Undeclared",
     "VersionedCache",
     "ViewedProduct",
     "ViewsKey",
@@ -309,7 +302,6 @@ __all__ = [
     "access_log_page",
     "batch_loader",
     "brands_by_id",
-    "bump_catalogue_version",
     "cached_batch_loader",
     "carts_of_customers",
     "carts_of_sessions",
@@ -319,13 +311,10 @@ __all__ = [
     "category_use",
     "children_of",
     "confirm_device",
-    "connect",
     "connection_fields",
     "connection_types",
     "consent_history",
-    "consents_of_customers",
     "contacts_by_id",
-    "create_app",
     "customers_by_id",
     "customers_who_bought",
     "data_held",
@@ -347,6 +336,7 @@ __all__ = [
     "page_size",
     "parse_event",
     "password_sign_in",
+    "privacy_page_routes",
     "products_by_sku",
     "purchase_interactions",
     "purchases_of_customers",
@@ -355,16 +345,28 @@ __all__ = [
     "search_products",
     "session_interactions",
     "sessions_by_id",
-    "set_consent",
-    "slowest_graph_wait",
     "suggestions_of_customers",
     "trends",
     "unlink_device",
     "views_of_customers",
     "views_of_sessions",
-    "write_access_records",
     "write_events",
     "write_preferences",
     "write_rankings",
     "write_related",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A name deprecated since an earlier API: still there, with a warning, until removed."""
+    gone = _DEPRECATED.get(name)
+    if gone is None:
+        raise AttributeError(f"module 'tightrope' has no attribute {name!r}")
+    warnings.warn(
+        PluginDeprecationWarning(
+            f"tightrope.{name} is deprecated since plugin API {gone.since} and removed in "
+            f"{gone.removal}: {gone.instead}"
+        ),
+        stacklevel=2,
+    )
+    return getattr(_gateway, name) if name in _gateway.__all__ else getattr(_graph, name)

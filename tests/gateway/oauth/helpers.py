@@ -250,8 +250,8 @@ async def tokens_for(
 async def bearer_for(app: object, customer_id: str | None, scopes: object = None) -> str:
     """A real access token for ``customer_id`` from a first-party test client.
 
-    ``scopes`` defaults to every scope the app declares (what a trusted first-party
-    frontend could hold); the token goes through the same verification as any.
+    ``scopes`` defaults to every scope a trusted first-party frontend could hold
+    in such a token; the token goes through the same verification as any.
     """
     from gateway.oauth import OAuthService
     from gateway.oauth.clients import register_client
@@ -259,7 +259,10 @@ async def bearer_for(app: object, customer_id: str | None, scopes: object = None
 
     state = app.state  # type: ignore[attr-defined]
     service: OAuthService = state.oauth
-    wanted = service.catalogue.names if scopes is None else frozenset(scopes)  # type: ignore[arg-type]
+    # Everything the client could hold in a token for ``customer_id`` (for a
+    # customer: no back-office scope).
+    every = service.catalogue.allowed_for("first_party", customer=customer_id is not None)
+    wanted = every if scopes is None else frozenset(scopes)  # type: ignore[arg-type]
     client_id = getattr(state, "test_client_id", None)
     if client_id is None:
         record, _ = await register_client(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -13,12 +14,15 @@ from joserfc.jwk import KeySet, RSAKey
 from starlette.applications import Starlette
 
 from gateway.oauth import InvalidToken, OAuthService
+from gateway.oauth.clients import register_client
 from gateway.oauth.keys import KEYS_FILE, UNKNOWN_KID_INTERVAL, KeyStore
 from gateway.oauth.resource import ResourceServer
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.principal import ClientKind
+from gateway.operations import OperationStore
+from gateway.principal import ClientKind, Principal
 from gateway.settings import ExternalIssuer
 from graph import Graph
+from graph.operations import PersistedOperation, add_operations, set_operations_mode
 
 from .conftest import add_client
 from .helpers import bearer, tokens_for
@@ -150,7 +154,9 @@ async def test_an_external_issuers_token_becomes_a_principal(
 ) -> None:
     server = external_server(idp_key)
     principal = await server.verify(idp_token(idp_key), clean_graph)
-    assert principal.client_id == "partner-app"
+    # Named by its issuer: never one of our own clients (gateway/oauth/resource.py).
+    assert principal.client_id == f"{ISSUER}#partner-app"
+    assert principal.issuer == ISSUER
     assert principal.client_kind == ClientKind.THIRD_PARTY
     assert principal.customer_id == "c1"
     # customers:read is never a third party's, whoever issued the token.
@@ -197,3 +203,30 @@ def test_a_token_verified_before_stops_working_when_its_key_goes(tmp_path: Path)
     time.sleep(1.1)  # the key file is looked at about once a second
     with pytest.raises(InvalidToken):
         verified.verify(store, token, issuer="https://id.example", audience="https://id.example")
+
+
+async def test_an_external_token_naming_a_local_client_gets_nothing_of_it(
+    clean_graph: Graph, idp_key: RSAKey
+) -> None:
+    # The retailer's web shop may run its one registered query and nothing else.
+    shop, _ = await register_client(
+        clean_graph, ScopeCatalogue(), name="Web shop", kind="first_party", scopes=["profile:read"]
+    )
+    text = "{ me { id } }"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    await add_operations(clean_graph, shop.client_id, [PersistedOperation(digest, text)], 0)
+    assert await set_operations_mode(clean_graph, shop.client_id, "allowlist")
+    # A partner's identity provider, trusted for its own third parties, signs a
+    # token whose client is named like the web shop.
+    principal = await external_server(idp_key).verify(
+        idp_token(idp_key, azp=shop.client_id), clean_graph
+    )
+    assert principal.client_id == f"{ISSUER}#{shop.client_id}"
+    store = OperationStore(dev_mode=True, max_age=60)
+    own = await store.for_principal(
+        Principal(shop.client_id, ClientKind.FIRST_PARTY, None, frozenset()), clean_graph
+    )
+    theirs = await store.for_principal(principal, clean_graph)
+    assert own is not None and own.texts == {digest: text}
+    # Not the web shop's allowlist, nor its texts: its kind's default.
+    assert theirs is not None and theirs.texts == {} and not theirs.restricted

@@ -196,9 +196,8 @@ async def test_a_strategy_reaching_for_undeclared_data_is_refused_by_name(
     [error] = body["errors"]
     assert error["extensions"] == {
         "code": "FORBIDDEN",
-        "strategy": "nosy",
         "plugin": "nosy-plugin",
-        "category": "purchase_history",
+        "undeclared": ["category purchase_history"],
     }
     assert "'nosy'" in error["message"] and "purchase_history" in error["message"]
 

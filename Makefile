@@ -31,6 +31,9 @@ run: install
 	@if [ -z "$$NEO4J_URI" ]; then $(BIN)/tightrope neo4j start; fi
 	$(BIN)/tightrope graph migrate
 	$(BIN)/tightrope load demo --if-empty
+	# What the built-in strategies serve from (rankings, item-to-item, the model,
+	# affinities), derived once: run `tightrope recompute` again after new data.
+	$(BIN)/tightrope recompute --if-never-run
 	$(BIN)/tightrope serve --host 127.0.0.1 --port 8000
 
 test: install

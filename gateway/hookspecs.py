@@ -41,7 +41,7 @@ hookspec = pluggy.HookspecMarker("tightrope")
 # (docs/plugin-api.md says how it moves). The minor number grows when a hook, a
 # hook parameter or an export is added; the major when one is removed or changes
 # meaning, which happens only after a release that warns about it.
-API_VERSION: Final = "1.0"
+API_VERSION: Final = "1.1"
 
 
 @dataclass(frozen=True)

@@ -224,10 +224,14 @@ class StrategyData:
         after: str | None = None,
     ) -> ProductPage:
         """A page of the catalogue in SKU order: a brand's products, a category's (with its
-        sub-categories'), or both; ``after`` is the last SKU of the page before."""
-        if not 1 <= first <= MAX_LISTED:
-            raise ValueError(f"first must be between 1 and {MAX_LISTED}, not {first}")
-        return await self._loaders.listing.load((brand_id, category_id, first, after))
+        sub-categories'), or both; ``after`` is the last SKU of the page before.
+
+        At most ``MAX_LISTED`` products a page (asking for more gets that many).
+        """
+        if first < 1:
+            raise ValueError(f"first must be at least 1, not {first}")
+        page = min(first, MAX_LISTED)
+        return await self._loaders.listing.load((brand_id, category_id, page, after))
 
     async def _warn_unknown(self, kind: str) -> None:
         key = (self._strategy.plugin, kind)

@@ -10,6 +10,7 @@ exactly as it finds a package installed with pip.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -47,3 +48,15 @@ def on_path(folder: Path) -> Iterator[None]:
     finally:
         sys.path.remove(str(folder))
         importlib.invalidate_caches()
+
+
+def run_own_tests(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest in a plugin package's folder, as its author runs it, with ``env`` added."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "-q", "-p", "no:cacheprovider"],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )

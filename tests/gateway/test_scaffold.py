@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
@@ -15,7 +14,7 @@ from gateway.cli import cli
 from gateway.scaffold import KINDS
 from graph.local import LocalServer, default_home
 from tests.gateway.test_faults import PORT as OWN_PORT
-from tests.packages import install
+from tests.packages import install, run_own_tests
 
 BIN = Path(sys.executable).parent
 # A Neo4j these tests may stop: the fault tests' (the test port + 10, its own home).
@@ -40,15 +39,7 @@ def test_the_generated_package_passes_its_own_tests(tmp_path: Path, kind: str) -
     # The author's own run: pytest in the package, with tightrope's fixtures
     # (the pytest11 plugin) on the suite's Neo4j. The package is not installed:
     # the fixtures serve it beside the installed plugins.
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    run = subprocess.run(
-        [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_own_tests(root, PYTHONPATH=str(root))
     assert run.returncode == 0, run.stdout + run.stderr
     assert " passed" in run.stdout and "failed" not in run.stdout
     # What it generates is as clean as our own code.
@@ -68,7 +59,6 @@ def test_an_installed_plugins_tests_pass_twice_on_a_neo4j_just_started(tmp_path:
     site = install(root, tmp_path / "site")
     server = LocalServer(port=OWN_PORT, root=OWN_HOME)
     env = {
-        **os.environ,
         "PYTHONPATH": str(site),
         "TIGHTROPE_HOME": str(OWN_HOME),
         "TIGHTROPE_NEO4J_PORT": str(OWN_PORT),
@@ -76,14 +66,7 @@ def test_an_installed_plugins_tests_pass_twice_on_a_neo4j_just_started(tmp_path:
     try:
         for attempt in (1, 2):
             server.stop()
-            run = subprocess.run(
-                [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider"],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
+            run = run_own_tests(root, **env)
             assert run.returncode == 0, (attempt, run.stdout + run.stderr)
             assert "3 passed" in run.stdout, run.stdout
             assert server.pid() is not None  # the fixtures started it

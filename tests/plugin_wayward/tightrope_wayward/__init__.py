@@ -41,21 +41,23 @@ SOMEONE_ELSE = "u1"
 _graph: list[Graph] = []
 
 
-class PeeksAtPurchases:
-    name = "peeks-at-purchases"
+class Personal:
+    """What both peeking strategies declare: a customer's browsing, for personalisation."""
+
     purpose = PERSONALISATION
     categories = READS
     subjects = CUSTOMERS
+
+
+class PeeksAtPurchases(Personal):
+    name = "peeks-at-purchases"
 
     async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
         return [Candidate(owned.sku, 1.0) for owned in await data.purchases()]
 
 
-class PeeksAtOthers:
+class PeeksAtOthers(Personal):
     name = "peeks-at-others"
-    purpose = PERSONALISATION
-    categories = READS
-    subjects = CUSTOMERS
 
     async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
         return [Candidate(seen.sku, 1.0) for seen in await data.views(SOMEONE_ELSE)]

@@ -10,7 +10,7 @@ TEST_PORT ?= 7688
 BENCH_PORT ?= 7689
 BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 
-.PHONY: install run test fuzz soak lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
+.PHONY: install run test dist fuzz soak lint bench-load bench-linking bench bench-growth bench-recs bench-deps neo4j-stop clean
 
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml) $(wildcard examples/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,24 @@ run: install
 	@if [ -z "$$NEO4J_URI" ]; then $(BIN)/tightrope neo4j start; fi
 	$(BIN)/tightrope graph migrate
 	$(BIN)/tightrope load demo --if-empty
+	# What the built-in strategies serve from (rankings, item-to-item, the model,
+	# affinities), derived once: run `tightrope recompute` again after new data.
+	$(BIN)/tightrope recompute --if-never-run
 	$(BIN)/tightrope serve --host 127.0.0.1 --port 8000
 
 test: install
 	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(TEST_PORT)
 	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \
 		TIGHTROPE_NEO4J_PORT=$(TEST_PORT) $(BIN)/pytest $(PYTEST_ARGS)
+
+# `make dist`: tightrope's wheel in dist/, to install into an environment of
+# your own (a plugin author's: docs/plugin-tutorial.md). Built with the
+# environment's setuptools, nothing fetched.
+dist: install
+	rm -rf build dist/tightrope-*.whl
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation --wheel-dir dist .
+	rm -rf build
+	@ls dist/tightrope-*.whl
 
 # `make fuzz`: the generated hostile input of tests/gateway/test_hostile.py at
 # length (make test runs it with a fixed seed and a bounded count).

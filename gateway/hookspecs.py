@@ -355,8 +355,10 @@ def register_recommenders(settings: Settings) -> Iterable[Recommender] | None:
     frozenset of ``gateway.DataCategory``; none for a non-personal one) and an
     ``async recommend(subject, count, data)`` returning ``gateway.Candidate``
     items, best first. ``data`` (``gateway.StrategyData``) serves only the
-    declared categories. Optional: ``async recompute(graph, progress)`` (run by
-    ``tightrope recompute``) and ``async forget_customer(graph, customer_id)``.
+    declared categories (docs/strategy-data.md). A strategy that fails in any
+    way costs only its own candidates. Optional: ``async recompute(graph,
+    progress)`` (run by ``tightrope recompute``) and ``async
+    forget_customer(graph, customer_id)``.
 
     Collecting: all results are concatenated.
     """

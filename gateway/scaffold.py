@@ -59,7 +59,7 @@ README = """\
 
 $summary A tightrope $kind plugin (plugin API $api).
 
-    pip install -e '.[test]'      # into the environment tightrope is installed in
+    pip install -e '.[test]'      # into your own environment, where tightrope is installed
     tightrope plugins             # lists $name with its manifest
     pytest                        # a local Neo4j starts on TIGHTROPE_NEO4J_PORT (7688)
 
@@ -166,12 +166,18 @@ async def test_a_consenting_customer_gets_what_they_looked_at(tightrope_app: Any
     assert items[0]["reasons"][0]["code"] == "LOOKED_AT"
 
 
-async def test_without_consent_it_does_not_run(tightrope_app: Any) -> None:
+async def test_without_consent_it_does_not_run_and_the_answer_says_why(
+    tightrope_app: Any,
+) -> None:
     token = await tightrope_app.token(
         "alice", ["recommendations:read"], withheld=["personalisation"]
     )
     body = await tightrope_app.query(QUERY, token=token)
-    assert body["data"]["me"]["recommendations"] == []
+    assert body["data"]["me"]["recommendations"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "CONSENT_REQUIRED"
+    assert error["extensions"]["purpose"] == "personalisation"
+    assert error["extensions"]["category"] == "browsing_history"
 
 
 async def test_the_manifest_is_what_the_gateway_holds_it_to(tightrope_app: Any) -> None:

@@ -7,18 +7,28 @@ then has, with nothing to import:
     A real local Neo4j (``tightrope neo4j start`` on ``TIGHTROPE_NEO4J_PORT``,
     default 7688: never a server named by ``NEO4J_URI``, since the graph is
     wiped), emptied and seeded before each test with :data:`SEED`: a small
-    shop of 12 products and two customers with purchases and views.
+    shop of 12 products and two customers with purchases and views. Once per
+    session, before the first test, it waits until Neo4j answers and sends
+    the gateway's statements once (graph/warmup.py): a Neo4j just started
+    plans each in seconds, which the first test would otherwise pay for.
 ``tightrope_plugins``
     The plugin objects (modules) to serve beside the installed ones. Override
     it in your ``conftest.py`` to return your plugin module; a module that is
     installed already (its entry point is found) is not registered twice.
+``tightrope_recompute``
+    Which strategies' derived data to recompute before each test, as
+    ``tightrope recompute`` would: None (the default) for every strategy the
+    app serves, yours and the built-ins (the ``trending`` rankings, the
+    item-to-item edges ...), or a list of names; ``[]`` for none.
 ``tightrope_app``
-    A :class:`Gateway` over ``tightrope_graph`` with your plugins: an HTTP
-    client on the real app, real OAuth tokens with the scopes and consents you
-    choose (``await gateway.token("alice", ["recommendations:read"],
-    consents=["personalisation"])``), ``await gateway.query(document,
-    token=...)``, and ``await gateway.track(events, token=...)``, which sends
-    events and waits until the app's linking queue has linked them.
+    A :class:`Gateway` over ``tightrope_graph`` with your plugins, its derived
+    data recomputed: an HTTP client on the real app, real OAuth tokens with the
+    scopes and consents you choose (``await gateway.token("alice",
+    ["recommendations:read"], consents=["personalisation"])``), ``await
+    gateway.query(document, token=...)``, ``await gateway.track(events,
+    token=...)``, which sends events and waits until the app's linking queue
+    has linked them, and ``await gateway.recompute(*names)`` to derive again
+    after a test changed the graph.
 
 The async fixtures run on pytest-asyncio's session loop; set
 ``asyncio_default_fixture_loop_scope = "session"`` and
@@ -27,7 +37,9 @@ The async fixtures run on pytest-asyncio's session loop; set
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -46,12 +58,16 @@ from gateway.oauth.devtokens import dev_token
 from gateway.oauth.scopes import ScopeCatalogue
 from gateway.plugins import load_plugins
 from gateway.settings import load_settings
+from gateway.strategies import recompute
 from graph import Graph, Neo4jSettings, connect, parse_event, set_consent, write_events
 from graph.local import LocalServer
 from graph.schema import migrate
+from graph.warmup import warm_up
 from graph.wipe import wipe
 
 DEFAULT_PORT = "7688"
+# How long a Neo4j just started may take to answer its first query.
+ANSWER_WITHIN = 120.0
 
 # The seeded shop: sku-01 .. sku-12 (odd: Coats by Northbrook, even: Shoes by
 # Fellside; sku-12 out of stock), customers alice and bob.
@@ -124,10 +140,22 @@ def tightrope_neo4j() -> Neo4jSettings:
     return load_settings().neo4j(timeout=30.0)
 
 
+async def answering(graph: Graph, within: float = ANSWER_WITHIN) -> None:
+    """Return once Neo4j answers a query (its Bolt port opens before its database does)."""
+    until = time.monotonic() + within
+    while not await graph.ping():
+        if time.monotonic() > until:
+            raise RuntimeError(f"Neo4j did not answer within {within:.0f}s")
+        await asyncio.sleep(0.5)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def tightrope_graph_session(tightrope_neo4j: Neo4jSettings) -> AsyncIterator[Graph]:
     graph = connect(tightrope_neo4j)
+    await answering(graph)
     await migrate(graph)
+    # Plans made once here serve every app of the session (Neo4j keeps them).
+    await warm_up(graph, load_settings(dev_mode=True).pii_secret())
     yield graph
     await graph.close()
 
@@ -143,6 +171,12 @@ async def tightrope_graph(tightrope_graph_session: Graph) -> Graph:
 def tightrope_plugins() -> Sequence[object]:
     """The plugins under test; override it to return your plugin module(s)."""
     return ()
+
+
+@pytest.fixture
+def tightrope_recompute() -> Sequence[str] | None:
+    """The strategies recomputed before each test: None for all, or their names."""
+    return None
 
 
 def _not_installed(plugins: Iterable[object]) -> list[object]:
@@ -216,6 +250,26 @@ class Gateway:
         started = body["data"]["startVisit"]
         return str(started["deviceId"]), str(started["sessionId"])
 
+    async def recompute(self, *names: str) -> dict[str, str]:
+        """Derive data as ``tightrope recompute`` does, for the strategies named (all if
+        none): each on its plugin's graph, as consent allows. Their one-line summaries.
+
+        A strategy that fails raises ``tightrope.RecomputeFailed`` naming it,
+        once the others have run (the log says why, with its plugin).
+        """
+        assembly = self.app.state.assembly
+        served = assembly.recommendations.strategies
+        unknown = sorted(set(names) - set(served))
+        if unknown:
+            raise KeyError(f"no strategy named {', '.join(unknown)} (known: {', '.join(served)})")
+        chosen = [s for name, s in served.items() if not names or name in names]
+        done = await recompute(
+            chosen, self.graph, False, assembly.manifests, assembly.gate.policies
+        )
+        # A serving process sees a recompute within a second; a test's next query at once.
+        assembly.recommendations.aggregates.derived.clear()
+        return {result.strategy.name: result.summary for result in done}
+
     async def query(
         self, document: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> dict[str, Any]:
@@ -232,17 +286,29 @@ class Gateway:
 async def tightrope_app(
     tightrope_graph: Graph,
     tightrope_plugins: Sequence[object],
+    tightrope_recompute: Sequence[str] | None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Gateway]:
-    """The gateway with the installed plugins and ``tightrope_plugins``, started."""
+    """The gateway with the installed plugins and ``tightrope_plugins``, started, its
+    derived data recomputed (``tightrope_recompute``)."""
     keys: Path = tmp_path_factory.mktemp("tightrope-keys")
-    # The production deadlines (a second for a graph read or a plugin) are for
-    # serving; a test machine running a cold Neo4j is sometimes slower.
+    # The production deadlines (a second for a graph read or a plugin, five for
+    # Neo4j to run a query) are for serving; a test machine running a cold
+    # Neo4j is sometimes slower, planning a statement the warm-up did not send.
+    # The session warmed the graph up already: no second warm-up beside the tests.
     settings = load_settings(
-        dev_mode=True, oauth_keys_dir=str(keys), graph_deadline=20.0, plugin_budget_seconds=20.0
+        dev_mode=True,
+        oauth_keys_dir=str(keys),
+        graph_deadline=20.0,
+        plugin_budget_seconds=20.0,
+        query_timeout=60.0,
+        warm_up=False,
     )
     app = create_app(settings, _not_installed(tightrope_plugins))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
-            yield Gateway(app, c, tightrope_graph)
+            gateway = Gateway(app, c, tightrope_graph)
+            if tightrope_recompute is None or tightrope_recompute:
+                await gateway.recompute(*(tightrope_recompute or ()))
+            yield gateway

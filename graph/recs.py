@@ -27,23 +27,30 @@ from graph.sessions import OWN_SESSIONS
 
 @dataclass(frozen=True, slots=True)
 class Owned:
-    """A product the customer bought: when last, how many times."""
+    """A product the customer bought: when last, how many times.
+
+    ``brand`` is the brand's *name*, for sentences ("by Northbrook");
+    ``brand_id`` its id, which rankings' scopes (``brand:ID``) and the
+    catalogue take.
+    """
 
     sku: str
     name: str | None
     brand: str | None
     at: datetime
     times: int
+    brand_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A product viewed or put in the basket, with the last time."""
+    """A product viewed or put in the basket, with the last time (``brand``: a name)."""
 
     sku: str
     name: str | None
     brand: str | None
     at: datetime
+    brand_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,8 @@ class Ranked:
 
 
 _ITEM: LiteralString = """{sku: p.sku, name: p.name,
-  brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]), at: at"""
+  brand: head([(p)-[:OF_BRAND]->(b:Brand) | b.name]),
+  brand_id: head([(p)-[:OF_BRAND]->(b:Brand) | b.id]), at: at"""
 
 # Each part is a subquery that answers one row (an empty list when switched off).
 # A customer's browsing is that of their own sessions (graph/sessions.py), a
@@ -190,6 +198,11 @@ CALL (k) {
 RETURN k.key AS of, skus, scores, label
 """
 
+RANKING_KINDS: LiteralString = """
+MATCH (ranking:Ranking)
+RETURN DISTINCT ranking.kind AS kind ORDER BY kind
+"""
+
 DERIVED_VERSION: LiteralString = """
 OPTIONAL MATCH (v:DerivedVersion {id: 'recommendations'})
 RETURN v.value AS version
@@ -205,7 +218,7 @@ def _seen(row: dict[str, Any]) -> Seen | None:
     at = to_datetime(row.get("at"))
     if row.get("sku") is None or at is None:
         return None  # the OPTIONAL MATCH found nothing
-    return Seen(row["sku"], row["name"], row["brand"], at)
+    return Seen(row["sku"], row["name"], row["brand"], at, row.get("brand_id"))
 
 
 def _profile(row: dict[str, Any]) -> Profile:
@@ -214,7 +227,9 @@ def _profile(row: dict[str, Any]) -> Profile:
         seen = _seen(item)
         if seen is not None:
             purchases.append(
-                Owned(seen.sku, seen.name, seen.brand, seen.at, int(item["times"] or 1))
+                Owned(
+                    seen.sku, seen.name, seen.brand, seen.at, int(item["times"] or 1), seen.brand_id
+                )
             )
     preferences = tuple(
         Preference(
@@ -283,6 +298,12 @@ async def rankings_of(
             for sku, score in zip(row["skus"], row["scores"], strict=True)
         ]
     return found
+
+
+async def ranking_kinds(graph: Graph) -> list[str]:
+    """The kinds of ranking the graph holds (whatever the strategies' recomputes wrote)."""
+    rows = await graph.read(RANKING_KINDS)
+    return [str(row["kind"]) for row in rows if row["kind"] is not None]
 
 
 async def derived_version(graph: Graph) -> int | None:

@@ -66,7 +66,14 @@ from graph.model import Event
 from graph.oauth.customers import customer_exists
 from graph.oauth.families import live_family, revocation_clock
 from graph.oauth.refresh import claim_refresh, get_refresh, save_refresh
-from graph.recs import ProfileKey, derived_version, profile_of, rankings_of, related_of
+from graph.recs import (
+    ProfileKey,
+    derived_version,
+    profile_of,
+    ranking_kinds,
+    rankings_of,
+    related_of,
+)
 
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
 STORED = "\x00warm-up-stored"  # the staged events' id: sent again, it takes the resend path
@@ -181,6 +188,7 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: profile_of(g, ProfileKey(None, NOBODY, browsing=True)),
         lambda g: related_of(g, [(NOBODY, NOBODY)], 1),
         lambda g: rankings_of(g, [(NOBODY, NOBODY)], 1),
+        ranking_kinds,
         derived_version,
         lambda g: get_refresh(g, NOBODY),
         lambda g: claim_refresh(g, NOBODY, 0),

@@ -14,6 +14,8 @@ port_option = click.option(
     default=7687,
     show_default=True,
     envvar="TIGHTROPE_NEO4J_PORT",
+    show_envvar=True,
+    help="Bolt port of the local server (serve and every command read the same variable)",
 )
 
 

@@ -5,6 +5,11 @@ model, rankings, customers' affinities) rebuilds it, one after another, with a
 progress bar; then the derived version is bumped, and every serving process
 drops its cached aggregates within about a second. Run it on a schedule (say
 nightly): until it runs again, what it derived is as old as its last run.
+
+A strategy that fails is reported on its line (and logged with its plugin);
+the strategies after it still run, and the command exits 1 at the end, so a
+scheduler sees it. ``--if-never-run`` does nothing on a graph that was
+recomputed before (``make run`` uses it to derive the demo's data once).
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from gateway.fields import FieldRegistry
 
 @click.command("recompute")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
-def recompute_command(progress: bool) -> None:
-    """Rebuild derived recommendation data (rankings, item-to-item, models, affinities)."""
+@click.option(
+    "--if-never-run", is_flag=True, help="only if this graph was never recomputed (make run)"
+)
+def recompute_command(progress: bool, if_never_run: bool) -> None:
+    """Rebuild derived recommendation data (rankings, item-to-item, models, affinities).
+
+    Every strategy runs, one after another; one that fails is reported and the
+    command exits 1 once the others are done.
+    """
     from gateway.gate import collect_policies
     from gateway.manifests import check_declared, collect_manifests
     from gateway.plugins import PluginError, load_plugins
-    from gateway.strategies import collect_recommenders, recompute
+    from gateway.strategies import Recomputed, RecomputeFailed, collect_recommenders, recompute
+    from graph.recs import derived_version
 
     config = settings()
     try:
@@ -39,12 +52,27 @@ def recompute_command(progress: bool) -> None:
     # policies the gate asks on every request).
     policies = collect_policies(host)
 
-    async def run() -> list[tuple[str, str, float]]:
+    async def run() -> tuple[list[Recomputed], bool] | None:
         async with graph_session(patience=60.0) as graph:
-            done = await recompute(strategies, graph, progress, manifests, policies)
-        return [(strategy.name, summary, seconds) for strategy, summary, seconds in done]
+            if if_never_run and await derived_version(graph) is not None:
+                return None
+            try:
+                return await recompute(strategies, graph, progress, manifests, policies), True
+            except RecomputeFailed as failed:
+                return list(failed.results), False
 
     started = time.monotonic()
-    for name, summary, seconds in asyncio.run(run()):
-        click.echo(f"  {name:<16} {summary} ({seconds:.1f}s)")
+    outcome = asyncio.run(run())
+    if outcome is None:
+        click.echo("recomputed before: nothing to do (--if-never-run)")
+        return
+    results, succeeded = outcome
+    for result in results:
+        click.echo(f"  {result.strategy.name:<16} {result.summary} ({result.seconds:.1f}s)")
+    if not succeeded:
+        failed = [r.strategy.name for r in results if r.failed]
+        raise click.ClickException(
+            f"{len(failed)} of {len(results)} strategies failed to recompute "
+            f"({', '.join(failed)}); the others were recomputed"
+        )
     click.echo(f"recomputed in {time.monotonic() - started:.1f}s")

@@ -28,7 +28,10 @@ def plugin_group() -> None:
 def new_command(name: str, kind: str, parent: Path) -> None:
     """Create a plugin package NAME: pyproject, a working KIND, tests that pass, a README.
 
-    (Identity linkers have no hook yet, so there is no ``linker`` kind.)
+    KIND is recommender (a recommendation strategy), linker (an identity
+    linker: which devices are whose) or consent (a consent policy). Install
+    the package into your own environment, beside tightrope
+    (docs/plugin-tutorial.md), and run its tests there.
     """
     try:
         root = write_package(name, kind, parent)

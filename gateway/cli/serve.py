@@ -64,7 +64,11 @@ def serve(
     forwarded_allow_ips: str | None,
     access_log: bool,
 ) -> None:
-    """Serve the GraphQL API (GraphiQL at /graphql in dev mode)."""
+    """Serve the GraphQL API (GraphiQL at /graphql in dev mode).
+
+    Neo4j is the one NEO4J_URI names, else the local server on
+    TIGHTROPE_NEO4J_PORT (7687), as for every other command.
+    """
     from gateway.app import assemble
     from gateway.protocol import OneWriteProtocol
 

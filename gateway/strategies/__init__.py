@@ -4,7 +4,12 @@ Plugins import these names from ``gateway`` (gateway/__init__.py), never from he
 """
 
 from gateway.strategies.data import OtherSubject, StrategyData, UndeclaredCategory
-from gateway.strategies.maintenance import forget_customer, recompute
+from gateway.strategies.maintenance import (
+    Recomputed,
+    RecomputeFailed,
+    forget_customer,
+    recompute,
+)
 from gateway.strategies.runner import RecommendationService, collect_recommenders
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
@@ -38,6 +43,8 @@ __all__ = [
     "Recommendation",
     "RecommendationService",
     "Recommender",
+    "RecomputeFailed",
+    "Recomputed",
     "Recomputes",
     "Registered",
     "Skipped",

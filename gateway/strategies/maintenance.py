@@ -3,7 +3,10 @@
 ``tightrope recompute`` calls :func:`recompute` with every recommender that
 derives data in bulk (:class:`~gateway.strategies.types.Recomputes`), then
 bumps the version that every serving process compares, so their caches of
-aggregates empty within about a second.
+aggregates empty within about a second. A strategy that fails (it raises,
+reaches outside its manifest, or the graph fails it) is logged by plugin and
+strategy and the ones after it still run; :class:`RecomputeFailed` then says
+which failed, once all have had their turn.
 
 :func:`forget_customer` asks every recommender that keeps data derived about
 individual customers (:class:`~gateway.strategies.types.ForgetsCustomers`) to
@@ -20,8 +23,10 @@ import inspect
 import logging
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway.errors import GatewayError
 from gateway.fields import Purpose
 from gateway.strategies.types import CustomersAllowed, ForgetsCustomers, Recomputes, Registered
 from graph import Graph
@@ -73,13 +78,32 @@ def _consent_arguments(
     return {"allowed": allowed}
 
 
+@dataclass(frozen=True)
+class Recomputed:
+    """One strategy's turn: its summary line (or what went wrong) and how long it took."""
+
+    strategy: Registered
+    summary: str
+    seconds: float
+    failed: bool = False
+
+
+class RecomputeFailed(Exception):
+    """Some strategies failed to recompute; every strategy had its turn (``results``)."""
+
+    def __init__(self, results: Sequence[Recomputed]) -> None:
+        self.results = tuple(results)
+        names = ", ".join(repr(r.strategy.name) for r in self.results if r.failed)
+        super().__init__(f"recompute failed for {names}")
+
+
 async def recompute(
     strategies: Sequence[Registered],
     graph: Graph,
     progress: bool = False,
     manifests: Manifests | None = None,
     policies: Policies | None = None,
-) -> list[tuple[Registered, str, float]]:
+) -> list[Recomputed]:
     """Rebuild every strategy's derived data, one after another: summaries and seconds.
 
     With ``manifests``, each strategy works on its own plugin's graph. With
@@ -88,17 +112,51 @@ async def recompute(
     ``recompute`` takes ``allowed`` derives only for the customers whose
     consent lets it; one that does not take it is warned about. Without
     ``policies`` (a test's shortcut), every customer counts.
+
+    A strategy that fails does not stop the others: once every one has run
+    and the version is bumped, :class:`RecomputeFailed` carries every result.
     """
     done = []
     for strategy in strategies:
         if isinstance(strategy.recommender, Recomputes):
             began = time.monotonic()
-            own = _graph_of(strategy, graph, manifests)
-            extra = _consent_arguments(strategy, graph, policies)
-            summary = await strategy.recommender.recompute(own, progress, **extra)
-            done.append((strategy, summary, time.monotonic() - began))
+            try:
+                own = _graph_of(strategy, graph, manifests)
+                extra = _consent_arguments(strategy, graph, policies)
+                summary = await strategy.recommender.recompute(own, progress, **extra)
+            except Exception as exc:
+                done.append(Recomputed(strategy, _failure(strategy, exc), _since(began), True))
+            else:
+                done.append(Recomputed(strategy, summary, _since(began)))
     await bump_derived_version(graph)
+    if any(result.failed for result in done):
+        raise RecomputeFailed(done)
     return done
+
+
+def _since(began: float) -> float:
+    return time.monotonic() - began
+
+
+def _failure(strategy: Registered, exc: Exception) -> str:
+    """Log a strategy's failed recompute by plugin and strategy; the line to report."""
+    if isinstance(exc, GatewayError):
+        # A refusal: its message names what the strategy reached for (a category,
+        # Cypher of its own); the trace adds nothing.
+        what = exc.message
+        log.error(
+            "plugin %r: strategy %r failed to recompute: %s", strategy.plugin, strategy.name, what
+        )
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "plugin %r: strategy %r failed to recompute: %s",
+            strategy.plugin,
+            strategy.name,
+            what,
+            exc_info=exc,
+        )
+    return f"FAILED: {what}"
 
 
 async def forget_customer(

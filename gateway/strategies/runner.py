@@ -15,10 +15,16 @@ categories are checked at start-up). For each request it
    ``blend_recommendations`` hook (first answer wins; the built-in blend
    answers last).
 
-A strategy that raises or runs past its plugin's budget costs only its own
-candidates: it is logged by name and the blend goes on without it
-(gateway/isolation.py). A blend that raises is logged and the next one
-answers instead, down to the built-in.
+A strategy that fails in any way costs only its own candidates: one that
+raises or runs past its plugin's budget (gateway/isolation.py), one refused a
+read (a category it did not declare, another shopper's data, Cypher its
+manifest does not allow: any ``FORBIDDEN``, whatever its class), one whose
+graph query failed. It is logged by plugin and strategy, and the blend goes
+on without it. Named alone (``strategy``), there is nothing to blend: its
+failure is that field's error (``FORBIDDEN`` naming the strategy and what it
+reached for, the masked ``INTERNAL``, or ``UNAVAILABLE``), and a consent
+refusal is ``CONSENT_REQUIRED`` with the purpose and categories. A blend that
+raises is logged and the next one answers instead, down to the built-in.
 
 Nothing personal is kept between requests: an event sent a moment ago shows
 in the next answer.
@@ -31,10 +37,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, ConsentRequired, GatewayError
 from gateway.fields import DataCategory
 from gateway.isolation import PluginFailed, WaitedOnGraph, bounded
 from gateway.plugins import PluginError, PluginHost, declared_where, require_async
+from gateway.requestid import current_request_id
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
@@ -51,6 +58,7 @@ from gateway.strategies.types import (
     Subject,
     SubjectKind,
 )
+from graph import GraphUnavailable
 from graph.recs import Profile, ProfileKey, profile_of
 
 if TYPE_CHECKING:
@@ -125,6 +133,8 @@ class RecommendationService:
             decisions[name] = await strategy_allowed(context, registered, subject, signed_in_as)
         selected = [strategy] if strategy is not None else list(self.strategies)
         selected = [n for n in selected if self.strategies[n].serves(subject)]
+        if strategy in selected and not decisions[strategy].allowed:
+            raise refused_by_consent(self.strategies[strategy], decisions[strategy])
         allowed = [self.strategies[n] for n in selected if decisions[n].allowed]
         skipped = tuple(
             Skipped(self.strategies[n], decisions[n].reason)
@@ -141,7 +151,15 @@ class RecommendationService:
                 for s in allowed
             )
         )
-        results = tuple(StrategyResult(s, a) for s, a in zip(allowed, answers, strict=True))
+        if strategy is not None:
+            # Named alone, its failure is the field's: nothing else could answer.
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+        results = tuple(
+            StrategyResult(s, () if isinstance(a, Exception) else a)
+            for s, a in zip(allowed, answers, strict=True)
+        )
         skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))
         found = await loaders.product.load_many(skus)
         request = BlendRequest(
@@ -207,20 +225,61 @@ def _blend(hook: Callable[..., Any], request: BlendRequest) -> Any:
     return None
 
 
+def refused_by_consent(strategy: Registered, decision: StrategyDecision) -> ConsentRequired:
+    """The error of a strategy named alone that the consent gate refused to run."""
+    purpose = decision.purpose or strategy.purpose
+    categories = sorted(c.value for c in decision.categories or strategy.categories)
+    return ConsentRequired(
+        f"strategy {strategy.name!r} needs consent for {purpose} "
+        f"({', '.join(categories)}): {decision.reason}",
+        strategy=strategy.name,
+        purpose=purpose,
+        category=categories[0],
+        categories=categories,
+    )
+
+
 async def _isolated(
     strategy: Registered,
     subject: Subject,
     count: int,
     data: StrategyData,
     budget: Callable[[str], float],
-) -> tuple[Candidate, ...]:
-    """A strategy's candidates; none when it fails or runs out of time (logged by name)."""
+) -> tuple[Candidate, ...] | Exception:
+    """A strategy's candidates, or how it failed (logged by plugin and strategy).
+
+    Every failure is caught here, whatever its class: a strategy never takes
+    the blend down with it.
+    """
     plugin = strategy.plugin
     work = _run(strategy, subject, count, data)
     try:
         return await bounded(work, plugin, f"strategy {strategy.name!r}", budget(plugin))
-    except (PluginFailed, WaitedOnGraph):
-        return ()
+    except (PluginFailed, WaitedOnGraph) as exc:
+        return exc  # bounded logged it
+    except GraphUnavailable as exc:
+        log.warning(
+            "plugin %r: strategy %r lost its candidates: the graph is unavailable (request %s)",
+            plugin,
+            strategy.name,
+            current_request_id(),
+        )
+        return exc
+    except Exception as exc:
+        # A refusal (FORBIDDEN: a category or subject it did not declare, Cypher
+        # its manifest does not allow; its message names what it reached for) or
+        # any other answer meant for a client.
+        message = exc.message if isinstance(exc, GatewayError) else str(exc)
+        log.error(
+            "plugin %r: strategy %r was refused and lost its candidates (request %s): %s",
+            plugin,
+            strategy.name,
+            current_request_id(),
+            message,
+        )
+        if isinstance(exc, GatewayError):
+            exc.extensions.setdefault("strategy", strategy.name)
+        return exc
 
 
 async def _run(

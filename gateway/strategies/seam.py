@@ -52,4 +52,9 @@ async def strategy_allowed(
     )
     if decision.allowed:
         return StrategyDecision(True, "the customer's consent allows it")
-    return StrategyDecision(False, decision.reason or "the customer's consent does not allow it")
+    return StrategyDecision(
+        False,
+        decision.reason or "the customer's consent does not allow it",
+        decision.purpose.value,
+        decision.categories,
+    )

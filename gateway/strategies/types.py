@@ -116,10 +116,17 @@ class Recommendation:
 
 @dataclass(frozen=True, slots=True)
 class StrategyDecision:
-    """Whether a strategy may run for a request, and why (the reason is shown when it may not)."""
+    """Whether a strategy may run for a request, and why (the reason is shown when it may not).
+
+    A refusal by the consent gate also names the purpose it refused (for a
+    third-party client possibly ``third_party_sharing``) and the categories
+    asked about, for the ``CONSENT_REQUIRED`` error of a strategy named alone.
+    """
 
     allowed: bool
     reason: str
+    purpose: str | None = None
+    categories: frozenset[DataCategory] = frozenset()
 
 
 @runtime_checkable

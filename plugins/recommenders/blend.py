@@ -20,7 +20,9 @@ Marked ``trylast``: a plugin of a retailer's own that implements
    every item, with the host's reason.
 
 When a client names one strategy, only that strategy's candidates are used,
-filtered the same way, with no fallback.
+filtered the same way but for the per-brand cap (how many of a brand to show
+is then the strategy's own choice: a brand-loyal strategy may fill the page
+with one brand), with no fallback.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class _Filter:
         bought = self.request.owned.get(sku)
         if bought is not None and not self._may_buy_again(product, bought):
             return None
-        cap = self.settings.max_per_brand
+        # A brand's share is the blend's rule; a strategy named alone decides its own.
+        cap = self.settings.max_per_brand if self.request.fallback else 0
         if cap and product.brand_id is not None and self.per_brand[product.brand_id] >= cap:
             return None
         return product

@@ -42,7 +42,7 @@ def violations(source: str, filename: str) -> list[str]:
 
 def plugin_modules() -> list[Path]:
     """The built-in plugins and every third-party plugin shipped in the repository."""
-    roots = [ROOT / "plugins", ROOT / "tests" / "plugin_example"]
+    roots = [ROOT / "plugins", ROOT / "tests" / "plugin_example", ROOT / "tests" / "plugin_wayward"]
     roots += sorted(p for p in (ROOT / "examples").glob("*") if p.is_dir())
     return sorted(path for root in roots for path in root.rglob("*.py"))
 

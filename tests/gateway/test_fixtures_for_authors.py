@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.testing import Gateway
 
 
@@ -28,3 +30,31 @@ async def test_tokens_carry_the_chosen_scopes_and_consents(tightrope_app: Gatewa
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     anonymous = await tightrope_app.query("{ me { id } }")
     assert anonymous["data"] is None or anonymous["data"]["me"] is None
+
+
+TRENDING = '{ me { recommendations(strategy: "trending") { product { sku } strategy } } }'
+
+
+async def test_the_app_serves_what_recompute_derives(tightrope_app: Gateway) -> None:
+    # Before each test the fixture derives what every strategy serves from, as
+    # `tightrope recompute` does: here the trending rankings of the seeded shop.
+    token = await tightrope_app.token("alice", ["recommendations:read"])
+    body = await tightrope_app.query(TRENDING, token=token)
+    assert "errors" not in body, body
+    items = body["data"]["me"]["recommendations"]
+    # sku-01, bought by both customers, sells best.
+    assert items[0] == {"product": {"sku": "sku-01"}, "strategy": "trending"}
+    summaries = await tightrope_app.recompute("trending")
+    assert list(summaries) == ["trending"] and "rankings" in summaries["trending"]
+    with pytest.raises(KeyError, match="no strategy named popular"):
+        await tightrope_app.recompute("popular")
+
+
+@pytest.mark.parametrize("tightrope_recompute", [[]])
+async def test_a_suite_may_derive_nothing(tightrope_app: Gateway) -> None:
+    token = await tightrope_app.token("alice", ["recommendations:read"])
+    body = await tightrope_app.query(TRENDING, token=token)
+    assert body["data"]["me"]["recommendations"] == []
+    await tightrope_app.recompute()
+    body = await tightrope_app.query(TRENDING, token=token)
+    assert body["data"]["me"]["recommendations"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -124,6 +125,59 @@ async def test_strategies_the_seam_refuses_are_not_run_and_the_reasons_say_so(
     assert "errors" not in body
 
 
+async def test_a_strategy_named_without_consent_answers_consent_required(
+    shop: Graph, served: Serve
+) -> None:
+    # Not an empty list, which would read as "nothing to suggest": the reason.
+    await grant(shop, "ana", "personalisation", granted=False)
+    query = '{ me { id recommendations(strategy: "collaborative") { score } } }'
+    async with served() as (_, client):
+        body = await gql(client, query, customer="ana")
+        anyone = await gql(
+            client, '{ me { recommendations(strategy: "trending") { score } } }', customer="ana"
+        )
+    assert body["data"]["me"] == {"id": "ana", "recommendations": None}
+    [error] = body["errors"]
+    assert error["path"] == ["me", "recommendations"]
+    assert error["extensions"] == {
+        "code": "CONSENT_REQUIRED",
+        "strategy": "collaborative",
+        "purpose": "personalisation",
+        "category": "purchase_history",
+        "categories": ["purchase_history"],
+    }
+    assert "collaborative" in error["message"] and "personalisation" in error["message"]
+    # A strategy that reads nothing personal needs no consent.
+    assert "errors" not in anyone and anyone["data"]["me"]["recommendations"]
+
+
+class NorthbrookOnly:
+    """A brand-loyal strategy: every boot by Northbrook."""
+
+    name = "northbrook-only"
+    purpose = NOT_PERSONAL
+    categories: frozenset[DataCategory] = frozenset()
+
+    async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
+        page = await data.catalogue(brand_id="northbrook")
+        return [Candidate(p.sku, 1.0) for p in page.products][:count]
+
+
+async def test_the_per_brand_cap_holds_in_the_blend_and_not_for_a_strategy_named_alone(
+    shop: Graph, served: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIGHTROPE_BLEND_MAX_PER_BRAND", "2")
+    loyal = Plugin("loyal-plugin", register_recommenders=lambda: [NorthbrookOnly()])
+    alone = '{ me { recommendations(first: 10, strategy: "northbrook-only") { product { sku } } } }'
+    async with served(plugins=[loyal]) as (_, client):
+        named = items_of(await gql(client, alone, customer="ana"))
+        blended = items_of(await gql(client, BLEND, {"first": 10}, customer="ana"))
+    # Five Northbrook boots, two of them bought by Ana: all three others, alone.
+    assert [item["product"]["sku"] for item in named] == ["ankle", "desert", "rain-boots"]
+    brands = Counter(item["product"]["brand"]["id"] for item in blended)
+    assert brands["northbrook"] == 2
+
+
 async def test_a_skipped_strategy_is_never_called(shop: Graph, served: Serve) -> None:
     calls: list[Subject] = []
 
@@ -172,8 +226,8 @@ async def test_a_third_party_strategy_from_an_entry_point_is_blended_in(
     ]
 
 
-async def test_a_strategy_reaching_for_undeclared_data_is_refused_by_name(
-    shop: Graph, served: Serve
+async def test_a_strategy_reaching_for_undeclared_data_loses_its_candidates_and_says_so_alone(
+    shop: Graph, served: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Nosy:
         name = "nosy"
@@ -190,16 +244,29 @@ async def test_a_strategy_reaching_for_undeclared_data_is_refused_by_name(
         personal(DataCategory.BROWSING_HISTORY),
         register_recommenders=lambda: [Nosy()],
     )
-    async with served(plugins=[nosy]) as (_, client):
-        body = await gql(client, "{ me { recommendations { score } } }", customer="ana")
-    assert body["data"]["me"]["recommendations"] is None
-    [error] = body["errors"]
+    query = "{ me { recommendations { product { sku } strategy } } }"
+    async with served() as (_, client):
+        without = await gql(client, query, customer="ana")
+    with caplog.at_level(logging.ERROR, logger="tightrope"):
+        async with served(plugins=[nosy]) as (_, client):
+            blended = await gql(client, query, customer="ana")
+            alone = await gql(
+                client, '{ me { recommendations(strategy: "nosy") { score } } }', customer="ana"
+            )
+    # In the blend it costs only its own candidates: the page the others make.
+    assert blended == without and blended["data"]["me"]["recommendations"]
+    # Named alone, the field says which strategy reached for what.
+    assert alone["data"]["me"]["recommendations"] is None
+    [error] = alone["errors"]
     assert error["extensions"] == {
         "code": "FORBIDDEN",
         "plugin": "nosy-plugin",
         "undeclared": ["category purchase_history"],
     }
     assert "'nosy'" in error["message"] and "purchase_history" in error["message"]
+    # The operator sees it too, by plugin, strategy and category.
+    [line, *_] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert all(w in line.getMessage() for w in ("'nosy-plugin'", "'nosy'", "purchase_history"))
 
 
 async def test_bad_input_is_bad_user_input_or_not_found(shop: Graph, served: Serve) -> None:

@@ -64,6 +64,18 @@ async def test_recompute_derives_everything_and_a_second_run_replaces_it(
     assert (await clean_graph.read(COUNTS))[0] == counts  # replaced, not added to
 
 
+async def test_recompute_if_never_run_derives_once_as_make_run_does(clean_graph: Graph) -> None:
+    await build_shop(clean_graph)
+    first = await recompute_command("--no-progress", "--if-never-run")
+    assert first.exit_code == 0, first.output
+    counts = (await clean_graph.read(COUNTS))[0]
+    assert counts["also"] > 0 and counts["ranks"] > 0 and counts["prefers"] > 0
+    await clean_graph.write("MATCH (r:Ranking) DETACH DELETE r")
+    again = await recompute_command("--no-progress", "--if-never-run")
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert (await clean_graph.read(COUNTS))[0]["ranks"] == 0  # left as it was
+
+
 async def test_recompute_sees_new_purchases(clean_graph: Graph, served: Serve) -> None:
     await build_shop(clean_graph)
     async with served() as (_, client):

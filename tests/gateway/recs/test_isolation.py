@@ -65,6 +65,15 @@ async def test_a_strategy_that_raises_or_hangs_loses_only_its_candidates(
     with caplog.at_level(logging.ERROR, logger="tightrope"):
         async with served(settings, plugins) as (_, client):
             with_broken = await gql(client, SIMILAR)
+            named = await gql(
+                client,
+                '{ me { recommendations(strategy: "exploding") { score } } }',
+                customer="ana",
+            )
+    # Named alone, its failure is that field's (masked: the client learns nothing of it).
+    assert named["data"]["me"]["recommendations"] is None
+    [error] = named["errors"]
+    assert error["extensions"]["code"] == "INTERNAL" and "corrupt" not in str(named)
     assert "errors" not in with_broken
     # The blend went on without them: the same page as without the broken plugins.
     assert with_broken == alone

@@ -3,9 +3,10 @@
 It shows what tightrope holds about the signed-in customer and lets them act
 on it, with plain HTML forms that work without JavaScript (the OAuth pages'
 templates, autoescaping, security headers and signed double-submit CSRF):
-consents per purpose, the apps they authorised (revoke), the access log, what
-data is held and what used it, a JSON download of everything, and deleting
-the account after a confirmation step.
+consents per purpose, the apps they authorised (revoke), devices suggested as
+theirs (confirm or reject), the access log, what data is held and what used
+it, a JSON download of everything, and deleting the account after a
+confirmation step.
 
 The page is a client of the gate like any other: everything it shows or
 changes is a GraphQL operation on the app's own schema (``me { consents ...}``,
@@ -153,6 +154,11 @@ async def _privacy(request: Request) -> Response:
         if isinstance(client_id, str) and 0 < len(client_id) <= 200:
             await gate.ask(REVOKE_APP, {"client": client_id})
         return _back()
+    if action in DEVICE_ANSWERS:
+        device_id = form.get("device_id")
+        if isinstance(device_id, str) and 0 < len(device_id) <= 200:
+            await gate.ask(DEVICE_ANSWERS[str(action)], {"id": device_id})
+        return _back()
     if action == "delete":
         code = (await gate.ask(ASK_TO_FORGET)).field("forgetMe").get("confirmation")
         return _page(request, "privacy_delete.html", customer_id=customer, confirmation=code)
@@ -190,12 +196,19 @@ SECTIONS = {
     "authorisedApps": "authorisedApps { client clientName scopes }",
     "dataAboutMe": "dataAboutMe { category count newest usedBy { plugin purpose lastUsedAt } }",
     "accessLog": "accessLog(first: 20) { nodes { at client { id name } purpose categories } }",
+    # Refused without cross_device consent: then the section is not shown.
+    "suggestedDevices": "suggestedDevices { id description evidence }",
 }
 SET_CONSENT = (
     "mutation SetConsent($purpose: String!, $granted: Boolean!) "
     "{ setConsent(purpose: $purpose, granted: $granted) { purpose } }"
 )
 REVOKE_APP = "mutation RevokeApp($client: ID!) { revokeApp(clientId: $client) }"
+# The answers to a suggested device, by the form's action.
+DEVICE_ANSWERS = {
+    "confirm_device": "mutation ConfirmDevice($id: ID!) { confirmDevice(id: $id) { id } }",
+    "reject_device": "mutation RejectDevice($id: ID!) { rejectDevice(id: $id) { id } }",
+}
 ASK_TO_FORGET = "mutation AskToForget { forgetMe { confirmation } }"
 FORGET = (
     "mutation Forget($confirmation: String!) { forgetMe(confirmation: $confirmation) { erased } }"
@@ -209,6 +222,8 @@ PAGE_FIELDS = (
     ("Mutation", "setConsent"),
     ("Mutation", "revokeApp"),
     ("Mutation", "forgetMe"),
+    ("Mutation", "confirmDevice"),
+    ("Mutation", "rejectDevice"),
 )
 
 
@@ -320,6 +335,7 @@ async def _dashboard(
         error=error,
         consents_served="consents" in me,
         apps_served="authorisedApps" in me,
+        suggested=me.get("suggestedDevices") or [],
         purposes=purposes,
         apps=apps,
         data=data,

@@ -258,10 +258,11 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec(
             "Customer",
             "suggestedDevices",
-            "[SuggestedDevice!]!",
+            "[SuggestedDevice!]",
             suggested_devices,
             description="Devices a guess says may be the customer's but is not sure enough "
-            "to link: confirm or reject each. Needs their cross_device consent.",
+            "to link: confirm or reject each. Needs their cross_device consent (null "
+            "without it, with CONSENT_REQUIRED).",
             data_category=device,
             scopes=frozenset({DEVICES_READ}),
             purpose=CROSS_DEVICE,

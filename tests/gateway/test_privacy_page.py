@@ -287,3 +287,68 @@ async def test_disabling_the_privacy_plugin_takes_the_page_away(demo_graph: Grap
         page = await http.get("/privacy")
         download = await http.get("/privacy/export.json")
     assert page.status_code == 404 and download.status_code == 404
+
+
+@needs_chromium
+async def test_devices_suggested_as_hers_are_confirmed_and_rejected_in_a_browser(
+    demo_graph: Graph,
+) -> None:
+    import playwright.async_api as playwright_api
+
+    from gateway.linking import Arrival, EventSignals
+    from graph import parse_event, write_events
+    from graph.pii import email_hmac
+    from tests.conftest import TEST_PII_KEY
+    from tests.gateway.conftest import linking_service
+
+    typed = email_hmac("kim@example.test", TEST_PII_KEY)
+    await demo_graph.write(
+        "CREATE (:Customer {id: 'kim', created_at: datetime(), email_hmac: $h})", {"h": typed}
+    )
+    await set_password_hash(demo_graph, "kim", hash_password(PASSWORD), 0)
+    await set_consent(demo_graph, "kim", "cross_device", True, source="api", version="t")
+    # Her address was typed on a tablet and on a laptop (guest checkouts): each
+    # is a suggestion, not a link.
+    events = [
+        parse_event({"event_id": f"typed-{d}", "type": "view", "at": "2026-11-24T19:30:00Z",
+                     "session_id": f"{d}-visit", "device_id": d, "sku": "sku-001"})
+        for d in ("kims-tablet", "strangers-laptop")
+    ]  # fmt: skip
+    assert (await write_events(demo_graph, events, pii_key=TEST_PII_KEY)).rejected == []
+    arrivals = [Arrival(e, EventSignals(typed_email=typed)) for e in events]
+    await linking_service().link(demo_graph, arrivals)
+    ARTEFACTS.mkdir(exist_ok=True)
+    async with running_gateway() as base, playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(f"{base}/privacy")
+            await page.get_by_label("Email or customer number").fill("kim")
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_selector("h2#suggested-h")
+            listed = await page.locator("ul#suggested > li").all_inner_texts()
+            await page.screenshot(path=ARTEFACTS / "privacy-5-suggested.png", full_page=True)
+            assert len(listed) == 2
+            assert all("Your email address was typed on this device" in item for item in listed)
+            assert not any("sku-001" in item for item in listed)
+            # The first is hers; the other is not.
+            await page.get_by_role("button", name="This is mine").first.click()
+            await page.wait_for_function(
+                "document.querySelectorAll('ul#suggested > li').length == 1"
+            )
+            await page.get_by_role("button", name="Not mine").click()
+            await page.wait_for_selector("h2#held-h")
+            assert await page.locator("h2#suggested-h").count() == 0
+            await page.screenshot(path=ARTEFACTS / "privacy-6-answered.png", full_page=True)
+        finally:
+            await browser.close()
+    links = await demo_graph.read(
+        "MATCH (d:Device)-[u:USED_BY]->(:Customer {id: 'kim'}) RETURN d.id AS d, u.method AS m"
+    )
+    said = await demo_graph.read(
+        "MATCH (d:Device)-[t:UNLINKED]->(:Customer {id: 'kim'}) RETURN d.id AS d, t.method AS m"
+    )
+    assert len(links) == 1 and links[0]["m"] == "confirmed"
+    assert len(said) == 1 and said[0]["m"] == "rejected"
+    assert {links[0]["d"], said[0]["d"]} == {"kims-tablet", "strangers-laptop"}

@@ -64,7 +64,8 @@ def to_datetime(value: Any) -> datetime | None:
     return native
 
 
-def _device(row: dict[str, Any]) -> Device:
+def device_from_row(row: dict[str, Any]) -> Device:
+    """A device from a row with its id, kind, ua_family, first_seen and last_seen."""
     return Device(
         id=row["id"],
         kind=row["kind"],
@@ -99,7 +100,7 @@ async def sessions_by_id(graph: Graph, ids: Sequence[str]) -> list[Session | Non
 @reads("device")
 async def devices_by_id(graph: Graph, ids: Sequence[str]) -> list[Device | None]:
     rows = await graph.read(DEVICES_BY_ID, {"ids": list(ids)})
-    return one_per_key(ids, rows, _device)
+    return one_per_key(ids, rows, device_from_row)
 
 
 def _texts(value: Any) -> tuple[str, ...]:
@@ -124,7 +125,7 @@ def _link(row: dict[str, Any]) -> Link:
 
 
 def _linked_device(row: dict[str, Any]) -> LinkedDevice:
-    device = _device(row)
+    device = device_from_row(row)
     return LinkedDevice(
         device.id, device.kind, device.ua_family, device.first_seen, device.last_seen, _link(row)
     )

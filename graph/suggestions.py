@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from graph.batch import many_per_key
-from graph.customers import to_datetime
+from graph.customers import device_from_row, to_datetime
 from graph.driver import Graph, reads
+from graph.model import Device
 
 CONFIRMED = "confirmed"
 REJECTED = "rejected"
@@ -104,7 +105,7 @@ RETURN d.id AS id
 
 
 @dataclass(frozen=True, slots=True)
-class SuggestedDevice:
+class SuggestedDevice(Device):
     """A device a guess says may be the customer's, and what it is based on.
 
     Nothing here is anyone's browsing: the device's kind and browser family,
@@ -113,26 +114,22 @@ class SuggestedDevice:
     evenings"), besides the linker's own evidence in words.
     """
 
-    id: str
-    kind: str | None
-    ua_family: str | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-    confidence: float
-    evidence: tuple[str, ...]
-    suggested_at: datetime | None
-    near_own: bool
-    starts: tuple[datetime, ...]
+    confidence: float = 0.0
+    evidence: tuple[str, ...] = ()
+    suggested_at: datetime | None = None
+    near_own: bool = False
+    starts: tuple[datetime, ...] = ()
 
 
 def _suggestion(row: dict[str, Any]) -> SuggestedDevice:
+    device = device_from_row(row)
     starts = (to_datetime(at) for at in row["starts"])
     return SuggestedDevice(
-        id=row["id"],
-        kind=row["kind"],
-        ua_family=row["ua_family"],
-        first_seen=to_datetime(row["first_seen"]),
-        last_seen=to_datetime(row["last_seen"]),
+        device.id,
+        device.kind,
+        device.ua_family,
+        device.first_seen,
+        device.last_seen,
         confidence=float(row["confidence"] or 0.0),
         evidence=tuple(row["evidence"] or ()),
         suggested_at=to_datetime(row["suggested_at"]),

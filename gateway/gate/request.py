@@ -215,8 +215,8 @@ class RequestGate:
         device id chosen by a browser, one from another deployment) is replaced.
         """
         ids = self.keeper.ids
-        if ids is None:
-            raise Unauthenticated("this gateway issues no ids")
+        if ids is None:  # an app always has them; a gate built without one cannot issue
+            raise RuntimeError("this gate issues no ids")
         fresh = device_id is None or not ids.is_device(device_id)
         device = ids.new_device() if fresh or device_id is None else device_id
         return device, ids.new_session(device), fresh

@@ -216,15 +216,23 @@ async def test_a_gateway_killed_mid_stream_loses_nothing_it_acknowledged(
             assert (await gql(gateway.url, ME, token)).status_code == 200
         assert await metric(gateway, "tightrope_access_log_buffer_depth") == 3
 
+        start = "mutation($d: ID) { startVisit(deviceId: $d) { deviceId sessionId } }"
+        # Ana's phone, as her app got its ids (her token names only issued ones).
+        visits = [(await gql(gateway.url, start, token, d=None)).json()["data"]["startVisit"]]
+        phone = visits[0]["deviceId"]
+        for _ in range(5):
+            started = await gql(gateway.url, start, token, d=phone)
+            visits.append(started.json()["data"]["startVisit"])
+
         async def send(n: int) -> None:
             events = [
                 {"eventId": f"kill-{n}-{i}", "type": "VIEW", "at": "2026-12-01T10:00:00Z",
-                 "sessionId": f"kill-{n}", "sku": "sku-001"}
+                 "sessionId": visits[n]["sessionId"], "deviceId": phone, "sku": "sku-001"}
                 for i in range(20)
             ]  # fmt: skip
             answer = await gql(gateway.url, track, token, events=events)
             if answer.json()["data"]["trackEvents"]["accepted"] == 20:
-                acknowledged.append(f"kill-{n}")
+                acknowledged.append(visits[n]["sessionId"])
 
         for n in range(5):
             await send(n)
@@ -236,13 +244,13 @@ async def test_a_gateway_killed_mid_stream_loses_nothing_it_acknowledged(
         gateway.process.wait(timeout=30)
         with contextlib.suppress(httpx.TransportError):
             await in_flight
-    assert acknowledged[:5] == [f"kill-{n}" for n in range(5)]
+    assert acknowledged[:5] == [visit["sessionId"] for visit in visits[:5]]
     stored = await ana.read(
         "MATCH (s:Session)-[v:VIEWED]->() WHERE s.id IN $ids "
         "RETURN s.id AS id, count(v) AS n ORDER BY id",
         {"ids": acknowledged},
     )
-    assert [(r["id"], r["n"]) for r in stored] == [(s, 20) for s in acknowledged]
+    assert [(r["id"], r["n"]) for r in stored] == [(s, 20) for s in sorted(acknowledged)]
     records = await ana.read(
         "MATCH (r:AccessRecord)-[:ABOUT]->(:Customer {id: $id}) RETURN count(r) AS n", {"id": ANA}
     )

@@ -261,6 +261,7 @@ async def test_a_strategy_reaching_for_undeclared_data_loses_its_candidates_and_
     assert error["extensions"] == {
         "code": "FORBIDDEN",
         "plugin": "nosy-plugin",
+        "strategy": "nosy",
         "undeclared": ["category purchase_history"],
     }
     assert "'nosy'" in error["message"] and "purchase_history" in error["message"]

@@ -164,12 +164,12 @@ class Context:
         """An event's linking signals as keyed hashes, and those ignored as malformed.
 
         ``email_verified`` counts only when the sender is the shop's own back end
-        (``consent.vouches``); from anyone else the email is only typed.
+        (``gate.vouches``); from anyone else the email is only typed.
         """
         keys = self.linking.service.keys if self.linking is not None else None
         if keys is None:
             keys = SignalKeys.from_settings(self.settings)
-        verified = email_verified and self.consent.vouches
+        verified = email_verified and self.gate.vouches
         return read_signals(
             keys, user_agent=user_agent, network=network, email=email, email_verified=verified
         )

@@ -27,7 +27,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, LiteralString, TypeVar, cast
+from typing import LiteralString, TypeVar, cast
 
 from neo4j import AsyncManagedTransaction
 
@@ -41,7 +41,7 @@ from graph.catalogue import (
 )
 from graph.consent import consents_of_customers
 from graph.customers import customers_by_id, devices_of_customers, sessions_by_id
-from graph.driver import Graph, Params
+from graph.driver import Graph
 from graph.history import (
     CartKey,
     PurchasesKey,
@@ -121,7 +121,10 @@ class Rehearsal(Graph):
             graph.query_timeout,
             deadline=graph.deadline,
             write_deadline=graph.write_deadline,
+            retry_time=graph.retry_time,
         )
+        # What it sends is planned for ``graph``'s requests too.
+        self.statements = graph.statements
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         async def rehearsed(tx: AsyncManagedTransaction) -> T:
@@ -133,14 +136,6 @@ class Rehearsal(Graph):
         except _RolledBack as done:
             return cast(T, done.answer)
         raise AssertionError("a rehearsed transaction always rolls back")
-
-    async def write(
-        self, query: LiteralString, params: Params | None = None
-    ) -> list[dict[str, Any]]:
-        async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
-            return [record.data() async for record in await tx.run(query, dict(params or {}))]
-
-        return await self.write_tx(work)
 
 
 def _rehearsed_events() -> list[Event]:

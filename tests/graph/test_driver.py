@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from neo4j import AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j.exceptions import TransientError
 
 from graph import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 
@@ -287,3 +288,22 @@ async def test_two_writers_made_to_deadlock_both_commit(neo4j_settings: Neo4jSet
     assert retried and set(retried) == {("write", "DeadlockDetected")}
     # Each committed once: the failed try left nothing behind.
     assert [sorted(row["by"]) for row in rows] == [[1, 2], [1, 2]]
+
+
+async def test_a_transient_error_lasting_past_the_deadline_stands_once_no_time_is_left() -> None:
+    # The retry policy alone (Neo4j's own deadlocks are the test above): tried
+    # again and again while the deadline leaves time for the next pause, never
+    # after it, and then the caller hears the error (as UNAVAILABLE).
+    graph = Graph(cast(AsyncDriver, None), "neo4j")
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + 0.3
+    tries: list[float] = []
+
+    async def attempt() -> None:
+        tries.append(loop.time())
+        raise TransientError("try again")
+
+    with pytest.raises(TransientError):
+        await graph._retrying("write", attempt, lambda: ends - loop.time())
+    assert len(tries) >= 3
+    assert tries[-1] < ends

@@ -27,31 +27,45 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import LiteralString, TypeVar, cast
+from typing import Any, LiteralString, TypeVar, cast
 
 from neo4j import AsyncManagedTransaction
 
-from graph.access_log import write_access_records
+from graph.access_log import access_log_page, category_use, write_access_records
 from graph.catalogue import (
     brands_by_id,
     catalogue_version,
+    categories_by_id,
     categories_of_products,
+    children_of,
     list_products,
     products_by_sku,
+    search_products,
 )
-from graph.consent import consents_of_customers
-from graph.customers import customers_by_id, devices_of_customers, sessions_by_id
-from graph.driver import Graph
+from graph.consent import consent_history, consents_of_customers, set_consent
+from graph.contacts import CONTACTS_BY_ID
+from graph.customers import (
+    customers_by_id,
+    devices_by_id,
+    devices_of_customers,
+    links_between,
+    sessions_by_id,
+)
+from graph.driver import Graph, Params
+from graph.erasure import erase_customer, is_erased
+from graph.export import export_customer
 from graph.history import (
     CartKey,
     PurchasesKey,
     ViewsKey,
     carts_of_customers,
+    carts_of_sessions,
     purchases_of_customers,
     views_of_customers,
     views_of_sessions,
 )
 from graph.ingest import write_events
+from graph.journey import journey_of
 from graph.link_evidence import (
     customers_with_email,
     device_facts,
@@ -61,11 +75,22 @@ from graph.link_evidence import (
     products_of_devices,
     session_devices,
 )
-from graph.links import LinkState, LinkWrite, SignalRow, apply_links, record_signals
+from graph.links import (
+    LinkState,
+    LinkWrite,
+    SignalRow,
+    apply_links,
+    drop_links,
+    record_signals,
+    unlink,
+)
 from graph.model import Event
 from graph.oauth.customers import customer_exists
 from graph.oauth.families import live_family, revocation_clock
+from graph.oauth.grants import list_grants, revoke_grant
 from graph.oauth.refresh import claim_refresh, get_refresh, save_refresh
+from graph.operations import client_operations
+from graph.privacy import data_held
 from graph.recs import ProfileKey, derived_version, profile_of, rankings_of, related_of
 
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
@@ -137,6 +162,15 @@ class Rehearsal(Graph):
             return cast(T, done.answer)
         raise AssertionError("a rehearsed transaction always rolls back")
 
+    async def read(
+        self, query: LiteralString, params: Params | None = None
+    ) -> list[dict[str, Any]]:
+        """The read in a rehearsed transaction, so that it finds the staged customer.
+
+        Neo4j plans a statement the same in a read or a write transaction.
+        """
+        return await self.write(query, params)
+
 
 def _rehearsed_events() -> list[Event]:
     """One new event of each type and one resent (the staged one's id), all about NOBODY."""
@@ -199,6 +233,39 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: apply_links(Rehearsal(g), [NOBODY], [NOBODY], _link_nobody),
         lambda g: g.read(VALUES, {"rows": 50}),
         _catalogue,
+        # The rest of the catalogue: categories and their children, the search.
+        lambda g: categories_by_id(g, [NOBODY]),
+        lambda g: children_of(g, [NOBODY]),
+        lambda g: search_products(g, "warm-up", 1),
+        lambda g: search_products(g, "warm-up", 1, brand_id=NOBODY, category_id=NOBODY),
+        # A client's registered operations, read for each token's client (gateway/operations.py).
+        lambda g: client_operations(g, NOBODY),
+        # What a customer reads of their own: devices and links, the basket of a
+        # visit, consents, apps, the access log, what is held, the export (read
+        # in a rehearsal, which holds a customer: these stop early without one).
+        lambda g: devices_by_id(g, [NOBODY]),
+        lambda g: links_between(g, [(NOBODY, NOBODY)]),
+        lambda g: journey_of(Rehearsal(g), NOBODY, 1, 1.0),
+        lambda g: carts_of_sessions(g, [CartKey(NOBODY, AT, 1)]),
+        lambda g: g.read(CONTACTS_BY_ID, {"ids": [NOBODY]}),  # no contact: nothing to open
+        lambda g: consent_history(g, NOBODY, 1),
+        lambda g: consent_history(g, NOBODY, 1, purpose="personalisation"),
+        lambda g: list_grants(g, NOBODY),
+        lambda g: access_log_page(g, NOBODY, 1),
+        lambda g: access_log_page(g, NOBODY, 1, after_at=AT, after_id=NOBODY),
+        lambda g: category_use(g, NOBODY),
+        lambda g: data_held(Rehearsal(g), NOBODY),
+        lambda g: export_customer(Rehearsal(g), NOBODY),
+        lambda g: is_erased(g, NOBODY, pii_key),
+        # ... and what they change: a consent, an app's grant, a device's link,
+        # the guessed links, and the erasure itself (all rolled back).
+        lambda g: set_consent(
+            Rehearsal(g), NOBODY, "personalisation", True, source="api", version="warm-up"
+        ),
+        lambda g: revoke_grant(Rehearsal(g), NOBODY, NOBODY, 0),
+        lambda g: unlink(Rehearsal(g), NOBODY, NOBODY, AT),
+        lambda g: drop_links(Rehearsal(g), NOBODY, ["sign_in"]),
+        lambda g: erase_customer(Rehearsal(g), NOBODY, pii_key),
     ]
 
 

@@ -260,6 +260,7 @@ class Graph:
         async def one(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
             return [record.data() async for record in await tx.run(query, dict(params or {}))]
 
+        one.__qualname__ = _head(query)  # what a log line names (see _bounded)
         return await self.write_tx(one)
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:

@@ -131,6 +131,7 @@ class Soak:
     window: Window
     backend: str  # the shop's back end's access token (no customer): sign-ins
     customers: list[str]
+    customer: str  # whose tokens ``access`` and ``refresh_token`` are
     errors: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     refreshing: bool = False
@@ -181,12 +182,24 @@ class Soak:
             client = Registered(self.client_id, self.secret, REDIRECT)
             response = await refresh(self.http, client, self.refresh_token)
             self.window.latencies.append(time.perf_counter() - began)
+            if response.status_code == 400:
+                # Refused for good (its family was revoked: a rotation whose answer
+                # was lost, then the spent token sent again). An app signs its
+                # customer in again; going on with dead tokens would turn every
+                # later request into a 401, then a 429.
+                self.failed("refresh", "HTTP 400")
+                signed_in = await full_flow(
+                    self.http, self.client_id, REDIRECT, SCOPES, self.customer, PASSWORD,
+                    secret=self.secret,
+                )  # fmt: skip
+                self.access, self.refresh_token = signed_in.access_token, signed_in.refresh_token
+                return
             if response.status_code != 200:
                 self.failed("refresh", f"HTTP {response.status_code}")
                 return
             tokens = response.json()
             self.access, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, AssertionError) as exc:  # full_flow asserts each step
             self.failed("refresh", type(exc).__name__)
         finally:
             self.refreshing = False
@@ -355,7 +368,7 @@ async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str
             http, client_id, secret, tokens.access_token, tokens.refresh_token,
             await _ids(args.neo4j_port, SKUS), Window(time.monotonic()),
             await _backend_token(http, client_id, secret),
-            await _ids(args.neo4j_port, CUSTOMERS, {"n": DEVICES}),
+            await _ids(args.neo4j_port, CUSTOMERS, {"n": DEVICES}), customer,
         )  # fmt: skip
         windows: list[dict[str, Any]] = []
         interval = 1.0 / args.rate

@@ -244,15 +244,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # No driver retries: a request answers UNAVAILABLE after one attempt
-        # (about neo4j_timeout) rather than after the driver's back-off; and no
-        # query outlives query_timeout.
-        # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
+        # No query outlives query_timeout. A Neo4j that hangs rather than
+        # refuses is cut off at the graph deadline, and Neo4j's transient errors
+        # (a deadlock) are retried within it (graph/driver.py).
         neo4j = settings.neo4j()
         graph = connect(
             replace(
                 neo4j,
-                retry_time=0.0,
                 query_timeout=settings.query_timeout,
                 deadline=settings.graph_deadline,
                 write_deadline=settings.graph_deadline,
@@ -261,6 +259,7 @@ def create_app(
         )
         if assembly.metrics is not None:
             graph.observer = assembly.metrics.graph_query
+            graph.retry_observer = assembly.metrics.graph_retry
         app.state.graph = graph
         # Refuses to start on a graph lacking the migrations' constraints
         # (unless allowed to migrate); the warm-up runs once started.

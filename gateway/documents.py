@@ -12,19 +12,31 @@ token limit (a parse option), the depth, alias and introspection rules
 (validation rules built once, not per request), and the cost limit
 (gateway/cost.py), whose static part is worked out once per text and kept
 beside the document: a request only fills in its variables.
+
+With introspection off, errors must not describe the schema to a client that
+introspection refuses: graphql-core's "Did you mean ...?" suggestions are left
+out (of validation and of the variables' coercion), and any other name an
+error quotes that the request did not send itself (the type of a misspelled
+field, a required argument the client left out) shows as ``'?'``
+(:func:`conceal`). What the client sent is still quoted back, so the error
+still says where and what.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, validate
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gateway.cost import Cost, CostLimits, Weights, document_costs
 from gateway.errors import to_graphql_error
@@ -63,6 +75,40 @@ class DocumentCache:
         return len(self._documents)
 
 
+# graphql-core quotes the names in its messages in single quotes.
+_QUOTED = re.compile(r"'([^']*)'")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+# The specification's own scalars say nothing about this schema.
+_SPECIFIED = frozenset({"ID", "String", "Int", "Float", "Boolean"})
+# Besides the limits' rules, strawberry's own, as its validate_document adds them.
+_STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+def conceal(errors: Iterable[GraphQLError], *sent: str) -> None:
+    """In each message, replace every quoted name the request did not send by ``'?'``.
+
+    ``sent`` is what the client sent (the query text, its variables as JSON).
+    A quoted span is kept only when every name in it occurs there: "Cannot
+    query field 'nmae' on type 'Product'" keeps the field and hides the type;
+    a value the client sent, quoted back, stays as it was.
+    """
+    names = _SPECIFIED.union(*(_NAME.findall(text) for text in sent))
+
+    def keep_or_hide(quoted: re.Match[str]) -> str:
+        return quoted[0] if names.issuperset(_NAME.findall(quoted[1])) else "'?'"
+
+    for error in errors:
+        error.message = _QUOTED.sub(keep_or_hide, error.message)
+
+
+class WithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution, coercing variables without graphql-core's suggestions."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
 def limit_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
     """The validation rules of the query limits, as classes made once per schema."""
     rules = [
@@ -84,12 +130,15 @@ class DocumentGuard(SchemaExtension):
         max_tokens: int,
         weights: Weights,
         limits: CostLimits,
+        *,
+        quiet: bool = False,
     ) -> None:
         self.cache = cache
         self.rules = tuple(rules)
         self.max_tokens = max_tokens
         self.weights = weights
         self.limits = limits
+        self.quiet = quiet  # introspection is off: errors describe no more than was sent
         self._known: Known | None = None
 
     def on_operation(self) -> Iterator[None]:
@@ -124,8 +173,11 @@ class DocumentGuard(SchemaExtension):
         document = context.graphql_document
         if known is None and document is not None:
             schema = context.schema._schema
-            errors = validate_document(schema, document, tuple(context.validation_rules))
+            rules = (*context.validation_rules, *_STRAWBERRY_RULES)
+            errors = validate(schema, document, rules, hide_suggestions=self.quiet)
             if errors:
+                if self.quiet:
+                    conceal(errors, context.query or "")
                 context.pre_execution_errors = errors
                 yield
                 return
@@ -135,6 +187,17 @@ class DocumentGuard(SchemaExtension):
         if known is not None:
             context.pre_execution_errors = self._refusals(known)
         yield
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if self.quiet and result is not None and result.errors:
+            # The request's own errors (its variables did not coerce), not a
+            # field's: those are the gateway's messages, which name no schema.
+            requests = [error for error in result.errors if error.path is None]
+            if requests:
+                variables = json.dumps(self.execution_context.variables, default=str)
+                conceal(requests, self.execution_context.query or "", variables)
 
     def _refusals(self, known: Known) -> list[GraphQLError]:
         context = self.execution_context
@@ -152,4 +215,5 @@ def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> Ca
     rules = limit_rules(settings)
     weights = Weights.of(registry, settings)
     limits = CostLimits.of(settings)
-    return lambda: DocumentGuard(cache, rules, settings.max_tokens, weights, limits)
+    quiet = not settings.introspection_enabled
+    return lambda: DocumentGuard(cache, rules, settings.max_tokens, weights, limits, quiet=quiet)

@@ -17,6 +17,10 @@ is measured, and where:
   one observation per plugin and request).
 - ``tightrope_graph_query_seconds{kind}``: every Neo4j query (read, write),
   from the graph facade's observer.
+- ``tightrope_graph_retries_total{kind,reason}``: queries tried again after one
+  of Neo4j's transient errors (``reason``: the last part of its code, such as
+  ``DeadlockDetected``), within the query's deadline (graph/driver.py). A
+  client hears of one only when the deadline ran out, as UNAVAILABLE.
 - ``tightrope_access_log_buffer_depth``: records waiting to be written to the
   customers' access log, once the access log registers its depth function
   with :meth:`Metrics.watch_access_log`; absent until then.
@@ -177,6 +181,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.graph_retries = Counter(
+            "tightrope_graph_retries",
+            "Neo4j queries tried again after a transient error, by kind and reason.",
+            ["kind", "reason"],
+            registry=self.registry,
+        )
         self._access_log = _AccessLogDepth()
         self.registry.register(self._access_log)
         self._linking = _Linking()
@@ -240,6 +250,9 @@ class Metrics:
 
     def graph_query(self, kind: str, seconds: float) -> None:
         self._child(self.graph_seconds, kind).observe(seconds)
+
+    def graph_retry(self, kind: str, reason: str) -> None:
+        self.graph_retries.labels(kind, reason).inc()
 
     def plugins(self, spent: dict[str, float]) -> None:
         for plugin, seconds in spent.items():

@@ -20,7 +20,7 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import document_guard
+from gateway.documents import WithoutSuggestions, document_guard
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import extensions_for
 from gateway.isolation import isolate
@@ -171,6 +171,9 @@ def build_schema(
     return GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
+        # With introspection off, no suggestion names a field or value the
+        # client did not send (gateway/documents.py).
+        execution_context_class=None if settings.introspection_enabled else WithoutSuggestions,
         extensions=[
             lambda: after(metrics),
             document_guard(registry, settings, DOCUMENT_CACHE_SIZE),

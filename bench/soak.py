@@ -77,6 +77,7 @@ VISIT = """query Visit($id: ID!) { session(id: $id) { recommendations(first: 8) 
   product { sku } } } }"""
 TRACK = """mutation Track($events: [EventInput!]!) {
   trackEvents(events: $events) { accepted duplicates rejected { message } } }"""
+START_VISIT = "mutation { startVisit { deviceId sessionId } }"
 CONSENT = """mutation { setConsent(purpose: "personalisation", granted: true) { granted } }"""
 CUSTOMER_WITH_PURCHASES = """MATCH (c:Customer) WHERE EXISTS { (c)-[:PURCHASED]->() }
 RETURN c.id AS id ORDER BY id LIMIT 1"""
@@ -137,6 +138,9 @@ class Soak:
     refreshing: bool = False
     events: int = 0
     visits: list[str] = field(default_factory=list)
+    # The customer's visits by name: ids from startVisit, as her app holds them
+    # (a customer's token names only ids the gateway issued).
+    issued: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def failed(self, kind: str, reason: str) -> None:
         self.window.errors += 1
@@ -239,10 +243,25 @@ class Soak:
         else:
             # (and the visits' recommendations until a visit has sent its events)
             self.kinds["events"] += 1
-            visit = f"soak-{tick % 50}"
-            stored = await self.view(None, visit, tick, True)
+            started = await self.start_visit(f"soak-{tick % 50}")
+            if started is None:
+                return
+            phone, visit = started
+            stored = await self.view(phone, visit, tick, True)
             if stored and visit not in self.visits:  # a visit exists once its events are in
                 self.visits.append(visit)
+
+    async def start_visit(self, name: str) -> tuple[str, str] | None:
+        """The ids of the customer's visit ``name`` (one startVisit the first time)."""
+        if name not in self.issued:
+            try:
+                response = await self.http.post("/graphql", json={"query": START_VISIT})
+                started = response.json()["data"]["startVisit"]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                self.failed("events", "startVisit")
+                return None
+            self.issued[name] = (started["deviceId"], started["sessionId"])
+        return self.issued[name]
 
     async def view(self, device: str | None, session: str, tick: int, token: bool | str) -> bool:
         """A batch of five views in ``session`` (on ``device``, if named)."""

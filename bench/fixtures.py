@@ -115,12 +115,12 @@ def family_of(token: str) -> str:
 async def _mint(customers: list[str]) -> dict[str, Any]:
     """Register (or find) the bench client and issue its tokens; run in dev mode."""
     from gateway.cli.common import graph_session
+    from gateway.graphql.schema import collect_registry
+    from gateway.host.manager import load_plugins
     from gateway.oauth.clients import register_client
     from gateway.oauth.devtokens import dev_token
     from gateway.oauth.routes import OAuthService
     from gateway.oauth.scopes import ScopeCatalogue
-    from gateway.plugins import load_plugins
-    from gateway.schema import collect_registry
     from gateway.settings import load_settings
     from graph.oauth import list_clients
 

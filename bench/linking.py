@@ -39,10 +39,10 @@ from typing import Any, LiteralString
 
 from pydantic import SecretStr
 
+from gateway.demo import build_catalogue
+from gateway.host.manager import load_plugins
 from gateway.linking import Arrival, EventSignals, LinkingService, read_signals
-from gateway.plugins import load_plugins
 from gateway.settings import load_settings
-from graph.demo import build_catalogue
 from graph.driver import Graph, Neo4jSettings, connect
 from graph.evaluation import NotAnEvaluationGraph, prepare
 from graph.ingest import write_catalogue, write_customer_base, write_events

@@ -17,20 +17,20 @@ from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
 from gateway.gate import RequestGate
 from gateway.gate.loaders import BatchRead, LoaderFactory, OwnedLoaders, batch_loader
-from gateway.isolation import running_plugin
+from gateway.host.isolation import running_plugin
+from gateway.host.manager import PluginDeprecationWarning
+from gateway.host.manifests import NO_PLUGIN
 from gateway.linking.signals import SignalKeys, read_signals
-from gateway.manifests import NO_PLUGIN
-from gateway.plugins import PluginDeprecationWarning
 from gateway.principal import Principal
 from gateway.settings import Settings
 from gateway.strategies.types import SubjectKind
 from graph import Graph
 
 if TYPE_CHECKING:
+    from gateway.graphql.operations import Allowlist
+    from gateway.host.plugin_graph import PluginGraphs
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
-    from gateway.operations import Allowlist
-    from gateway.plugin_graph import PluginGraphs
-    from gateway.rights import CustomerRights
+    from gateway.privacy.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)

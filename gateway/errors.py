@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from gateway.requestid import current_request_id
+from gateway.web.requestid import current_request_id
 from graph import GraphUnavailable
 
 log = logging.getLogger("tightrope.errors")

@@ -35,8 +35,8 @@ def recompute_command(progress: bool, if_never_run: bool) -> None:
     command exits 1 once the others are done.
     """
     from gateway.gate import collect_policies
-    from gateway.manifests import check_declared, collect_manifests
-    from gateway.plugins import PluginError, load_plugins
+    from gateway.host.manager import PluginError, load_plugins
+    from gateway.host.manifests import check_declared, collect_manifests
     from gateway.strategies import Recomputed, RecomputeFailed, collect_recommenders, recompute
     from graph.recs import derived_version
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.scaffold import KINDS, write_package
+from gateway.authoring.scaffold import KINDS, write_package
 
 
 @click.group("plugin")

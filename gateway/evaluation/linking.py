@@ -45,6 +45,7 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from gateway.evaluation.households import Scale, Scenario, build
+from gateway.host.manager import load_plugins
 from gateway.linking import (
     DETERMINISTIC,
     Arrival,
@@ -54,7 +55,6 @@ from gateway.linking import (
     Verdict,
     read_signals,
 )
-from gateway.plugins import load_plugins
 from gateway.settings import Settings
 from graph import Graph, write_events
 from graph.evaluation import all_links, guesses_without_consent, prepare

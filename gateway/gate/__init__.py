@@ -8,7 +8,7 @@ and ``access_log`` the buffered access log.
 """
 
 from gateway.gate.access_log import AccessLog, hand_over_reads
-from gateway.gate.fields import RowGate, ScopeGate, extensions_for
+from gateway.gate.field_extensions import RowGate, ScopeGate, extensions_for
 from gateway.gate.policy import (
     ConsentPolicy,
     ConsentQuestion,

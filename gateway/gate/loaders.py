@@ -25,7 +25,7 @@ from strawberry.dataloader import DataLoader
 from graph import Graph
 
 if TYPE_CHECKING:
-    from gateway.plugin_graph import PluginGraphs
+    from gateway.host.plugin_graph import PluginGraphs
 
 LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
 # A batched repository read: one value (or None) per key, in the keys' order.

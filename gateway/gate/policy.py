@@ -26,7 +26,7 @@ from gateway.principal import ClientKind
 from graph import Consent, Graph, GraphUnavailable, consents_of_customers
 
 if TYPE_CHECKING:
-    from gateway.plugins import PluginHost
+    from gateway.host.manager import PluginHost
 
 log = logging.getLogger("tightrope.gate")
 

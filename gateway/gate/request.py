@@ -49,7 +49,7 @@ from graph import (
 
 if TYPE_CHECKING:
     from gateway.gate.access_log import AccessLog
-    from gateway.manifests import Manifests
+    from gateway.host.manifests import Manifests
 
 log = logging.getLogger("tightrope.gate")
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from gateway.fields import DataCategory
 from gateway.gate.policy import Policies, collect_policies
+from gateway.host.manager import PluginError, PluginHost, declared_where, require_async
 from gateway.linking.data import LinkerData, SharedReads
 from gateway.linking.rules import Checked, LinkRules, decide, proved_at, shape_problem
 from gateway.linking.signals import SignalKeys
@@ -48,7 +49,6 @@ from gateway.linking.types import (
     SignIn,
     Verdict,
 )
-from gateway.plugins import PluginError, PluginHost, declared_where, require_async
 from gateway.settings import SettingsError
 from graph import Event
 from graph.link_evidence import session_devices

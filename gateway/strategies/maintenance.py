@@ -34,7 +34,7 @@ from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
     from gateway.gate.policy import Policies
-    from gateway.manifests import Manifests
+    from gateway.host.manifests import Manifests
 
 log = logging.getLogger("tightrope.plugins")
 
@@ -43,7 +43,7 @@ def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -
     """The strategy's plugin's graph: what its manifest declares (gateway/plugin_graph.py)."""
     if manifests is None:
         return graph
-    from gateway.plugin_graph import PluginGraph
+    from gateway.host.plugin_graph import PluginGraph
 
     return PluginGraph(graph, strategy.plugin, manifests.of(strategy.plugin))
 

@@ -39,9 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.errors import BadUserInput, ConsentRequired, GatewayError
 from gateway.fields import DataCategory
-from gateway.isolation import PluginFailed, WaitedOnGraph, bounded
-from gateway.plugins import PluginError, PluginHost, declared_where, require_async
-from gateway.requestid import current_request_id
+from gateway.host.isolation import PluginFailed, WaitedOnGraph, bounded
+from gateway.host.manager import PluginError, PluginHost, declared_where, require_async
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
@@ -58,6 +57,7 @@ from gateway.strategies.types import (
     Subject,
     SubjectKind,
 )
+from gateway.web.requestid import current_request_id
 from graph import GraphUnavailable
 from graph.recs import Profile, ProfileKey, profile_of
 

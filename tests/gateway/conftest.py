@@ -14,8 +14,8 @@ from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.gate.ids import VisitIds
+from gateway.host.manager import load_plugins
 from gateway.linking import LinkingService
-from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
 from graph import Contact, Event, Graph, WriteResult, parse_event, set_consent, write_events
 from graph.sealed import seal_contact

@@ -57,7 +57,7 @@ def test_plugins_import_only_the_public_api() -> None:
 
 def test_the_boundary_check_catches_internal_imports() -> None:
     bad = (
-        "from gateway.schema import build_schema\nimport graph.driver\n"
+        "from gateway.graphql.schema import build_schema\nimport graph.driver\n"
         "from tightrope import WIPE\nfrom gateway import FieldSpec\nimport graph\n"
         "from tightrope.internal import x\n"
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from gateway.demo import build_catalogue
 from graph import Graph
-from graph.demo import build_catalogue
 from graph.ingest import write_catalogue
 from tests.gateway.conftest import Serve, gql
 

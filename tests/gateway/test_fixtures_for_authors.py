@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.testing import Gateway
+from gateway.authoring.testing import Gateway
 
 
 async def test_tokens_carry_the_chosen_scopes_and_consents(tightrope_app: Gateway) -> None:

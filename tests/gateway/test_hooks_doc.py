@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from gateway import hookspecs
+from gateway.host import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "hooks.md"

@@ -9,7 +9,7 @@ plugin reads and writes through the gate and the graph the host hands it.
 (gateway/hookspecs.py); docs/plugin-api.md says how it moves.
 
 A name exported by an earlier version and deprecated since
-(``gateway.hookspecs.DEPRECATED_EXPORTS``) still imports, with a
+(``gateway.host.hookspecs.DEPRECATED_EXPORTS``) still imports, with a
 ``PluginDeprecationWarning`` naming what to use instead, until the version that
 removes it.
 
@@ -107,7 +107,7 @@ from gateway import (
     reject_device,
     unlink_device,
 )
-from gateway.hookspecs import DEPRECATED_EXPORTS as _DEPRECATED
+from gateway.host.hookspecs import DEPRECATED_EXPORTS as _DEPRECATED
 from graph import (
     PURPOSES,
     AccessRecord,

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
     from gateway.gate import ConsentPolicy
+    from gateway.host.manifests import Manifest
     from gateway.linking import IdentityLinker
-    from gateway.manifests import Manifest
     from gateway.settings import Settings
     from gateway.strategies import BlendRequest, Recommendation, Recommender
     from graph import Graph

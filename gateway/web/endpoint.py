@@ -27,7 +27,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway.context import Context
 from gateway.errors import GatewayError, to_graphql_error
-from gateway.operations import resolve_text
+from gateway.graphql.operations import resolve_text
 
 # A POST may carry queries and mutations (subscriptions are not served).
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})

@@ -56,7 +56,7 @@ class RequestIdLogFilter(logging.Filter):
 
 def log_config(json_lines: bool = False) -> dict[str, Any]:
     """uvicorn's logging with the request id on each line (gateway/logs.py)."""
-    from gateway.logs import log_config as config
+    from gateway.web.logs import log_config as config
 
     return config(json_lines)
 

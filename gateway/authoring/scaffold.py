@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from string import Template
 
-from gateway.hookspecs import API_VERSION
-from gateway.scaffold_linker import LINKER, LINKER_TEST
+from gateway.authoring.scaffold_linker import LINKER, LINKER_TEST
+from gateway.host.hookspecs import API_VERSION
 
 KINDS = ("recommender", "linker", "consent")
 NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")

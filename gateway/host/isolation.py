@@ -41,7 +41,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from gateway.errors import INTERNAL_MESSAGE, GatewayError, Internal
-from gateway.requestid import current_request_id
+from gateway.web.requestid import current_request_id
 from graph import GraphUnavailable, slowest_graph_wait
 
 log = logging.getLogger("tightrope.plugins")

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from gateway.fields import DataCategory, FieldRegistry, Purpose
 from gateway.gate.declared import Undeclared, missing
+from gateway.host.manager import PluginError, PluginHost
 from gateway.linking.types import CROSS_DEVICE, RegisteredLinker
-from gateway.plugins import PluginError, PluginHost
 from gateway.strategies.types import NOT_PERSONAL, Registered
 
 

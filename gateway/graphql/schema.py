@@ -20,14 +20,14 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import document_guard
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import extensions_for
-from gateway.isolation import isolate
-from gateway.metrics import Metrics
-from gateway.operation import AfterOperation
-from gateway.plugins import PluginError, PluginHost
+from gateway.graphql.after_operation import AfterOperation
+from gateway.graphql.documents import document_guard
+from gateway.host.isolation import isolate
+from gateway.host.manager import PluginError, PluginHost
 from gateway.settings import Settings
+from gateway.web.metrics import Metrics
 
 
 @strawberry.schema_directive(

@@ -52,11 +52,11 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.host.manager import load_plugins
 from gateway.linking import LinkingService
 from gateway.oauth.clients import register_client
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.plugins import load_plugins
 from gateway.settings import load_settings
 from gateway.strategies import recompute
 from graph import Graph, Neo4jSettings, connect, parse_event, set_consent, write_events

@@ -26,9 +26,9 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from gateway.cost import Cost, CostLimits, Weights, document_costs
 from gateway.errors import to_graphql_error
 from gateway.fields import FieldRegistry
+from gateway.graphql.cost import Cost, CostLimits, Weights, document_costs
 from gateway.settings import Settings
 
 

@@ -32,13 +32,20 @@ from strawberry.asgi import GraphQL
 
 from gateway.context import Context
 from gateway.fields import FieldRegistry
-from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.gate import AccessLog, Gatekeeper
 from gateway.gate.ids import VisitIds
 from gateway.gate.loaders import LoaderFactory, OwnedLoaders
 from gateway.graphql.operations import OperationStore
 from gateway.graphql.schema import build_schema, collect_registry
+from gateway.host.collect import (
+    check_declared,
+    collect_manifests,
+    collect_policies,
+    linking_service,
+    recommendation_service,
+)
 from gateway.host.manager import PluginError, PluginHost, constraints_of, load_plugins
-from gateway.host.manifests import Manifests, check_declared, collect_manifests
+from gateway.host.manifests import Manifests
 from gateway.host.plugin_graph import PluginGraphs
 from gateway.linking import LinkingService, LinkQueue
 from gateway.oauth import OAuthService, oauth_routes
@@ -145,13 +152,13 @@ def assemble(
         for _, result in host.collect("register_routes", settings=settings)
         for route in result
     ]
-    recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
+    recommendations = recommendation_service(host, settings, dict(plugin_settings))
     policies = collect_policies(host)
     strategies = list(recommendations.strategies.values())
     withdrawn = partial(consent_withdrawn, host, graphs, strategies)
-    gate = Gatekeeper(registry, policies, withdrawn, manifests, VisitIds(settings.pii_secret()))
+    gate = Gatekeeper(registry, policies, withdrawn, manifests.of, VisitIds(settings.pii_secret()))
     # Linking asks the same policies as every read (gateway/linking/seam.py).
-    linking = LinkingService.from_host(host, settings, policies)
+    linking = linking_service(host, settings, policies)
     check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)
     # Plugins' export and erasure hooks get their own (checked) graphs too.
     rights = CustomerRights(host, settings, graphs.per_plugin)
@@ -412,7 +419,7 @@ async def consent_withdrawn(
             log.exception("plugin %r failed in consent_withdrawn(%r)", name, purpose)
     serving = [s for s in strategies if s.purpose == purpose]
     if serving:
-        await forget_customer(serving, graph, customer_id, graphs.manifests)
+        await forget_customer(serving, graph, customer_id, graphs.of)
 
 
 async def _run_hook(

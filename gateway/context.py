@@ -151,7 +151,9 @@ class Context:
             self.gate.admit_customer(subject.id, where)
         elif subject.kind is SubjectKind.SESSION:
             owner = await self.gate.admit_session(subject.id, where)
-        return await self.recommendations.recommend(self, subject, first, strategy, owner)
+        return await self.recommendations.recommend(
+            self.gate, self.host_graph, subject, first, strategy, owner
+        )
 
     def read_signals(
         self,

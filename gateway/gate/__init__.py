@@ -14,7 +14,6 @@ from gateway.gate.policy import (
     ConsentQuestion,
     Decision,
     Policies,
-    collect_policies,
 )
 from gateway.gate.request import Gatekeeper, RequestGate
 
@@ -28,7 +27,6 @@ __all__ = [
     "RequestGate",
     "RowGate",
     "ScopeGate",
-    "collect_policies",
     "extensions_for",
     "hand_over_reads",
 ]

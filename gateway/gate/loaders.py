@@ -18,18 +18,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from strawberry.dataloader import DataLoader
 
 from graph import Graph
 
-if TYPE_CHECKING:
-    from gateway.host.plugin_graph import PluginGraphs
-
 LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
 # A batched repository read: one value (or None) per key, in the keys' order.
 BatchRead = Callable[[Graph, Sequence[Any]], Awaitable[Sequence[Any]]]
+
+
+class GraphViews(Protocol):
+    """The app's plugin graphs (gateway/host/plugin_graph.py), as the loaders use them."""
+
+    def of(self, graph: Graph, plugin: str) -> Graph: ...
+
+    def borrowed(self, graph: Graph, owner: str, user: str) -> Graph: ...
 
 
 def batch_loader(read: BatchRead) -> LoaderFactory:
@@ -44,7 +49,7 @@ class OwnedLoaders:
     factories: Mapping[str, LoaderFactory] = field(default_factory=dict)
     owners: Mapping[str, str] = field(default_factory=dict)
     # The app's plugin graphs; None outside an app (loaders then get the graph given).
-    graphs: PluginGraphs | None = None
+    graphs: GraphViews | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self.factories

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.gate.ids import VisitIds
+from gateway.host import collect
 from gateway.host.manager import load_plugins
 from gateway.linking import LinkingService
 from gateway.settings import Settings, load_settings
@@ -192,7 +193,7 @@ _LINKING: list[LinkingService] = []
 def linking_service() -> LinkingService:
     """The installed plugins' linkers under the tests' settings (built once)."""
     if not _LINKING:
-        _LINKING.append(LinkingService.from_host(load_plugins(), settings_for_tests()))
+        _LINKING.append(collect.linking_service(load_plugins(), settings_for_tests()))
     return _LINKING[0]
 
 

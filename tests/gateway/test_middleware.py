@@ -169,7 +169,8 @@ def test_served_logs_name_the_request(capsys: pytest.CaptureFixture[str]) -> Non
     import logging
     import logging.config
 
-    from gateway.web.requestid import log_config, request_id
+    from gateway.web.logs import log_config
+    from gateway.web.requestid import request_id
 
     ours = logging.getLogger("tightrope")
     logging.config.dictConfig(log_config())  # what `tightrope serve` hands uvicorn

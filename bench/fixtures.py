@@ -37,7 +37,7 @@ W2_SCOPES = ("profile:read", "recommendations:read")
 # Signs the peer's bench tokens only; the bench data is generated.
 PEER_JWT_SECRET = "tightrope-bench-peer-secret-not-a-secret-0123456789"  # noqa: S105
 
-# Customers who bought something and, in the demo's consent mix (graph/demo.py,
+# Customers who bought something and, in the demo's consent mix (gateway/demo.py,
 # loaded by `tightrope load demo`), granted personalisation: under the default
 # opt-in regime only they get personal recommendations (W2).
 CUSTOMERS_WITH_PURCHASES = """

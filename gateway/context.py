@@ -50,7 +50,7 @@ class Context:
     request: Request | None
     principal: Principal
     # The host's graph: every category, any Cypher. Plugin code gets a checked
-    # one: graph_for(info), or its loaders' (gateway/plugin_graph.py).
+    # one: graph_for(info), or its loaders' (gateway/host/plugin_graph.py).
     host_graph: Graph
     settings: Settings
     # This app's DataLoader factories and their owners; each is made on first use.
@@ -64,7 +64,7 @@ class Context:
     recommendations: RecommendationService | None = None
     # This app's plugin graphs; None outside an app (then graph is the host's).
     graphs: PluginGraphs | None = None
-    # What the client may run (gateway/operations.py); None for anonymous callers.
+    # What the client may run (gateway/graphql/operations.py); None for anonymous callers.
     operations: Allowlist | None = None
     # The app's linking queue (gateway/linking); None outside a running app.
     linking: LinkQueue | None = None

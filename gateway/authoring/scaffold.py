@@ -2,8 +2,8 @@
 
 A package holds a pyproject with the ``tightrope`` entry point, a working
 strategy of its kind with its manifest, tests that pass as generated (on the
-fixtures of gateway/testing.py) and a README. Kinds: ``recommender``,
-``linker`` (an identity linker: its templates are in gateway/scaffold_linker.py)
+fixtures of gateway/authoring/testing.py) and a README. Kinds: ``recommender``,
+``linker`` (an identity linker: its templates are in gateway/authoring/scaffold_linker.py)
 and ``consent``.
 
 Templates use ``string.Template`` (``$name``), so Python's braces need no escaping.

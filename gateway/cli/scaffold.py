@@ -1,4 +1,4 @@
-"""``tightrope plugin new``: start a plugin package (gateway/scaffold.py holds the templates)."""
+"""``tightrope plugin new``: start a plugin package (templates: gateway/authoring/scaffold.py)."""
 
 from __future__ import annotations
 

@@ -93,12 +93,12 @@ def serve(
         "forwarded_allow_ips": forwarded_allow_ips,
         "access_log": access_log,
         "log_config": log_config(json_lines=checked.json_logs),
-        # httptools, each response's head and body in one write (gateway/protocol.py).
+        # httptools, each response's head and body in one write (gateway/web/protocol.py).
         "http": OneWriteProtocol,
     }
     if workers > 1:
         # uvicorn's own workers share one socket and the first to wake takes the
-        # connections; ours each bind the port (gateway/workers.py).
+        # connections; ours each bind the port (gateway/web/workers.py).
         serve_workers(workers, host, port, options)
         return
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, **options)

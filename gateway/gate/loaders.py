@@ -1,14 +1,14 @@
 """Owned loaders: each DataLoader belongs to the plugin that registered it.
 
 ``info.context.loader(name)`` is how a resolver batches its reads. A loader
-runs on its owner's graph (gateway/plugin_graph.py), so it reads only what
+runs on its owner's graph (gateway/host/plugin_graph.py), so it reads only what
 its owner declared. Another plugin may call it too, but then it runs on a
 *borrowed* graph that serves only what both plugins declared: a plugin that
 declares nothing cannot read a customer's purchases through the history
 plugin's loader. The refusal is the gate's one error (gateway/gate/declared.py)
 naming the caller, the loader's owner and the category.
 
-Who calls is known from the running plugin's code (gateway/isolation.py sets
+Who calls is known from the running plugin's code (gateway/host/isolation.py sets
 it around every resolver and strategy a plugin registered); the host's own
 code calls as the owner.
 """

@@ -1,7 +1,7 @@
 """The gate of one app (:class:`Gatekeeper`) and of one request (:class:`RequestGate`).
 
 ``info.context.gate`` is the request's gate. The field extensions
-(gateway/gate/fields.py) use it for every gated field, and plugin code (a
+(gateway/gate/field_extensions.py) use it for every gated field, and plugin code (a
 recommendation strategy, an identity linker) asks it the same question with one
 call::
 

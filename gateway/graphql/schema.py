@@ -57,7 +57,7 @@ class PurposeDirective:
     name: str
 
 
-# Distinct query texts whose parsed, validated document is kept (gateway/documents.py).
+# Distinct query texts whose parsed, validated document is kept (gateway/graphql/documents.py).
 DOCUMENT_CACHE_SIZE = 512
 
 SCALARS: dict[str, Any] = {

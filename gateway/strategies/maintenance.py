@@ -13,7 +13,7 @@ individual customers (:class:`~gateway.strategies.types.ForgetsCustomers`) to
 drop that customer's. The host calls it when a customer withdraws the consent
 a strategy serves (gateway/app.py ``consent_withdrawn``, for the strategies
 of that purpose). Erasure asks plugins through their ``erase_customer_data``
-hook instead (gateway/rights.py), which stops the erasure if it fails; what
+hook instead (gateway/privacy/rights.py), which stops the erasure if it fails; what
 hangs off the customer node goes with it anyway.
 """
 

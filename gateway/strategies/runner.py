@@ -16,7 +16,7 @@ categories are checked at start-up). For each request it
    answers last).
 
 A strategy that fails in any way costs only its own candidates: one that
-raises or runs past its plugin's budget (gateway/isolation.py), one refused a
+raises or runs past its plugin's budget (gateway/host/isolation.py), one refused a
 read (a category it did not declare, another shopper's data, Cypher its
 manifest does not allow: any ``FORBIDDEN``, whatever its class), one whose
 graph query failed. It is logged by plugin and strategy, and the blend goes

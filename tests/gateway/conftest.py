@@ -111,7 +111,7 @@ def settings_for_tests(**overrides: Any) -> Settings:
     # than a second. The tests of those deadlines set their own.
     overrides.setdefault("graph_deadline", 20.0)
     overrides.setdefault("plugin_budget_seconds", 20.0)
-    # The warm-up (gateway/readiness.py) would send queries beside the tests'
+    # The warm-up (gateway/web/readiness.py) would send queries beside the tests'
     # requests and upset the ones that count round trips; its own tests turn it on.
     overrides.setdefault("warm_up", False)
     # Signing keys of test apps live in a throwaway directory, not the user's.

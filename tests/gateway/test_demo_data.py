@@ -1,4 +1,4 @@
-"""The core queries against the demo catalogue (graph/demo.py, written by graph/ingest/)."""
+"""The core queries against the demo catalogue (gateway/demo.py, written by graph/ingest/)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fixtures tightrope ships for plugins' test suites (gateway/testing.py, pytest11)."""
+"""The fixtures tightrope ships for plugins' tests (pytest11: gateway/authoring/testing.py)."""
 
 from __future__ import annotations
 

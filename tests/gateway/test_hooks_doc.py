@@ -1,4 +1,4 @@
-"""docs/hooks.md stays in step with gateway/hookspecs.py, and every hook has a test."""
+"""docs/hooks.md stays in step with gateway/host/hookspecs.py, and every hook has a test."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ it is a round trip), GraphQL parsing, validation and execution, DataLoaders and
 the GraphQL response shape. The ratio gateway/raw is therefore the cost of
 those layers (for W2 and W3's similar: not of the ranking, which both run),
 less what the gateway's caches save: raw keeps nothing between requests, while
-the gateway keeps the catalogue (gateway/cache.py), the recommendations'
+the gateway keeps the catalogue (gateway/graphql/cache.py), the recommendations'
 aggregates (item-to-item edges, rankings: gateway/strategies/data.py) and a
 token's liveness for a second (gateway/oauth/liveness.py), so it can answer
 faster than raw (a ratio above 1).

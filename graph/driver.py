@@ -221,7 +221,7 @@ class Graph:
 
         This one serves every category (the host's own graph). The host hands
         plugins a narrower subclass that refuses the categories the plugin did
-        not declare (gateway/plugin_graph.py).
+        not declare (gateway/host/plugin_graph.py).
         """
         return self
 
@@ -463,7 +463,7 @@ class Graph:
 
         A plugin whose time budget ran out while this is long was kept waiting
         by the graph, not by its own code: the gateway then answers UNAVAILABLE,
-        not INTERNAL (gateway/isolation.py). Read only when a budget runs out.
+        not INTERNAL (gateway/host/isolation.py). Read only when a budget runs out.
         """
         if not self._in_flight:
             return 0.0

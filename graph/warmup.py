@@ -248,7 +248,8 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: children_of(g, [NOBODY]),
         lambda g: search_products(g, "warm-up", 1),
         lambda g: search_products(g, "warm-up", 1, brand_id=NOBODY, category_id=NOBODY),
-        # A client's registered operations, read for each token's client (gateway/operations.py).
+        # A client's registered operations, read for each token's client
+        # (gateway/graphql/operations.py).
         lambda g: client_operations(g, NOBODY),
         # What a customer reads of their own: devices and links, the basket of a
         # visit, consents, apps, the access log, what is held, the export (read

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from graph.demo import ROOT_WEIGHTS, build_catalogue
+from gateway.demo import ROOT_WEIGHTS, build_catalogue
 from graph.model import Catalogue, Consent, Customer, CustomerBase, Event
 
 END: Final = datetime(2026, 10, 1, tzinfo=UTC)

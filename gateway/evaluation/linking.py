@@ -45,6 +45,8 @@ from pydantic import SecretStr
 from tqdm import tqdm
 
 from gateway.evaluation.households import Scale, Scenario, build
+from gateway.host.collect import linking_service
+from gateway.host.manager import load_plugins
 from gateway.linking import (
     DETERMINISTIC,
     Arrival,
@@ -54,7 +56,6 @@ from gateway.linking import (
     Verdict,
     read_signals,
 )
-from gateway.plugins import load_plugins
 from gateway.settings import Settings
 from graph import Graph, write_events
 from graph.evaluation import all_links, guesses_without_consent, prepare
@@ -306,7 +307,7 @@ async def evaluate(
             "signals_key": SecretStr("tightrope-evaluation-only-signals"),
         }
     )
-    service = LinkingService.from_host(load_plugins(settings.disabled_plugins), run_settings)
+    service = linking_service(load_plugins(settings.disabled_plugins), run_settings)
     began = time.monotonic()
     report = await replay(graph, service, scenario, progress, run_settings.pii_secret())
     replayed = time.monotonic() - began

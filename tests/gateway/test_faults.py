@@ -26,11 +26,11 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal
 from gateway.app import assemble
+from gateway.graphql.schema import sdl
 from gateway.oauth import OAuthService
 from gateway.oauth.clients import register_client
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.schema import sdl
 from gateway.settings import Settings
 from gateway.strategies import recompute
 from graph import PURPOSES, AccessRecord, Graph, connect, write_access_records, write_events

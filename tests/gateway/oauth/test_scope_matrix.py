@@ -38,7 +38,7 @@ from graphql import (
 )
 
 from gateway.gate.ids import VisitIds
-from gateway.schema import sdl
+from gateway.graphql.schema import sdl
 from gateway.strategies import recompute
 from graph import PURPOSES, Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant

@@ -22,7 +22,7 @@ own deadline would have answered it, and logged as a warning (a strategy's
 candidates are still left out of the blend).
 
 The time each plugin's code takes in a request is added up here too, in a
-per-request table the metrics extension reports (gateway/metrics.py). And
+per-request table the metrics extension reports (gateway/web/metrics.py). And
 while a plugin's code runs, :func:`running_plugin` names it: a loader another
 plugin registered is then lent only for what the caller declared
 (gateway/gate/loaders.py).
@@ -41,7 +41,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from gateway.errors import INTERNAL_MESSAGE, GatewayError, Internal
-from gateway.requestid import current_request_id
+from gateway.web.requestid import current_request_id
 from graph import GraphUnavailable, slowest_graph_wait
 
 log = logging.getLogger("tightrope.plugins")

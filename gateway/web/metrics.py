@@ -4,16 +4,16 @@ Every app has its own registry (tests build many apps in one process). What
 is measured, and where:
 
 - ``tightrope_graphql_request_seconds{operation}``: each GraphQL operation,
-  counted by the operation's extension (gateway/operation.py). A client names its operations as
-  it likes, so the label set is bounded: the first ``metrics_max_operations``
-  names of valid documents get their own label, later ones count as ``other``,
-  an unnamed operation as ``anonymous``.
+  counted by the operation's extension (gateway/graphql/after_operation.py).
+  A client names its operations as it likes, so the label set is bounded: the
+  first ``metrics_max_operations`` names of valid documents get their own
+  label, later ones count as ``other``, an unnamed operation as ``anonymous``.
 - ``tightrope_graphql_errors_total{code}``: errors in answers, by code (a fixed
   set), plus the refusals the middleware answers before GraphQL runs (401,
   413, 429, 503 on ``/graphql``) counted under the code their body carries.
 - ``tightrope_http_responses_total{status}``: every response, by status.
 - ``tightrope_plugin_seconds{plugin}``: time spent in each plugin's resolvers
-  and strategies in one request (gateway/isolation.py adds it up per request;
+  and strategies in one request (gateway/host/isolation.py adds it up per request;
   one observation per plugin and request).
 - ``tightrope_graph_query_seconds{kind}``: every Neo4j query (read, write),
   from the graph facade's observer.

@@ -20,14 +20,14 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import WithoutSuggestions, document_guard
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import extensions_for
-from gateway.isolation import isolate
-from gateway.metrics import Metrics
-from gateway.operation import AfterOperation
-from gateway.plugins import PluginError, PluginHost
+from gateway.graphql.after_operation import AfterOperation
+from gateway.graphql.documents import WithoutSuggestions, document_guard
+from gateway.host.isolation import isolate
+from gateway.host.manager import PluginError, PluginHost
 from gateway.settings import Settings
+from gateway.web.metrics import Metrics
 
 
 @strawberry.schema_directive(
@@ -57,7 +57,7 @@ class PurposeDirective:
     name: str
 
 
-# Distinct query texts whose parsed, validated document is kept (gateway/documents.py).
+# Distinct query texts whose parsed, validated document is kept (gateway/graphql/documents.py).
 DOCUMENT_CACHE_SIZE = 512
 
 SCALARS: dict[str, Any] = {
@@ -172,7 +172,7 @@ def build_schema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         # With introspection off, no suggestion names a field or value the
-        # client did not send (gateway/documents.py).
+        # client did not send (gateway/graphql/documents.py).
         execution_context_class=None if settings.introspection_enabled else WithoutSuggestions,
         extensions=[
             lambda: after(metrics),

@@ -32,11 +32,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from strawberry import Schema
 
 from gateway.errors import ErrorCode
 from gateway.fields import FieldRegistry
@@ -46,9 +47,6 @@ from gateway.oauth.service import OAuthService
 from gateway.principal import ClientKind, Principal
 from graph import PURPOSES, Graph, GraphUnavailable
 from graph.oauth import end_page_session
-
-if TYPE_CHECKING:
-    from gateway.app import Assembly
 
 PATH = "/privacy"
 # The page's client, as the access log names it: the shop's own, first party.
@@ -248,6 +246,20 @@ class _Answer:
         return value if isinstance(value, dict) else {}
 
 
+class Served(Protocol):
+    """What the page runs its operations on: the app's assembly (``app.state.assembly``)."""
+
+    @property
+    def registry(self) -> FieldRegistry: ...
+
+    @property
+    def schema(self) -> Schema: ...
+
+    def context(
+        self, principal: Principal, graph: Graph, request: Request | None = None, *, source: str
+    ) -> Any: ...
+
+
 class _Gate:
     """The page's way in: the signed-in customer's operations, through the app's gate."""
 
@@ -255,7 +267,7 @@ class _Gate:
         self.request = request
         self.graph = graph
         self.customer = customer
-        self.assembly: Assembly = request.app.state.assembly
+        self.assembly: Served = request.app.state.assembly
 
     def serves(self, type_name: str, name: str) -> bool:
         return self.assembly.registry.get(type_name, name) is not None

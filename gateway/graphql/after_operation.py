@@ -7,7 +7,7 @@ Once an operation has its answer, three things happen, in this order:
 2. every error in the answer is labelled with its code, internals masked
    (:func:`~gateway.errors.label_errors`);
 3. the operation is counted for ``/metrics``: its time, its errors by the codes
-   just given, its plugins' time (:meth:`~gateway.metrics.Metrics.operation_done`).
+   just given, its plugins' time (:meth:`~gateway.web.metrics.Metrics.operation_done`).
 
 They were three extensions. Strawberry gives every extension of every request
 an instance and wraps its hook in generators and context managers; one doing
@@ -24,8 +24,8 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.errors import label_errors
 from gateway.gate import hand_over_reads
-from gateway.isolation import collect_plugin_times
-from gateway.metrics import Metrics
+from gateway.host.isolation import collect_plugin_times
+from gateway.web.metrics import Metrics
 
 
 class AfterOperation(SchemaExtension):

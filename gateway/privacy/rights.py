@@ -41,7 +41,7 @@ from functools import partial
 from inspect import isawaitable
 from typing import Any, Final
 
-from gateway.plugins import PluginHost
+from gateway.host.manager import PluginHost
 from gateway.settings import Settings
 from graph import Graph, GraphUnavailable
 from graph.contacts import contacts_by_id

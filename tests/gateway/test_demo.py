@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from gateway.demo import DemoData
 from graph import Graph
-from graph.demo import DemoData
 from graph.ingest import load_demo
 from graph.model import PURPOSES, Event
 from tests.conftest import TEST_PII_KEY

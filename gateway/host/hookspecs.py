@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from strawberry.dataloader import DataLoader
 
     from gateway.fields import FieldSpec, ScopeSpec, TypeSpec
-    from gateway.gate import ConsentPolicy
-    from gateway.linking import IdentityLinker
-    from gateway.manifests import Manifest
+    from gateway.gate.policy import ConsentPolicy
+    from gateway.host.manifests import Manifest
+    from gateway.linking.types import IdentityLinker
     from gateway.settings import Settings
-    from gateway.strategies import BlendRequest, Recommendation, Recommender
+    from gateway.strategies.types import BlendRequest, Recommendation, Recommender
     from graph import Graph
 
 hookspec = pluggy.HookspecMarker("tightrope")

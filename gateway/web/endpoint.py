@@ -27,7 +27,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway.context import Context
 from gateway.errors import GatewayError, to_graphql_error
-from gateway.operations import resolve_text
+from gateway.graphql.operations import resolve_text
 
 # A POST may carry queries and mutations (subscriptions are not served).
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
@@ -59,7 +59,7 @@ class GraphQLEndpoint:
         query, variables, operation_name, extensions = _operation(await request.body())
         context = await self.view.get_context(request, response=None)  # type: ignore[arg-type]
         try:
-            # A persisted query may name its text by hash (gateway/operations.py).
+            # A persisted query may name its text by hash (gateway/graphql/operations.py).
             query = resolve_text(query, extensions, context.operations)
         except GatewayError as exc:
             return _refusal(exc)

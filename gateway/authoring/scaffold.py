@@ -2,8 +2,8 @@
 
 A package holds a pyproject with the ``tightrope`` entry point, a working
 strategy of its kind with its manifest, tests that pass as generated (on the
-fixtures of gateway/testing.py) and a README. Kinds: ``recommender``,
-``linker`` (an identity linker: its templates are in gateway/scaffold_linker.py)
+fixtures of gateway/authoring/testing.py) and a README. Kinds: ``recommender``,
+``linker`` (an identity linker: its templates are in gateway/authoring/scaffold_linker.py)
 and ``consent``.
 
 Templates use ``string.Template`` (``$name``), so Python's braces need no escaping.
@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from string import Template
 
-from gateway.hookspecs import API_VERSION
-from gateway.scaffold_linker import LINKER, LINKER_TEST
+from gateway.authoring.scaffold_linker import LINKER, LINKER_TEST
+from gateway.host.hookspecs import API_VERSION
 
 KINDS = ("recommender", "linker", "consent")
 NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")

@@ -26,7 +26,7 @@ from typing import Any
 
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 
-from gateway.requestid import RequestIdLogFilter, current_request_id
+from gateway.web.requestid import RequestIdLogFilter, current_request_id
 
 _SCRUB = (
     # A JWT (header.payload.signature, each base64url; the header starts {" = eyJ).

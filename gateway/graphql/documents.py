@@ -10,7 +10,7 @@ that fails to parse or validate is not kept: it is refused each time it comes.
 The guard also carries the query limits, so one extension replaces five: the
 token limit (a parse option), the depth, alias and introspection rules
 (validation rules built once, not per request), and the cost limit
-(gateway/cost.py), whose static part is worked out once per text and kept
+(gateway/graphql/cost.py), whose static part is worked out once per text and kept
 beside the document: a request only fills in its variables.
 
 With introspection off, errors must not describe the schema to a client that
@@ -38,9 +38,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.cost import Cost, CostLimits, Weights, document_costs
 from gateway.errors import to_graphql_error
 from gateway.fields import FieldRegistry
+from gateway.graphql.cost import Cost, CostLimits, Weights, document_costs
 from gateway.settings import Settings
 
 

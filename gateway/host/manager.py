@@ -19,7 +19,7 @@ from typing import Any, LiteralString, Protocol, TypeVar, cast
 import pluggy
 from pluggy import HookImpl
 
-from gateway import hookspecs
+from gateway.host import hookspecs
 
 GROUP = "tightrope"
 

@@ -17,7 +17,6 @@ import logging
 import re
 import uuid
 from contextvars import ContextVar
-from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,13 +51,6 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get() or "-"
         return True
-
-
-def log_config(json_lines: bool = False) -> dict[str, Any]:
-    """uvicorn's logging with the request id on each line (gateway/logs.py)."""
-    from gateway.logs import log_config as config
-
-    return config(json_lines)
 
 
 class RequestId:

@@ -15,7 +15,7 @@ page limit at most: no resolver serves more), else 1. Fragments count where
 they are spread.
 
 Only ``first`` can change between requests of one text, and only through a
-variable, so the cost is worked out once per document text (gateway/documents.py
+variable, so the cost is worked out once per document text (gateway/graphql/documents.py
 keeps it beside the validated document) as a :class:`Cost`: a constant plus a
 term for each list whose length is a variable. A request then costs a few
 multiplications, however large the document.

@@ -1,6 +1,6 @@
 """The ``linker`` kind of ``tightrope plugin new``: an identity linker and its tests.
 
-Kept apart from gateway/scaffold.py only for size; the templates use the same
+Kept apart from gateway/authoring/scaffold.py only for size; the templates use the same
 words (``$name``, ``$cls``, ``$summary``).
 """
 

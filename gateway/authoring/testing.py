@@ -52,11 +52,11 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.linking import LinkingService
+from gateway.host.collect import linking_service
+from gateway.host.manager import load_plugins
 from gateway.oauth.clients import register_client
 from gateway.oauth.devtokens import dev_token
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.plugins import load_plugins
 from gateway.settings import load_settings
 from gateway.strategies import recompute
 from graph import Graph, Neo4jSettings, connect, parse_event, set_consent, write_events
@@ -125,7 +125,7 @@ async def seed(graph: Graph) -> None:
     ]
     settings = load_settings(dev_mode=True)
     result = await write_events(graph, events, pii_key=settings.pii_secret())
-    linking = LinkingService.from_host(load_plugins(settings.disabled_plugins), settings)
+    linking = linking_service(load_plugins(settings.disabled_plugins), settings)
     await linking.link_written(graph, events, result)
 
 
@@ -264,7 +264,7 @@ class Gateway:
             raise KeyError(f"no strategy named {', '.join(unknown)} (known: {', '.join(served)})")
         chosen = [s for name, s in served.items() if not names or name in names]
         done = await recompute(
-            chosen, self.graph, False, assembly.manifests, assembly.gate.policies
+            chosen, self.graph, False, assembly.graphs.of, assembly.gate.policies
         )
         # A serving process sees a recompute within a second; a test's next query at once.
         assembly.recommendations.aggregates.derived.clear()

@@ -25,8 +25,8 @@ from typing import Any, LiteralString, TypeVar
 from neo4j import AsyncManagedTransaction
 
 from gateway.gate.declared import MANIFEST_HINT, Undeclared, require
-from gateway.manifests import NO_PLUGIN, NO_PLUGIN_HINT, NOTHING, Manifest, Manifests
-from gateway.plugins import PerPlugin
+from gateway.host.manager import PerPlugin
+from gateway.host.manifests import NO_PLUGIN, NO_PLUGIN_HINT, NOTHING, Manifest, Manifests
 from graph import Graph
 from graph.driver import Params
 

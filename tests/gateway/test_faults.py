@@ -300,16 +300,19 @@ async def test_a_freshly_started_neo4j_answers_the_first_request_of_every_served
             if (await client.get("/readyz")).status_code == 200:
                 break
             await asyncio.sleep(0.5)
-        token = await token_of(app, server)
+        tokens = await tokens_of(app, server)
         warmed = set(app.state.graph.statements)
         answers = {}
         schema = build_schema(sdl(app.state.schema))
         for type_name, route in sorted(routes(schema).items()):
             document = every_field_document(schema, type_name, route)
-            response = await client.post(
-                "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {token}"}
-            )
-            answers[type_name] = response.json()
+            for who, token in tokens.items():
+                response = await client.post(
+                    "/graphql",
+                    json={"query": document},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                answers[f"{type_name} ({who})"] = response.json()
         await app.state.linking.drain()  # what trackEvents started sends its statements too
         cold = set(app.state.graph.statements) - warmed
     heads = sorted(" ".join(statement.split())[:150] for statement in cold)
@@ -349,25 +352,30 @@ async def every_field_has_data(graph: Graph, settings: Settings) -> None:
     await write_access_records(graph, [read])
 
 
-async def token_of(app: Starlette, server: LocalServer) -> str:
-    """A bearer token holding every scope, for the customer, made beside the app's own graph."""
+async def tokens_of(app: Starlette, server: LocalServer) -> dict[str, str]:
+    """Bearer tokens of the shop's client, made beside the app's own graph: the customer's
+    (every scope a customer's token may hold) and the back office's (every scope, no
+    customer), so that every field is asked by someone who may read it."""
     graph = connect(on(server).neo4j(timeout=30.0))
     service: OAuthService = app.state.oauth
+    catalogue = service.catalogue
     try:
         shop, _ = await register_client(
             graph,
-            service.catalogue,
+            catalogue,
             name="the shop",
             kind="first_party",
-            scopes=service.catalogue.names,
+            scopes=catalogue.names,
             trusted=True,
         )
-        return await dev_token(
-            graph,
-            service,
-            client_id=shop.client_id,
-            customer_id=CUSTOMER,
-            scopes=service.catalogue.names,
-        )
+        made = {}
+        for who, customer, scopes in (
+            ("customer", CUSTOMER, catalogue.for_customer(sorted(catalogue.names))),
+            ("back office", None, sorted(catalogue.names)),
+        ):
+            made[who] = await dev_token(
+                graph, service, client_id=shop.client_id, customer_id=customer, scopes=scopes
+            )
+        return made
     finally:
         await graph.close()

@@ -19,6 +19,9 @@ For every proposal of a batch:
 4. **No guessing between people.** When probabilistic proposals name more
    customers for one device than ``linking_max_customers_per_device`` allows,
    none is linked: the evidence cannot tell them apart (a family's tablet).
+   Counted over guesses at least ``household_member_confidence`` sure whose
+   customers the gate allows, that device may be their household's instead
+   (gateway/linking/households.py), decided after the writes of step 5.
 5. In one write transaction, after locking the devices and customers
    (graph/links.py ``apply_links``): a device the customer **unlinked** is
    linked again only by a sign-in (or the customer's email given) newer than
@@ -57,6 +60,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gateway.linking import households
 from gateway.linking.types import (
     CROSS_DEVICE,
     EMAIL,
@@ -89,6 +93,8 @@ class LinkRules:
     public_customers: int = 4
     public_devices: int = 16
     window_days: int = 90
+    household_member_confidence: float = 0.5
+    household_max_members: int = 6
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkRules:
@@ -99,6 +105,8 @@ class LinkRules:
             settings.linking_public_network_customers,
             settings.linking_public_network_devices,
             settings.linking_window_days,
+            settings.linking_household_member_confidence,
+            settings.linking_household_max_members,
         )
 
     def public(self, devices: int, customers: int) -> bool:
@@ -187,6 +195,8 @@ async def decide(
     for name in sorted({c.linker for c in guesses}):
         asked = {c.proposal.customer_id for c in guesses if c.linker == name}
         allowed.update((name, c) for c in await shared.allowed(asked, shared.linkers[name]))
+    # Rule 4 first for devices that guesses fit several customers of: their household's.
+    fits, guesses = households.split(guesses, allowed, rules)
     candidates: list[Checked] = [c for c in proposed if c.proposal.deterministic]
     per_device: dict[str, set[str]] = defaultdict(set)
     for c in guesses:
@@ -216,7 +226,10 @@ async def decide(
         return _choose(state, kept, rules, verdicts)
 
     await apply_links(graph, devices, customers, choose, keep=sorted(_RANK))
-    return outcomes + verdicts
+    made = {id(v.proposal) for v in verdicts if v.verdict in (Verdict.LINKED, Verdict.UPDATED)}
+    proofs = [c for c in kept if c.proposal.deterministic and id(c.proposal) in made]
+    shared_by = await households.settle(graph, shared, rules, fits, allowed, proofs)
+    return outcomes + verdicts + shared_by
 
 
 def _refuse(c: Checked, reason: str) -> Outcome:

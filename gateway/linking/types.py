@@ -174,6 +174,7 @@ class Verdict(StrEnum):
     UPDATED = "updated"  # an existing link set anew (upgraded, or surer)
     UNCHANGED = "unchanged"  # already linked at least as well
     REFUSED = "refused"  # the host's rules said no
+    HOUSEHOLD = "household"  # linked to the household of the customers it fits
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,13 +152,14 @@ def score_outcomes(
     person_right = {(d, c) for d, c in made if scenario.owner(d) == c}
     found = {d for d, c in made if people.get(d) == c}
     guessed = [h for h in households if h.method != "proved"]
-    right_homes = {h.device for h in households if household_right(scenario, h.device, h.members)}
+    right_links = {h for h in households if household_right(scenario, h.device, h.members)}
+    right_homes = {h.device for h in right_links}
     by_kind: dict[str, int] = {}
     for h in guessed:
-        kind = _kind(scenario, h.device, h.device in right_homes)
+        kind = _kind(scenario, h.device, h in right_links)
         by_kind[kind] = by_kind.get(kind, 0) + 1
     wrong = {d for d, c in made if scenario.owner(d) != c}
-    wrong |= {h.device for h in households if h.device not in right_homes}
+    wrong |= {h.device for h in households if h not in right_links}
     targets = set(people) | set(homes)
     outcome = {"right person": 0, "right household": 0, "wrong": 0, "none": 0}
     for d in targets:
@@ -173,7 +174,7 @@ def score_outcomes(
     covered = outcome["right person"] + outcome["right household"]
     person_p = len(person_right) / len(made) if made else 1.0
     person_r = len(found) / len(people) if people else 0.0
-    guessed_right = sum(1 for h in guessed if h.device in right_homes)
+    guessed_right = sum(1 for h in guessed if h in right_links)
     household_p = guessed_right / len(guessed) if guessed else 1.0
     guesses = len(made) + len(guessed)
     overall_p = (len(person_right) + guessed_right) / guesses if guesses else 1.0

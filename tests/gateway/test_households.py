@@ -33,7 +33,7 @@ from tests.gateway.linking_helpers import (
     view,
 )
 from tests.gateway.test_linking_network import guessing, laptop, phone_of
-from tests.gateway.test_linking_network import served as served  # noqa: F401 - the fixture
+from tests.gateway.test_linking_network import served as served  # the fixture
 
 BENS = ("sku-020", "sku-021", "sku-022", "sku-023")
 # A laptop at home that looks at what both of them looked at.
@@ -246,8 +246,8 @@ async def test_an_anonymous_visit_on_a_household_device_shows_no_members_history
         for customer, skus in (("ana", ("sku-001", "sku-002", "sku-003")), ("ben", BENS)):
             phone, session = await visit()
             signals = {"network": HOME, "userAgent": IPHONE}
-            await send([login(phone, session, customer, 0, **signals)]
-                       + [view(phone, session, s, 1 + i, **signals) for i, s in enumerate(skus)])  # fmt: skip
+            views = [view(phone, session, s, 1 + i, **signals) for i, s in enumerate(skus)]
+            await send([login(phone, session, customer, 0, **signals), *views])
         # Ben browses on the laptop signed out: it looks like both of theirs.
         laptop_id, bens = await visit()
         await send([view(laptop_id, bens, s, 30 + i, network=HOME_2) for i, s in enumerate(BOTH)])

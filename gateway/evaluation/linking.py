@@ -151,7 +151,10 @@ class LinkingReport:
             "household precision": self.outcomes["household"]["precision"],
             "coverage": self.outcomes["overall"]["coverage"],
         }
-        met = {name: found[name] >= least for name, least in GOALS.items()}
+        # A precision of no links at all (None) meets nothing: there is nothing to measure.
+        met = {
+            name: found[name] is not None and found[name] >= least for name, least in GOALS.items()
+        }
         met["no links without consent"] = self.without_consent + self.members_without_consent == 0
         if self.hostile:
             met["no takeovers"] = self.hostile["takeovers_total"] == 0
@@ -381,6 +384,10 @@ async def evaluate(
     )
 
 
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def table(doc: dict[str, Any]) -> str:
     """The figures as plain text."""
     s = doc["scenario"]
@@ -396,15 +403,15 @@ def table(doc: dict[str, Any]) -> str:
         f"consenting customer's never signed in on, {t['household']} family tablets of "
         "households with two consenting customers",
         "outcomes per target device: " + ", ".join(f"{k} {v}" for k, v in doc["outcomes"].items()),
-        f"person level: precision {person['precision']:.4f} ({person['correct']} of "
+        f"person level: precision {_figure(person['precision'])} ({person['correct']} of "
         f"{person['links']} links), recall {person['recall']:.4f}, F0.5 {person['f05']:.4f}",
-        f"household level: precision {home['precision']:.4f} ({home['correct']} of "
+        f"household level: precision {_figure(home['precision'])} ({home['correct']} of "
         f"{home['links']} guessed household links: "
         + (", ".join(f"{k} {v}" for k, v in sorted(home["by_kind"].items())) or "none")
         + f"); {home['proved']} devices proved by several members; "
         f"{home['households']} households hold a device",
         f"coverage (a right person or household link): {overall['coverage']:.4f}; "
-        f"precision of every guess {overall['precision']:.4f}, F0.5 {overall['f05']:.4f}",
+        f"precision of every guess {_figure(overall['precision'])}, F0.5 {overall['f05']:.4f}",
         f"customers answering suggestions (guesses from {doc['suggest_threshold']:.2f}):",
     ]
     for a in doc["answering"]:

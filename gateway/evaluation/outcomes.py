@@ -44,8 +44,8 @@ from typing import Any
 from gateway.evaluation.households import Scenario
 from gateway.linking import LinkReport, Verdict
 
-# The shares of consenting customers who answer suggestions.
-SHARES = (0.0, 0.2, 0.5)
+# The shares of consenting customers who answer suggestions (all of them: the bound).
+SHARES = (0.0, 0.2, 0.5, 1.0)
 # The least confidence of a guess shown as a suggestion (the default of
 # TIGHTROPE_LINKING_SUGGEST_CONFIDENCE).
 SUGGEST = 0.5

@@ -271,7 +271,7 @@ async def settle(
         if claim.confidence >= rules.min_confidence:
             claims.append(claim)
             outcomes += [
-                _refused(c, "under the threshold") for c in guesses if c not in claim.guesses
+                _refused(c, _left_out(c, allowed)) for c in guesses if c not in claim.guesses
             ]
         else:
             reason = f"together {claim.confidence:.2f}, under the threshold"
@@ -291,6 +291,13 @@ async def settle(
 
     await apply_households(graph, devices, customers, decide, rules.public_devices)
     return outcomes + decided
+
+
+def _left_out(c: Checked, allowed: Collection[tuple[str, str]]) -> str:
+    """Why a guess about a household's device is not one of those it fits."""
+    if (c.linker, c.proposal.customer_id) not in allowed:
+        return "the consent gate does not allow cross_device for them"
+    return f"confidence {c.proposal.confidence:.2f} is under the household threshold"
 
 
 def _refused(c: Checked, why: str) -> Outcome:

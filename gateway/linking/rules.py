@@ -226,10 +226,15 @@ async def decide(
         return _choose(state, kept, rules, verdicts)
 
     await apply_links(graph, devices, customers, choose, keep=sorted(_RANK))
-    made = {id(v.proposal) for v in verdicts if v.verdict in (Verdict.LINKED, Verdict.UPDATED)}
-    proofs = [c for c in kept if c.proposal.deterministic and id(c.proposal) in made]
+    # A new proof may leave a device proved by several customers: their household's.
+    proved = {_pair(v.proposal) for v in verdicts if v.verdict in (Verdict.LINKED, Verdict.UPDATED)}
+    proofs = [c for c in kept if c.proposal.deterministic and _pair(c.proposal) in proved]
     shared_by = await households.settle(graph, shared, rules, fits, allowed, proofs)
     return outcomes + verdicts + shared_by
+
+
+def _pair(p: Proposal) -> tuple[str, str]:
+    return (p.device_id, p.customer_id)
 
 
 def _refuse(c: Checked, reason: str) -> Outcome:

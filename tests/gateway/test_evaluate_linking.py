@@ -100,7 +100,7 @@ async def test_evaluate_linking_scores_each_threshold_and_links_no_one_without_c
         assert household["precision"] is None
     # Customers who answer suggestions can only find more of their devices.
     curve = doc["answering"]
-    assert [a["share"] for a in curve] == [0.0, 0.2, 0.5]
+    assert [a["share"] for a in curve] == [0.0, 0.2, 0.5, 1.0]
     assert curve[0]["person_recall"] == person["recall"]
     assert [a["person_recall"] for a in curve] == sorted(a["person_recall"] for a in curve)
     # The hostile set ran, every attempt of it, and took nothing over.

@@ -41,13 +41,23 @@ STATEMENTS: tuple[LiteralString, ...] = (
 # How a device came to be a household's when several members proved it.
 PROVED: Final = "proved"
 
+# For a bound device `d`: the customers who proved it theirs, by the rule of
+# graph/sessions.py (signed in on it, or linked to it with full confidence).
+PROVED_BY: LiteralString = """COLLECT {
+  MATCH (d)-[u:USED_BY]->(c:Customer) WHERE coalesce(u.confidence, 1.0) >= 1.0
+  RETURN c.id AS customer
+  UNION
+  MATCH (d)<-[:ON]-(:Session)-[:SIGNED_IN_AS]->(c:Customer)
+  RETURN c.id AS customer
+}"""
+
 # Devices first, then customers, then households, each in id order: the order
 # graph/links.py's apply_links takes its locks in, so the two never deadlock.
-# A device's `provers` are the customers who proved it theirs, by the rule of
-# graph/sessions.py (signed in on it, or linked to it with full confidence);
-# `at_home` those with another device proved theirs on a network the device
-# was seen on that few devices use (at most $home_devices: a home, not a cafe).
-LOCK_DEVICES: LiteralString = """
+# A device's `provers` are those of PROVED_BY; `at_home` the customers with
+# another device proved theirs on a network the device was seen on that few
+# devices use (at most $home_devices: a home, not a cafe).
+LOCK_DEVICES: LiteralString = (
+    """
 UNWIND $ids AS id
 MATCH (d:Device {id: id})
 SET d._lock = true
@@ -55,13 +65,9 @@ REMOVE d._lock
 RETURN collect({
   id: d.id, kind: d.kind,
   household: head([(d)-[:SHARED_BY]->(h:Household) | h.id]),
-  provers: COLLECT {
-    MATCH (d)-[u:USED_BY]->(c:Customer) WHERE coalesce(u.confidence, 1.0) >= 1.0
-    RETURN c.id AS customer
-    UNION
-    MATCH (d)<-[:ON]-(:Session)-[:SIGNED_IN_AS]->(c:Customer)
-    RETURN c.id AS customer
-  },
+  provers: """
+    + PROVED_BY
+    + """,
   guessed: [(d)-[u:USED_BY]->(c:Customer) WHERE coalesce(u.confidence, 1.0) < 1.0 | c.id],
   at_home: COLLECT {
     MATCH (d)-[:SEEN_ON]->(n:Network)<-[:SEEN_ON]-(o:Device)
@@ -71,21 +77,20 @@ RETURN collect({
   }
 }) AS devices
 """
+)
 
 # Who proved each device theirs, read before the decision so that the consent
 # gate can be asked about them (outside the transaction); read again under the
 # lock by LOCK_DEVICES.
-PROVERS: LiteralString = """
+PROVERS: LiteralString = (
+    """
 UNWIND $ids AS id
 MATCH (d:Device {id: id})
-RETURN d.id AS id, COLLECT {
-  MATCH (d)-[u:USED_BY]->(c:Customer) WHERE coalesce(u.confidence, 1.0) >= 1.0
-  RETURN c.id AS customer
-  UNION
-  MATCH (d)<-[:ON]-(:Session)-[:SIGNED_IN_AS]->(c:Customer)
-  RETURN c.id AS customer
-} AS provers
+RETURN d.id AS id, """
+    + PROVED_BY
+    + """ AS provers
 """
+)
 
 # A customer's stored cross_device answer is read after their lock, which
 # setConsent takes too (graph/consent.py): a refusal stored since the gate

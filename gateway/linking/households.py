@@ -71,16 +71,14 @@ SEVERAL = "the evidence names several customers for this device"
 class Claim:
     """Customers one device is to be the household device of, and why."""
 
-    device_id: str
     customers: frozenset[str]
-    method: str
-    confidence: float
-    at: datetime
-    evidence: tuple[str, ...]
-    codes: tuple[str, ...]
-    linker: str
+    shared: Shared
     # The proposals behind a guess (each gets an outcome); none for a proof.
     guesses: tuple[Checked, ...] = ()
+
+    @property
+    def device_id(self) -> str:
+        return self.shared.device_id
 
 
 def split(
@@ -118,31 +116,22 @@ def _guessed(
             used.append(c)
     together = 1.0 - math.prod(1.0 - p for p in best.values())
     codes = tuple(sorted({e.code for c in used for e in c.proposal.evidence}))
-    return Claim(
+    shared = Shared(
         device,
-        frozenset(best),
         used[0].proposal.method,
         together,
         max(c.evidence_at for c in used),
         (f"Fits {len(best)} members of the household, none of them alone",),
         codes,
         ",".join(sorted({c.linker for c in used})),
-        tuple(used),
     )
+    return Claim(frozenset(best), shared, tuple(used))
 
 
 def _proved(device: str, customers: Iterable[str], at: datetime, linker: str) -> Claim:
     people = frozenset(customers)
-    return Claim(
-        device,
-        people,
-        PROVED,
-        1.0,
-        at,
-        (f"Signed in on by {len(people)} members of the household",),
-        ("SIGNED_IN",),
-        linker,
-    )
+    evidence = (f"Signed in on by {len(people)} members of the household",)
+    return Claim(people, Shared(device, PROVED, 1.0, at, evidence, ("SIGNED_IN",), linker))
 
 
 @dataclass
@@ -211,21 +200,16 @@ def _add(plan: _Plan, claim: Claim) -> None:
         write = HouseholdWrite(None, (), (), plan.at)
         key = write.id
     members = plan.members_of(key)
-    joining = tuple((c, claim.method) for c in sorted(claim.customers - members))
+    joining = tuple((c, claim.shared.method) for c in sorted(claim.customers - members))
     members.update(claim.customers)
     for c in claim.customers:
         plan.home[c] = key
-    shared = Shared(
-        claim.device_id,
-        claim.method,
-        claim.confidence,
-        claim.at,
-        claim.evidence,
-        claim.codes,
-        claim.linker,
-    )
     plan.writes[key] = HouseholdWrite(
-        write.household, write.members + joining, (*write.devices, shared), write.at, write.new_id
+        write.household,
+        write.members + joining,
+        (*write.devices, claim.shared),
+        write.at,
+        write.new_id,
     )
 
 
@@ -268,13 +252,13 @@ async def settle(
     floor = rules.household_member_confidence
     for device, guesses in sorted(fits.items()):
         claim = _guessed(device, guesses, allowed, floor)
-        if claim.confidence >= rules.min_confidence:
+        if claim.shared.confidence >= rules.min_confidence:
             claims.append(claim)
             outcomes += [
                 _refused(c, _left_out(c, allowed)) for c in guesses if c not in claim.guesses
             ]
         else:
-            reason = f"together {claim.confidence:.2f}, under the threshold"
+            reason = f"together {claim.shared.confidence:.2f}, under the threshold"
             outcomes += [_refused(c, reason) for c in guesses]
     claims += await _proved_claims(graph, shared, proofs)
     if not claims:
@@ -285,7 +269,7 @@ async def settle(
 
     def decide(state: HouseholdState) -> list[HouseholdWrite]:
         # May run again when the transaction is retried: start afresh each time.
-        writes, found = choose(state, claims, rules, max(c.at for c in claims))
+        writes, found = choose(state, claims, rules, max(c.shared.linked_at for c in claims))
         decided[:] = found
         return writes
 

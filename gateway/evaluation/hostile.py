@@ -12,8 +12,9 @@ victim, the attacker tries:
 * **named device**: a sign-in naming the victim's device id as the shop sent
   it; and, with an id the gateway issued (the victim's new phone), a sign-in
   on it after the attacker got hold of the id;
-* **named session**: a sign-in naming one of the victim's signed-out visits,
-  from the attacker's own device;
+* **named session**: a sign-in naming one of the victim's signed-out visits
+  (as the shop named it, and one the gateway issued), from the attacker's own
+  device;
 * **typed email**: the victim's address typed (and claimed verified) into a
   checkout on the attacker's device;
 * **squatted event id**: the id of the shop's next order line for the
@@ -51,7 +52,9 @@ from graph.pii import email_hmac
 from graph.sessions import OWN_SESSIONS
 
 VICTIMS = 10
-KINDS = ("named device", "named session", "typed email", "squatted event id")
+# Each kind of attempt, and how many of it each victim gets.
+TRIES = {"named device": 2, "named session": 2, "typed email": 1, "squatted event id": 1}
+KINDS = tuple(TRIES)
 BASE = "http://127.0.0.1:8000"
 
 TRACK = """
@@ -174,8 +177,10 @@ async def _attack(shop: _Shop, graph: Graph, v: Victim, sku: str, pii_key: str) 
     await shop.track([shop.event("VIEW", anonymous, v.issued_device, sku=sku)], None)
     _, hers = await shop.visit(v.issued_device)
     await shop.track([shop.event("LOGIN", hers, v.issued_device)], m)
-    # Named session: one of the victim's signed-out visits, from the attacker's device.
+    # Named session: one of the victim's signed-out visits, as the shop named it
+    # and as the gateway issued it, from the attacker's device.
     await shop.track([shop.event("LOGIN", v.anonymous[0], mine)], m)
+    await shop.track([shop.event("LOGIN", anonymous, mine)], m)
     # Typed email: the victim's address in a checkout on the attacker's device.
     address = f"{v.id.lower()}@hostile.example"
     await graph.write(SET_EMAIL, {"id": v.id, "hash": email_hmac(address, pii_key)})
@@ -268,7 +273,7 @@ async def hostile(
                     joined += int(same["n"] > 0)
     return {
         "victims": len(chosen),
-        "attempts": {kind: len(chosen) * (2 if kind == "named device" else 1) for kind in KINDS},
+        "attempts": {kind: len(chosen) * TRIES[kind] for kind in KINDS},
         "takeovers": takeovers,
         "takeovers_total": sum(takeovers.values()),
         "attacker_in_victims_household": joined,

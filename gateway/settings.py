@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     linking_public_network_customers: int = Field(default=4, ge=1, le=1000)
     linking_public_network_devices: int = Field(default=16, ge=2, le=10_000)
     linking_window_days: int = Field(default=90, ge=1, le=3650)
+    # Households (gateway/linking/households.py): guesses at least this sure
+    # about one device that name several customers make it their household's
+    # (when together they reach linking_min_confidence) instead of anyone's;
+    # a household has at most this many members.
+    linking_household_member_confidence: float = Field(default=0.5, gt=0.0, le=1.0)
+    linking_household_max_members: int = Field(default=6, ge=2, le=20)
     # Bits of an address kept as its network before hashing.
     linking_ipv4_prefix: int = Field(default=24, ge=8, le=32)
     linking_ipv6_prefix: int = Field(default=56, ge=16, le=128)

@@ -135,11 +135,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     | {"app", "context", "gate", "graphql", "host", "linking", "oauth", "privacy", "strategies"}
     | {"graph"},
     "authoring": {"app", "host", "oauth", "settings", "strategies", "graph"},
+    # The linking evaluation's hostile set registers a client and mints tokens, as the
+    # authors' fixtures do, to attack the served app over HTTP as a client would.
     "evaluation": {
         "app",
         "demo",
         "host",
         "linking",
+        "oauth",
         "principal",
         "settings",
         "strategies",

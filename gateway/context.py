@@ -27,7 +27,13 @@ if TYPE_CHECKING:
     from gateway.operations import Allowlist
     from gateway.plugin_graph import PluginGraphs
     from gateway.rights import CustomerRights
-    from gateway.strategies import Recommendation, RecommendationService, Subject
+    from gateway.strategies import (
+        Recommendation,
+        RecommendationService,
+        ServedList,
+        Shopper,
+        Subject,
+    )
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -121,15 +127,35 @@ class Context:
         first: int,
         strategy: str | None = None,
         signed_in_as: str | None = None,
+        placement: str = "",
     ) -> list[Recommendation]:
         """Explained recommendations for ``subject``, from the strategies that may run.
 
         ``signed_in_as``: the customer a visit was signed in as (its personal
-        strategies then need that customer's consent).
+        strategies then need that customer's consent). ``placement``: where
+        the list is shown, for its figures (docs/insights.md).
         """
         if self.recommendations is None:
             raise LookupError("this app serves no recommendations")
-        return await self.recommendations.recommend(self, subject, first, strategy, signed_in_as)
+        return await self.recommendations.recommend(
+            self, subject, first, strategy, signed_in_as, placement
+        )
+
+    async def serve_list(
+        self,
+        subject: Subject,
+        first: int,
+        *,
+        placement: str,
+        shopper: Shopper | None,
+        signed_in_as: str | None = None,
+    ) -> ServedList:
+        """One list for a placement: its opaque id and its items, numbered from 1."""
+        if self.recommendations is None:
+            raise LookupError("this app serves no recommendations")
+        return await self.recommendations.serve(
+            self, subject, first, placement=placement, shopper=shopper, signed_in_as=signed_in_as
+        )
 
     def read_signals(
         self,

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import BadUserInput
@@ -45,6 +47,8 @@ from gateway.strategies.types import (
     Candidate,
     Recommendation,
     Registered,
+    ServedList,
+    Shopper,
     Skipped,
     StrategyDecision,
     StrategyResult,
@@ -101,6 +105,30 @@ class RecommendationService:
             settings.plugin_budget,
         )
 
+    async def serve(
+        self,
+        context: Context,
+        subject: Subject,
+        first: int,
+        *,
+        placement: str,
+        shopper: Shopper | None = None,
+        strategy: str | None = None,
+        signed_in_as: str | None = None,
+    ) -> ServedList:
+        """One list for ``subject`` at ``placement``: an opaque id, and its items numbered.
+
+        ``shopper`` is who sees it, as far as the request knows (None: nobody
+        known, such as a product page without a visit).
+        """
+        items = await self._recommend(context, subject, first, strategy, signed_in_as)
+        list_id = new_list_id()
+        numbered = tuple(
+            replace(item, list_id=list_id, position=position)
+            for position, item in enumerate(items, start=1)
+        )
+        return ServedList(list_id, placement, numbered)
+
     async def recommend(
         self,
         context: Context,
@@ -108,12 +136,36 @@ class RecommendationService:
         first: int,
         strategy: str | None = None,
         signed_in_as: str | None = None,
+        placement: str = "",
     ) -> list[Recommendation]:
         """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one.
 
         ``signed_in_as``: the customer a visit was signed in as, whose consent
-        its personal strategies need (gateway/strategies/seam.py).
+        its personal strategies need (gateway/strategies/seam.py). The items
+        carry the id of their list and their position in it; ``placement``
+        names where the list is shown (the field's name when the client did
+        not say).
         """
+        shopper = _shopper_of(subject, signed_in_as)
+        served = await self.serve(
+            context,
+            subject,
+            first,
+            placement=placement or subject.kind.value,
+            shopper=shopper,
+            strategy=strategy,
+            signed_in_as=signed_in_as,
+        )
+        return list(served.items)
+
+    async def _recommend(
+        self,
+        context: Context,
+        subject: Subject,
+        first: int,
+        strategy: str | None,
+        signed_in_as: str | None,
+    ) -> list[Recommendation]:
         if strategy is not None and strategy not in self.strategies:
             known = ", ".join(sorted(self.strategies)) or "none"
             raise BadUserInput(
@@ -179,6 +231,20 @@ class RecommendationService:
                     DataCategory.BROWSING_HISTORY,
                 }
         return ProfileKey(**profile_needs(subject, categories))
+
+
+def new_list_id() -> str:
+    """An opaque id for a served list: 96 random bits, URL-safe (16 characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def _shopper_of(subject: Subject, signed_in_as: str | None) -> Shopper | None:
+    """Who sees a list the client asked for by subject (the fields before placements)."""
+    if subject.kind is SubjectKind.CUSTOMER:
+        return Shopper(customer_id=subject.id)
+    if subject.kind is SubjectKind.SESSION:
+        return Shopper(customer_id=signed_in_as, session_id=subject.id)
+    return None
 
 
 def _excluded(subject: Subject, profile: Profile) -> frozenset[str]:

@@ -43,10 +43,13 @@ class SubjectKind(StrEnum):
     CUSTOMER = "customer"
     SESSION = "session"
     PRODUCT = "product"
+    # A category's page: what to show there, for nobody in particular.
+    CATEGORY = "category"
 
 
-# What a recommender serves unless it says otherwise.
-ALL_SUBJECTS: Final = frozenset(SubjectKind)
+# What a recommender serves unless it says otherwise. A category's page came
+# later: a strategy serves it only if it names it in its ``subjects``.
+ALL_SUBJECTS: Final = frozenset({SubjectKind.CUSTOMER, SubjectKind.SESSION, SubjectKind.PRODUCT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,14 @@ class Subject:
     def product(cls, sku: str) -> Subject:
         return cls(SubjectKind.PRODUCT, sku)
 
+    @classmethod
+    def category(cls, category_id: str) -> Subject:
+        return cls(SubjectKind.CATEGORY, category_id)
+
     @property
     def personal(self) -> bool:
-        """A customer or a visit has personal data; a product does not."""
-        return self.kind is not SubjectKind.PRODUCT
+        """A customer or a visit has personal data; a product or a category does not."""
+        return self.kind in (SubjectKind.CUSTOMER, SubjectKind.SESSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +109,46 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """One item of a blended list: the product, its score, the strategy that chose it, why."""
+    """One item of a blended list: the product, its score, the strategy that chose it, why.
+
+    ``list_id`` and ``position`` (1 for the first item) are set by the host
+    once the list is blended: a client sends them back with the events that
+    follow, so that what the list led to is attributed to it.
+    """
 
     product: Product
     score: float
     strategy: str
     reasons: tuple[Reason, ...]
+    list_id: str = ""
+    position: int = 0
 
     @property
     def sku(self) -> str:
         return self.product.sku
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    """Who a list is shown to, as far as the request knows.
+
+    ``customer_id``: the token's customer, or the one the visit is signed in
+    as; ``session_id`` and ``device_id``: the visit and the browser or app, as
+    the client named them. Any may be None (a product page with no visit).
+    """
+
+    customer_id: str | None = None
+    session_id: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    """A list as served: its opaque id, where it was shown, and its items in order."""
+
+    id: str
+    placement: str
+    items: tuple[Recommendation, ...]
 
 
 @dataclass(frozen=True, slots=True)

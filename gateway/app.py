@@ -37,6 +37,7 @@ from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.insights.recorder import Analytics
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
 from gateway.manifests import Manifests, check_declared, collect_manifests
@@ -278,6 +279,9 @@ def create_app(
             assembly.metrics.watch_access_log(
                 lambda: access_log.pending, lambda: access_log.dropped
             )
+        # What recommendations serve is written in batches too (docs/insights.md).
+        analytics = Analytics(graph.patient(settings.query_timeout), settings)
+        assembly.recommendations.analytics = app.state.analytics = analytics
         # Events are linked to customers' devices after the response, by one
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
@@ -289,6 +293,7 @@ def create_app(
             await _run_hook(assembly, "startup", app, graph, settings, stop_on_error=True)
             started = True
             access_log.start()
+            analytics.start()
             linking.start()
             readiness.start()
             yield
@@ -300,6 +305,8 @@ def create_app(
             # After the plugins' shutdown (which may still read), before the graph closes.
             await access_log.close()
             assembly.gate.access_log = None
+            await analytics.close()
+            assembly.recommendations.analytics = None
             await graph.close()
 
     limits = rate_limits(settings)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Shopper,
         Subject,
     )
+    from graph import Event
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -156,6 +157,29 @@ class Context:
         return await self.recommendations.serve(
             self, subject, first, placement=placement, shopper=shopper, signed_in_as=signed_in_as
         )
+
+    async def from_lists(
+        self, events: Sequence[tuple[Event, str | None, int | None]]
+    ) -> list[str | None]:
+        """Note stored events the client sent "from list X" (``listId``, ``position``).
+
+        Returns, per event, why its list id was not kept (None: kept, or none
+        given). Events whose shopper's consent does not allow ``analytics``
+        are not noted (docs/insights.md).
+        """
+        from gateway.insights.recorder import FromList, list_reference
+
+        problems: list[str | None] = []
+        kept: list[FromList] = []
+        for event, list_id, position in events:
+            keep, problem = list_reference(event.type, list_id, position)
+            problems.append(problem)
+            if keep is not None:
+                kept.append(FromList(event, keep, position))
+        analytics = self.recommendations.analytics if self.recommendations else None
+        if kept and analytics is not None:
+            await analytics.note_list_events(self, kept)
+        return problems
 
     def read_signals(
         self,

@@ -317,6 +317,17 @@ class Settings(BaseSettings):
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "scope_claim": "scp"}]
     oauth_external_issuers: tuple[ExternalIssuer, ...] = ()
 
+    # What personalisation earns (docs/insights.md). A purchase counts for the
+    # list whose item the shopper last clicked on the same product at most this
+    # many days before.
+    attribution_window_days: int = Field(default=7, ge=1, le=90)
+    # Figures are made only over at least this many customers; smaller cells
+    # are suppressed (shown as such, without their numbers).
+    insights_min_customers: int = Field(default=10, ge=2, le=100_000)
+    # Served lists and the events sent back from them are kept this many days
+    # (`tightrope prune`); the figures look back at most this far.
+    retention_analytics_days: int = Field(default=90, ge=1, le=3_650)
+
     @field_validator("disabled_plugins", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:

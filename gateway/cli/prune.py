@@ -20,8 +20,9 @@ from graph.retention import PruneReport, prune
 @click.option("--progress/--no-progress", default=True, help="progress bar on stderr")
 def prune_command(batch_size: int, progress: bool) -> None:
     """Remove events older than TIGHTROPE_RETENTION_EVENT_DAYS, anonymous visits and
-    devices older than TIGHTROPE_RETENTION_ANONYMOUS_DAYS, and access records older
-    than TIGHTROPE_RETENTION_ACCESS_LOG_DAYS.
+    devices older than TIGHTROPE_RETENTION_ANONYMOUS_DAYS, access records older
+    than TIGHTROPE_RETENTION_ACCESS_LOG_DAYS, and served lists and the events sent
+    from them older than TIGHTROPE_RETENTION_ANALYTICS_DAYS.
 
     Safe to run while the gateway serves: it works in small transactions.
     Customers, consents, grants and contact details are kept (erasure removes
@@ -32,19 +33,27 @@ def prune_command(batch_size: int, progress: bool) -> None:
     events_before = now - timedelta(days=config.retention_event_days)
     anonymous_before = now - timedelta(days=config.retention_anonymous_days)
     access_before = now - timedelta(days=config.retention_access_log_days)
+    analytics_before = now - timedelta(days=config.retention_analytics_days)
 
     async def run() -> PruneReport:
         async with graph_session() as graph:
             with tqdm(desc="pruning", unit=" items", disable=not progress) as bar:
                 return await prune(
-                    graph, events_before, anonymous_before, access_before, batch_size, bar.update
+                    graph,
+                    events_before,
+                    anonymous_before,
+                    access_before,
+                    batch_size,
+                    bar.update,
+                    analytics_before,
                 )
 
     report = asyncio.run(run())
     click.echo(
         f"removed, as of {now:%Y-%m-%d %H:%M} UTC (events before {events_before:%Y-%m-%d}, "
         f"anonymous data before {anonymous_before:%Y-%m-%d}, "
-        f"access records before {access_before:%Y-%m-%d}):"
+        f"access records before {access_before:%Y-%m-%d}, "
+        f"served lists before {analytics_before:%Y-%m-%d}):"
     )
     for name, count in report.removed.items():
         click.echo(f"  {name}: {count}")

@@ -59,6 +59,7 @@ from graph.recs import Profile, ProfileKey, profile_of
 
 if TYPE_CHECKING:
     from gateway.context import Context
+    from gateway.insights.recorder import Analytics
     from gateway.settings import Settings
 
 # Each strategy is asked for this many times what the page needs (and at least
@@ -86,6 +87,9 @@ class RecommendationService:
         self.aggregates = aggregates
         self.plugin_settings = plugin_settings or {}
         self.budget = budget
+        # Records what is served, for the shop's figures; set when the app
+        # starts (it needs the graph), None until then and outside an app.
+        self.analytics: Analytics | None = None
 
     @classmethod
     def from_host(
@@ -127,7 +131,12 @@ class RecommendationService:
             replace(item, list_id=list_id, position=position)
             for position, item in enumerate(items, start=1)
         )
-        return ServedList(list_id, placement, numbered)
+        served = ServedList(list_id, placement, numbered)
+        if self.analytics is not None:
+            await self.analytics.note_served(
+                context, served, shopper, arm="personal", blend="default", experiment=None
+            )
+        return served
 
     async def recommend(
         self,

@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.insights.experiment import Experiment
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
 from graph.pii import DEV_PII_KEY
@@ -327,6 +328,16 @@ class Settings(BaseSettings):
     # Served lists and the events sent back from them are kept this many days
     # (`tightrope prune`); the figures look back at most this far.
     retention_analytics_days: int = Field(default=90, ge=1, le=3_650)
+    # The share of shoppers who get the non-personal baseline, to measure what
+    # personalisation earns against (gateway/insights/experiment.py); 0: none.
+    holdout_share: float = Field(default=0.05, ge=0, le=0.5)
+    # An A/B test between blends, as JSON: {"name": "weights-2026-12", "variants":
+    # [{"name": "A", "share": 0.5}, {"name": "B", "share": 0.5, "weights":
+    # {"collaborative": 0.5}}]}; the first variant is the control.
+    experiment: Experiment | None = None
+    # Below this many shoppers (or 10 conversions) in either group a comparison
+    # says "not enough data yet" instead of a number.
+    insights_min_subjects: int = Field(default=100, ge=10, le=10_000_000)
 
     @field_validator("disabled_plugins", mode="before")
     @classmethod

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
+from gateway.insights.experiment import subject_of
 from gateway.insights.privacy import Counted
+from gateway.strategies.types import Shopper
 from graph.insights import ListEventRecord, PurchaseRow, ServedRecord
 
 DIMENSIONS: Final = ("strategy", "placement", "blend")
@@ -34,12 +36,9 @@ HOLDOUT: Final = "holdout"
 
 
 def shopper_of(served: ServedRecord) -> str:
-    """Who a list was for: the customer if known, else the device, else the visit."""
-    if served.customer_id is not None:
-        return f"customer:{served.customer_id}"
-    if served.device_id is not None:
-        return f"device:{served.device_id}"
-    return f"session:{served.session_id}"
+    """Who a list was for: the customer if known (now), else the device, else the visit."""
+    who = Shopper(served.customer_id, served.session_id, served.device_id)
+    return subject_of(who) or f"list:{served.id}"
 
 
 def blend_of(served: ServedRecord) -> str:

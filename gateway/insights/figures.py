@@ -2,8 +2,10 @@
 
 Reads the lists served, the events sent back from them and the purchases of
 the shoppers concerned, keeps only the shoppers whose consent allows
-``analytics``, credits what happened (gateway/insights/attribution.py) and
-suppresses cells of fewer than ``insights_min_customers`` shoppers.
+``analytics``, credits what happened (gateway/insights/attribution.py),
+suppresses cells of fewer than ``insights_min_customers`` shoppers, and
+compares the groups of the holdout and of an A/B test
+(gateway/insights/lift.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta
 
 from gateway.gate.policy import Policies
 from gateway.insights.attribution import Attributed, Performance, attribute, performance
+from gateway.insights.lift import Lift, exposures, lifts
 from gateway.insights.privacy import Counted, who_counts
 from gateway.settings import Settings
 from graph import Graph
@@ -51,6 +54,7 @@ class ListFigures:
     counted: Counted
     attributed: Attributed
     rows: tuple[Performance, ...]
+    lifts: tuple[Lift, ...]
 
 
 async def list_figures(
@@ -68,12 +72,17 @@ async def list_figures(
     )
     attributed = attribute(lists, events, purchases, counted, period.since, window)
     k = settings.insights_min_customers
+    shown = tuple(s for s in lists if s.at >= period.since and counted.allows(s.customer_id))
+    configured = settings.experiment
+    order = {configured.name: [v.name for v in configured.variants]} if configured else {}
+    minimum = max(settings.insights_min_subjects, k)
     return ListFigures(
         period,
         settings.attribution_window_days,
         k,
-        tuple(s for s in lists if s.at >= period.since and counted.allows(s.customer_id)),
+        shown,
         counted,
         attributed,
         tuple(performance(attributed, k)),
+        tuple(lifts(exposures(shown, purchases, window), minimum, order)),
     )

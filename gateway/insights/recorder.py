@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from gateway.fields import DataCategory, Purpose
 from gateway.gate.access_log import AccessLog
+from gateway.insights.experiment import NOT_ASSIGNED, Assignment, Experiment, assign, subject_of
 from gateway.strategies.types import ServedList, Shopper
 from graph import Event, Graph
 from graph.insights import (
@@ -79,6 +80,9 @@ class Analytics:
     def __init__(self, graph: Graph, settings: Settings) -> None:
         self.graph = graph
         pii_key = settings.pii_secret()
+        self._secret = pii_key
+        self.holdout_share = settings.holdout_share
+        self.experiment: Experiment | None = settings.experiment
 
         async def write(graph: Graph, batch: Sequence[ServedRecord]) -> int:
             return await write_served(graph, batch, pii_key)
@@ -109,27 +113,36 @@ class Analytics:
         )
         return decision.allowed
 
+    async def group_of(self, context: Context, shopper: Shopper | None) -> Assignment | None:
+        """The shopper's group; None when their consent does not let analytics count them.
+
+        A shopper with no id at all (a product page without a visit) is in
+        no experiment group, but what they are shown still counts.
+        """
+        who = shopper or Shopper()
+        if not await self.counts(context, who.customer_id, purchase=False):
+            return None
+        subject = subject_of(who)
+        if subject is None:
+            return NOT_ASSIGNED
+        return assign(self._secret, subject, self.holdout_share, self.experiment)
+
     async def note_served(
         self,
         context: Context,
         served: ServedList,
         shopper: Shopper | None,
-        *,
-        arm: str,
-        blend: str,
-        experiment: str | None,
-    ) -> bool:
-        """Keep a served list for the next write, if it counts; whether it was kept."""
+        group: Assignment,
+    ) -> None:
+        """Keep a served list for the next write (its shopper counts: ``group_of`` said so)."""
         who = shopper or Shopper()
-        if not await self.counts(context, who.customer_id, purchase=False):
-            return False
         record = ServedRecord(
             id=served.id,
             at=datetime.now(UTC),
             placement=served.placement,
-            arm=arm,
-            blend=blend,
-            experiment=experiment,
+            arm=group.arm,
+            blend=group.blend,
+            experiment=group.experiment,
             customer_id=who.customer_id,
             session_id=who.session_id,
             device_id=who.device_id,
@@ -137,7 +150,6 @@ class Analytics:
             strategies=tuple(item.strategy for item in served.items),
         )
         self.buffer.add([record])
-        return True
 
     async def note_list_events(self, context: Context, events: Sequence[FromList]) -> int:
         """Write the stored events that came from a list and count; how many were."""

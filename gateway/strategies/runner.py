@@ -44,6 +44,7 @@ from gateway.strategies.types import (
     NOT_PERSONAL,
     PURPOSES,
     BlendRequest,
+    BlendVariant,
     Candidate,
     Recommendation,
     Registered,
@@ -59,6 +60,7 @@ from graph.recs import Profile, ProfileKey, profile_of
 
 if TYPE_CHECKING:
     from gateway.context import Context
+    from gateway.insights.experiment import Assignment
     from gateway.insights.recorder import Analytics
     from gateway.settings import Settings
 
@@ -69,6 +71,12 @@ OVERSAMPLE = 3
 MIN_CANDIDATES = 30
 
 log = logging.getLogger("tightrope.plugins")
+
+# Why a personal strategy did not run for a shopper in the holdout group.
+HELD_OUT = (
+    "this shopper is in the group that sees what everyone sees, "
+    "to measure what personal suggestions add"
+)
 
 
 class RecommendationService:
@@ -123,19 +131,22 @@ class RecommendationService:
         """One list for ``subject`` at ``placement``: an opaque id, and its items numbered.
 
         ``shopper`` is who sees it, as far as the request knows (None: nobody
-        known, such as a product page without a visit).
+        known, such as a product page without a visit). The shopper's group
+        (gateway/insights/experiment.py) decides whether personal strategies
+        run at all (not in the holdout) and with which blend weights.
         """
-        items = await self._recommend(context, subject, first, strategy, signed_in_as)
+        group = None
+        if self.analytics is not None:
+            group = await self.analytics.group_of(context, shopper)
+        items = await self._recommend(context, subject, first, strategy, signed_in_as, group)
         list_id = new_list_id()
         numbered = tuple(
             replace(item, list_id=list_id, position=position)
             for position, item in enumerate(items, start=1)
         )
         served = ServedList(list_id, placement, numbered)
-        if self.analytics is not None:
-            await self.analytics.note_served(
-                context, served, shopper, arm="personal", blend="default", experiment=None
-            )
+        if self.analytics is not None and group is not None:
+            await self.analytics.note_served(context, served, shopper, group)
         return served
 
     async def recommend(
@@ -174,6 +185,7 @@ class RecommendationService:
         first: int,
         strategy: str | None,
         signed_in_as: str | None,
+        group: Assignment | None = None,
     ) -> list[Recommendation]:
         if strategy is not None and strategy not in self.strategies:
             known = ", ".join(sorted(self.strategies)) or "none"
@@ -182,8 +194,12 @@ class RecommendationService:
                 argument="strategy",
             )
         decisions: dict[str, StrategyDecision] = {}
+        held_out = group is not None and group.holdout
         for name, registered in self.strategies.items():
-            decisions[name] = await strategy_allowed(context, registered, subject, signed_in_as)
+            if held_out and registered.personal:
+                decisions[name] = StrategyDecision(False, HELD_OUT)
+            else:
+                decisions[name] = await strategy_allowed(context, registered, subject, signed_in_as)
         selected = [strategy] if strategy is not None else list(self.strategies)
         selected = [n for n in selected if self.strategies[n].serves(subject)]
         allowed = [self.strategies[n] for n in selected if decisions[n].allowed]
@@ -215,6 +231,9 @@ class RecommendationService:
             excluded=_excluded(subject, profile),
             fallback=strategy is None,
             plugin_settings=self.plugin_settings,
+            variant=BlendVariant(group.blend, dict(group.weights))
+            if group is not None and group.experiment is not None
+            else None,
         )
         blended = _blend(self._blend, request)
         if blended is None:

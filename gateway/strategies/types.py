@@ -258,6 +258,18 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class BlendVariant:
+    """The A/B test variant a list is blended for: its name and its strategy weights.
+
+    ``weights`` replace the blend's own for the strategies they name
+    (docs/insights.md, "A/B tests between blends").
+    """
+
+    name: str
+    weights: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class BlendRequest:
     """Everything ``blend_recommendations`` gets: candidates and the facts to filter them.
@@ -267,7 +279,8 @@ class BlendRequest:
     the day of the last purchase (the blend decides what may be bought again);
     ``excluded`` SKUs never to show (the product itself on its own page, the
     basket). ``fallback`` is False when the caller named one strategy: then
-    nothing else may fill the list.
+    nothing else may fill the list. ``variant`` is the A/B test variant the
+    shopper is in (None outside a test).
     """
 
     subject: Subject
@@ -279,6 +292,7 @@ class BlendRequest:
     excluded: frozenset[str] = frozenset()
     fallback: bool = True
     plugin_settings: dict[type, Any] = field(default_factory=dict)
+    variant: BlendVariant | None = None
 
     def settings_of(self, model: type[Any]) -> Any:
         """A plugin's validated settings model instance (as registered with register_settings)."""

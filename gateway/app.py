@@ -37,6 +37,7 @@ from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.gpc import honour_gpc, sends_gpc
 from gateway.insights.recorder import Analytics
 from gateway.limits import BodySizeLimit
 from gateway.linking import LinkingService, LinkQueue
@@ -49,7 +50,7 @@ from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
-from gateway.privacy_page import privacy_routes
+from gateway.privacy_page import policy_version, privacy_routes
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.readiness import Readiness
 from gateway.requestid import RequestId
@@ -172,7 +173,7 @@ class GraphQLView(GraphQL[Context, None]):
         state = request.app.state
         graph: Graph = state.graph
         principal = await state.authenticate(request)
-        return Context(
+        context = Context(
             request=request if isinstance(request, Request) else None,
             principal=principal,
             host_graph=graph,
@@ -186,6 +187,10 @@ class GraphQLView(GraphQL[Context, None]):
             linking=getattr(state, "linking", None),
             rights=self.assembly.rights,
         )
+        if principal.customer_id is not None and sends_gpc(request):
+            # Before anything is read: this request already sees the refusal.
+            await honour_gpc(context.consent, policy_version(self.assembly.plugin_settings))
+        return context
 
 
 async def healthz(request: Request) -> JSONResponse:

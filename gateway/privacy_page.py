@@ -21,6 +21,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.gate import RequestGate
+from gateway.gpc import SOURCE as GPC_SOURCE
+from gateway.gpc import honour_gpc, sends_gpc
 from gateway.oauth.cookies import SESSION_TTL, BrowserCookies
 from gateway.oauth.pages import SECURITY_HEADERS, html, render
 from gateway.oauth.service import OAuthService
@@ -126,6 +130,9 @@ async def privacy(request: Request) -> Response:
 async def _privacy(request: Request) -> Response:
     graph: Graph = request.app.state.graph
     session = await _signed_in(request, graph)
+    if session is not None and sends_gpc(request):
+        version = policy_version(request.app.state.assembly.plugin_settings)
+        await honour_gpc(_gate(request, graph, session[0]), version)
     if request.method == "GET":
         if session is None:
             return _page(request, "privacy_sign_in.html", error=None, customer="")
@@ -195,20 +202,28 @@ async def _set_consent(
 ) -> None:
     # Through the gate, as setConsent does: the history, and (for a withdrawal)
     # every plugin drops what it derived for the purpose.
+    gate = _gate(request, graph, customer)
+    version = policy_version(request.app.state.assembly.plugin_settings)
+    await gate.set_consent(purpose, granted, source="page", version=version)
+
+
+def _gate(request: Request, graph: Graph, customer: str) -> RequestGate:
     principal = Principal("privacy-page", ClientKind.FIRST_PARTY, customer, frozenset())
-    assembly = request.app.state.assembly
-    gate = assembly.gate.for_request(principal, graph)
-    # The policy version in force is the consent plugin's setting; the host
-    # knows no plugin by name, so it asks whichever settings declare one.
-    version = next(
+    gate: RequestGate = request.app.state.assembly.gate.for_request(principal, graph)
+    return gate
+
+
+def policy_version(plugin_settings: Mapping[type, object]) -> str:
+    """The policy version in force: the consent plugin's setting. The host knows no
+    plugin by name, so it asks whichever settings declare one."""
+    return next(
         (
             str(value)
-            for settings in assembly.plugin_settings.values()
+            for settings in plugin_settings.values()
             if (value := getattr(settings, "policy_version", None))
         ),
         "1",
     )
-    await gate.set_consent(purpose, granted, source="page", version=version)
 
 
 async def _dashboard(
@@ -224,6 +239,7 @@ async def _dashboard(
             "name": p,
             "explanation": EXPLANATIONS.get(p, p),
             "granted": bool(consents[p].granted) if p in consents else None,
+            "by_browser": p in consents and consents[p].source == GPC_SOURCE,
         }
         for p in PURPOSES
     ]

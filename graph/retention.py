@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import LiteralString
 
 from graph.driver import Graph
-from graph.insights.served import PRUNE_LIST_EVENTS, PRUNE_SERVED
 from graph.links import LEAVE_NETWORKS
 
 STATEMENTS: tuple[LiteralString, ...] = (
@@ -92,6 +91,22 @@ RETURN count(*) AS n
 """
 )
 
+# Served recommendation lists and the events sent back from them
+# (graph/insights/served.py).
+SERVED_LISTS: LiteralString = """
+MATCH (l:ServedList) WHERE l.at < $before
+WITH l LIMIT $batch
+DETACH DELETE l
+RETURN count(*) AS n
+"""
+
+LIST_EVENTS: LiteralString = """
+MATCH (e:ListEvent) WHERE e.at < $before
+WITH e LIMIT $batch
+DETACH DELETE e
+RETURN count(*) AS n
+"""
+
 ACCESS_RECORDS: LiteralString = """
 MATCH (a:AccessRecord) WHERE a.at < $before
 WITH a LIMIT $batch
@@ -149,8 +164,8 @@ async def prune(
     ]
     if analytics_before is not None:
         steps += [
-            ("served lists", PRUNE_SERVED, analytics_before),
-            ("events from lists", PRUNE_LIST_EVENTS, analytics_before),
+            ("served lists", SERVED_LISTS, analytics_before),
+            ("events from lists", LIST_EVENTS, analytics_before),
         ]
     for name, query, before in steps:
         report.removed[name] = await _drain(graph, query, before, batch, progress)

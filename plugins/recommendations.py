@@ -8,7 +8,8 @@ an opaque ``listId`` and numbered items, which the client sends back with the
 events that follow (``trackEvents``), so that what a list led to is counted
 for its placement, strategy and blend (docs/insights.md).
 
-``Customer.recommendations(first, strategy)`` needs ``recommendations:read``;
+``Customer.recommendations(first, strategy)`` needs ``recommendations:read``
+(as does a ``HOME`` list about the customer rather than the visit);
 ``Session.recommendations(first)`` is the visit's own, answered without a
 scope like the session's other fields; ``Product.similar(first)`` is for a
 product's page. Every item names its product, score, the strategy that chose
@@ -197,18 +198,16 @@ async def _subject(
             raise BadUserInput("placement BASKET needs sessionId", argument="sessionId")
         return Subject.session(session)
     # HOME: the customer's own recommendations when the token is theirs and may
-    # read them; otherwise the visit's (a first visit gets what is popular).
+    # read them (recommendations:read); otherwise the visit's (a first visit
+    # gets what is popular).
     customer = gate.principal.customer_id
-    if customer is not None and signed_in in (None, customer):
-        if RECOMMENDATIONS_READ not in gate.scopes:
-            raise Forbidden(
-                f"placement HOME for a customer needs scope(s) {RECOMMENDATIONS_READ}",
-                missingScopes=[RECOMMENDATIONS_READ],
-            )
+    own = customer is not None and signed_in in (None, customer)
+    if own and customer is not None and RECOMMENDATIONS_READ in gate.scopes:
         return Subject.customer(customer)
     if session is None:
         raise BadUserInput(
-            "placement HOME needs sessionId for a visitor without a customer token",
+            "placement HOME needs sessionId, unless the token is a customer's with "
+            f"{RECOMMENDATIONS_READ}",
             argument="sessionId",
         )
     return Subject.session(session)
@@ -245,7 +244,8 @@ def register_fields() -> list[FieldSpec]:
         FieldSpec(
             "Query",
             "recommendations",
-            "RecommendationList!",
+            # Nullable: a refused or malformed request nulls this field, not the answer.
+            "RecommendationList",
             placement_recommendations,
             description="A list for a place on the shop's pages. HOME: the customer's own "
             "(a customer token with recommendations:read) or the visit's (`sessionId`); "

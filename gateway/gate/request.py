@@ -45,7 +45,9 @@ log = logging.getLogger("tightrope.gate")
 # Told when a customer withdraws consent for a purpose (the consent_withdrawn hook).
 Withdrawn = Callable[[str, str, Graph], Awaitable[None]]
 
-SOURCES = ("api", "page", "import")
+# Where an answer comes from: the API, the privacy page, a file, or the
+# browser's Global Privacy Control signal (gateway/gpc.py).
+SOURCES = ("api", "page", "import", "gpc")
 
 
 async def _nobody_told(customer_id: str, purpose: str, graph: Graph) -> None:
@@ -165,9 +167,10 @@ class RequestGate:
         )
         if stored is None:
             raise NotFound(f"no customer with id {customer!r}", id=customer)
-        # Later fields of this request see the change too.
-        if self._consents is not None:
-            self._consents.clear(customer)
+        # Later fields of this request see the change too. (Dropping the loader,
+        # not clearing one key: a second change in the request would find the
+        # key gone, and strawberry's clear raises KeyError then.)
+        self._consents = None
         self._decisions.clear()
         if not granted:
             await self.keeper.withdrawn(customer, purpose, self.graph)

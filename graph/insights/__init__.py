@@ -4,9 +4,24 @@ Host-only: nothing here is part of the plugin API. The gateway's analytics
 (gateway/insights/) write and read through these modules.
 """
 
+from graph.insights.holdings import (
+    KINDS,
+    REMOVE,
+    Held,
+    Noted,
+    Use,
+    holdings,
+    note_uses,
+    remove_kind,
+    uses_since,
+)
+from graph.insights.holdings import (
+    STATEMENTS as HOLDINGS_STATEMENTS,
+)
 from graph.insights.served import (
-    PRUNE_LIST_EVENTS,
-    PRUNE_SERVED,
+    STATEMENTS as SERVED_STATEMENTS,
+)
+from graph.insights.served import (
     ListEventRecord,
     PurchaseRow,
     ServedRecord,
@@ -19,25 +34,29 @@ from graph.insights.served import (
     write_list_events,
     write_served,
 )
-from graph.insights.served import (
-    STATEMENTS as SERVED_STATEMENTS,
-)
 
-STATEMENTS = SERVED_STATEMENTS
+STATEMENTS = (*SERVED_STATEMENTS, *HOLDINGS_STATEMENTS)
 
 __all__ = [
-    "PRUNE_LIST_EVENTS",
-    "PRUNE_SERVED",
+    "KINDS",
+    "REMOVE",
     "STATEMENTS",
+    "Held",
     "ListEventRecord",
+    "Noted",
     "PurchaseRow",
     "ServedRecord",
+    "Use",
     "erase_served",
     "export_served",
+    "holdings",
     "list_event_key",
     "list_events_between",
+    "note_uses",
     "purchases_between",
+    "remove_kind",
     "served_between",
+    "uses_since",
     "write_list_events",
     "write_served",
 ]

@@ -316,22 +316,6 @@ RETURN lists, events
 """
 )
 
-# Retention (graph/retention.py runs them in slices): lists and list events
-# older than the analytics period.
-PRUNE_SERVED: LiteralString = """
-MATCH (l:ServedList) WHERE l.at < $before
-WITH l LIMIT $batch
-DETACH DELETE l
-RETURN count(*) AS n
-"""
-
-PRUNE_LIST_EVENTS: LiteralString = """
-MATCH (e:ListEvent) WHERE e.at < $before
-WITH e LIMIT $batch
-DETACH DELETE e
-RETURN count(*) AS n
-"""
-
 
 @reads("browsing_history", "purchase_history")
 async def export_served(graph: Graph, customer_id: str) -> dict[str, Any]:

@@ -29,10 +29,10 @@ from .helpers import (
 
 @asynccontextmanager
 async def gateway(
-    plugins: tuple[object, ...] = (),
+    plugins: tuple[object, ...] = (), **settings: Any
 ) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     """The real app (installed plugins, bearer tokens verified), served in process."""
-    app = create_app(settings_for_tests(oauth_issuer=BASE), plugins)
+    app = create_app(settings_for_tests(oauth_issuer=BASE, **settings), plugins)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:

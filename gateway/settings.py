@@ -338,6 +338,9 @@ class Settings(BaseSettings):
     # Below this many shoppers (or 10 conversions) in either group a comparison
     # says "not enough data yet" instead of a number.
     insights_min_subjects: int = Field(default=100, ge=10, le=10_000_000)
+    # A kind of data nothing read for this many days is dormant: proposed for
+    # deletion (`tightrope prune --dormant --dry-run` shows what would go).
+    dormant_days: int = Field(default=90, ge=1, le=3_650)
 
     @field_validator("disabled_plugins", mode="before")
     @classmethod

@@ -1,5 +1,9 @@
 """Recording what was served and what it led to, for the shop's figures (docs/insights.md).
 
+It also keeps the data-use ledger's notes (reads the access log does not
+see, for the dormant-data report: gateway/insights/dormant.py) and writes
+them with the lists.
+
 Every list the recommendation service serves is noted here: one
 :class:`~graph.insights.ServedRecord` (its id, placement, experiment group,
 who saw it, the product and strategy at each position), kept in memory and
@@ -19,7 +23,7 @@ them too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -31,8 +35,10 @@ from gateway.strategies.types import ServedList, Shopper
 from graph import Event, Graph
 from graph.insights import (
     ListEventRecord,
+    Noted,
     ServedRecord,
     list_event_key,
+    note_uses,
     write_list_events,
     write_served,
 )
@@ -84,8 +90,15 @@ class Analytics:
         self.holdout_share = settings.holdout_share
         self.experiment: Experiment | None = settings.experiment
 
-        async def write(graph: Graph, batch: Sequence[ServedRecord]) -> int:
-            return await write_served(graph, batch, pii_key)
+        async def write(graph: Graph, batch: Sequence[ServedRecord | Noted]) -> None:
+            lists = [r for r in batch if isinstance(r, ServedRecord)]
+            if lists:
+                await write_served(graph, lists, pii_key)
+            latest: dict[str, Noted] = {}
+            for r in batch:
+                if isinstance(r, Noted) and (r.key not in latest or latest[r.key].at < r.at):
+                    latest[r.key] = r
+            await note_uses(graph, latest.values())
 
         self.buffer = AccessLog(
             graph,
@@ -99,6 +112,17 @@ class Analytics:
 
     def start(self) -> None:
         self.buffer.start()
+
+    def note_reads(
+        self, plugin: str, reader: str, purpose: str, categories: Iterable[DataCategory]
+    ) -> None:
+        """Note a read the access log does not see (the dormant-data report's ledger).
+
+        Only the latest time per plugin, reader, purpose and category is kept,
+        and written with the next batch of lists.
+        """
+        at = datetime.now(UTC)
+        self.buffer.add(Noted(plugin, reader, purpose, c.value, at) for c in categories)
 
     async def close(self) -> None:
         await self.buffer.close()

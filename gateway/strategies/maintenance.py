@@ -20,11 +20,13 @@ import inspect
 import logging
 import time
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gateway.fields import Purpose
 from gateway.strategies.types import CustomersAllowed, ForgetsCustomers, Recomputes, Registered
 from graph import Graph
+from graph.insights import Noted, note_uses
 from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
@@ -98,7 +100,23 @@ async def recompute(
             summary = await strategy.recommender.recompute(own, progress, **extra)
             done.append((strategy, summary, time.monotonic() - began))
     await bump_derived_version(graph)
+    await note_uses(graph, _reads_of(done, manifests))
     return done
+
+
+def _reads_of(
+    done: Sequence[tuple[Registered, str, float]], manifests: Manifests | None
+) -> list[Noted]:
+    """What each recompute read, for the dormant-data report's ledger: the categories
+    its plugin declared (a non-personal ranking reads everyone's history)."""
+    now = datetime.now(UTC)
+    found = []
+    for strategy, _, _ in done:
+        declared = manifests.of(strategy.plugin).categories if manifests else strategy.categories
+        for category in declared:
+            reader = f"recompute {strategy.name}"
+            found.append(Noted(strategy.plugin, reader, strategy.purpose, category.value, now))
+    return found
 
 
 async def forget_customer(

@@ -219,6 +219,14 @@ class RecommendationService:
             )
         )
         results = tuple(StrategyResult(s, a) for s, a in zip(allowed, answers, strict=True))
+        if self.analytics is not None and subject.kind is SubjectKind.SESSION and not signed_in_as:
+            # An anonymous visit's own data, read with no customer's access log to
+            # show it: noted for the dormant-data report.
+            for s in allowed:
+                if s.personal:
+                    self.analytics.note_reads(
+                        s.plugin, f"strategy {s.name}", s.purpose, s.categories
+                    )
         skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))
         found = await loaders.product.load_many(skus)
         request = BlendRequest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +24,7 @@ from gateway.settings import Settings
 from graph import Graph
 
 if TYPE_CHECKING:
+    from gateway.insights.report import ShopReport
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
     from gateway.operations import Allowlist
     from gateway.plugin_graph import PluginGraphs
@@ -180,6 +182,14 @@ class Context:
         if kept and analytics is not None:
             await analytics.note_list_events(self, kept)
         return problems
+
+    def shop_report(self, days: int) -> ShopReport:
+        """The shop's figures over the last ``days`` days (docs/insights.md), each part made
+        on first use. For the back office's fields: nothing in it is one customer's."""
+        from gateway.insights.report import Options, ShopReport
+
+        options = Options(datetime.now(UTC), days)
+        return ShopReport(self.host_graph, self.consent.keeper.policies, self.settings, options)
 
     def read_signals(
         self,

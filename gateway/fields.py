@@ -138,12 +138,18 @@ FIRST_PARTY_ONLY: frozenset[ClientKind] = frozenset({ClientKind.FIRST_PARTY})
 class ScopeSpec:
     """An OAuth scope: its name, what it grants in words a customer understands, and
     the kinds of client that may ever hold it (a client of another kind never gets
-    it, whatever it asks for or its registration says)."""
+    it, whatever it asks for or its registration says).
+
+    ``service_only``: held only by a service's own token (client credentials),
+    never by a token issued for a customer: the authorization server leaves it
+    out of what a customer approves, and the gate does not count it on a
+    customer's token (the back office's view of every customer at once)."""
 
     name: str
     description: str
     plugin: str = ""
     kinds: frozenset[ClientKind] = ALL_KINDS
+    service_only: bool = False
 
 
 # The starting catalogue; plugins add more through ``register_scopes``.
@@ -193,3 +199,8 @@ class FieldRegistry:
         if kind is None:
             return frozenset()
         return frozenset(scope.name for scope in self.scopes if kind in scope.kinds)
+
+    @property
+    def service_only(self) -> frozenset[str]:
+        """The scopes a token issued for a customer never counts (``ScopeSpec.service_only``)."""
+        return frozenset(scope.name for scope in self.scopes if scope.service_only)

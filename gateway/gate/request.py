@@ -70,6 +70,7 @@ class Gatekeeper:
         # What each plugin declared; decide() refuses anything else. None: no check.
         self.manifests = manifests
         self._kind_scopes = {kind: registry.scopes_for(kind) for kind in ClientKind}
+        self.service_only = registry.service_only
         # Set when the app starts (it needs the graph); None until then.
         self.access_log: AccessLog | None = None
 
@@ -94,8 +95,11 @@ class RequestGate:
         self.principal = principal
         self.graph = graph
         # A scope counts only if the client's kind may hold it at all
-        # (ScopeSpec.kinds), whatever the token says.
+        # (ScopeSpec.kinds), whatever the token says; a service-only scope never
+        # on a token issued for a customer.
         self.scopes = principal.scopes & keeper.scopes_for(principal.client_kind)
+        if principal.customer_id is not None:
+            self.scopes -= keeper.service_only
         self._consents: DataLoader[str, dict[str, Consent]] | None = None
         self._decisions: dict[tuple[object, ...], Decision] = {}
         self._reads: dict[tuple[str, Purpose, str], _Read] = {}

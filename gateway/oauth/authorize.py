@@ -64,7 +64,8 @@ async def _authorize(request: Request) -> Response:
         # Never redirect to an unverified URI: show the customer the problem.
         return error_response(error.error, error.get_error_description() or "")
     client = grant.request.client
-    requested = parse(grant.request.scope)
+    # A service-only scope is never a customer's to approve (ScopeSpec.service_only).
+    requested = service.catalogue.for_customers(parse(grant.request.scope))
     cookies = service.cookies
     customer = cookies.session_customer(request)
 

@@ -2,7 +2,8 @@
 
 ``tightrope token`` uses this. The token is a normal access token of a normal
 client, so every rule still holds: only scopes the client is allowed, and
-``customers:read`` only for first-party clients; and it is about a customer
+``customers:read`` only for first-party clients, a service-only scope
+(``insights:read``) never on a customer's token; and it is about a customer
 who exists, or about none. It belongs to a token family
 of its own (so ``clients remove`` and ``revokeApp`` end it too) and has no
 refresh token.
@@ -39,6 +40,10 @@ async def dev_token(
     allowed = set(client.allowed_scopes) & service.catalogue.allowed_for(client.kind)
     if not wanted <= allowed:
         raise ClientError(f"client {client_id} may not hold {join(wanted - allowed)}")
+    if customer_id is not None:
+        # As the authorization server does: a customer's token never carries a
+        # service-only scope (ScopeSpec.service_only).
+        wanted = set(service.catalogue.for_customers(wanted))
     now = int(time.time())
     family = FamilyRecord(
         id=uuid.uuid4().hex,

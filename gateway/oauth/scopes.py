@@ -63,6 +63,10 @@ class ScopeCatalogue:
             raise UnknownScope(f"unknown scope(s): {', '.join(unknown)}")
         return wanted
 
+    def for_customers(self, names: Iterable[str]) -> list[str]:
+        """``names`` without the service-only scopes: what a customer's token may carry."""
+        return [n for n in names if not getattr(self._scopes.get(n), "service_only", False)]
+
     def allowed_for(self, client_kind: str) -> frozenset[str]:
         """Every scope a client of this kind may be allowed at all (ScopeSpec.kinds).
 

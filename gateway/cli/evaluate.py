@@ -23,6 +23,17 @@ LINKING_PORT = 7695
 INSIGHTS_PORT = 7693
 
 
+def own_port(default: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """The ``--port`` option of every evaluation: its own local Neo4j, wiped on every run."""
+    return click.option(
+        "--port",
+        type=click.IntRange(1, 65535),
+        default=default,
+        show_default=True,
+        help="the evaluation's own local Neo4j (wiped on every run)",
+    )
+
+
 @click.group("evaluate")
 def evaluate_group() -> None:
     """Measure the recommenders and the identity linkers offline."""
@@ -32,13 +43,7 @@ def evaluate_group() -> None:
 @click.option("--dataset", type=click.Choice(["ml-100k"]), default="ml-100k", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="of the split and the models")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=EVALUATION_PORT,
-    show_default=True,
-    help="the evaluation's own local Neo4j (wiped on every run)",
-)
+@own_port(EVALUATION_PORT)
 @click.option("--users", type=click.IntRange(1), default=None, help="only the first N users")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 def recs(
@@ -64,13 +69,7 @@ def recs(
 @evaluate_group.command("linking")
 @click.option("--seed", type=int, default=1, show_default=True, help="of the generated shoppers")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=LINKING_PORT,
-    show_default=True,
-    help="the evaluation's own local Neo4j (wiped on every run)",
-)
+@own_port(LINKING_PORT)
 @click.option("--households", type=click.IntRange(1), default=250, show_default=True)
 @click.option("--visitors", type=click.IntRange(0), default=300, show_default=True)
 @click.option("--fit", is_flag=True, help="also fit each linker's model to this run (stderr)")
@@ -107,13 +106,7 @@ def linking(
 )  # fmt: skip
 @click.option("--customers", type=click.IntRange(100), default=3000, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=INSIGHTS_PORT,
-    show_default=True,
-    help="the evaluation's own local Neo4j (wiped on every run)",
-)
+@own_port(INSIGHTS_PORT)
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 def insights(
     seeds: tuple[int, ...], customers: int, as_json: bool, port: int, progress: bool

@@ -70,6 +70,17 @@ async def track(
     return found
 
 
+async def click_first_item(client: httpx.AsyncClient, customer: str) -> dict[str, Any]:
+    """Serve the customer a HOME list and send a view of its first item from it."""
+    listed = await home(client, customer, f"{customer}-visit")
+    item = listed["items"][0]
+    click = {"eventId": f"click-{customer}", "type": "VIEW", "at": at(datetime.now(UTC)),
+             "sessionId": f"{customer}-visit", "sku": item["product"]["sku"],
+             "listId": listed["listId"], "position": 1}  # fmt: skip
+    await track(client, [click], customer=customer)
+    return listed
+
+
 def at(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from gateway import ClientKind, Principal
 from gateway.oauth.clients import ClientError, register_client
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
-from tests.gateway.insights.conftest import ANALYTICS, at, customer_or_backend, home, track
+from tests.gateway.insights.conftest import ANALYTICS, click_first_item, customer_or_backend
 from tests.gateway.oauth.conftest import add_client, add_customer
 from tests.gateway.oauth.helpers import bearer, bearer_for, tokens_for
 from tests.gateway.oauth.test_gateway import gateway
@@ -42,12 +41,7 @@ async def test_the_back_office_reads_every_figure(shop: Graph, served: Serve) ->
     settings = settings_for_tests(insights_min_customers=3)
     async with served(settings, authenticate=customer_or_backend) as (app, client):
         for c in ANALYTICS:
-            listed = await home(client, c, f"{c}-visit")
-            item = listed["items"][0]
-            click = {"eventId": f"click-{c}", "type": "VIEW", "at": at(datetime.now(UTC)),
-                     "sessionId": f"{c}-visit", "sku": item["product"]["sku"],
-                     "listId": listed["listId"], "position": 1}  # fmt: skip
-            await track(client, [click], customer=c)
+            await click_first_item(client, c)
         await app.state.analytics.buffer.flush()
         body = await gql(client, INSIGHTS)
     assert "errors" not in body, body

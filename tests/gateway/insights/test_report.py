@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from click.testing import CliRunner
 from gateway.cli import cli
 from graph import Graph
 from tests.gateway.conftest import Serve
-from tests.gateway.insights.conftest import ANALYTICS, at, customer_or_backend, home, track
+from tests.gateway.insights.conftest import ANALYTICS, click_first_item, customer_or_backend
 from tests.gateway.oauth.test_browser import ARGS, CHROMIUM
 from tests.gateway.oauth.test_browser import pytestmark as needs_chromium
 
@@ -24,12 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 async def shop_with_clicks(served: Serve) -> None:
     async with served(authenticate=customer_or_backend) as (_, client):
         for c in ANALYTICS:
-            listed = await home(client, c, f"{c}-visit")
-            item = listed["items"][0]
-            click = {"eventId": f"click-{c}", "type": "VIEW", "at": at(datetime.now(UTC)),
-                     "sessionId": f"{c}-visit", "sku": item["product"]["sku"],
-                     "listId": listed["listId"], "position": 1}  # fmt: skip
-            await track(client, [click], customer=c)
+            await click_first_item(client, c)
 
 
 @needs_chromium

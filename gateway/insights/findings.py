@@ -47,6 +47,7 @@ from gateway.insights.stats import (
     two_proportions,
     two_sided_p,
     wilson,
+    z_of,
 )
 from graph.insights.facts import Activity, ProductFacts, PurchaseLine
 
@@ -306,16 +307,23 @@ def _brings_back(by_customer: Mapping[str, list[_Order]], axis: str, pick: Pick,
 
 
 def _switching(by_customer: Mapping[str, list[_Order]]) -> list[Insight]:
-    """Brand A then brand B in one category, by the same customer, against the shares."""
+    """Brand A then brand B in one category, by the same customer, against B's share there.
+
+    Under popularity alone a customer who leaves A in category C picks B with
+    B's share of C's purchase lines among the brands other than A; summed over
+    every departure from A, that is how many moves to B popularity predicts.
+    """
     moves: dict[tuple[str, str], int] = defaultdict(int)
     movers: dict[tuple[str, str], set[str]] = defaultdict(set)
     names: dict[str, str] = {}
-    share: dict[str, float] = defaultdict(float)
-    lines = [line for orders in by_customer.values() for o in orders for line in o.lines]
-    for line in lines:
-        if line.brand:
-            share[line.brand] += 1 / len(lines)
-            names[line.brand] = line.brand_name or line.brand
+    in_category: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    departures: dict[tuple[str, str], int] = defaultdict(int)  # (brand, category)
+    for orders in by_customer.values():
+        for o in orders:
+            for line in o.lines:
+                if line.brand and line.category:
+                    in_category[line.category][line.brand] += 1
+                    names[line.brand] = line.brand_name or line.brand
     for customer, orders in by_customer.items():
         last: dict[str, str] = {}  # category -> brand last bought in it
         for order in orders:
@@ -326,25 +334,32 @@ def _switching(by_customer: Mapping[str, list[_Order]]) -> list[Insight]:
                 if before is not None and before != line.brand:
                     moves[(before, line.brand)] += 1
                     movers[(before, line.brand)].add(customer)
+                    departures[(before, line.category)] += 1
                 last[line.category] = line.brand
     leaving: dict[str, int] = defaultdict(int)
-    for (a, _), n in moves.items():
+    for (a, _), n in departures.items():
         leaving[a] += n
     found = []
     for (a, b), n in sorted(moves.items()):
-        expected = leaving[a] * share[b] / max(1e-9, 1 - share[a])
+        expected = 0.0
+        for (brand, category), left in departures.items():
+            if brand == a:
+                counts = in_category[category]
+                others = sum(counts.values()) - counts.get(a, 0)
+                expected += left * counts.get(b, 0) / others if others else 0.0
         if n < MIN_EVENTS // 2 or expected <= 0:
             continue
-        ratio = (n + 0.5) / expected
-        half = 1.96 * math.sqrt(1 / (n + 0.5))
+        ratio = n / expected
+        half = z_of() * math.sqrt(1 / (n + 0.5))
         found.append(Insight(
             "switching", f"switch:{a}>{b}",
             f"Customers leaving {names[a]} move to {names[b]}: {n} times, "
-            f"{ratio:.1f} times what the brands' shares predict",
+            f"{ratio:.1f} times what {names[b]}'s share predicts",
             ratio, ratio * math.exp(-half), ratio * math.exp(half),
             two_sided_p((n - expected) / math.sqrt(expected)),
             f"{n} changes from {names[a]} to {names[b]} within a category by "
-            f"{len(movers[(a, b)])} customers; {leaving[a]} changes away from {names[a]} in all",
+            f"{len(movers[(a, b)])} customers; {leaving[a]} changes away from {names[a]} in "
+            f"all, {expected:.1f} to {names[b]} expected",
             len(movers[(a, b)]),
             f"Compare {names[a]} with {names[b]} on price and range where they compete.",
         ))  # fmt: skip

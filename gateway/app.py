@@ -35,7 +35,7 @@ from gateway.authenticate import Authenticate
 from gateway.context import Context, LoaderFactory
 from gateway.cors import GraphQLCors
 from gateway.endpoint import GraphQLEndpoint
-from gateway.fields import FieldRegistry
+from gateway.fields import FieldRegistry, Purpose
 from gateway.gate import AccessLog, Gatekeeper, collect_policies
 from gateway.gpc import honour_gpc, sends_gpc
 from gateway.insights.recorder import Analytics
@@ -60,6 +60,7 @@ from gateway.secheaders import SecurityHeaders
 from gateway.settings import Settings, load_settings
 from gateway.strategies import RecommendationService, Registered, forget_customer
 from graph import Graph, connect
+from graph.insights import erase_served
 
 log = logging.getLogger("tightrope.app")
 
@@ -407,6 +408,9 @@ async def consent_withdrawn(
     serving = [s for s in strategies if s.purpose == purpose]
     if serving:
         await forget_customer(serving, graph, customer_id, graphs.manifests)
+    if purpose == Purpose.ANALYTICS.value:
+        # The lists served to them and their events were kept only to count.
+        await erase_served(graph, customer_id)
 
 
 async def _run_hook(

@@ -71,7 +71,6 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import RowError, WriteResult, parse_event, write_events
-from graph.insights import erase_served, export_served
 from graph.journey import JourneyPage, JourneyStep, journey_of
 from graph.model import (
     PURPOSES,
@@ -157,8 +156,6 @@ __all__ = [
     "devices_of_customers",
     "drop_preferences",
     "drop_stale",
-    "erase_served",
-    "export_served",
     "journey_of",
     "links_between",
     "list_grants",

@@ -12,12 +12,6 @@ explains each one.
 ``insights:read`` is for the retailer's own back office: a first-party
 client's own token (client credentials). A token issued for a customer never
 carries it, and third parties never hold it.
-
-The host records every list recommendations serve and the events sent back
-from lists; this plugin answers for that data as for any personal data a
-plugin keeps: a customer's export holds the lists served to them and what
-they sent back from them, their erasure removes both, and a withdrawal of
-``analytics`` removes them too (they were kept only to count).
 """
 
 from __future__ import annotations
@@ -33,12 +27,9 @@ from tightrope import (
     ClientKind,
     DataCategory,
     FieldSpec,
-    Graph,
     Manifest,
     Purpose,
     ScopeSpec,
-    erase_served,
-    export_served,
     hookimpl,
 )
 
@@ -326,33 +317,10 @@ def register_fields() -> list[FieldSpec]:
     ]
 
 
-async def _export(customer_id: str, graph: Graph) -> dict[str, Any] | None:
-    found = await export_served(graph, customer_id)
-    return found if found["lists"] or found["events"] else None
-
-
-@hookimpl
-def export_customer_data(customer_id: str, graph: Graph) -> Any:
-    return _export(customer_id, graph)
-
-
-@hookimpl
-def erase_customer_data(customer_id: str, graph: Graph) -> Any:
-    return erase_served(graph, customer_id)
-
-
-@hookimpl
-def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Any:
-    if purpose != Purpose.ANALYTICS.value:
-        return None
-    return erase_served(graph, customer_id)
-
-
 @hookimpl
 def plugin_manifest() -> Manifest:
     return Manifest(
         purposes=frozenset({Purpose.ANALYTICS}),
         categories=frozenset({DataCategory.BROWSING_HISTORY, DataCategory.PURCHASE_HISTORY}),
-        description="The shop's figures for its back office (insights:read), and the export "
-        "and erasure of the lists served to a customer.",
+        description="The shop's figures for its back office (insights:read).",
     )

@@ -57,11 +57,12 @@ async def test_the_export_holds_the_lists_served_and_the_erasure_removes_them(
     async with served(authenticate=customer_or_backend) as (app, _):
         rights = app.state.assembly.rights
         exported = await rights.export(shop, "ana")
-        mine = exported["plugins"]["tightrope-insights"]
+        mine = exported["recommendations_served"]
         assert [lst["id"] for lst in mine["lists"]] == [list_id]
         assert [e["list_id"] for e in mine["events"]] == [list_id]
+        assert "recommendations_served" in exported["contributors"]["tightrope"]
         erasure = await rights.erase(shop, "ana")
-    assert erasure.by_plugin["tightrope-insights"] == 2
+    assert erasure.removed["recommendation lists and their events"] == 2
     assert await held(shop) == (0, 0)
 
 

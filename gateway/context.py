@@ -189,7 +189,10 @@ class Context:
         from gateway.insights.report import Options, ShopReport
 
         options = Options(datetime.now(UTC), days)
-        return ShopReport(self.host_graph, self.consent.keeper.policies, self.settings, options)
+        # Reads over the whole shop: held to the query timeout, not the request
+        # path's one-second deadline (graph/driver.py ``patient``).
+        graph = self.host_graph.patient(self.settings.query_timeout)
+        return ShopReport(graph, self.consent.keeper.policies, self.settings, options)
 
     def read_signals(
         self,

@@ -1,9 +1,5 @@
 """Recording what was served and what it led to, for the shop's figures (docs/insights.md).
 
-It also keeps the data-use ledger's notes (reads the access log does not
-see, for the dormant-data report: gateway/insights/dormant.py) and writes
-them with the lists.
-
 Every list the recommendation service serves is noted here: one
 :class:`~graph.insights.ServedRecord` (its id, placement, experiment group,
 who saw it, the product and strategy at each position), kept in memory and
@@ -18,6 +14,10 @@ not allow ``analytics`` (the consent policies decide; for a visitor who never
 answered, the deployment's regime) is not written at all. The figures check
 consent again when they are made, so a later refusal takes a shopper out of
 them too.
+
+It also keeps the data-use ledger's notes (reads the access log does not
+see, for the dormant-data report: gateway/insights/dormant.py) and writes
+them with the lists.
 """
 
 from __future__ import annotations
@@ -151,13 +151,7 @@ class Analytics:
             return NOT_ASSIGNED
         return assign(self._secret, subject, self.holdout_share, self.experiment)
 
-    async def note_served(
-        self,
-        context: Context,
-        served: ServedList,
-        shopper: Shopper | None,
-        group: Assignment,
-    ) -> None:
+    def note_served(self, served: ServedList, shopper: Shopper | None, group: Assignment) -> None:
         """Keep a served list for the next write (its shopper counts: ``group_of`` said so)."""
         who = shopper or Shopper()
         record = ServedRecord(

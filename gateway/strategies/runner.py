@@ -146,7 +146,7 @@ class RecommendationService:
         )
         served = ServedList(list_id, placement, numbered)
         if self.analytics is not None and group is not None:
-            await self.analytics.note_served(context, served, shopper, group)
+            self.analytics.note_served(served, shopper, group)
         return served
 
     async def recommend(

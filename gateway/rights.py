@@ -140,7 +140,7 @@ class CustomerRights:
             **core,
             # The recommendation lists shown to them and what they sent back from
             # them (the host records these: gateway/insights/recorder.py).
-            "recommendations_served": await export_served(graph, customer_id),
+            "recommendations_served": plain(await export_served(graph, customer_id)),
         }
         document: dict[str, Any] = {
             "customer_id": customer_id,

@@ -203,9 +203,12 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         await grant(demo_graph, CUSTOMER, *PURPOSES)
         # ... and a second customer who bought the same, for the shop's figures.
         await demo_graph.write("CREATE (:Customer {id: 'c2', created_at: datetime()})")
-        bought = [replace(e, event_id=f"c2-{e.event_id}", customer_id="c2")
-                  for e in history_of(CUSTOMER, SAMPLE_IDS["Session"]) if e.type == "purchase"]
-        await write_events(demo_graph, bought, pii_key=TEST_PII_KEY)  # fmt: skip
+        bought = [
+            replace(e, event_id=f"c2-{e.event_id}", customer_id="c2")
+            for e in history_of(CUSTOMER, SAMPLE_IDS["Session"])
+            if e.type == "purchase"
+        ]
+        await write_events(demo_graph, bought, pii_key=TEST_PII_KEY)
         await grant(demo_graph, "c2", "analytics")
         reader = await bearer_for(app, CUSTOMER, {"profile:read"})
         await _post(http, "{ me { createdAt } }", reader)

@@ -14,7 +14,8 @@ measured on three shoppers has a wide interval and ranks low too.
   between the two windows (popularity says: its share stays the same). Out
   of stock, it is a **restock** signal instead.
 * **conversion falling**: an in-stock product's purchases per view, recent
-  against baseline (popularity says: the same).
+  against baseline, beyond the whole shop's change in purchases per view
+  (popularity says: it changes as the shop's does).
 * **repeat** (by brand, by category): of the customers who bought it and then
   bought again, how many bought it again, against what chance by popularity
   gives (1 - (1 - share)^lines bought later, per customer).
@@ -145,6 +146,14 @@ def product_insights(
     shop_before = sum(_interest(a, False) for a in activity.values())
     views_recent = sum(a.views_recent for a in activity.values())
     views_before = sum(a.views_before for a in activity.values())
+    bought_recent = sum(a.purchases_recent for a in activity.values())
+    bought_before = sum(a.purchases_before for a in activity.values())
+    # The whole shop's change in purchases per view: what popularity says for each.
+    shift = (
+        (bought_recent / views_recent) / (bought_before / views_before)
+        if views_recent and views_before and bought_recent and bought_before
+        else 0.0
+    )
     span = f"the last {windows.recent_days} days against the {windows.baseline_days} before"
     found = []
     for sku, a in sorted(activity.items()):
@@ -175,15 +184,20 @@ def product_insights(
                 ))  # fmt: skip
         bought = a.purchases_recent + a.purchases_before
         in_stock = f is None or f.in_stock is not False
-        if in_stock and bought >= MIN_EVENTS and views_recent and views_before:
-            # Purchases per view: the product's own views are the totals here.
-            cr = rate_ratio(a.purchases_recent, a.purchases_before, a.views_recent, a.views_before)
+        if in_stock and bought >= MIN_EVENTS and a.views_recent and a.views_before and shift:
+            # Purchases per view against the product's own views, beyond the shop's
+            # own change in purchases per view (a season of browsing lowers them all).
+            cr = rate_ratio(
+                a.purchases_recent, a.purchases_before, a.views_recent * shift, a.views_before
+            )
             found.append(_from_ratio(
                 "conversion", f"product:{sku}",
-                f"{label} sells {cr.ratio:.2f} times as often per view as before",
+                f"{label} sells {cr.ratio:.2f} times as often per view as before, beyond the "
+                "shop's change",
                 cr,
                 f"{a.purchases_recent} purchases of {a.views_recent} views in {span} "
-                f"({a.purchases_before} of {a.views_before} before), {a.shoppers} customers",
+                f"({a.purchases_before} of {a.views_before} before), {a.shoppers} customers; "
+                f"the whole shop's purchases per view changed {shift:.2f} times",
                 a.shoppers,
                 "Look at what changed: price, sizes in stock, photos, delivery time.",
             ))  # fmt: skip

@@ -122,7 +122,11 @@ class RateRatio:
 
 
 def rate_ratio(
-    recent: int, before: int, recent_total: int, before_total: int, confidence: float = CONFIDENCE
+    recent: int,
+    before: int,
+    recent_total: float,
+    before_total: float,
+    confidence: float = CONFIDENCE,
 ) -> RateRatio:
     """Growth of a count against the same count's own baseline, beyond the totals' growth.
 

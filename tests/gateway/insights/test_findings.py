@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from gateway.insights.findings import Windows, loyalty_insights, rank
+from gateway.insights.findings import Windows, loyalty_insights, product_insights, rank
 from gateway.insights.report import Options, ShopReport
 from graph import Event, Graph, parse_event, write_events
 from graph.insights.facts import PurchaseLine
@@ -133,3 +133,22 @@ def test_a_brand_whose_buyers_return_more_than_its_popularity_says_is_found() ->
     assert brings.low > 1 and "returned" in brings.basis
     # The most bought brand is bought again most, but no more than its popularity says.
     assert not any(i.subject == "brand:big" and i.kind == "repeat_brand" for i in found.ranked)
+
+
+def test_a_fall_in_purchases_per_view_that_the_whole_shop_shares_is_no_insight() -> None:
+    from graph.insights.facts import Activity, ProductFacts
+
+    # A season of browsing: every product is viewed twice as much, bought as much.
+    activity = {
+        f"p{i}": Activity(f"p{i}", purchases_recent=25, purchases_before=100,
+                          views_recent=500, views_before=1000, shoppers=50)
+        for i in range(20)
+    }  # fmt: skip
+    # ... and one whose shoppers stopped buying it, though they look at it as much.
+    activity["slump"] = Activity("slump", purchases_recent=3, purchases_before=100,
+                                 views_recent=500, views_before=1000, shoppers=50)  # fmt: skip
+    facts = {sku: ProductFacts(sku, sku, True, None, None, None) for sku in activity}
+    found = rank(product_insights(activity, facts, Windows(NOW)), [], k=10)
+    conversion = [i for i in found.ranked if i.kind == "conversion"]
+    assert [i.subject for i in conversion] == ["product:slump"]
+    assert conversion[0].high < 1 and "beyond the shop's change" in conversion[0].title

@@ -1,10 +1,11 @@
 """Global Privacy Control: a browser's ``Sec-GPC: 1`` refuses marketing and third-party sharing.
 
-California (CCPA regulations, 11 CCR § 7025) and Colorado (4 CCR 904-3, Rule
-5.04) require a business to treat the Global Privacy Control signal as the
-visitor's opt-out of the sale and sharing of their personal data and of
-targeted advertising. tightrope honours it as a refusal of ``marketing`` and
-``third_party_sharing`` for the visitor whose browser sends it:
+California (CCPA regulations, 11 CCR § 7025) and Colorado (C.R.S.
+§ 6-1-1313 and its rules, 4 CCR 904-3 Part 5) require a business to treat the
+Global Privacy Control signal as the visitor's opt-out of the sale and
+sharing of their personal data and of targeted advertising. tightrope
+honours it as a refusal of ``marketing`` and ``third_party_sharing`` for the
+visitor whose browser sends it:
 
 * a **customer** (a request with a token issued for them, or their privacy
   page): each of the two purposes they had not refused becomes refused,

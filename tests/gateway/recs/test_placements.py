@@ -138,3 +138,28 @@ async def test_a_visit_signed_in_as_a_customer_is_only_theirs(shop: Graph, serve
     assert codes(anonymous) == ["FORBIDDEN"]
     assert codes(other) == ["FORBIDDEN"]
     assert "errors" not in own
+
+
+async def test_a_visit_under_an_id_the_gateway_did_not_issue_is_nobody_elses_to_name(
+    shop: Graph, served: Serve
+) -> None:
+    # The shop's back end stored an anonymous visit under its own (legacy) id; a
+    # customer's app naming that id would read what is in its basket through the
+    # in-session strategy. The gate's row rule answers as for no such visit.
+    await store(
+        shop, event("cart-legacy", "add_to_cart", ago(0.01), session_id="legacy-7", sku="trench")
+    )
+
+    async def shop_app(request: Request) -> Principal:
+        customer = request.headers.get("X-Customer")
+        scopes = frozenset({"recommendations:read", "browsing:read"})
+        return Principal("shop", ClientKind.PUBLIC, customer, scopes)
+
+    asked = {"placement": "BASKET", "session": "legacy-7"}
+    async with served(authenticate=shop_app) as (_, client):
+        response = await client.post(
+            "/graphql", json={"query": PLACED, "variables": asked}, headers={"X-Customer": "u1"}
+        )
+    body: dict[str, Any] = response.json()
+    assert codes(body) == ["NOT_FOUND"]
+    assert body["data"] is None or body["data"]["recommendations"] is None

@@ -137,6 +137,13 @@ async def placement_recommendations(
     if session is not None:
         where = f"recommendations for session {session!r}"
         signed_in = await gate.admit_session(session, where, first_visit=True)
+    if device is not None:
+        # A device named for the shop's figures is one the gateway issued (and
+        # the visit's): a chosen id would file this list under another's device.
+        problem = gate.unissued(session, device)
+        if problem is not None:
+            argument = "sessionId" if problem[0] == "session_id" else "deviceId"
+            raise BadUserInput(f"{argument}: {problem[1]}", argument=argument)
     visit = await _visit(info, session)
     customer = gate.principal.customer_id or signed_in
     if device is None and visit is not None:

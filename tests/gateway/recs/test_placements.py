@@ -163,3 +163,31 @@ async def test_a_visit_under_an_id_the_gateway_did_not_issue_is_nobody_elses_to_
     body: dict[str, Any] = response.json()
     assert codes(body) == ["NOT_FOUND"]
     assert body["data"] is None or body["data"]["recommendations"] is None
+
+
+async def test_a_device_named_for_the_figures_must_be_one_the_gateway_issued(
+    shop: Graph, served: Serve
+) -> None:
+    # A list is filed under the device the client names (holdout group, export,
+    # erasure): a customer's app may not file it under a device it made up.
+    async def shop_app(request: Request) -> Principal:
+        scopes = frozenset({"recommendations:read"})
+        return Principal("shop", ClientKind.PUBLIC, "u1", scopes)
+
+    own = visit("u1-phone")
+    async with served(authenticate=shop_app) as (_, client):
+
+        async def ask(session: str, device: str) -> dict[str, Any]:
+            asked = {"placement": "HOME", "session": session, "device": device}
+            response = await client.post("/graphql", json={"query": PLACED, "variables": asked})
+            body: dict[str, Any] = response.json()
+            return body
+
+        made_up = await ask(own["sessionId"], "d000007-1")
+        other_device = await ask(own["sessionId"], visit("someone-else")["deviceId"])
+        issued = await ask(own["sessionId"], own["deviceId"])
+    assert codes(made_up) == ["BAD_USER_INPUT"]
+    assert "deviceId" in made_up["errors"][0]["message"]
+    assert codes(other_device) == ["BAD_USER_INPUT"]
+    assert "errors" not in issued
+    assert issued["data"]["recommendations"]["items"]

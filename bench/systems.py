@@ -7,8 +7,14 @@
   the default 50 requests/s per client would otherwise be what is measured.
   Access tokens live an hour (``TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL=3600``), so
   the tokens minted at the start outlive the run.
-* ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server).
-* ``raw``: ``python -m bench.raw`` (the gateway's Cypher on the bare driver).
+* ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server),
+  as that many Node processes (``PEER_PROCESSES``: a node:cluster whose
+  primary hands connections to its workers in turn).
+* ``raw``: ``python -m bench.raw`` (the gateway's Cypher on the bare driver),
+  that many processes on the port (``--workers``).
+
+``make_systems(..., workers=N)`` gives all three N processes: the bench
+compares equal process counts.
 
 Each process's CPU time is read from /proc/<pid>/stat before and after a
 measured run: CPU per request is the figure that explains a throughput.
@@ -166,7 +172,12 @@ def make_systems(
             "peer",
             f"http://127.0.0.1:{peer_port}",
             ["node", "server.mjs"],
-            {**base, "PEER_PORT": str(peer_port), "PEER_JWT_SECRET": PEER_JWT_SECRET},
+            {
+                **base,
+                "PEER_PORT": str(peer_port),
+                "PEER_JWT_SECRET": PEER_JWT_SECRET,
+                "PEER_PROCESSES": str(workers),
+            },
             PEER_DIR,
             logs / "peer.log",
             "/",
@@ -174,7 +185,7 @@ def make_systems(
         "raw": System(
             "raw",
             f"http://127.0.0.1:{raw_port}",
-            [python, "-m", "bench.raw", "--port", str(raw_port)],
+            [python, "-m", "bench.raw", "--port", str(raw_port), "--workers", str(workers)],
             base,
             ROOT,
             logs / "raw.log",

@@ -49,6 +49,7 @@ from gateway.oauth.scopes import ScopeCatalogue
 from gateway.operations import OperationStore
 from gateway.plugin_graph import PluginGraphs
 from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
+from gateway.prepared import PreparedOperations
 from gateway.principal import Principal
 from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
 from gateway.readiness import Readiness
@@ -318,7 +319,11 @@ def create_app(
     metrics = assembly.metrics
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLEndpoint(GraphQLView(assembly), prepared_operations(assembly)),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
@@ -360,6 +365,16 @@ def create_app(
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate
     return app
+
+
+def prepared_operations(assembly: Assembly) -> PreparedOperations | None:
+    """The app's prepared operations (gateway/prepared/), over its schema's document cache."""
+    documents = getattr(assembly.schema, "documents", None)
+    if documents is None or not assembly.settings.prepared_operations:
+        return None
+    return PreparedOperations(
+        assembly.schema, assembly.schema._schema, documents, assembly.registry, assembly.metrics
+    )
 
 
 def rate_limits(settings: Settings) -> dict[str, Buckets | None]:

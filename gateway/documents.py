@@ -17,8 +17,8 @@ beside the document: a request only fills in its variables.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError
@@ -34,10 +34,15 @@ from gateway.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """A query text that validated: its document and the cost of each of its operations."""
+    """A query text that validated: its document and the cost of each of its operations.
+
+    ``plans`` holds, per operation name, its prepared plan once compiled
+    (gateway/prepared/): it lives as long as the document is kept.
+    """
 
     document: DocumentNode
     costs: dict[str | None, Cost]
+    plans: dict[str | None, Any] = field(default_factory=dict, compare=False)
 
 
 class DocumentCache:
@@ -146,10 +151,23 @@ class DocumentGuard(SchemaExtension):
         return [to_graphql_error(refusal)] if refusal is not None else []
 
 
-def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> Callable[[], Any]:
-    """The factory of the schema's DocumentGuard: one cache and one set of rules per schema."""
-    cache = DocumentCache(size)
-    rules = limit_rules(settings)
-    weights = Weights.of(registry, settings)
-    limits = CostLimits.of(settings)
-    return lambda: DocumentGuard(cache, rules, settings.max_tokens, weights, limits)
+class DocumentGuards:
+    """The factory of the schema's DocumentGuard: one cache and one set of rules per schema.
+
+    Prepared operations (gateway/prepared/) read the same cache and limits.
+    """
+
+    def __init__(self, registry: FieldRegistry, settings: Settings, size: int) -> None:
+        self.cache = DocumentCache(size)
+        self.rules = limit_rules(settings)
+        self.max_tokens = settings.max_tokens
+        self.weights = Weights.of(registry, settings)
+        self.limits = CostLimits.of(settings)
+
+    def __call__(self) -> DocumentGuard:
+        return DocumentGuard(self.cache, self.rules, self.max_tokens, self.weights, self.limits)
+
+
+def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> DocumentGuards:
+    """The factory of the schema's DocumentGuard (see :class:`DocumentGuards`)."""
+    return DocumentGuards(registry, settings, size)

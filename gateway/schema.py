@@ -20,7 +20,7 @@ from graphql import GraphQLError
 from strawberry.schema_directive import Location
 from strawberry.types import ExecutionContext, Info
 
-from gateway.documents import document_guard
+from gateway.documents import DocumentGuards, document_guard
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import extensions_for
 from gateway.isolation import isolate
@@ -143,7 +143,13 @@ def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
 
 
 class GatewaySchema(strawberry.Schema):
-    """Strawberry's schema, minus its logging of every error: label_errors logs internal ones."""
+    """Strawberry's schema, minus its logging of every error: label_errors logs internal ones.
+
+    ``documents`` holds its document cache and query limits, which prepared
+    operations (gateway/prepared/) share.
+    """
+
+    documents: DocumentGuards | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -168,14 +174,14 @@ def build_schema(
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
     after = AfterOperation  # looked up now: bench/consent_gate.py swaps it while building
-    return GatewaySchema(
+    documents = document_guard(registry, settings, DOCUMENT_CACHE_SIZE)
+    schema = GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
-        extensions=[
-            lambda: after(metrics),
-            document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
-        ],
+        extensions=[lambda: after(metrics), documents],
     )
+    schema.documents = documents
+    return schema
 
 
 def _python_name(spec: FieldSpec) -> str:

@@ -128,6 +128,9 @@ class RequestGate:
         self._first_read: datetime | None = None
         # Sessions whose row rule this request passed, with their customer.
         self._sessions: dict[str, str | None] = {}
+        # The records finish() last handed to the access log (for checks of the
+        # two ways an operation runs: gateway/prepared/).
+        self.handed_over: tuple[AccessRecord, ...] = ()
 
     # -- what plugins call ------------------------------------------------------
 
@@ -261,6 +264,12 @@ class RequestGate:
             await self.keeper.withdrawn(customer, purpose, self.graph)
         return stored
 
+    @property
+    def decisions(self) -> dict[tuple[object, ...], Decision]:
+        """The decisions made in this request so far, by (customer, purpose, categories,
+        plugin): what the gate answered, never kept beyond the request."""
+        return dict(self._decisions)
+
     # -- what the field gate calls ----------------------------------------------
 
     async def decision(
@@ -344,6 +353,7 @@ class RequestGate:
             for (subject, purpose, plugin), read in self._reads.items()
         ]
         self._reads = {}
+        self.handed_over = tuple(records)
         if self.keeper.access_log is not None:
             self.keeper.access_log.add(records)
 

@@ -373,7 +373,12 @@ def prepared_operations(assembly: Assembly) -> PreparedOperations | None:
     if documents is None or not assembly.settings.prepared_operations:
         return None
     return PreparedOperations(
-        assembly.schema, assembly.schema._schema, documents, assembly.registry, assembly.metrics
+        assembly.schema,
+        assembly.schema._schema,
+        documents,
+        assembly.registry,
+        assembly.metrics,
+        assembly.loaders.owners,
     )
 
 

@@ -226,9 +226,14 @@ class RequestGate:
 
     async def consents(self, customer_id: str) -> Mapping[str, Consent]:
         """The customer's current consents; read at most once per request."""
+        return await self.consents_ahead(customer_id)
+
+    def consents_ahead(self, customer_id: str) -> Awaitable[Mapping[str, Consent]]:
+        """Start reading the customer's consents now (a plan reads them with its other
+        reads: gateway/prepared/ahead.py); :meth:`consents` then finds them read."""
         if self._consents is None:
             self._consents = DataLoader(load_fn=partial(consents_of_customers, self.graph))
-        return await self._consents.load(customer_id)
+        return self._consents.load(customer_id)
 
     async def set_consent(
         self, purpose: str, granted: bool, *, version: str, source: str | None = None

@@ -116,6 +116,8 @@ class Plan:
     fields: tuple[FieldPlan, ...]
     # How many fields are planned in all: a plan's size, for the metrics.
     size: int = field(default=0, compare=False)
+    # What its root fields read ahead (gateway/prepared/ahead.py), set once compiled.
+    aheads: tuple[Any, ...] = field(default=(), compare=False)
 
 
 def compile_plan(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from graphql import GraphQLSchema
@@ -37,8 +38,10 @@ from gateway.fields import FieldRegistry
 from gateway.gate import hand_over_reads
 from gateway.isolation import collect_plugin_times
 from gateway.metrics import Metrics
+from gateway.prepared.ahead import read_ahead, read_aheads
 from gateway.prepared.execute import Run
 from gateway.prepared.plan import Plan, Uncovered, compile_plan
+from graph.together import together
 
 # As graphql-core's execute: variable coercion stops after this many errors.
 MAX_COERCION_ERRORS = 50
@@ -82,11 +85,14 @@ class PreparedOperations:
         documents: DocumentGuards,
         registry: FieldRegistry,
         metrics: Metrics | None = None,
+        loader_owners: Mapping[str, str] | None = None,
     ) -> None:
         self.schema = schema  # strawberry's, for the execution context extensions see
         self.graphql_schema = graphql_schema
         self.documents = documents
         self.attributes = attribute_fields(registry)
+        self.registry = registry
+        self.loader_owners = dict(loader_owners or {})
         self.metrics = metrics
         # Operations answered from a plan, since start.
         self.answered = 0
@@ -105,12 +111,17 @@ class PreparedOperations:
             return None
         plan = known.plans.get(operation_name)
         if plan is None:
-            plan = known.plans[operation_name] = compile_plan(
-                self.graphql_schema, known.document, operation_name, self.attributes
-            )
+            plan = known.plans[operation_name] = self._compile(known, operation_name)
         if isinstance(plan, Uncovered):
             return None
         return known, plan
+
+    def _compile(self, known: Known, operation_name: str | None) -> Plan | Uncovered:
+        plan = compile_plan(self.graphql_schema, known.document, operation_name, self.attributes)
+        if isinstance(plan, Uncovered):
+            return plan
+        aheads = read_aheads(plan.fields, self.registry, self.loader_owners)
+        return replace(plan, aheads=aheads) if aheads else plan
 
     async def answer(
         self,
@@ -173,4 +184,9 @@ class PreparedOperations:
         )
         if isinstance(coerced, list):
             return ExecutionResult(data=None, errors=coerced)
-        return await Run(plan, self.graphql_schema, context, coerced).result()
+        # The request's reads of one moment share a Bolt exchange (graph/together.py),
+        # and what the plan knows it will read is read at once (gateway/prepared/ahead.py).
+        with together():
+            if plan.aheads:
+                read_ahead(plan.aheads, context, coerced)
+            return await Run(plan, self.graphql_schema, context, coerced).result()

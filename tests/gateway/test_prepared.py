@@ -94,6 +94,44 @@ async def test_a_query_sent_again_runs_from_its_plan_and_answers_the_same(
             assert prepared.answered == before + 1, f"not from a plan: {query}"
 
 
+async def round_trips(app: Starlette, client: httpx.AsyncClient, query: str, **kw: Any) -> int:
+    graph: Graph = app.state.graph
+    before = graph.round_trips
+    body = await gql(client, query, **kw)
+    assert "errors" not in body, body
+    return graph.round_trips - before
+
+
+async def test_a_customer_and_their_purchases_are_one_exchange_for_the_back_office(
+    ana: Graph, served: Serve
+) -> None:
+    query = (
+        'query { customer(id: "ana") { id createdAt purchases(first: 5) '
+        "{ nodes { orderId product { sku name } } } } }"
+    )
+    async with served() as (app, client):
+        await gql(client, "{ __typename }", back_end=True)  # the client's allowlist, read once
+        generic = await round_trips(app, client, query, back_end=True)
+        planned = await round_trips(app, client, query, back_end=True)
+    # The customer, then (the gate having let it through) the purchases; planned,
+    # both in one statement.
+    assert (generic, planned) == (2, 1)
+
+
+async def test_my_profile_purchases_and_views_are_one_exchange(ana: Graph, served: Serve) -> None:
+    query = (
+        "{ me { id createdAt purchases(first: 5) { nodes { orderId } } "
+        "recentlyViewed(first: 5) { product { sku } } } }"
+    )
+    await grant(ana, "ana", "personalisation")
+    async with served() as (app, client):
+        await gql(client, "{ __typename }", customer="ana")  # the client's allowlist, read once
+        generic = await round_trips(app, client, query, customer="ana")
+        planned = await round_trips(app, client, query, customer="ana")
+    # The customer, the purchases, the consents (personalisation), the views.
+    assert (generic, planned) == (4, 1)
+
+
 async def test_what_a_plan_does_not_cover_is_answered_the_generic_way(
     ana: Graph, served: Serve
 ) -> None:

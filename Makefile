@@ -60,7 +60,7 @@ fuzz:
 # `make soak`: a served gateway under a steady mixed load (bench/soak.py); not a
 # test. It loads the demo retailer into the Neo4j on SOAK_PORT if that is empty.
 SOAK_PORT ?= 7690
-SOAK_ARGS ?= --duration 300 --rate 20
+SOAK_ARGS ?= --duration 600 --rate 50
 soak: install
 	env -u NEO4J_URI $(BIN)/tightrope neo4j start --port $(SOAK_PORT)
 	env -u NEO4J_URI -u NEO4J_USER -u NEO4J_PASSWORD -u NEO4J_DATABASE \

@@ -40,10 +40,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from strawberry.extensions import FieldExtension
 
-import gateway.schema
+import gateway.graphql.schema
 from gateway import ClientKind, FieldSpec, Principal, create_app
 from gateway.gate import ScopeGate
-from gateway.operation import AfterOperation
+from gateway.graphql.after_operation import AfterOperation
 from gateway.settings import load_settings
 from graph import Graph, connect, parse_event, set_consent, write_events
 from graph.pii import DEV_PII_KEY
@@ -116,14 +116,14 @@ class NoAccessLog(AfterOperation):
 def without_gate() -> Iterator[None]:
     """Build apps with the gate of before (the schema builder looks these names up)."""
     names = {"extensions_for": scopes_only, "AfterOperation": NoAccessLog}
-    saved = {name: getattr(gateway.schema, name) for name in names}
+    saved = {name: getattr(gateway.graphql.schema, name) for name in names}
     for name, value in names.items():
-        setattr(gateway.schema, name, value)
+        setattr(gateway.graphql.schema, name, value)
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(gateway.schema, name, value)
+            setattr(gateway.graphql.schema, name, value)
 
 
 @asynccontextmanager

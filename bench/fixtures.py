@@ -37,7 +37,7 @@ W2_SCOPES = ("profile:read", "recommendations:read")
 # Signs the peer's bench tokens only; the bench data is generated.
 PEER_JWT_SECRET = "tightrope-bench-peer-secret-not-a-secret-0123456789"  # noqa: S105
 
-# Customers who bought something and, in the demo's consent mix (graph/demo.py,
+# Customers who bought something and, in the demo's consent mix (gateway/demo.py,
 # loaded by `tightrope load demo`), granted personalisation: under the default
 # opt-in regime only they get personal recommendations (W2).
 CUSTOMERS_WITH_PURCHASES = """
@@ -115,12 +115,12 @@ def family_of(token: str) -> str:
 async def _mint(customers: list[str]) -> dict[str, Any]:
     """Register (or find) the bench client and issue its tokens; run in dev mode."""
     from gateway.cli.common import graph_session
+    from gateway.graphql.schema import collect_registry
+    from gateway.host.manager import load_plugins
     from gateway.oauth.clients import register_client
     from gateway.oauth.devtokens import dev_token
     from gateway.oauth.routes import OAuthService
     from gateway.oauth.scopes import ScopeCatalogue
-    from gateway.plugins import load_plugins
-    from gateway.schema import collect_registry
     from gateway.settings import load_settings
     from graph.oauth import list_clients
 

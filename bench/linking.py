@@ -39,10 +39,11 @@ from typing import Any, LiteralString
 
 from pydantic import SecretStr
 
+from gateway.demo import build_catalogue
+from gateway.host.collect import linking_service
+from gateway.host.manager import load_plugins
 from gateway.linking import Arrival, EventSignals, LinkingService, read_signals
-from gateway.plugins import load_plugins
 from gateway.settings import load_settings
-from graph.demo import build_catalogue
 from graph.driver import Graph, Neo4jSettings, connect
 from graph.evaluation import NotAnEvaluationGraph, prepare
 from graph.ingest import write_catalogue, write_customer_base, write_events
@@ -223,7 +224,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
         signals_key=SecretStr("bench-only-signals"),
         linking_probabilistic=True,
     )
-    service = LinkingService.from_host(load_plugins(settings.disabled_plugins), settings)
+    service = linking_service(load_plugins(settings.disabled_plugins), settings)
     plan = Plan(args.devices, args.seed)
     try:
         marked = await graph.read(MARKED)

@@ -42,10 +42,13 @@ from typing import Any
 
 from gateway.evaluation.fit import fit_logistic
 from gateway.evaluation.households import Scenario, build
-from gateway.evaluation.linking import GOAL_PRECISION, THRESHOLDS, Samples, guess_targets
+from gateway.evaluation.linking import GOALS, THRESHOLDS, Samples
+from gateway.evaluation.outcomes import person_targets
 from gateway.linking.rules import LinkRules
 from gateway.linking.signals import browser_family, network_prefix
 from plugins.linkers.network import ERRAND_HOURS, rarity
+
+GOAL_PRECISION = GOALS["person precision"]
 
 POPULAR = 20  # the most viewed products: looking at them says nothing
 
@@ -137,7 +140,7 @@ def pairs(month: Month) -> tuple[list[Pair], int, Counter[str]]:
     sc = month.scenario
     consenting = {p.id for p in sc.people.values() if p.customer and p.consent is True}
     theirs = {c: month.customer_visits(c) for c in consenting}
-    targets = guess_targets(sc)
+    targets = person_targets(sc)
     found: list[Pair] = []
     why: Counter[str] = Counter()
     for device, visits in month.visits.items():

@@ -35,7 +35,7 @@ from typing import Any, LiteralString
 
 from neo4j import AsyncManagedTransaction
 
-from graph.demo import DemoData
+from gateway.demo import DemoData
 from graph.driver import Graph, connect
 from graph.ingest.cypher import EVENT_STATEMENTS, MERGE_DEVICES, MERGE_SESSIONS
 from graph.ingest.event_writer import group_events, write_events

@@ -16,7 +16,7 @@ it is a round trip), GraphQL parsing, validation and execution, DataLoaders and
 the GraphQL response shape. The ratio gateway/raw is therefore the cost of
 those layers (for W2 and W3's similar: not of the ranking, which both run),
 less what the gateway's caches save: raw keeps nothing between requests, while
-the gateway keeps the catalogue (gateway/cache.py), the recommendations'
+the gateway keeps the catalogue (gateway/graphql/cache.py), the recommendations'
 aggregates (item-to-item edges, rankings: gateway/strategies/data.py) and a
 token's liveness for a second (gateway/oauth/liveness.py), so it can answer
 faster than raw (a ratio above 1).
@@ -44,7 +44,7 @@ Routes (POST, JSON bodies; answers are JSON of its own plain shape):
 
 Run: ``python -m bench.raw --port P [--workers N]`` with NEO4J_URI,
 NEO4J_USER and NEO4J_PASSWORD set; with N processes each binds the port
-itself, as the gateway's workers do (gateway/workers.py).
+itself, as the gateway's workers do (gateway/web/workers.py).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ import uvicorn
 
 from bench.dataset import BENCH_PII_KEY
 from bench.raw_recs import RawRecommendations, Unprepared
-from gateway.workers import reuse_port_socket
+from gateway.web.workers import reuse_port_socket
 from graph import (
     Graph,
     Neo4jSettings,

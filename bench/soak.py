@@ -10,20 +10,30 @@ slow the load), mixed as a shop's traffic is:
 - profile: a signed-in customer's profile and recent purchases;
 - recommendations: that customer's, and an anonymous visit's;
 - events: a batch of five views of an anonymous visit (fresh event ids);
+- sign-ins: the shop's back end reports a customer signing in on a device
+  (a LOGIN and a view in a new session), which starts linking the device
+  to the customer after the answer (gateway/linking);
+- views on those devices: batches of views in an anonymous session on the
+  device that signed in a moment before, sent while its linking runs (the two
+  writers that deadlocked in Neo4j on 2026-12-07 and answered UNAVAILABLE);
 - token refresh: the customer's refresh token spent (it rotates) every few
   seconds, its new access token used from then on.
 
 The customer's tokens come from the real authorization code flow (sign-in
-form, PKCE, code exchange) of a trusted first-party client the soak registers.
+form, PKCE, code exchange) of a trusted first-party client the soak
+registers; the back end's token comes from the same client's
+``client_credentials`` grant.
 
 Reported every ``--every`` seconds and at the end: requests, errors (any
 non-200 answer, any error in a body, any transport failure: the goal is 0),
-p50 and p99 latency per window, and the gateway's resident memory. The
-summary gives the p99 drift (the last window against the first after the
-warm-up) and the memory growth over the run after the warm-up (the goal is
-under 10 %). It exits 1 when an error was seen or memory grew 10 % or more.
+of which ``UNAVAILABLE`` (an error of that code, or a 503), p50 and p99
+latency per window, and the gateway's resident memory. The summary gives
+``UNAVAILABLE`` per thousand requests, the p99 drift (the last window against
+the first after the warm-up) and the memory growth over the run after the
+warm-up (the goal is under 10 %). It exits 1 when an error was seen or memory
+grew 10 % or more.
 
-Run from the repository root: ``python -m bench.soak --duration 300 --rate 20``
+Run from the repository root: ``python -m bench.soak --duration 600 --rate 50``
 (``make soak`` starts its Neo4j on ``SOAK_PORT`` and passes ``SOAK_ARGS``).
 """
 
@@ -33,6 +43,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -43,7 +54,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import httpx
 
@@ -66,10 +77,18 @@ VISIT = """query Visit($id: ID!) { session(id: $id) { recommendations(first: 8) 
   product { sku } } } }"""
 TRACK = """mutation Track($events: [EventInput!]!) {
   trackEvents(events: $events) { accepted duplicates rejected { message } } }"""
+START_VISIT = "mutation { startVisit { deviceId sessionId } }"
 CONSENT = """mutation { setConsent(purpose: "personalisation", granted: true) { granted } }"""
 CUSTOMER_WITH_PURCHASES = """MATCH (c:Customer) WHERE EXISTS { (c)-[:PURCHASED]->() }
 RETURN c.id AS id ORDER BY id LIMIT 1"""
-SKUS = "MATCH (p:Product) RETURN p.sku AS sku ORDER BY sku LIMIT 200"
+SKUS = "MATCH (p:Product) RETURN p.sku AS id ORDER BY id LIMIT 200"
+CUSTOMERS = "MATCH (c:Customer) RETURN c.id AS id ORDER BY id LIMIT $n"
+# Devices that sign in, each always as the same customer (a person's phone).
+DEVICES = 40
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
 
 
 def log(message: str) -> None:
@@ -88,12 +107,14 @@ class Window:
     began: float
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    unavailable: int = 0
 
     def summary(self, rss: int) -> dict[str, Any]:
         ordered = sorted(self.latencies)
         return {
             "requests": len(ordered),
             "errors": self.errors,
+            "unavailable": self.unavailable,
             "p50_ms": round(1000 * ordered[len(ordered) // 2], 1) if ordered else None,
             "p99_ms": round(1000 * ordered[int(len(ordered) * 0.99)], 1) if ordered else None,
             "rss_mb": round(rss / 2**20, 1),
@@ -109,19 +130,33 @@ class Soak:
     refresh_token: str
     skus: list[str]
     window: Window
+    backend: str  # the shop's back end's access token (no customer): sign-ins
+    customers: list[str]
+    customer: str  # whose tokens ``access`` and ``refresh_token`` are
     errors: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     refreshing: bool = False
     events: int = 0
     visits: list[str] = field(default_factory=list)
+    # The customer's visits by name: ids from startVisit, as her app holds them
+    # (a customer's token names only ids the gateway issued).
+    issued: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def failed(self, kind: str, reason: str) -> None:
         self.window.errors += 1
+        if reason in ("UNAVAILABLE", "HTTP 503"):
+            self.window.unavailable += 1
         self.errors[f"{kind}: {reason}"[:200]] += 1
 
-    async def graphql(self, kind: str, query: str, variables: dict[str, Any], token: bool) -> bool:
-        """Send one request; True when it was answered in full, without an error."""
-        headers = {"Authorization": f"Bearer {self.access}"} if token else {}
+    async def graphql(
+        self, kind: str, query: str, variables: dict[str, Any], token: bool | str
+    ) -> bool:
+        """Send one request; True when it was answered in full, without an error.
+
+        ``token``: the customer's (True), none (False), or this one.
+        """
+        bearer = self.access if token is True else token or None
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         began = time.perf_counter()
         try:
             response = await self.http.post(
@@ -151,12 +186,24 @@ class Soak:
             client = Registered(self.client_id, self.secret, REDIRECT)
             response = await refresh(self.http, client, self.refresh_token)
             self.window.latencies.append(time.perf_counter() - began)
+            if response.status_code == 400:
+                # Refused for good (its family was revoked: a rotation whose answer
+                # was lost, then the spent token sent again). An app signs its
+                # customer in again; going on with dead tokens would turn every
+                # later request into a 401, then a 429.
+                self.failed("refresh", "HTTP 400")
+                signed_in = await full_flow(
+                    self.http, self.client_id, REDIRECT, SCOPES, self.customer, PASSWORD,
+                    secret=self.secret,
+                )  # fmt: skip
+                self.access, self.refresh_token = signed_in.access_token, signed_in.refresh_token
+                return
             if response.status_code != 200:
                 self.failed("refresh", f"HTTP {response.status_code}")
                 return
             tokens = response.json()
             self.access, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, AssertionError) as exc:  # full_flow asserts each step
             self.failed("refresh", type(exc).__name__)
         finally:
             self.refreshing = False
@@ -165,39 +212,84 @@ class Soak:
         """The request of this tick, chosen by a fixed rotation (the mix above)."""
         slot = tick % 20
         sku = self.skus[tick % len(self.skus)]
+        # The device of this round of 20: it signs in at slot 14, and the
+        # views of slots 15 to 17 (tens of milliseconds later) are on it.
+        device = (tick // 20) % DEVICES
         if tick % 100 == 0 and not self.refreshing:  # every 100 requests
             self.kinds["refresh"] += 1
             await self.spend_refresh_token()
-        elif slot < 5:
+        elif slot < 4 or slot == 19:
             self.kinds["catalogue"] += 1
             await self.graphql("catalogue", PRODUCT_PAGE, {"sku": sku}, token=False)
-        elif slot < 8:
+        elif slot < 6:
             self.kinds["catalogue"] += 1
             await self.graphql("catalogue", LISTING, {"brand": None}, token=False)
-        elif slot < 12:
+        elif slot < 9 or slot == 18:
             self.kinds["profile"] += 1
             await self.graphql("profile", PROFILE, {}, token=True)
-        elif slot < 14:
+        elif slot < 11:
             self.kinds["recommendations"] += 1
             await self.graphql("recommendations", RECOMMENDED, {}, token=True)
-        elif slot < 16 and self.visits:
+        elif slot == 11 and self.visits:
             self.kinds["recommendations"] += 1
             visit = self.visits[tick % len(self.visits)]
             await self.graphql("recommendations", VISIT, {"id": visit}, token=False)
+        elif slot == 14:
+            self.kinds["sign-ins"] += 1
+            await self.sign_in(device, tick)
+        elif 14 < slot < 18:
+            self.kinds["views on devices"] += 1
+            await self.view(f"soak-device-{device}", f"soak-anon-{device}", tick, self.backend)
         else:
             # (and the visits' recommendations until a visit has sent its events)
             self.kinds["events"] += 1
-            at = datetime.now(UTC).isoformat()
-            visit = f"soak-{tick % 50}"
-            events = [
-                {"eventId": uuid.uuid4().hex, "type": "VIEW", "at": at, "sessionId": visit,
-                 "sku": self.skus[(tick + i) % len(self.skus)]}
-                for i in range(5)
-            ]  # fmt: skip
-            self.events += len(events)
-            stored = await self.graphql("events", TRACK, {"events": events}, token=True)
+            started = await self.start_visit(f"soak-{tick % 50}")
+            if started is None:
+                return
+            phone, visit = started
+            stored = await self.view(phone, visit, tick, True)
             if stored and visit not in self.visits:  # a visit exists once its events are in
                 self.visits.append(visit)
+
+    async def start_visit(self, name: str) -> tuple[str, str] | None:
+        """The ids of the customer's visit ``name`` (one startVisit the first time)."""
+        if name not in self.issued:
+            try:
+                response = await self.http.post("/graphql", json={"query": START_VISIT})
+                started = response.json()["data"]["startVisit"]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                self.failed("events", "startVisit")
+                return None
+            self.issued[name] = (started["deviceId"], started["sessionId"])
+        return self.issued[name]
+
+    async def view(self, device: str | None, session: str, tick: int, token: bool | str) -> bool:
+        """A batch of five views in ``session`` (on ``device``, if named)."""
+        at = datetime.now(UTC).isoformat()
+        where = {"sessionId": session} | ({"deviceId": device} if device else {})
+        events = [
+            {"eventId": uuid.uuid4().hex, "type": "VIEW", "at": at, **where,
+             "sku": self.skus[(tick + i) % len(self.skus)]}
+            for i in range(5)
+        ]  # fmt: skip
+        self.events += len(events)
+        return await self.graphql("events", TRACK, {"events": events}, token=token)
+
+    async def sign_in(self, device: int, tick: int) -> None:
+        """The back end reports a customer signing in on their phone: linking starts."""
+        at = datetime.now(UTC).isoformat()
+        where = {
+            "sessionId": f"soak-signin-{tick}", "deviceId": f"soak-device-{device}",
+            "userAgent": PHONE, "network": f"10.{device}.0.7",
+        }  # fmt: skip
+        events = [
+            {"eventId": uuid.uuid4().hex, "type": "LOGIN", "at": at, **where,
+             "customerId": self.customers[device % len(self.customers)]},
+            {"eventId": uuid.uuid4().hex, "type": "VIEW", "at": at, **where,
+             "sku": self.skus[tick % len(self.skus)]},
+        ]  # fmt: skip
+        self.events += len(events)
+        await self.graphql("sign-ins", TRACK, {"events": events}, token=self.backend)
 
 
 def run(argv: list[str], env: dict[str, str], stdin: str | None = None) -> str:
@@ -240,15 +332,36 @@ async def _customer(port: int) -> str | None:
         await graph.close()
 
 
-async def _skus(port: int) -> list[str]:
+async def _ids(port: int, query: LiteralString, params: dict[str, Any] | None = None) -> list[str]:
     from gateway.settings import load_settings
     from graph import connect
 
     graph = connect(load_settings(neo4j_port=port).neo4j(timeout=30.0))
     try:
-        return [str(row["sku"]) for row in await graph.read(SKUS)]
+        return [str(row["id"]) for row in await graph.read(query, params)]
     finally:
         await graph.close()
+
+
+async def _graph_retries(http: httpx.AsyncClient) -> dict[str, float]:
+    """The gateway's retries after Neo4j's transient errors, by kind and reason (/metrics)."""
+    text = (await http.get("/metrics")).text
+    found = re.findall(
+        r'^tightrope_graph_retries_total\{kind="(\w+)",reason="(\w+)"\} (\S+)$', text, re.M
+    )
+    return {f"{kind} {reason}": float(count) for kind, reason, count in found}
+
+
+async def _backend_token(http: httpx.AsyncClient, client_id: str, secret: str) -> str:
+    """The shop's back end's token: the client's own, for no customer."""
+    response = await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "events:write"},
+        auth=(client_id, secret),
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"client_credentials failed: {response.text}")
+    return str(response.json()["access_token"])
 
 
 async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str, str]) -> int:
@@ -272,7 +385,9 @@ async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str
             raise SystemExit(f"setConsent failed: {consent.text}")
         state = Soak(
             http, client_id, secret, tokens.access_token, tokens.refresh_token,
-            await _skus(args.neo4j_port), Window(time.monotonic()),
+            await _ids(args.neo4j_port, SKUS), Window(time.monotonic()),
+            await _backend_token(http, client_id, secret),
+            await _ids(args.neo4j_port, CUSTOMERS, {"n": DEVICES}), customer,
         )  # fmt: skip
         windows: list[dict[str, Any]] = []
         interval = 1.0 / args.rate
@@ -298,18 +413,24 @@ async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str
             state.window.summary(rss_bytes(pid)) | {"t": round(time.monotonic() - began)}
         )
         log(json.dumps(windows[-1]))
+        retries = await _graph_retries(http)
     steady = [w for w in windows if w["t"] > args.warmup] or windows
     first, last = steady[0], steady[-1]
     growth = (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"]
     errors = sum(w["errors"] for w in windows)
+    requests = sum(w["requests"] for w in windows)
+    unavailable = sum(w["unavailable"] for w in windows)
     summary = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": args.duration,
         "rate_per_s": args.rate,
         "deadlines_s": args.deadlines or "defaults",
-        "requests": sum(w["requests"] for w in windows),
+        "requests": requests,
         "by_kind": dict(state.kinds),
         "events_sent": state.events,
+        "unavailable": unavailable,
+        "unavailable_per_1000": round(1000 * unavailable / max(requests, 1), 2),
+        "graph_retries": retries,
         "errors": errors,
         "error_kinds": dict(state.errors),
         "p99_first_ms": first["p99_ms"],
@@ -329,8 +450,8 @@ async def soak(args: argparse.Namespace, url: str, pid: int, ids: tuple[str, str
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load")
-    parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--every", type=float, default=30.0, help="seconds per report window")
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds left out of drift")
     parser.add_argument("--port", type=int, default=8731, help="the gateway's port")
@@ -355,7 +476,12 @@ def main(argv: list[str] | None = None) -> None:
     tightrope = str(Path(sys.executable).with_name("tightrope"))
     url = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory(prefix="tightrope-soak-") as state:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("TIGHTROPE_", "NEO4J_"))}
+        # The settings are the soak's own; where the local servers live is the caller's.
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k == "TIGHTROPE_HOME" or not k.startswith(("TIGHTROPE_", "NEO4J_"))
+        }
         env = base | gateway_env(args.port, Path(state))
         env["TIGHTROPE_NEO4J_PORT"] = str(args.neo4j_port)
         if args.deadlines:

@@ -2,7 +2,6 @@
 part plugins may use, which ``tightrope`` (gateway/public/tightrope) re-exports."""
 
 from gateway.app import create_app
-from gateway.cache import VersionedCache, cached_batch_loader
 from gateway.context import Context, batch_loader
 from gateway.errors import (
     BadUserInput,
@@ -29,8 +28,23 @@ from gateway.fields import (
 )
 from gateway.gate import ConsentPolicy, ConsentQuestion, Decision, RequestGate
 from gateway.gate.declared import Undeclared
-from gateway.hookspecs import API_VERSION
-from gateway.inputs import flat_input
+from gateway.graphql.cache import VersionedCache, cached_batch_loader
+from gateway.graphql.inputs import flat_input
+from gateway.graphql.pagination import (
+    Connection,
+    PageInfo,
+    connection_fields,
+    connection_types,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    make_connection,
+    page_size,
+)
+from gateway.host.hookspecs import API_VERSION
+from gateway.host.manager import PluginDeprecationWarning, hookimpl
+from gateway.host.manifests import Manifest, UndeclaredRead
+from gateway.host.plugin_graph import PluginGraph, RawCypherNotDeclared
 from gateway.linking import (
     CROSS_DEVICE,
     DETERMINISTIC,
@@ -52,24 +66,10 @@ from gateway.linking import (
     reject_device,
     unlink_device,
 )
-from gateway.manifests import Manifest, UndeclaredRead
 from gateway.oauth.login import password_sign_in
-from gateway.pagination import (
-    Connection,
-    PageInfo,
-    connection_fields,
-    connection_types,
-    decode_cursor,
-    decode_time_cursor,
-    encode_cursor,
-    make_connection,
-    page_size,
-)
-from gateway.plugin_graph import PluginGraph, RawCypherNotDeclared
-from gateway.plugins import PluginDeprecationWarning, hookimpl
 from gateway.principal import ANONYMOUS, ClientKind, Principal
-from gateway.privacy_page import privacy_page_routes
-from gateway.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
+from gateway.privacy.page import privacy_page_routes
+from gateway.privacy.rights import AlreadyErased, CustomerRights, Erasure, ErasureRefused
 from gateway.settings import Settings
 from gateway.strategies import (
     NOT_PERSONAL,

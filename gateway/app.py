@@ -30,35 +30,42 @@ from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from gateway.authenticate import Authenticate
 from gateway.context import Context
-from gateway.cors import GraphQLCors
-from gateway.endpoint import GraphQLEndpoint
 from gateway.fields import FieldRegistry
-from gateway.gate import AccessLog, Gatekeeper, collect_policies
+from gateway.gate import AccessLog, Gatekeeper
 from gateway.gate.ids import VisitIds
 from gateway.gate.loaders import LoaderFactory, OwnedLoaders
-from gateway.limits import BodySizeLimit
+from gateway.graphql.operations import OperationStore
+from gateway.graphql.prepared import PreparedOperations
+from gateway.graphql.schema import build_schema, collect_registry
+from gateway.host.collect import (
+    check_declared,
+    collect_manifests,
+    collect_policies,
+    linking_service,
+    recommendation_service,
+)
+from gateway.host.manager import PluginError, PluginHost, constraints_of, load_plugins
+from gateway.host.manifests import Manifests
+from gateway.host.plugin_graph import PluginGraphs
 from gateway.linking import LinkingService, LinkQueue
-from gateway.manifests import Manifests, check_declared, collect_manifests
-from gateway.metrics import CountResponses, Metrics, metrics_endpoint
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
 from gateway.oauth.login import from_hook
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.operations import OperationStore
-from gateway.plugin_graph import PluginGraphs
-from gateway.plugins import PluginError, PluginHost, constraints_of, load_plugins
-from gateway.prepared import PreparedOperations
 from gateway.principal import Principal
-from gateway.ratelimit import BadTokenLimit, Buckets, RateLimit
-from gateway.readiness import Readiness
-from gateway.requestid import RequestId
-from gateway.rights import CustomerRights
-from gateway.schema import build_schema, collect_registry
-from gateway.secheaders import SecurityHeaders
+from gateway.privacy.rights import CustomerRights
 from gateway.settings import Settings, load_settings
 from gateway.strategies import RecommendationService, Registered, forget_customer
+from gateway.web.authenticate import Authenticate
+from gateway.web.bodylimit import BodySizeLimit
+from gateway.web.cors import GraphQLCors
+from gateway.web.endpoint import GraphQLEndpoint
+from gateway.web.metrics import CountResponses, Metrics, metrics_endpoint
+from gateway.web.ratelimit import BadTokenLimit, Buckets, RateLimit
+from gateway.web.readiness import Readiness
+from gateway.web.requestid import RequestId
+from gateway.web.secheaders import SecurityHeaders
 from graph import Graph, connect
 
 log = logging.getLogger("tightrope.app")
@@ -146,13 +153,13 @@ def assemble(
         for _, result in host.collect("register_routes", settings=settings)
         for route in result
     ]
-    recommendations = RecommendationService.from_host(host, settings, dict(plugin_settings))
+    recommendations = recommendation_service(host, settings, dict(plugin_settings))
     policies = collect_policies(host)
     strategies = list(recommendations.strategies.values())
     withdrawn = partial(consent_withdrawn, host, graphs, strategies)
-    gate = Gatekeeper(registry, policies, withdrawn, manifests, VisitIds(settings.pii_secret()))
+    gate = Gatekeeper(registry, policies, withdrawn, manifests.of, VisitIds(settings.pii_secret()))
     # Linking asks the same policies as every read (gateway/linking/seam.py).
-    linking = LinkingService.from_host(host, settings, policies)
+    linking = linking_service(host, settings, policies)
     check_declared(manifests, registry, recommendations.strategies.values(), linking.linkers)
     # Plugins' export and erasure hooks get their own (checked) graphs too.
     rights = CustomerRights(host, settings, graphs.per_plugin)
@@ -245,15 +252,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # No driver retries: a request answers UNAVAILABLE after one attempt
-        # (about neo4j_timeout) rather than after the driver's back-off; and no
-        # query outlives query_timeout.
-        # A Neo4j that hangs rather than refuses is cut off at the graph deadline.
+        # No query outlives query_timeout. A Neo4j that hangs rather than
+        # refuses is cut off at the graph deadline, and Neo4j's transient errors
+        # (a deadlock) are retried within it (graph/driver.py).
         neo4j = settings.neo4j()
         graph = connect(
             replace(
                 neo4j,
-                retry_time=0.0,
                 query_timeout=settings.query_timeout,
                 deadline=settings.graph_deadline,
                 write_deadline=settings.graph_deadline,
@@ -262,6 +267,7 @@ def create_app(
         )
         if assembly.metrics is not None:
             graph.observer = assembly.metrics.graph_query
+            graph.retry_observer = assembly.metrics.graph_retry
         app.state.graph = graph
         # Refuses to start on a graph lacking the migrations' constraints
         # (unless allowed to migrate); the warm-up runs once started.
@@ -368,7 +374,7 @@ def create_app(
 
 
 def prepared_operations(assembly: Assembly) -> PreparedOperations | None:
-    """The app's prepared operations (gateway/prepared/), over its schema's document cache."""
+    """The app's prepared operations (gateway/graphql/prepared/), over its document cache."""
     documents = getattr(assembly.schema, "documents", None)
     if documents is None or not assembly.settings.prepared_operations:
         return None
@@ -432,7 +438,7 @@ async def consent_withdrawn(
             log.exception("plugin %r failed in consent_withdrawn(%r)", name, purpose)
     serving = [s for s in strategies if s.purpose == purpose]
     if serving:
-        await forget_customer(serving, graph, customer_id, graphs.manifests)
+        await forget_customer(serving, graph, customer_id, graphs.of)
 
 
 async def _run_hook(

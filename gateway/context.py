@@ -17,20 +17,20 @@ from gateway.errors import GatewayError, to_graphql_error
 from gateway.fields import FieldRegistry
 from gateway.gate import RequestGate
 from gateway.gate.loaders import BatchRead, LoaderFactory, OwnedLoaders, batch_loader
-from gateway.isolation import running_plugin
+from gateway.host.isolation import running_plugin
+from gateway.host.manager import PluginDeprecationWarning
+from gateway.host.manifests import NO_PLUGIN
 from gateway.linking.signals import SignalKeys, read_signals
-from gateway.manifests import NO_PLUGIN
-from gateway.plugins import PluginDeprecationWarning
 from gateway.principal import Principal
 from gateway.settings import Settings
 from gateway.strategies.types import SubjectKind
 from graph import Graph
 
 if TYPE_CHECKING:
+    from gateway.graphql.operations import Allowlist
+    from gateway.host.plugin_graph import PluginGraphs
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
-    from gateway.operations import Allowlist
-    from gateway.plugin_graph import PluginGraphs
-    from gateway.rights import CustomerRights
+    from gateway.privacy.rights import CustomerRights
     from gateway.strategies import Recommendation, RecommendationService, Subject
 
 S = TypeVar("S", bound=BaseSettings)
@@ -50,7 +50,7 @@ class Context:
     request: Request | None
     principal: Principal
     # The host's graph: every category, any Cypher. Plugin code gets a checked
-    # one: graph_for(info), or its loaders' (gateway/plugin_graph.py).
+    # one: graph_for(info), or its loaders' (gateway/host/plugin_graph.py).
     host_graph: Graph
     settings: Settings
     # This app's DataLoader factories and their owners; each is made on first use.
@@ -64,7 +64,7 @@ class Context:
     recommendations: RecommendationService | None = None
     # This app's plugin graphs; None outside an app (then graph is the host's).
     graphs: PluginGraphs | None = None
-    # What the client may run (gateway/operations.py); None for anonymous callers.
+    # What the client may run (gateway/graphql/operations.py); None for anonymous callers.
     operations: Allowlist | None = None
     # The app's linking queue (gateway/linking); None outside a running app.
     linking: LinkQueue | None = None
@@ -151,7 +151,9 @@ class Context:
             self.gate.admit_customer(subject.id, where)
         elif subject.kind is SubjectKind.SESSION:
             owner = await self.gate.admit_session(subject.id, where)
-        return await self.recommendations.recommend(self, subject, first, strategy, owner)
+        return await self.recommendations.recommend(
+            self.gate, self.host_graph, subject, first, strategy, owner
+        )
 
     def read_signals(
         self,
@@ -164,12 +166,12 @@ class Context:
         """An event's linking signals as keyed hashes, and those ignored as malformed.
 
         ``email_verified`` counts only when the sender is the shop's own back end
-        (``consent.vouches``); from anyone else the email is only typed.
+        (``gate.vouches``); from anyone else the email is only typed.
         """
         keys = self.linking.service.keys if self.linking is not None else None
         if keys is None:
             keys = SignalKeys.from_settings(self.settings)
-        verified = email_verified and self.consent.vouches
+        verified = email_verified and self.gate.vouches
         return read_signals(
             keys, user_agent=user_agent, network=network, email=email, email_verified=verified
         )

@@ -5,7 +5,7 @@ operation and gives every error in the response an ``extensions.code``. Anything
 that is not one of ours (a bug, a Cypher error, a driver error we did not expect)
 becomes ``INTERNAL`` with a fixed message: its text and trace are logged here and
 never leave the server. An ``INTERNAL`` error names the request id
-(``extensions.requestId``, gateway/requestid.py), which the log line carries too.
+(``extensions.requestId``, gateway/web/requestid.py), which the log line carries too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from gateway.requestid import current_request_id
+from gateway.web.requestid import current_request_id
 from graph import GraphUnavailable
 
 log = logging.getLogger("tightrope.errors")
@@ -145,7 +145,7 @@ def classify(error: GraphQLError) -> GraphQLError:
 def label_errors(context: ExecutionContext) -> None:
     """Label and mask every error of an operation; add errors resolvers reported beside data.
 
-    Run once the operation is over (gateway/operation.py).
+    Run once the operation is over (gateway/graphql/after_operation.py).
     """
     result = context.result
     if result is None:

@@ -81,7 +81,7 @@ CORE_TYPES: tuple[str, ...] = (
 class ReadAhead:
     """What a field's resolver will load, worked out before it runs (optional).
 
-    A query that runs from its plan (gateway/prepared/) loads these at its
+    A query that runs from its plan (gateway/graphql/prepared/) loads these at its
     start, so that a customer and what the request asks of them share one Bolt
     exchange instead of one each, one after the other. The resolver still
     loads the same key from the same loader (and finds it loaded); the gate

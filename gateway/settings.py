@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     graph_migrate_on_start: bool | None = None
     # Before it says it is ready (/readyz), the gateway sends the request
     # path's statements once, so that a freshly started Neo4j has planned them
-    # (gateway/readiness.py). Off only where a test counts round trips.
+    # (gateway/web/readiness.py). Off only where a test counts round trips.
     warm_up: bool = True
 
     # The key of the HMAC that stands in for customers' emails in the graph
@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     linking_public_network_customers: int = Field(default=4, ge=1, le=1000)
     linking_public_network_devices: int = Field(default=16, ge=2, le=10_000)
     linking_window_days: int = Field(default=90, ge=1, le=3650)
+    # Households (gateway/linking/households.py): guesses at least this sure
+    # about one device that name several customers make it their household's
+    # (when together they reach linking_min_confidence) instead of anyone's;
+    # a household has at most this many members.
+    linking_household_member_confidence: float = Field(default=0.5, gt=0.0, le=1.0)
+    linking_household_max_members: int = Field(default=6, ge=2, le=20)
     # Bits of an address kept as its network before hashing.
     linking_ipv4_prefix: int = Field(default=24, ge=8, le=32)
     linking_ipv6_prefix: int = Field(default=56, ge=16, le=128)
@@ -208,7 +214,7 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=0, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
-    # The cost limit (gateway/cost.py): a field weighs its data category's weight
+    # The cost limit (gateway/graphql/cost.py): a field weighs its data category's weight
     # (personal data more than the catalogue), a list its ``first`` times what it
     # selects; a document over its client kind's limit is QUERY_TOO_COMPLEX.
     cost_catalogue_weight: int = Field(default=1, ge=0, le=1000)
@@ -219,7 +225,7 @@ class Settings(BaseSettings):
     max_cost_first_party: int = Field(default=10_000, ge=1)
 
     # The catalogue (products, brands, categories) is kept in each process for at
-    # most this many seconds (gateway/cache.py); a catalogue load is seen within
+    # most this many seconds (gateway/graphql/cache.py); a catalogue load is seen within
     # about a second whatever this is. 0 reads the graph on every request.
     catalogue_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     # The aggregates recommendations are served from (item-to-item edges,
@@ -248,7 +254,7 @@ class Settings(BaseSettings):
     # ``tightrope schema`` prints the SDL for client code generators.
     introspection: bool | None = None
 
-    # Rate limits, per process (gateway/ratelimit.py); a rate of 0 turns one off.
+    # Rate limits, per process (gateway/web/ratelimit.py); a rate of 0 turns one off.
     # /graphql: per authenticated client, else per client IP.
     rate_limit_per_second: float = Field(default=50.0, ge=0, allow_inf_nan=False)
     rate_limit_burst: int = Field(default=100, ge=1)
@@ -263,15 +269,15 @@ class Settings(BaseSettings):
     # (docs/operations.md, "Running several").
     rate_limit_instances: int = Field(default=1, ge=1, le=10_000)
 
-    # Allowlisted operations (gateway/operations.py): seconds a client's list of
+    # Allowlisted operations (gateway/graphql/operations.py): seconds a client's list of
     # registered operations (and its mode) is kept before it is read again.
     operations_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
-    # Prepared operations (gateway/prepared/): a query text seen before runs
+    # Prepared operations (gateway/graphql/prepared/): a query text seen before runs
     # from a plan compiled once. Off, every request takes the generic path
     # (the same answers, more CPU): a switch for an operator who suspects it.
     prepared_operations: bool = True
 
-    # Plugin isolation (gateway/isolation.py): a plugin's resolver or strategy
+    # Plugin isolation (gateway/host/isolation.py): a plugin's resolver or strategy
     # that runs longer than its budget (seconds) is cut off, costing only its own
     # field or candidates. Per plugin, as JSON: {"tightrope-trending": 0.5}.
     plugin_budget_seconds: float = Field(default=2.0, gt=0, le=300)
@@ -288,7 +294,7 @@ class Settings(BaseSettings):
     # again, so the gateway recovers on its own when Neo4j is back.
     graph_cooldown: float = Field(default=0.5, ge=0, le=60)
 
-    # /metrics (gateway/metrics.py): Prometheus text, for loopback callers only
+    # /metrics (gateway/web/metrics.py): Prometheus text, for loopback callers only
     # unless a bearer token is set, which then every caller must present.
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
@@ -297,7 +303,7 @@ class Settings(BaseSettings):
     # "json" (one object per line) or "text"; unset: text in dev mode, else json.
     log_format: Literal["json", "text"] | None = None
 
-    # CORS for /graphql (gateway/cors.py): the exact origins whose pages may call
+    # CORS for /graphql (gateway/web/cors.py): the exact origins whose pages may call
     # it, comma-separated (https://shop.example,https://m.shop.example); none by
     # default. Credentials (cookies) stay off unless asked for.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()

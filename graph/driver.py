@@ -11,6 +11,13 @@ leaves a query waiting forever on an open socket. A Graph can therefore carry a
 *deadline* per query, measured here, after which the caller hears
 :class:`GraphUnavailable`; and an *observer*, told the seconds each query took
 (the gateway's metrics).
+
+Neo4j's transient errors (a deadlock between two writers, a read that raced a
+write) are retried here and nowhere else, after a short random pause, for as
+long as the query's deadline leaves time: a shop's frontend should not have to
+retry what Neo4j itself calls normal. Write transactions are therefore run as
+explicit transactions, never through the driver's managed ones, whose back-off
+(a first pause of about a second) is longer than the whole deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -31,10 +39,9 @@ from neo4j import (
     AsyncDriver,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
+    AsyncTransaction,
     NotificationMinimumSeverity,
     Query,
-    RoutingControl,
-    unit_of_work,
 )
 from neo4j.exceptions import (
     ClientError,
@@ -53,6 +60,15 @@ Params = Mapping[str, Any]
 # The most write deadlines one write transaction may take in all, each of its
 # statements answered within one (see Graph.write_tx).
 TX_DEADLINES = 3
+# The pause before retrying after a transient error is drawn at random below a
+# bound that starts at RETRY_FIRST and doubles with each retry up to
+# RETRY_LONGEST (seconds): two writers that deadlocked do not meet again at
+# once, and a one-second deadline leaves room for several tries.
+RETRY_FIRST = 0.02
+RETRY_LONGEST = 0.25
+# Statement texts a Graph remembers having sent (see Graph.statements). Ours are
+# module constants, a few hundred at most; the bound is for plugins' own.
+MAX_STATEMENTS = 10_000
 
 
 def record_params(record: Any) -> dict[str, Any]:
@@ -97,9 +113,9 @@ class Neo4jSettings:
     # caller hears that the graph is unavailable. The gateway keeps this near a
     # second; bulk loads can afford more patience.
     timeout: float = 1.0
-    # How long a failed transaction is retried; None means ``timeout``. The
-    # driver's back-off can overshoot it by seconds, so the gateway passes 0 to
-    # answer UNAVAILABLE after one failed attempt instead of hanging.
+    # How long a query without a deadline is retried after Neo4j's transient
+    # errors; None means ``timeout``. A query with a deadline is retried while
+    # its deadline leaves time (see Graph._retrying).
     retry_time: float | None = None
     # Neo4j itself ends a query that runs longer (seconds; None: no limit), so a
     # runaway read can neither hang a request nor keep working after it.
@@ -120,6 +136,9 @@ class Neo4jSettings:
 
 # Told the kind of each query ("read", "write") and the seconds it took.
 QueryObserver = Callable[[str, float], None]
+# Told the kind of a query retried after a transient error, and why (the last
+# part of Neo4j's code, such as "DeadlockDetected").
+RetryObserver = Callable[[str, str], None]
 
 
 class Graph:
@@ -134,6 +153,7 @@ class Graph:
         deadline: float | None = None,
         write_deadline: float | None = None,
         cooldown: float = 0.0,
+        retry_time: float = 0.0,
     ) -> None:
         self.driver = driver
         self.database = database
@@ -141,6 +161,7 @@ class Graph:
         self.deadline = deadline
         self.write_deadline = write_deadline
         self.cooldown = cooldown
+        self.retry_time = retry_time
         self._quiet_until = 0.0
         # When Neo4j last answered a query: a deadline missed while others were
         # answered means slow (cold caches, a heavy query), not hung.
@@ -148,7 +169,12 @@ class Graph:
         # Reads past their deadline, left to finish (see _within).
         self._unwaited: set[asyncio.Future[Any]] = set()
         self.observer: QueryObserver | None = None
+        self.retry_observer: RetryObserver | None = None
         self.round_trips = 0
+        # Every statement text sent (up to MAX_STATEMENTS): Neo4j plans each
+        # text once, so a test can tell whether the warm-up sent a statement
+        # before the first request did (graph/warmup.py).
+        self.statements: set[str] = set()
         self._epochs: dict[str, int] = {}
         # When each query in flight began (monotonic), by a ticket of its own:
         # see :meth:`slowest_wait`.
@@ -179,20 +205,23 @@ class Graph:
         cooldown either, so its slowness never refuses a request. (Not to be
         closed: the driver is the app's.)
         """
-        return Graph(
+        graph = Graph(
             self.driver,
             self.database,
             self.query_timeout,
             deadline=deadline,
             write_deadline=deadline,
+            retry_time=self.retry_time,
         )
+        graph.retry_observer = self.retry_observer
+        return graph
 
     def granted(self, categories: frozenset[str], what: str) -> Graph:
         """The graph a repository function marked with :func:`reads` runs its queries on.
 
         This one serves every category (the host's own graph). The host hands
         plugins a narrower subclass that refuses the categories the plugin did
-        not declare (gateway/plugin_graph.py).
+        not declare (gateway/host/plugin_graph.py).
         """
         return self
 
@@ -204,48 +233,43 @@ class Graph:
         Reads run as auto-commit transactions in a read session: one Bolt
         exchange (RUN and PULL pipelined) where a managed transaction needs a
         second for COMMIT, and about 40 % less driver CPU per query (measured
-        in docs/performance.md). A cluster still routes them to readers. They
-        are not retried, except once when Neo4j itself asks for it (a read that
-        raced a write, ``Neo.TransientError.Transaction.Outdated``): a read is
-        safe to repeat, and within the same deadline.
+        in docs/performance.md). A cluster still routes them to readers. A read
+        changes nothing, so it is safe to repeat: Neo4j's transient errors
+        (``Neo.TransientError.Transaction.Outdated``, a read that raced a
+        write) are retried like a write's.
         """
         self.round_trips += 1
+        self._sent(query)
 
-        async def once_or_twice() -> list[dict[str, Any]]:
-            try:
-                return await self._read_once(query, params)
-            except TransientError:
-                self.round_trips += 1
-                return await self._read_once(query, params)
+        async def once() -> list[dict[str, Any]]:
+            async with self.driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                result = await session.run(
+                    Query(query, timeout=self.query_timeout), dict(params or {})
+                )
+                return [record.data() async for record in result]
 
-        return await self._bounded("read", self.deadline, once_or_twice, _head(query))
-
-    async def _read_once(self, query: LiteralString, params: Params | None) -> list[dict[str, Any]]:
-        async with self.driver.session(
-            database=self.database, default_access_mode=READ_ACCESS
-        ) as session:
-            result = await session.run(Query(query, timeout=self.query_timeout), dict(params or {}))
-            return [record.data() async for record in result]
+        return await self._bounded("read", self.deadline, once, _head(query))
 
     async def write(
         self, query: LiteralString, params: Params | None = None
     ) -> list[dict[str, Any]]:
         """Run a write query in its own transaction and return its records as dicts."""
-        self.round_trips += 1
 
-        async def run() -> list[dict[str, Any]]:
-            result = await self.driver.execute_query(
-                Query(query, timeout=self.query_timeout),
-                parameters_=dict(params or {}),
-                routing_=RoutingControl.WRITE,
-                database_=self.database,
-            )
-            return [record.data() for record in result.records]
+        async def one(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() async for record in await tx.run(query, dict(params or {}))]
 
-        return await self._bounded("write", self.write_deadline, run, _head(query))
+        one.__qualname__ = _head(query)  # what a log line names (see _bounded)
+        return await self.write_tx(one)
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
-        """Run ``work`` in one managed write transaction (it may be retried: keep it idempotent).
+        """Run ``work`` in one write transaction (it may be retried: keep it idempotent).
+
+        ``work`` is run again, in a new transaction, after Neo4j's transient
+        errors (a deadlock), as a managed transaction's would be: it must only
+        send statements and compute, and it gets the transaction typed as a
+        managed one (it may not commit or roll back itself).
 
         The write deadline is for Neo4j's answer to one statement: it starts
         again as each statement of ``work`` is sent and for the commit, and the
@@ -259,16 +283,15 @@ class Graph:
         self.round_trips += 1
         pacer = _Pacer(self._answered)
 
-        async def paced(tx: AsyncManagedTransaction) -> T:
-            pacer.sent(answered=False)
-            watched = _PacedTransaction(tx, pacer)
-            answer = await work(cast(AsyncManagedTransaction, watched))
-            pacer.sent(answered=watched.ran)  # the commit
-            return answer
-
         async def run() -> T:
             async with self.driver.session(database=self.database) as session:
-                return await session.execute_write(unit_of_work(timeout=self.query_timeout)(paced))
+                pacer.sent(answered=False)
+                tx = await session.begin_transaction(timeout=self.query_timeout)
+                async with tx:  # committed if work returns, rolled back if it raises
+                    watched = _PacedTransaction(tx, pacer, self._sent)
+                    answer = await work(cast(AsyncManagedTransaction, watched))
+                    pacer.sent(answered=watched.ran)  # the commit
+                return answer
 
         return await self._bounded(
             "write",
@@ -277,6 +300,10 @@ class Graph:
             getattr(work, "__qualname__", "a transaction"),
             pacer=pacer,
         )
+
+    def _sent(self, query: str) -> None:
+        if len(self.statements) < MAX_STATEMENTS:
+            self.statements.add(query)
 
     async def _bounded(
         self,
@@ -303,14 +330,21 @@ class Graph:
         self._tickets += 1
         ticket = self._tickets
         self._in_flight[ticket] = sent
+        loop = asyncio.get_running_loop()
         try:
             with _graph_errors(self.query_timeout):
                 if deadline is None:
-                    answer = await work()
-                elif kind == "read":
-                    answer = await self._within(deadline, work)
+                    ends = loop.time() + self.retry_time
+                    answer = await self._retrying(kind, work, lambda: ends - loop.time())
+                elif pacer is not None:  # a write transaction: the pacer moves its deadline
+                    answer = await self._cut_off(
+                        deadline, lambda: self._retrying(kind, work, pacer.left), pacer
+                    )
                 else:
-                    answer = await self._cut_off(deadline, work, pacer)
+                    ends = loop.time() + deadline
+                    answer = await self._within(
+                        deadline, lambda: self._retrying(kind, work, lambda: ends - loop.time())
+                    )
         except GraphUnavailable as exc:
             # Which statement, never its parameters: what an operator needs to
             # tell a slow query from an outage.
@@ -331,6 +365,34 @@ class Graph:
             del self._in_flight[ticket]
             if self.observer is not None:
                 self.observer(kind, time.perf_counter() - began)
+
+    async def _retrying(
+        self, kind: str, attempt: Callable[[], Awaitable[T]], left: Callable[[], float]
+    ) -> T:
+        """``attempt()``'s answer, tried again after Neo4j's transient errors while time is left.
+
+        ``left()`` is the time the query's deadline still leaves. Each pause is
+        drawn at random (full jitter) below a bound that doubles from
+        ``RETRY_FIRST`` to ``RETRY_LONGEST``; when the pause would take the
+        rest of the deadline, the error stands and the caller hears
+        UNAVAILABLE. Only :class:`TransientError` is retried: a refused
+        connection or a hung server is the cooldown's business (see
+        :meth:`_bounded`), and a timeout stopped by Neo4j would only run again.
+        """
+        bound = RETRY_FIRST
+        while True:
+            try:
+                return await attempt()
+            except TransientError as exc:
+                pause = random.uniform(0.0, bound)  # noqa: S311 - jitter, not a secret
+                if pause >= left():
+                    raise
+                self.round_trips += 1
+                if self.retry_observer is not None:
+                    self.retry_observer(kind, _reason(exc))
+                log.debug("graph %s retried after %s", kind, exc.code)
+                await asyncio.sleep(pause)
+                bound = min(2 * bound, RETRY_LONGEST)
 
     async def _cut_off(
         self, deadline: float, work: Callable[[], Awaitable[T]], pacer: _Pacer | None = None
@@ -401,7 +463,7 @@ class Graph:
 
         A plugin whose time budget ran out while this is long was kept waiting
         by the graph, not by its own code: the gateway then answers UNAVAILABLE,
-        not INTERNAL (gateway/isolation.py). Read only when a budget runs out.
+        not INTERNAL (gateway/host/isolation.py). Read only when a budget runs out.
         """
         if not self._in_flight:
             return 0.0
@@ -492,22 +554,37 @@ class _Pacer:
             now = asyncio.get_running_loop().time()
             self._timer.reschedule(min(now + self._deadline, self._last))
 
+    def left(self) -> float:
+        """Seconds until the deadline now set (a retry's pause must end before it)."""
+        if self._timer is None:
+            return float("inf")
+        when = self._timer.when()
+        return float("inf") if when is None else when - asyncio.get_running_loop().time()
+
 
 class _PacedTransaction:
-    """A managed transaction whose every statement restarts the write deadline (see write_tx)."""
+    """A transaction whose every statement restarts the write deadline (see write_tx)."""
 
-    def __init__(self, tx: AsyncManagedTransaction, pacer: _Pacer) -> None:
+    def __init__(self, tx: AsyncTransaction, pacer: _Pacer, sent: Callable[[str], None]) -> None:
         self._tx = tx
         self._pacer = pacer
+        self._note = sent
         self.ran = False  # whether a statement was sent (and so, later, answered)
 
     async def run(self, query: Any, parameters: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         self._pacer.sent(answered=self.ran)
         self.ran = True
+        self._note(query.text if isinstance(query, Query) else str(query))
         return await self._tx.run(query, parameters, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tx, name)
+
+
+def _reason(exc: TransientError) -> str:
+    """A transient error's kind for a metric label: the last part of Neo4j's code."""
+    code = exc.code or ""
+    return code.rsplit(".", 1)[-1] if code.startswith("Neo.TransientError.") else "other"
 
 
 def _head(query: str) -> str:
@@ -527,7 +604,8 @@ def _graph_errors(query_timeout: float | None) -> Iterator[None]:
     except (ServiceUnavailable, SessionExpired, OSError) as exc:
         raise GraphUnavailable(str(exc)) from exc
     except TransientError as exc:
-        # Neo4j's "try again" (a lock, a race, a leader change): so is the client told.
+        # Neo4j's "try again" (a lock, a race, a leader change), still so when the
+        # deadline left no time for another try (Graph._retrying): so is the client told.
         raise GraphUnavailable(exc.code or "transient error") from exc
     except ClientError as exc:
         # Neo4j reports its own transaction timeout as a client error.
@@ -544,6 +622,8 @@ def connect(settings: Neo4jSettings) -> Graph:
         connection_timeout=settings.timeout,
         connection_acquisition_timeout=settings.timeout,
         max_connection_pool_size=settings.pool_size,
+        # Graph retries on its own (Graph._retrying); this is for code that runs
+        # the driver's managed transactions itself (benches, tests).
         max_transaction_retry_time=(
             settings.timeout if settings.retry_time is None else settings.retry_time
         ),
@@ -559,4 +639,5 @@ def connect(settings: Neo4jSettings) -> Graph:
         deadline=settings.deadline,
         write_deadline=settings.write_deadline,
         cooldown=settings.cooldown,
+        retry_time=settings.timeout if settings.retry_time is None else settings.retry_time,
     )

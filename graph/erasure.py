@@ -32,6 +32,11 @@ it would delete, and tombstone for good, someone else's device and visits. It
 loses its link, with the customer node. Any device the erasure leaves with
 nothing (no link, no visit) goes, and so does any network that no device is
 seen on any more.
+
+Households (graph/households.py): the customer leaves every household they
+are a member of, the guesses of those households' devices go (they may rest
+on the customer's browsing), and a household left with fewer than two members
+goes with its ``SHARED_BY`` edges.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from typing import Any, Final, LiteralString
 from neo4j import AsyncManagedTransaction
 
 from graph.driver import Graph
+from graph.households import leave_in
 from graph.links import LEAVE_NETWORKS
 from graph.oauth.families import REVOCATIONS, tick
 from graph.pii import sender_prefix
@@ -259,6 +265,7 @@ NAMES: Final = {
     "CONSENT_CHANGE": "consent changes",
     "AUTHORISED": "authorised apps",
     "USED_BY": "device links",
+    "MEMBER_OF": "household memberships",
     "PREFERS": "derived preferences",
 }
 
@@ -306,6 +313,9 @@ async def erase_customer(graph: Graph, customer_id: str, pii_key: str) -> dict[s
             ("privacy page sessions", DELETE_PAGE_SESSIONS),
         ):
             counts[name] = await _single(tx, query, customer_id=customer_id)
+        # Their households lose them, and the guesses that may rest on their
+        # browsing; one left with fewer than two members goes.
+        counts["households"] = (await leave_in(tx, customer_id)).dissolved
         await _single(tx, DELETE_CUSTOMER, customer_id=customer_id)
         left = sorted((set(locked["proved"]) | set(locked["linked"])) - set(devices))
         counts["devices"] += await _single(tx, DELETE_LEFT_DEVICES, devices=left)

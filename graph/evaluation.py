@@ -144,3 +144,29 @@ async def all_links(graph: Graph) -> list[tuple[str, str, str | None, float | No
     """Every link: device, customer, method, confidence."""
     rows = await graph.read(LINKS)
     return [(r["device"], r["customer"], r["method"], r["confidence"]) for r in rows]
+
+
+MEMBERS_WITHOUT_CONSENT: LiteralString = """
+MATCH (c:Customer)-[:MEMBER_OF]->(:Household)
+WHERE NOT EXISTS { (c)-[:CONSENT {purpose: 'cross_device', granted: true}]->(:Purpose) }
+RETURN count(c) AS n
+"""
+
+HOUSEHOLD_LINKS: LiteralString = """
+MATCH (d:Device)-[x:SHARED_BY]->(h:Household)
+RETURN d.id AS device, h.id AS household, x.method AS method, x.confidence AS confidence,
+       [(c:Customer)-[:MEMBER_OF]->(h) | c.id] AS members
+ORDER BY device
+"""
+
+
+async def members_without_consent(graph: Graph) -> int:
+    """Household members who have not granted cross_device now: must be none."""
+    rows = await graph.read(MEMBERS_WITHOUT_CONSENT)
+    return int(rows[0]["n"])
+
+
+async def household_links(graph: Graph) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+    """Every household's device: device, household, method, the household's members."""
+    rows = await graph.read(HOUSEHOLD_LINKS)
+    return [(r["device"], r["household"], r["method"], tuple(sorted(r["members"]))) for r in rows]

@@ -4,7 +4,7 @@
 per client and text (``key`` is ``client_id:sha256``), and on the client the
 mode it runs under: ``(:Client {operations})`` is ``"allowlist"`` (only its
 registered operations), ``"any"``, or absent (the gateway's default for its
-kind). Nothing here decides who may run what: gateway/operations.py does.
+kind). Nothing here decides who may run what: gateway/graphql/operations.py does.
 """
 
 from __future__ import annotations

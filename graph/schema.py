@@ -13,6 +13,7 @@ from typing import LiteralString
 
 from graph.driver import Graph
 from graph.erasure import STATEMENTS as ERASURE_STATEMENTS
+from graph.households import STATEMENTS as HOUSEHOLD_STATEMENTS
 from graph.oauth import STATEMENTS as OAUTH_STATEMENTS
 from graph.operations import STATEMENTS as OPERATION_STATEMENTS
 from graph.retention import STATEMENTS as RETENTION_STATEMENTS
@@ -76,6 +77,7 @@ def _all(extra: Iterable[LiteralString]) -> tuple[LiteralString, ...]:
         *OPERATION_STATEMENTS,
         *ERASURE_STATEMENTS,
         *RETENTION_STATEMENTS,
+        *HOUSEHOLD_STATEMENTS,
         *extra,
     )
 

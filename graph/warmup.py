@@ -31,27 +31,41 @@ from typing import Any, LiteralString, TypeVar, cast
 
 from neo4j import AsyncManagedTransaction
 
-from graph.access_log import write_access_records
+from graph.access_log import access_log_page, category_use, write_access_records
 from graph.catalogue import (
     brands_by_id,
     catalogue_version,
+    categories_by_id,
     categories_of_products,
+    children_of,
     list_products,
     products_by_sku,
+    search_products,
 )
-from graph.consent import consents_of_customers
-from graph.customers import customers_by_id, devices_of_customers, sessions_by_id
+from graph.consent import consent_history, consents_of_customers, set_consent
+from graph.contacts import CONTACTS_BY_ID
+from graph.customers import (
+    customers_by_id,
+    devices_by_id,
+    devices_of_customers,
+    links_between,
+    sessions_by_id,
+)
 from graph.driver import Graph, Params
+from graph.erasure import erase_customer, is_erased
+from graph.export import export_customer
 from graph.history import (
     CartKey,
     PurchasesKey,
     ViewsKey,
     carts_of_customers,
+    carts_of_sessions,
     purchases_of_customers,
     views_of_customers,
     views_of_sessions,
 )
 from graph.ingest import write_events
+from graph.journey import journey_of
 from graph.link_evidence import (
     customers_with_email,
     device_facts,
@@ -61,11 +75,22 @@ from graph.link_evidence import (
     products_of_devices,
     session_devices,
 )
-from graph.links import LinkState, LinkWrite, SignalRow, apply_links, record_signals
+from graph.links import (
+    LinkState,
+    LinkWrite,
+    SignalRow,
+    apply_links,
+    drop_links,
+    record_signals,
+    unlink,
+)
 from graph.model import Event
 from graph.oauth.customers import customer_exists
 from graph.oauth.families import live_family, revocation_clock
+from graph.oauth.grants import list_grants, revoke_grant
 from graph.oauth.refresh import claim_refresh, get_refresh, save_refresh
+from graph.operations import client_operations
+from graph.privacy import data_held
 from graph.recs import (
     ProfileKey,
     derived_version,
@@ -74,6 +99,7 @@ from graph.recs import (
     rankings_of,
     related_of,
 )
+from graph.suggestions import confirm_device, reject_device, suggestions_of_customers
 
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
 STORED = "\x00warm-up-stored"  # the staged events' id: sent again, it takes the resend path
@@ -128,7 +154,10 @@ class Rehearsal(Graph):
             graph.query_timeout,
             deadline=graph.deadline,
             write_deadline=graph.write_deadline,
+            retry_time=graph.retry_time,
         )
+        # What it sends is planned for ``graph``'s requests too.
+        self.statements = graph.statements
 
     async def write_tx(self, work: Callable[[AsyncManagedTransaction], Awaitable[T]]) -> T:
         async def rehearsed(tx: AsyncManagedTransaction) -> T:
@@ -141,13 +170,14 @@ class Rehearsal(Graph):
             return cast(T, done.answer)
         raise AssertionError("a rehearsed transaction always rolls back")
 
-    async def write(
+    async def read(
         self, query: LiteralString, params: Params | None = None
     ) -> list[dict[str, Any]]:
-        async def work(tx: AsyncManagedTransaction) -> list[dict[str, Any]]:
-            return [record.data() async for record in await tx.run(query, dict(params or {}))]
+        """The read in a rehearsed transaction, so that it finds the staged customer.
 
-        return await self.write_tx(work)
+        Neo4j plans a statement the same in a read or a write transaction.
+        """
+        return await self.write(query, params)
 
 
 def _rehearsed_events() -> list[Event]:
@@ -210,13 +240,55 @@ def _steps(pii_key: str) -> list[Step]:
             Rehearsal(g), [SignalRow(NOBODY, NOBODY, NOBODY, "phone", AT, AT)]
         ),
         lambda g: apply_links(Rehearsal(g), [NOBODY], [NOBODY], _link_nobody),
+        lambda g: apply_links(Rehearsal(g), [NOBODY], [NOBODY], _suggest_nobody),
         lambda g: g.read(VALUES, {"rows": 50}),
         _catalogue,
+        # The rest of the catalogue: categories and their children, the search.
+        lambda g: categories_by_id(g, [NOBODY]),
+        lambda g: children_of(g, [NOBODY]),
+        lambda g: search_products(g, "warm-up", 1),
+        lambda g: search_products(g, "warm-up", 1, brand_id=NOBODY, category_id=NOBODY),
+        # A client's registered operations, read for each token's client
+        # (gateway/graphql/operations.py).
+        lambda g: client_operations(g, NOBODY),
+        # What a customer reads of their own: devices and links, the basket of a
+        # visit, consents, apps, the access log, what is held, the export (read
+        # in a rehearsal, which holds a customer: these stop early without one).
+        lambda g: devices_by_id(g, [NOBODY]),
+        lambda g: links_between(g, [(NOBODY, NOBODY)]),
+        lambda g: journey_of(Rehearsal(g), NOBODY, 1, 1.0),
+        lambda g: carts_of_sessions(g, [CartKey(NOBODY, AT, 1)]),
+        lambda g: g.read(CONTACTS_BY_ID, {"ids": [NOBODY]}),  # no contact: nothing to open
+        lambda g: consent_history(g, NOBODY, 1),
+        lambda g: consent_history(g, NOBODY, 1, purpose="personalisation"),
+        lambda g: list_grants(g, NOBODY),
+        lambda g: access_log_page(g, NOBODY, 1),
+        lambda g: access_log_page(g, NOBODY, 1, after_at=AT, after_id=NOBODY),
+        lambda g: category_use(g, NOBODY),
+        lambda g: data_held(Rehearsal(g), NOBODY),
+        lambda g: export_customer(Rehearsal(g), NOBODY),
+        lambda g: is_erased(g, NOBODY, pii_key),
+        # ... and what they change: a consent, an app's grant, a device's link,
+        # the guessed links, and the erasure itself (all rolled back).
+        lambda g: set_consent(
+            Rehearsal(g), NOBODY, "personalisation", True, source="api", version="warm-up"
+        ),
+        lambda g: revoke_grant(Rehearsal(g), NOBODY, NOBODY, 0),
+        lambda g: unlink(Rehearsal(g), NOBODY, NOBODY, AT),
+        lambda g: suggestions_of_customers(g, [NOBODY]),
+        lambda g: confirm_device(Rehearsal(g), NOBODY, NOBODY, AT, "warm-up", ["login"]),
+        lambda g: reject_device(Rehearsal(g), NOBODY, NOBODY, AT),
+        lambda g: drop_links(Rehearsal(g), NOBODY, ["sign_in"]),
+        lambda g: erase_customer(Rehearsal(g), NOBODY, pii_key),
     ]
 
 
 def _link_nobody(state: LinkState) -> list[LinkWrite]:
     return [LinkWrite(NOBODY, NOBODY, "sign_in", 1.0, AT, (), (), "warm-up", AT)]
+
+
+def _suggest_nobody(state: LinkState) -> list[LinkWrite]:
+    return [LinkWrite(NOBODY, NOBODY, "guess", 0.6, AT, (), (), "warm-up", AT, suggest=True)]
 
 
 async def _catalogue(graph: Graph) -> None:

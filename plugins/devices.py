@@ -383,7 +383,7 @@ def register_fields() -> list[FieldSpec]:
 @hookimpl
 def consent_withdrawn(customer_id: str, purpose: str, graph: Graph) -> Awaitable[None] | None:
     """A customer withdrew ``purpose``: for ``cross_device``, drop their probabilistic links
-    and the devices suggested to them.
+    and the devices suggested to them, and take them out of their households.
 
     The links they proved (a sign-in, their verified email, their word) stay:
     those never needed that consent. From the next batch on, the gate refuses

@@ -248,7 +248,7 @@ def _signals(
     hashed, problems = context.read_signals(
         user_agent=user_agent, network=network, email=item.email, email_verified=item.email_verified
     )
-    if item.email_verified and item.email is not None and not context.consent.vouches:
+    if item.email_verified and item.email is not None and not context.gate.vouches:
         ignored.append(
             IgnoredSignal(
                 index=index,
@@ -286,7 +286,7 @@ class Visit:
 async def start_visit(root: Any, info: Info, device_id: strawberry.ID | None = None) -> Visit:
     if device_id is not None and len(device_id) > MAX_ID:
         raise BadUserInput(f"deviceId is longer than {MAX_ID} characters", argument="deviceId")
-    gate: RequestGate = info.context.consent
+    gate: RequestGate = info.context.gate
     device, session, fresh = gate.start_visit(device_id)
     return Visit(
         device_id=strawberry.ID(device), session_id=strawberry.ID(session), new_device=fresh

@@ -15,11 +15,11 @@ Both belong to the retailer's own privacy pages: scope ``privacy:read``, which
 third parties never hold.
 
 ``exportMyData`` returns everything held about the customer as one JSON
-document, with what each plugin contributed (gateway/rights.py); scope
+document, with what each plugin contributed (gateway/privacy/rights.py); scope
 ``privacy:export``, only for the retailer's own frontends.
 
 ``forgetMe(confirmation)`` erases the customer and everything derived about
-them, through every plugin (gateway/rights.py): asked without a confirmation
+them, through every plugin (gateway/privacy/rights.py): asked without a confirmation
 it only answers with one (valid ten minutes); asked again with it, it erases.
 Scope ``privacy:erase``, likewise only for the retailer's own frontends. The
 token used is dead afterwards, like every other of the customer's.
@@ -207,7 +207,7 @@ async def export_my_data(root: object, info: Info) -> JSON:
     rights: CustomerRights = info.context.rights
     try:
         # The host's rights act on the host's graph; each plugin's export hook
-        # is handed its own checked graph (gateway/rights.py).
+        # is handed its own checked graph (gateway/privacy/rights.py).
         document = await rights.export(info.context.host_graph, principal.customer_id)
     except ErasureRefused as exc:  # the customer no longer exists
         raise NotFound(str(exc)) from None

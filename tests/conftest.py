@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.prepared.store import check_with
+from gateway.graphql.prepared.store import check_with
 from gateway.settings import load_settings
 from graph import Graph, connect
 from graph.schema import migrate

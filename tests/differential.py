@@ -3,7 +3,7 @@
 Installed for the whole test session (tests/conftest.py). Whenever an app of
 the suite answers an operation on the generic path (strawberry over
 graphql-core), the same operation is run again from its plan
-(gateway/prepared/) for the same principal, on the same graph, and the two
+(gateway/graphql/prepared/) for the same principal, on the same graph, and the two
 are compared:
 
 - the response, byte for byte (data, errors with their codes, paths and
@@ -40,7 +40,7 @@ import orjson
 from strawberry.http import process_result
 
 from gateway.gate import RequestGate
-from gateway.prepared import PreparedOperations
+from gateway.graphql.prepared import PreparedOperations
 from graph import Graph
 
 

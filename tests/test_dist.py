@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NEEDED = [
     "tightrope/__init__.py",
-    "gateway/testing.py",
-    "gateway/scaffold.py",
+    "gateway/authoring/testing.py",
+    "gateway/authoring/scaffold.py",
     "graph/neo4j/pom.xml",
     "gateway/oauth/templates/sign_in.html",
     "plugins/recommenders/trending.py",
@@ -47,7 +47,7 @@ def test_the_wheel_holds_the_api_the_fixtures_and_their_files(tmp_path: Path) ->
         entry_points = archive.read(points).decode()
     assert set(NEEDED) <= names
     assert not any(name.startswith("tests/") for name in names)
-    assert "[pytest11]\ntightrope = gateway.testing" in entry_points
+    assert "[pytest11]\ntightrope = gateway.authoring.testing" in entry_points
     assert "tightrope = gateway.cli:main" in entry_points
     assert "tightrope-trending = plugins.recommenders.trending" in entry_points
     makefile = (ROOT / "Makefile").read_text()

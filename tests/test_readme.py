@@ -38,6 +38,18 @@ def test_the_map_and_the_links_point_at_what_exists() -> None:
     assert missing == []
 
 
+def test_the_map_names_every_room_of_the_gateway() -> None:
+    cells = re.findall(r"^\| (`[^|]+`) \|", README.read_text(), re.MULTILINE)
+    mapped = {path for cell in cells for path in re.findall(r"`([^`]+)`", cell)}
+    rooms = {
+        f"gateway/{room.name}/"
+        for room in (ROOT / "gateway").iterdir()
+        if (room / "__init__.py").exists()
+    }
+    assert "gateway/web/" in rooms
+    assert rooms <= mapped
+
+
 @pytest.mark.parametrize("page", DOCS_WITH_EXAMPLES, ids=lambda p: p.name)
 def test_graphql_examples_validate(page: Path) -> None:
     examples = re.findall(r"```graphql\n(.*?)```", page.read_text(), re.DOTALL)

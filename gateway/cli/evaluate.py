@@ -72,6 +72,26 @@ def recs(
 )
 @click.option("--households", type=click.IntRange(1), default=250, show_default=True)
 @click.option("--visitors", type=click.IntRange(0), default=300, show_default=True)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=None,
+    help="the run's linking threshold  [default: TIGHTROPE_LINKING_MIN_CONFIDENCE]",
+)
+@click.option(
+    "--suggest",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="the least confidence of a guess shown to its customer as a suggestion",
+)
+@click.option(
+    "--hostile-victims",
+    type=click.IntRange(0, 100),
+    default=10,
+    show_default=True,
+    help="customers the hostile set attacks after the replay (0: none)",
+)
 @click.option("--fit", is_flag=True, help="also fit each linker's model to this run (stderr)")
 @click.option("--progress/--no-progress", default=True, help="a progress bar on stderr")
 def linking(
@@ -80,6 +100,9 @@ def linking(
     port: int,
     households: int,
     visitors: int,
+    threshold: float | None,
+    suggest: float,
+    hostile_victims: int,
     fit: bool,
     progress: bool,
 ) -> None:
@@ -90,7 +113,12 @@ def linking(
 
     config = replace_port(load_settings(), port)
     scale = Scale(households=households, visitors=visitors)
-    report = on_own_graph(port, lambda graph: evaluate(graph, config, seed, progress, scale))
+    report = on_own_graph(
+        port,
+        lambda graph: evaluate(
+            graph, config, seed, progress, scale, threshold, hostile_victims, suggest
+        ),
+    )
     doc = report.as_json()
     click.echo(json.dumps(doc, indent=2) if as_json else table(doc))
     if fit:

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from gateway.cli.common import graph_session, settings
-from gateway.rights import Erasure, ErasureRefused
+from gateway.privacy.rights import Erasure, ErasureRefused
 from gateway.settings import SettingsError
 
 

@@ -17,7 +17,7 @@ def graph_group() -> None:
 @graph_group.command()
 def migrate() -> None:
     """Apply constraints and indexes (idempotent: safe to run on every start)."""
-    from gateway.plugins import PluginError, constraints_of, load_plugins
+    from gateway.host.manager import PluginError, constraints_of, load_plugins
     from graph.schema import migrate as apply
 
     try:

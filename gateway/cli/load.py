@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from gateway.cli.common import graph_session, settings
-from gateway.plugins import PluginError
+from gateway.host.manager import PluginError
 from gateway.settings import SettingsError
 from graph.ingest import (
     DEFAULT_BATCH,
@@ -106,7 +106,7 @@ def load(
                         f"{before['customers']} customers: demo not loaded (--if-empty)"
                     )
                     return None, before
-                from graph.demo import DemoData
+                from gateway.demo import DemoData
 
                 data = DemoData(
                     customers, products, events, seed, pii_key=pii_key, data_keys=data_keys

@@ -23,8 +23,8 @@ from graph.oauth import list_clients, remove_client, set_password_hash
 
 def _catalogue() -> ScopeCatalogue:
     """The core scopes plus those the installed plugins declare."""
-    from gateway.plugins import load_plugins
-    from gateway.schema import collect_registry
+    from gateway.graphql.schema import collect_registry
+    from gateway.host.manager import load_plugins
 
     config = settings()
     registry = collect_registry(load_plugins(config.disabled_plugins, ()), config)

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from gateway.cli.common import graph_session, settings
-from gateway.operations import MODES, ManifestError, read_operations
-from gateway.plugins import PluginError
+from gateway.graphql.operations import MODES, ManifestError, read_operations
+from gateway.host.manager import PluginError
 from graph.operations import (
     add_operations,
     client_operations,

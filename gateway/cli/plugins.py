@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway import hookspecs
 from gateway.cli.common import settings
-from gateway.plugins import PluginError, load_plugins
+from gateway.host import hookspecs
+from gateway.host.manager import PluginError, load_plugins
 
 if TYPE_CHECKING:
     from gateway.app import Assembly

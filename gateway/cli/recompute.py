@@ -34,10 +34,15 @@ def recompute_command(progress: bool, if_never_run: bool) -> None:
     Every strategy runs, one after another; one that fails is reported and the
     command exits 1 once the others are done.
     """
-    from gateway.gate import collect_policies
-    from gateway.manifests import check_declared, collect_manifests
-    from gateway.plugins import PluginError, load_plugins
-    from gateway.strategies import Recomputed, RecomputeFailed, collect_recommenders, recompute
+    from gateway.host.collect import (
+        check_declared,
+        collect_manifests,
+        collect_policies,
+        collect_recommenders,
+    )
+    from gateway.host.manager import PluginError, load_plugins
+    from gateway.host.plugin_graph import PluginGraphs
+    from gateway.strategies import Recomputed, RecomputeFailed, recompute
     from graph.recs import derived_version
 
     config = settings()
@@ -51,13 +56,15 @@ def recompute_command(progress: bool, if_never_run: bool) -> None:
     # Data about one customer is derived only as their consent allows (the same
     # policies the gate asks on every request).
     policies = collect_policies(host)
+    # Each strategy works on its plugin's graph: what its manifest declares.
+    graph_of = PluginGraphs(manifests, {}).of
 
     async def run() -> tuple[list[Recomputed], bool] | None:
         async with graph_session(patience=60.0) as graph:
             if if_never_run and await derived_version(graph) is not None:
                 return None
             try:
-                return await recompute(strategies, graph, progress, manifests, policies), True
+                return await recompute(strategies, graph, progress, graph_of, policies), True
             except RecomputeFailed as failed:
                 return list(failed.results), False
 

@@ -1,4 +1,4 @@
-"""``tightrope plugin new``: start a plugin package (gateway/scaffold.py holds the templates)."""
+"""``tightrope plugin new``: start a plugin package (templates: gateway/authoring/scaffold.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.scaffold import KINDS, write_package
+from gateway.authoring.scaffold import KINDS, write_package
 
 
 @click.group("plugin")

@@ -18,10 +18,10 @@ import click
 import uvicorn
 
 from gateway.cli.common import settings
-from gateway.logs import log_config
-from gateway.plugins import PluginError
+from gateway.host.manager import PluginError
 from gateway.settings import Settings, SettingsError, is_loopback
-from gateway.workers import serve_workers
+from gateway.web.logs import log_config
+from gateway.web.workers import serve_workers
 
 # Listening on every interface includes loopback.
 WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 (names, not a bind)
@@ -70,7 +70,7 @@ def serve(
     TIGHTROPE_NEO4J_PORT (7687), as for every other command.
     """
     from gateway.app import assemble
-    from gateway.protocol import OneWriteProtocol
+    from gateway.web.protocol import OneWriteProtocol
 
     # Assemble once here so that a bad setting or a broken plugin is reported
     # plainly before uvicorn starts its workers (each builds its own app).
@@ -93,12 +93,12 @@ def serve(
         "forwarded_allow_ips": forwarded_allow_ips,
         "access_log": access_log,
         "log_config": log_config(json_lines=checked.json_logs),
-        # httptools, each response's head and body in one write (gateway/protocol.py).
+        # httptools, each response's head and body in one write (gateway/web/protocol.py).
         "http": OneWriteProtocol,
     }
     if workers > 1:
         # uvicorn's own workers share one socket and the first to wake takes the
-        # connections; ours each bind the port (gateway/workers.py).
+        # connections; ours each bind the port (gateway/web/workers.py).
         serve_workers(workers, host, port, options)
         return
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, **options)

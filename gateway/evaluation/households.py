@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from graph.demo import ROOT_WEIGHTS, build_catalogue
+from gateway.demo import ROOT_WEIGHTS, build_catalogue
 from graph.model import Catalogue, Consent, Customer, CustomerBase, Event
 
 END: Final = datetime(2026, 10, 1, tzinfo=UTC)
+# A family tablet's owner is "shared:<household>".
+SHARED: Final = "shared:"
 DAYS: Final = 30
 
 UAS: Final = {
@@ -126,6 +128,19 @@ class Scenario:
 
     def owner(self, device_id: str) -> str:
         return self.devices[device_id].owner
+
+    def shared_by(self, device_id: str) -> str | None:
+        """The household whose family tablet this is, or None."""
+        owner = self.owner(device_id)
+        return owner.removeprefix(SHARED) if owner.startswith(SHARED) else None
+
+    def home_of(self, device_id: str) -> str | None:
+        """The household the device is used in: its family's, or its owner's."""
+        shared = self.shared_by(device_id)
+        return shared if shared is not None else self.people[self.owner(device_id)].household
+
+    def used_devices(self) -> set[str]:
+        return {event.device_id for v in self.visits for event, _, _ in v.events if event.device_id}
 
 
 class _Builder:

@@ -5,31 +5,33 @@ time order, exactly as ``trackEvents`` and its queue handle it: the events are
 stored by ``write_events``, their signals hashed by the gateway's own
 ``read_signals``, and the batch linked by the app's
 :class:`~gateway.linking.LinkingService` with the installed linkers and the
-host's rules. Visits go in groups of :data:`GROUP` (the queue links up to 20
-waiting batches at once under load).
+host's rules, households included. Visits go in groups of :data:`GROUP` (the
+queue links up to 20 waiting batches at once under load).
 
-Scores are about **probabilistic** links, every one ever made (a wrong link
-that a later sign-in replaced still counts as wrong):
+The run uses one threshold, the deployment's ``linking_min_confidence``
+(0.9) unless told: households depend on it (several customers' guesses
+together must reach it), so figures at a threshold are exact only for a run
+at that threshold. Scores, at that threshold:
 
-* precision at threshold t: of the (device, customer) pairs linked with
-  confidence at least t, the share where the customer owns the device (a
-  family tablet is nobody's to guess);
-* recall at t: of the devices a consenting customer owns and nobody ever
-  signed in on (the ones only a guess can find), the share linked to their
-  owner with confidence at least t;
-* the recall ceiling: the share of those devices for which some linker ever
-  proposed their owner, at any confidence. No threshold finds more; what
-  keeps a device below it is that no linker saw evidence pointing at its
-  owner (for the built-in network linker: the device and a device proved its
-  owner's were never seen on one network that is not public).
+* the three outcomes per target device, person- and household-level
+  precision, coverage, F0.5, and person-level recall when a share of the
+  customers answer suggestions (gateway/evaluation/outcomes.py);
+* the person-level figures at higher thresholds, from the links made at
+  least that sure (close: a higher threshold would also change which of two
+  competing guesses a device keeps, which the host's limits make rare);
+* the recall ceiling: the share of the person-level target devices for which
+  some linker ever proposed their owner, at any confidence. No threshold
+  finds more; what keeps a device below it is that no linker saw evidence
+  pointing at its owner (for the built-in network linker: the device and a
+  device proved its owner's were never seen on one network that is not
+  public);
+* ``links_without_consent``: the guesses the graph holds, at the end, for
+  customers who have not granted ``cross_device``, and the household members
+  among them: must be 0;
+* the hostile set (gateway/evaluation/hostile.py): takeovers must be 0.
 
-The run uses the lowest threshold of the sweep, and the figures at higher
-thresholds keep the links made at least that sure. That is exact for the
-threshold itself and close for the others: what a higher threshold would
-change beyond that is only which of two competing guesses a device keeps,
-which the host's limits make rare. ``links_without_consent`` counts the
-guesses the graph holds, at the end, for customers who have not granted
-``cross_device``: it must be 0.
+Person-level links are every probabilistic link ever made (a wrong link
+that a later sign-in replaced still counts as wrong).
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ from typing import Any
 from pydantic import SecretStr
 from tqdm import tqdm
 
+from gateway.evaluation.hostile import VICTIMS, hostile
 from gateway.evaluation.households import Scale, Scenario, build
+from gateway.evaluation.outcomes import SUGGEST, HouseholdLink, person_targets, score_outcomes
+from gateway.host.collect import linking_service
+from gateway.host.manager import load_plugins
 from gateway.linking import (
     DETERMINISTIC,
     Arrival,
@@ -54,16 +60,25 @@ from gateway.linking import (
     Verdict,
     read_signals,
 )
-from gateway.plugins import load_plugins
 from gateway.settings import Settings
 from graph import Graph, write_events
-from graph.evaluation import all_links, guesses_without_consent, prepare
+from graph.evaluation import (
+    all_links,
+    guesses_without_consent,
+    household_links,
+    members_without_consent,
+    prepare,
+)
 from graph.ingest import write_catalogue, write_customer_base
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 GROUP = 20
-GOAL_PRECISION = 0.98
-GOAL_RECALL = 0.85
+# The goal (docs/linking.md, "Measuring it").
+GOALS = {
+    "person precision": 0.98,
+    "household precision": 0.95,
+    "coverage": 0.60,
+}
 
 
 @dataclass
@@ -122,12 +137,32 @@ class LinkingReport:
     mistakes: dict[str, int]
     seconds: dict[str, float]
     samples: Samples
+    run_threshold: float = 0.9
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    hostile: dict[str, Any] = field(default_factory=dict)
+    members_without_consent: int = 0
 
     def row(self, threshold: float) -> Row:
         return next(r for r in self.rows if r.threshold == threshold)
 
+    def goal(self) -> dict[str, Any]:
+        """Which of the goal's figures the run meets (at the run's threshold)."""
+        found = {
+            "person precision": self.outcomes["person"]["precision"],
+            "household precision": self.outcomes["household"]["precision"],
+            "coverage": self.outcomes["overall"]["coverage"],
+        }
+        # A precision of no links at all (None) meets nothing: there is nothing to measure.
+        met = {
+            name: found[name] is not None and found[name] >= least for name, least in GOALS.items()
+        }
+        met["no links without consent"] = self.without_consent + self.members_without_consent == 0
+        if self.hostile:
+            met["no takeovers"] = self.hostile["takeovers_total"] == 0
+        return {"at": found, "least": GOALS, "met": met, "all_met": all(met.values())}
+
     def as_json(self) -> dict[str, Any]:
-        at = self.row(self.default_threshold)
+        at = self.row(self.run_threshold)
         return {
             "seed": self.seed,
             "scenario": self.scenario,
@@ -142,13 +177,12 @@ class LinkingReport:
                 "recall": round(self.proposed / at.targets, 4) if at.targets else 0.0,
             },
             "links_without_consent": self.without_consent,
+            "members_without_consent": self.members_without_consent,
             "deterministic_links_not_proved": self.unproved,
-            "goal": {
-                "precision": GOAL_PRECISION,
-                "recall": GOAL_RECALL,
-                "met_at_default_threshold": at.precision >= GOAL_PRECISION
-                and at.recall >= GOAL_RECALL,
-            },
+            "run_threshold": self.run_threshold,
+            **self.outcomes,
+            "hostile": self.hostile,
+            "goal": self.goal(),
             "wrong_links_by_case": self.mistakes,
             "calibration": self.calibration,
             "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
@@ -192,27 +226,10 @@ async def replay(
     return report
 
 
-def guess_targets(scenario: Scenario) -> dict[str, str]:
-    """Device -> owner, for the devices only a guess can link to a consenting customer."""
-    used = {event.device_id for visit in scenario.visits for event, _, _ in visit.events}
-    targets = {}
-    for device in scenario.devices.values():
-        person = scenario.people.get(device.owner)
-        if (
-            device.id in used
-            and device.id not in scenario.signed_in
-            and person is not None
-            and person.customer
-            and person.consent is True
-        ):
-            targets[device.id] = person.id
-    return targets
-
-
 def _case(scenario: Scenario, device: str, customer: str) -> str:
     """What kind of mistake a wrong link is."""
     owner = scenario.owner(device)
-    if owner.startswith("shared:"):
+    if scenario.shared_by(device) is not None:
         return "family tablet"
     person, guessed = scenario.people[owner], scenario.people[customer]
     if person.household is not None and person.household == guessed.household:
@@ -250,7 +267,7 @@ def score(scenario: Scenario, report: LinkReport, thresholds: Sequence[float]) -
             samples.linker.append(outcome.linker)
         if outcome.verdict in (Verdict.LINKED, Verdict.UPDATED):
             made[pair] = max(made.get(pair, 0.0), p.confidence)
-    targets = guess_targets(scenario)
+    targets = person_targets(scenario)
     proposed = len({d for d, c in last if targets.get(d) == c})
     rows = []
     for t in thresholds:
@@ -288,25 +305,29 @@ async def evaluate(
     seed: int,
     progress: bool,
     scale: Scale | None = None,
-    thresholds: Sequence[float] = THRESHOLDS,
+    threshold: float | None = None,
+    hostile_victims: int = VICTIMS,
+    suggest: float = SUGGEST,
 ) -> LinkingReport:
+    """One run at ``threshold`` (the deployment's linking_min_confidence unless given)."""
     began = time.monotonic()
     scenario = build(seed, scale)
     generated = time.monotonic() - began
     await prepare(graph)
-    # The run keeps every link at least as sure as the lowest threshold of the
-    # sweep. Its graph is thrown away: keys of its own, whatever is configured.
-    # It measures the probabilistic linkers, so they run whether or not this
+    run = settings.linking_min_confidence if threshold is None else threshold
+    thresholds = sorted({run, *(t for t in THRESHOLDS if t >= run)})
+    # Its graph is thrown away: keys of its own, whatever is configured. It
+    # measures the probabilistic linkers, so they run whether or not this
     # deployment has turned them on.
     run_settings = settings.model_copy(
         update={
             "linking_probabilistic": True,
-            "linking_min_confidence": min(thresholds),
+            "linking_min_confidence": run,
             "pii_key": SecretStr("tightrope-evaluation-only"),
             "signals_key": SecretStr("tightrope-evaluation-only-signals"),
         }
     )
-    service = LinkingService.from_host(load_plugins(settings.disabled_plugins), run_settings)
+    service = linking_service(load_plugins(settings.disabled_plugins), run_settings)
     began = time.monotonic()
     report = await replay(graph, service, scenario, progress, run_settings.pii_secret())
     replayed = time.monotonic() - began
@@ -318,6 +339,14 @@ async def evaluate(
         for d, c, method, _ in await all_links(graph)
         if method in DETERMINISTIC and (d, c) not in proved
     )
+    homes = [HouseholdLink(*row) for row in await household_links(graph)]
+    outcomes = score_outcomes(scenario, report, homes, run, suggest)
+    without_consent = await guesses_without_consent(graph, sorted(DETERMINISTIC))
+    members = await members_without_consent(graph)
+    began = time.monotonic()
+    attacked = (
+        await hostile(graph, run_settings, scenario, hostile_victims) if hostile_victims else {}
+    )
     events = sum(len(v.events) for v in scenario.visits)
     people = scenario.people.values()
     shape = {
@@ -326,9 +355,7 @@ async def evaluate(
         "customers_consenting": sum(1 for p in people if p.consent is True),
         "households": len({p.household for p in people if p.household}),
         "devices": len(scenario.devices),
-        "family_tablets": sum(
-            1 for d in scenario.devices.values() if d.owner.startswith("shared:")
-        ),
+        "family_tablets": sum(1 for d in scenario.devices if scenario.shared_by(d)),
         "devices_signed_in": len(scenario.signed_in),
         "target_devices": rows[0].targets,
         "visits": len(scenario.visits),
@@ -341,44 +368,87 @@ async def evaluate(
         scenario=shape,
         rows=rows,
         proposed=scores.proposed,
-        without_consent=await guesses_without_consent(graph, sorted(DETERMINISTIC)),
+        without_consent=without_consent,
         unproved=unproved,
         calibration=scores.calibration,
         mistakes=scores.mistakes,
-        seconds={"generate": generated, "replay": replayed},
+        seconds={
+            "generate": generated,
+            "replay": replayed,
+            "hostile": time.monotonic() - began,
+        },
         samples=scores.samples,
+        run_threshold=run,
+        outcomes=outcomes,
+        hostile=attacked,
+        members_without_consent=members,
     )
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def table(doc: dict[str, Any]) -> str:
     """The figures as plain text."""
     s = doc["scenario"]
+    t = doc["targets"]
+    person, home, overall = doc["person"], doc["household"], doc["overall"]
     lines = [
         f"linking, seed {doc['seed']}: {s['people']} people ({s['customers']} customers, "
         f"{s['customers_consenting']} consenting) in {s['households']} households; "
         f"{s['devices']} devices ({s['family_tablets']} family tablets, {s['devices_signed_in']} "
         f"signed in on); {s['visits']} visits, {s['events']} events",
-        f"{s['target_devices']} devices only a guess can link (a consenting customer's, never "
-        "signed in on); probabilistic links scored",
+        f"threshold {doc['run_threshold']:.2f} (the deployment's: "
+        f"{doc['default_threshold']:.2f}); {t['all']} target devices: {t['person']} a "
+        f"consenting customer's never signed in on, {t['household']} family tablets of "
+        "households with two consenting customers",
+        "outcomes per target device: " + ", ".join(f"{k} {v}" for k, v in doc["outcomes"].items()),
+        f"person level: precision {_figure(person['precision'])} ({person['correct']} of "
+        f"{person['links']} links), recall {person['recall']:.4f}, F0.5 {person['f05']:.4f}",
+        f"household level: precision {_figure(home['precision'])} ({home['correct']} of "
+        f"{home['links']} guessed household links: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(home["by_kind"].items())) or "none")
+        + f"); {home['proved']} devices proved by several members; "
+        f"{home['households']} households hold a device",
+        f"coverage (a right person or household link): {overall['coverage']:.4f}; "
+        f"precision of every guess {_figure(overall['precision'])}, F0.5 {overall['f05']:.4f}",
+        f"customers answering suggestions (guesses from {doc['suggest_threshold']:.2f}):",
+    ]
+    for a in doc["answering"]:
+        lines.append(
+            f"  {a['share']:>4.0%}: {a['suggested']:>4} suggested, {a['confirmed']:>3} confirmed, "
+            f"{a['rejected']:>3} rejected; person recall {a['person_recall']:.4f}, F0.5 "
+            f"{a['person_f05']:.4f}, coverage {a['coverage']:.4f}"
+        )
+    lines += [
         f"recall ceiling: {doc['ceiling']['recall']:.4f} (a linker ever proposed the owner of "
-        f"{doc['ceiling']['proposed']} of them, at any confidence; no threshold finds more)",
+        f"{doc['ceiling']['proposed']} of the {doc['ceiling']['targets']} person-level targets)",
         "",
         f"  {'threshold':>9} {'precision':>10} {'recall':>8} {'f1':>8} {'links':>7} {'wrong':>7}",
     ]
     for r in doc["thresholds"]:
-        mark = "  <- default" if r["threshold"] == doc["default_threshold"] else ""
+        mark = "  <- the run's" if r["threshold"] == doc["run_threshold"] else ""
         lines.append(
             f"  {r['threshold']:>9.2f} {r['precision']:>10.4f} {r['recall']:>8.4f} "
             f"{r['f1']:>8.4f} {r['links']:>7} {r['links'] - r['correct']:>7}{mark}"
         )
+    hostile = doc["hostile"]
+    if hostile:
+        lines.append(
+            f"hostile set: {hostile['victims']} victims, "
+            + ", ".join(f"{k} {v}" for k, v in hostile["attempts"].items())
+            + f" attempts; takeovers {hostile['takeovers_total']}; attacker in the victim's "
+            f"household {hostile['attacker_in_victims_household']}"
+        )
     goal = doc["goal"]
     lines += [
         "",
-        f"links without consent: {doc['links_without_consent']}; deterministic links not "
-        f"proved by a sign-in: {doc['deterministic_links_not_proved']}",
-        f"goal (precision >= {goal['precision']} at recall >= {goal['recall']}) at the default "
-        f"threshold: {'met' if goal['met_at_default_threshold'] else 'NOT met'}",
-        "wrong links (at the lowest threshold), by case: "
+        f"links without consent: {doc['links_without_consent']}; household members without "
+        f"consent: {doc['members_without_consent']}; deterministic links not proved by a "
+        f"sign-in: {doc['deterministic_links_not_proved']}",
+        "goal: " + "; ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in goal["met"].items()),
+        "wrong person-level links, by case: "
         + (", ".join(f"{k} {v}" for k, v in sorted(doc["wrong_links_by_case"].items())) or "none"),
         "",
         "calibration (each pair's last proposal):",

@@ -22,7 +22,6 @@ from tqdm import tqdm
 from gateway.app import assemble
 from gateway.evaluation import baselines, movielens
 from gateway.evaluation.protocol import K, Scores, Split, score, stratified_split
-from gateway.gate import collect_policies
 from gateway.principal import ClientKind, Principal
 from gateway.settings import Settings
 from gateway.strategies import Subject, recompute
@@ -141,8 +140,8 @@ async def evaluate(
     began = time.monotonic()
     assembly = assemble(settings)
     strategies = list(assembly.recommendations.strategies.values())
-    policies = collect_policies(assembly.host)
-    await recompute(strategies, graph, progress, assembly.manifests, policies)
+    policies = assembly.gate.policies
+    await recompute(strategies, graph, progress, assembly.graphs.of, policies)
     report.seconds["recompute"] = time.monotonic() - began
     began = time.monotonic()
     lists = await served_lists(graph, settings, split.users, progress)

@@ -5,7 +5,7 @@ Whatever hands a plugin's code personal data asks :func:`require` first:
 - the gate's ``decide`` (the purposes and categories asked for, against the
   plugin's manifest);
 - a plugin's graph (each repository function's categories, and Cypher of its
-  own, against the manifest: gateway/plugin_graph.py);
+  own, against the manifest: gateway/host/plugin_graph.py);
 - a loader another plugin registered (the categories its reads touch, against
   the *calling* plugin's manifest too: gateway/gate/loaders.py);
 - a strategy's data and a linker's (the categories that strategy or linker

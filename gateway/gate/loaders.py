@@ -1,14 +1,14 @@
 """Owned loaders: each DataLoader belongs to the plugin that registered it.
 
 ``info.context.loader(name)`` is how a resolver batches its reads. A loader
-runs on its owner's graph (gateway/plugin_graph.py), so it reads only what
+runs on its owner's graph (gateway/host/plugin_graph.py), so it reads only what
 its owner declared. Another plugin may call it too, but then it runs on a
 *borrowed* graph that serves only what both plugins declared: a plugin that
 declares nothing cannot read a customer's purchases through the history
 plugin's loader. The refusal is the gate's one error (gateway/gate/declared.py)
 naming the caller, the loader's owner and the category.
 
-Who calls is known from the running plugin's code (gateway/isolation.py sets
+Who calls is known from the running plugin's code (gateway/host/isolation.py sets
 it around every resolver and strategy a plugin registered); the host's own
 code calls as the owner.
 """
@@ -18,18 +18,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from strawberry.dataloader import DataLoader
 
 from graph import Graph
 
-if TYPE_CHECKING:
-    from gateway.plugin_graph import PluginGraphs
-
 LoaderFactory = Callable[[Graph], DataLoader[Any, Any]]
 # A batched repository read: one value (or None) per key, in the keys' order.
 BatchRead = Callable[[Graph, Sequence[Any]], Awaitable[Sequence[Any]]]
+
+
+class GraphViews(Protocol):
+    """The app's plugin graphs (gateway/host/plugin_graph.py), as the loaders use them."""
+
+    def of(self, graph: Graph, plugin: str) -> Graph: ...
+
+    def borrowed(self, graph: Graph, owner: str, user: str) -> Graph: ...
 
 
 def batch_loader(read: BatchRead) -> LoaderFactory:
@@ -44,7 +49,7 @@ class OwnedLoaders:
     factories: Mapping[str, LoaderFactory] = field(default_factory=dict)
     owners: Mapping[str, str] = field(default_factory=dict)
     # The app's plugin graphs; None outside an app (loaders then get the graph given).
-    graphs: PluginGraphs | None = None
+    graphs: GraphViews | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self.factories

@@ -19,14 +19,11 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from gateway.fields import DataCategory, Purpose
 from gateway.principal import ClientKind
 from graph import Consent, Graph, GraphUnavailable, consents_of_customers
-
-if TYPE_CHECKING:
-    from gateway.plugins import PluginHost
 
 log = logging.getLogger("tightrope.gate")
 
@@ -145,12 +142,3 @@ class Policies:
             )
             decisions[customer_id] = await self.decide(question)
         return decisions
-
-
-def collect_policies(host: PluginHost) -> Policies:
-    """The plugins' consent policies: the one set the app's gate and its linking ask."""
-    return Policies(
-        (name, policy)
-        for name, result in host.collect("register_consent_policies")
-        for policy in result
-    )

@@ -1,7 +1,7 @@
 """The gate of one app (:class:`Gatekeeper`) and of one request (:class:`RequestGate`).
 
 ``info.context.gate`` is the request's gate. The field extensions
-(gateway/gate/fields.py) use it for every gated field, and plugin code (a
+(gateway/gate/field_extensions.py) use it for every gated field, and plugin code (a
 recommendation strategy, an identity linker) asks it the same question with one
 call::
 
@@ -32,7 +32,7 @@ from strawberry.dataloader import DataLoader
 from gateway.errors import BadUserInput, NotFound, Unauthenticated
 from gateway.fields import DataCategory, FieldRegistry, Purpose
 from gateway.gate import rows
-from gateway.gate.declared import require
+from gateway.gate.declared import Declared, require
 from gateway.gate.ids import VisitIds, vouches
 from gateway.gate.policy import ConsentQuestion, Decision, Policies
 from gateway.gate.scopes import ScopeTable
@@ -49,7 +49,6 @@ from graph import (
 
 if TYPE_CHECKING:
     from gateway.gate.access_log import AccessLog
-    from gateway.manifests import Manifests
 
 log = logging.getLogger("tightrope.gate")
 
@@ -71,7 +70,7 @@ class Gatekeeper:
         registry: FieldRegistry,
         policies: Policies,
         withdrawn: Withdrawn = _nobody_told,
-        manifests: Manifests | None = None,
+        declared_by: Callable[[str], Declared] | None = None,
         ids: VisitIds | None = None,
     ) -> None:
         self.registry = registry
@@ -79,8 +78,9 @@ class Gatekeeper:
         self.ids = ids
         self.policies = policies
         self.withdrawn = withdrawn
-        # What each plugin declared; decide() refuses anything else. None: no check.
-        self.manifests = manifests
+        # What each plugin declared (its manifest, gateway/host/manifests.py);
+        # decide() refuses anything else. None: no check.
+        self.declared_by = declared_by
         self.scope_table = ScopeTable(registry.scopes)
         # Set when the app starts (it needs the graph); None until then.
         self.access_log: AccessLog | None = None
@@ -129,7 +129,7 @@ class RequestGate:
         # Sessions whose row rule this request passed, with their customer.
         self._sessions: dict[str, str | None] = {}
         # The records finish() last handed to the access log (for checks of the
-        # two ways an operation runs: gateway/prepared/).
+        # two ways an operation runs: gateway/graphql/prepared/).
         self.handed_over: tuple[AccessRecord, ...] = ()
 
     # -- what plugins call ------------------------------------------------------
@@ -153,9 +153,9 @@ class RequestGate:
         subject = self.principal.customer_id if customer_id is ... else customer_id
         wanted = frozenset(DataCategory(c) for c in categories)
         purpose = Purpose(purpose)
-        if self.keeper.manifests is not None:
+        if self.keeper.declared_by is not None:
             require(
-                self.keeper.manifests.of(plugin),
+                self.keeper.declared_by(plugin),
                 plugin=plugin,
                 doing="asked the gate to read for",
                 purposes=[purpose],
@@ -230,7 +230,7 @@ class RequestGate:
 
     def consents_ahead(self, customer_id: str) -> Awaitable[Mapping[str, Consent]]:
         """Start reading the customer's consents now (a plan reads them with its other
-        reads: gateway/prepared/ahead.py); :meth:`consents` then finds them read."""
+        reads: gateway/graphql/prepared/ahead.py); :meth:`consents` then finds them read."""
         if self._consents is None:
             self._consents = DataLoader(load_fn=partial(consents_of_customers, self.graph))
         return self._consents.load(customer_id)

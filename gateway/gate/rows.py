@@ -5,7 +5,7 @@ client kind may hold) and, where the rule looks at one, the row; it returns the
 id of the customer whose data the row is (None for an anonymous visit) or
 raises the error the client sees (``where`` names the field's path; it is only
 worked out for an error, as an allowed read is the common case). The gate
-(gateway/gate/fields.py) calls them; no resolver decides who may see a row.
+(gateway/gate/field_extensions.py) calls them; no resolver decides who may see a row.
 """
 
 from __future__ import annotations

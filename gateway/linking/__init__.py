@@ -12,7 +12,7 @@ from gateway.linking.maintenance import (
 )
 from gateway.linking.queue import LinkQueue
 from gateway.linking.rules import LinkRules
-from gateway.linking.runner import LinkingService, collect_linkers, observe
+from gateway.linking.runner import LinkingService, observe
 from gateway.linking.seam import linking_allowed
 from gateway.linking.signals import IgnoredSignal, SignalKeys, read_signals
 from gateway.linking.types import (
@@ -57,7 +57,6 @@ __all__ = [
     "SignalKeys",
     "UndeclaredLinkerCategory",
     "Verdict",
-    "collect_linkers",
     "confirm_device",
     "forget_guesses",
     "linking_allowed",

@@ -1,7 +1,8 @@
 """A customer's word on links: "this device is not mine", a withdrawn consent, and the
 answers to suggested devices ("yes, mine" / "not mine").
 
-Undoing only removes ``USED_BY`` edges (graph/links.py): no device, session or
+Undoing only removes ``USED_BY`` edges (graph/links.py), and a withdrawal the
+customer's household memberships (graph/households.py): no device, session or
 event is touched, so what a customer's history, journey and recommendations
 read is at once what it was before the link. Nothing is cached about links,
 so the very next request sees it. A confirmed suggestion is a proof of the
@@ -17,6 +18,7 @@ from typing import Final
 
 from gateway.linking.types import CONFIRMED, DETERMINISTIC
 from graph import Graph
+from graph.households import leave_households
 from graph.links import Unlinked, drop_links, unlink
 from graph.suggestions import confirm_device as confirm
 from graph.suggestions import reject_device as reject
@@ -37,12 +39,18 @@ async def unlink_device(graph: Graph, customer_id: str, device_id: str) -> Unlin
 
 async def forget_guesses(graph: Graph, customer_id: str) -> int:
     """Remove every probabilistic link and suggestion of the customer's (their
-    cross_device consent ended).
+    cross_device consent ended), and take them out of every household
+    (gateway/linking/households.py).
 
     Links the customer proved (a sign-in, their verified email, their word)
-    stay: they never depended on that consent. Returns how many links went.
+    stay: they never depended on that consent. A household needs it of each
+    member: the customer leaves, the household's guessed devices go with them
+    (those guesses may rest on their browsing), and a household left with
+    fewer than two members goes. Returns how many links went.
     """
-    return await drop_links(graph, customer_id, PROVED)
+    dropped = await drop_links(graph, customer_id, PROVED)
+    await leave_households(graph, customer_id)
+    return dropped
 
 
 async def confirm_device(graph: Graph, customer_id: str, device_id: str) -> bool:

@@ -60,7 +60,7 @@ class LinkQueue:
         self.flush_seconds = flush_seconds
         self._queue: asyncio.Queue[Job] = asyncio.Queue(size)
         self._worker: asyncio.Task[None] | None = None
-        # For /metrics (gateway/metrics.py) and tests: how many proposals the
+        # For /metrics (gateway/web/metrics.py) and tests: how many proposals the
         # background task linked, refused..., by verdict, how many times a
         # linker failed on a batch, and how many batches were given up. Counts
         # only: the queue lives as long as the process, and a batch's outcomes

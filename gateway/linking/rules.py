@@ -2,7 +2,9 @@
 
 Each proposal of a batch goes through :class:`LinkRules` in order: its shape,
 a deterministic method's proof, a guess's confidence and the consent gate's
-yes, no guessing between people, and one locked write transaction that
+yes (or, below the link threshold, a suggestion), no guessing between people
+(a device the evidence fits several consenting customers of may be their
+household's: gateway/linking/households.py), and one locked write transaction that
 re-reads the customer's ``cross_device`` answer. docs/linking.md ("The host's
 rules") says each rule in full, and why consent is asked twice.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gateway.linking import households
 from gateway.linking.types import (
     CONFIRMED,
     CROSS_DEVICE,
@@ -53,6 +56,8 @@ class LinkRules:
     # A guess from this confidence up to min_confidence is suggested to the
     # customer instead of linked (graph/suggestions.py).
     suggest_confidence: float = 0.5
+    household_member_confidence: float = 0.5
+    household_max_members: int = 6
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkRules:
@@ -64,6 +69,8 @@ class LinkRules:
             settings.linking_public_network_devices,
             settings.linking_window_days,
             min(settings.linking_suggest_confidence, settings.linking_min_confidence),
+            settings.linking_household_member_confidence,
+            settings.linking_household_max_members,
         )
 
     def public(self, devices: int, customers: int) -> bool:
@@ -154,6 +161,8 @@ async def decide(
     for name in sorted({c.linker for c in guesses}):
         asked = {c.proposal.customer_id for c in guesses if c.linker == name}
         allowed.update((name, c) for c in await shared.allowed(asked, shared.linkers[name]))
+    # Rule 4 first for devices that guesses fit several customers of: their household's.
+    fits, guesses = households.split(guesses, allowed, rules)
     candidates: list[Checked] = [c for c in proposed if c.proposal.deterministic]
     per_device: dict[str, set[str]] = defaultdict(set)
     for c in guesses:
@@ -183,7 +192,15 @@ async def decide(
         return _choose(state, kept, rules, verdicts)
 
     await apply_links(graph, devices, customers, choose, keep=sorted(_RANK))
-    return outcomes + verdicts
+    # A new proof may leave a device proved by several customers: their household's.
+    proved = {_pair(v.proposal) for v in verdicts if v.verdict in (Verdict.LINKED, Verdict.UPDATED)}
+    proofs = [c for c in kept if c.proposal.deterministic and _pair(c.proposal) in proved]
+    shared_by = await households.settle(graph, shared, rules, fits, allowed, proofs)
+    return outcomes + verdicts + shared_by
+
+
+def _pair(p: Proposal) -> tuple[str, str]:
+    return (p.device_id, p.customer_id)
 
 
 def _refuse(c: Checked, reason: str) -> Outcome:

@@ -32,12 +32,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gateway.fields import DataCategory
-from gateway.gate.policy import Policies, collect_policies
+from gateway.gate.policy import Policies
 from gateway.linking.data import LinkerData, SharedReads
 from gateway.linking.rules import Checked, LinkRules, decide, proved_at, shape_problem
 from gateway.linking.signals import SignalKeys
 from gateway.linking.types import (
-    CROSS_DEVICE,
     EMAIL,
     Arrival,
     LinkReport,
@@ -48,7 +47,6 @@ from gateway.linking.types import (
     SignIn,
     Verdict,
 )
-from gateway.plugins import PluginError, PluginHost, declared_where, require_async
 from gateway.settings import SettingsError
 from graph import Event
 from graph.link_evidence import session_devices
@@ -82,17 +80,12 @@ class LinkingService:
         self.keys = keys
 
     @classmethod
-    def from_host(
-        cls, host: PluginHost, settings: Settings, policies: Policies | None = None
+    def from_settings(
+        cls, settings: Settings, linkers: Sequence[RegisteredLinker], policies: Policies
     ) -> LinkingService:
-        """The host's linkers; consent is asked of ``policies`` (the app's gate's), else of
-        the host's consent policies (a command such as ``tightrope load``)."""
-        return cls(
-            collect_linkers(host, settings),
-            LinkRules.from_settings(settings),
-            collect_policies(host) if policies is None else policies,
-            _keys(settings),
-        )
+        """The service for the linkers start-up collected and checked
+        (gateway/host/collect.py), asking ``policies`` for consent: rules and keys as set."""
+        return cls(linkers, LinkRules.from_settings(settings), policies, _keys(settings))
 
     async def link(
         self, graph: Graph, arrivals: Sequence[Arrival], as_customer: str | None = None
@@ -289,26 +282,3 @@ def _keys(settings: Settings) -> SignalKeys | None:
         return SignalKeys.from_settings(settings)
     except SettingsError:
         return None
-
-
-def collect_linkers(host: PluginHost, settings: Settings) -> list[RegisteredLinker]:
-    """Every plugin's identity linkers, checked; a bad or clashing one is a PluginError."""
-    return host.collect_named(
-        "register_identity_linkers", "identity linker", RegisteredLinker, check, settings=settings
-    )
-
-
-def check(registered: RegisteredLinker) -> None:
-    """Refuse at start-up a linker that does not say what it is for and what it reads."""
-    linker = registered.linker
-    where = declared_where("identity linker", registered.plugin, linker)
-    if getattr(linker, "purpose", None) != CROSS_DEVICE:
-        raise PluginError(f"{where}: purpose must be {CROSS_DEVICE.value!r}")
-    categories = getattr(linker, "categories", None)
-    if (
-        not isinstance(categories, frozenset)
-        or not categories
-        or not all(isinstance(c, DataCategory) for c in categories)
-    ):
-        raise PluginError(f"{where}: categories must be a non-empty frozenset of DataCategory")
-    require_async(where, linker, "propose")

@@ -177,6 +177,7 @@ class Verdict(StrEnum):
     UNCHANGED = "unchanged"  # already linked at least as well
     REFUSED = "refused"  # the host's rules said no
     SUGGESTED = "suggested"  # too weak to link: the customer is asked (graph/suggestions.py)
+    HOUSEHOLD = "household"  # linked to the household of the customers it fits
 
 
 @dataclass(frozen=True, slots=True)

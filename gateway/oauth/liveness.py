@@ -7,7 +7,7 @@ every request, it was about a fifth of the CPU of a request that reads a
 customer's purchases; kept per family for a second, it still cost a read for
 nearly every request of a shop with many customers (each comes back rarely).
 
-So the answers are kept in a :class:`~gateway.cache.VersionedCache` whose
+So the answers are kept in a :class:`~gateway.graphql.cache.VersionedCache` whose
 version is the graph's revocation clock (graph/oauth/families.py), which every
 revoking write ticks in its own transaction:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from gateway.cache import MISSING, VersionedCache
+from gateway.graphql.cache import MISSING, VersionedCache
 from graph import Graph
 from graph.oauth import LiveFamily, live_family, revocation_clock
 from graph.oauth.families import REVOCATIONS

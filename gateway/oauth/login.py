@@ -20,14 +20,14 @@ import anyio.to_thread
 from pluggy import HookCaller
 from starlette.requests import Request
 
+from gateway.host.manager import arguments_for
 from gateway.oauth.passwords import verify_password
-from gateway.plugins import arguments_for
 from gateway.settings import Settings
 from graph import Graph, GraphUnavailable
 from graph.oauth import customer_by_email, reserve_sign_in_attempt, sign_in_succeeded
 
 if TYPE_CHECKING:
-    from gateway.plugin_graph import PluginGraphs
+    from gateway.host.plugin_graph import PluginGraphs
 
 # What a sign-in reads of the customer (checked when a plugin's graph is passed).
 SIGN_IN_READS = frozenset({"profile", "contact"})

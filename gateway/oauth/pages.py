@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
-from gateway.requestid import current_request_id
+from gateway.web.requestid import current_request_id
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",

@@ -10,7 +10,7 @@ from gateway.strategies.maintenance import (
     forget_customer,
     recompute,
 )
-from gateway.strategies.runner import RecommendationService, collect_recommenders
+from gateway.strategies.runner import RecommendationService
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
     NOT_PERSONAL,
@@ -54,7 +54,6 @@ __all__ = [
     "Subject",
     "SubjectKind",
     "UndeclaredCategory",
-    "collect_recommenders",
     "forget_customer",
     "recompute",
     "strategy_allowed",

@@ -30,10 +30,10 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from gateway.cache import VersionedCache, cached_read
 from gateway.errors import Forbidden
 from gateway.fields import DataCategory
 from gateway.gate.declared import Undeclared, require_own
+from gateway.graphql.cache import VersionedCache, cached_read
 from gateway.strategies.types import Registered, Subject, SubjectKind
 from graph import Graph, Product, ProductPage, catalogue_version, list_products, products_by_sku
 from graph.recs import (

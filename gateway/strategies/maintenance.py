@@ -13,7 +13,7 @@ individual customers (:class:`~gateway.strategies.types.ForgetsCustomers`) to
 drop that customer's. The host calls it when a customer withdraws the consent
 a strategy serves (gateway/app.py ``consent_withdrawn``, for the strategies
 of that purpose). Erasure asks plugins through their ``erase_customer_data``
-hook instead (gateway/rights.py), which stops the erasure if it fails; what
+hook instead (gateway/privacy/rights.py), which stops the erasure if it fails; what
 hangs off the customer node goes with it anyway.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,18 +34,17 @@ from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
     from gateway.gate.policy import Policies
-    from gateway.manifests import Manifests
+
+# A plugin's graph over the app's (gateway/host/plugin_graph.py: what its
+# manifest declares), as the assembly hands it over: (graph, plugin) -> graph.
+GraphOf = Callable[[Graph, str], Graph]
 
 log = logging.getLogger("tightrope.plugins")
 
 
-def _graph_of(strategy: Registered, graph: Graph, manifests: Manifests | None) -> Graph:
-    """The strategy's plugin's graph: what its manifest declares (gateway/plugin_graph.py)."""
-    if manifests is None:
-        return graph
-    from gateway.plugin_graph import PluginGraph
-
-    return PluginGraph(graph, strategy.plugin, manifests.of(strategy.plugin))
+def _graph_of(strategy: Registered, graph: Graph, graph_of: GraphOf | None) -> Graph:
+    """The strategy's plugin's graph: what its manifest declares."""
+    return graph if graph_of is None else graph_of(graph, strategy.plugin)
 
 
 def _consent_arguments(
@@ -101,12 +100,12 @@ async def recompute(
     strategies: Sequence[Registered],
     graph: Graph,
     progress: bool = False,
-    manifests: Manifests | None = None,
+    graph_of: GraphOf | None = None,
     policies: Policies | None = None,
 ) -> list[Recomputed]:
     """Rebuild every strategy's derived data, one after another: summaries and seconds.
 
-    With ``manifests``, each strategy works on its own plugin's graph. With
+    With ``graph_of``, each strategy works on its own plugin's graph. With
     ``policies`` (the app's consent policies), a strategy that keeps data
     about individual customers (it can ``forget_customer``) and whose
     ``recompute`` takes ``allowed`` derives only for the customers whose
@@ -121,7 +120,7 @@ async def recompute(
         if isinstance(strategy.recommender, Recomputes):
             began = time.monotonic()
             try:
-                own = _graph_of(strategy, graph, manifests)
+                own = _graph_of(strategy, graph, graph_of)
                 extra = _consent_arguments(strategy, graph, policies)
                 summary = await strategy.recommender.recompute(own, progress, **extra)
             except Exception as exc:
@@ -163,7 +162,7 @@ async def forget_customer(
     strategies: Sequence[Registered],
     graph: Graph,
     customer_id: str,
-    manifests: Manifests | None = None,
+    graph_of: GraphOf | None = None,
 ) -> dict[str, int]:
     """Drop what every strategy derived about one customer; items dropped per strategy.
 
@@ -173,7 +172,7 @@ async def forget_customer(
     dropped: dict[str, int] = {}
     for strategy in strategies:
         if isinstance(strategy.recommender, ForgetsCustomers):
-            own = _graph_of(strategy, graph, manifests)
+            own = _graph_of(strategy, graph, graph_of)
             try:
                 dropped[strategy.name] = await strategy.recommender.forget_customer(
                     own, customer_id

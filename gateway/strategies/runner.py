@@ -16,7 +16,7 @@ categories are checked at start-up). For each request it
    answers last).
 
 A strategy that fails in any way costs only its own candidates: one that
-raises or runs past its plugin's budget (gateway/isolation.py), one refused a
+raises or runs past its plugin's budget (gateway/host/isolation.py), one refused a
 read (a category it did not declare, another shopper's data, Cypher its
 manifest does not allow: any ``FORBIDDEN``, whatever its class), one whose
 graph query failed. It is logged by plugin and strategy, and the blend goes
@@ -39,15 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.errors import BadUserInput, ConsentRequired, GatewayError
 from gateway.fields import DataCategory
-from gateway.isolation import PluginFailed, WaitedOnGraph, bounded
-from gateway.plugins import PluginError, PluginHost, declared_where, require_async
-from gateway.requestid import current_request_id
+from gateway.gate import RequestGate
+from gateway.host.isolation import PluginFailed, WaitedOnGraph, bounded
 from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
-    ALL_SUBJECTS,
-    NOT_PERSONAL,
-    PURPOSES,
     BlendRequest,
     Candidate,
     Recommendation,
@@ -58,11 +54,11 @@ from gateway.strategies.types import (
     Subject,
     SubjectKind,
 )
-from graph import GraphUnavailable
+from gateway.web.requestid import current_request_id
+from graph import Graph, GraphUnavailable
 from graph.recs import Profile, ProfileKey, profile_of
 
 if TYPE_CHECKING:
-    from gateway.context import Context
     from gateway.settings import Settings
 
 # Each strategy is asked for this many times what the page needs (and at least
@@ -92,32 +88,35 @@ class RecommendationService:
         self.budget = budget
 
     @classmethod
-    def from_host(
-        cls, host: PluginHost, settings: Settings, plugin_settings: dict[type, Any]
+    def from_settings(
+        cls,
+        settings: Settings,
+        strategies: Sequence[Registered],
+        blend: Callable[..., Any],
+        plugin_settings: dict[type, Any],
     ) -> RecommendationService:
-        """The service of an app: every plugin's recommenders, checked, and the blend hook."""
+        """The service of an app for the recommenders start-up collected and checked
+        (gateway/host/collect.py) and the blend hook: caches and budgets as set."""
         aggregates = Aggregates(
             settings.recommendations_cache_seconds,
             settings.catalogue_cache_seconds,
             settings.recommendations_cache_entries,
         )
-        return cls(
-            collect_recommenders(host, settings),
-            host.pm.hook.blend_recommendations,
-            aggregates,
-            plugin_settings,
-            settings.plugin_budget,
-        )
+        return cls(strategies, blend, aggregates, plugin_settings, settings.plugin_budget)
 
     async def recommend(
         self,
-        context: Context,
+        gate: RequestGate,
+        graph: Graph,
         subject: Subject,
         first: int,
         strategy: str | None = None,
         signed_in_as: str | None = None,
     ) -> list[Recommendation]:
         """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one.
+
+        ``gate`` is the request's (it decides which strategies may run), ``graph``
+        the app's (the subject's profile and the catalogue are read from it).
 
         ``signed_in_as``: the customer a visit was signed in as, whose consent
         its personal strategies need (gateway/strategies/seam.py).
@@ -130,7 +129,7 @@ class RecommendationService:
             )
         decisions: dict[str, StrategyDecision] = {}
         for name, registered in self.strategies.items():
-            decisions[name] = await strategy_allowed(context, registered, subject, signed_in_as)
+            decisions[name] = await strategy_allowed(gate, registered, subject, signed_in_as)
         selected = [strategy] if strategy is not None else list(self.strategies)
         selected = [n for n in selected if self.strategies[n].serves(subject)]
         if strategy in selected and not decisions[strategy].allowed:
@@ -141,7 +140,6 @@ class RecommendationService:
             for n in selected
             if not decisions[n].allowed
         )
-        graph = context.host_graph
         profile = await profile_of(graph, self._profile_key(subject, allowed, decisions))
         loaders = self.aggregates.loaders(graph)
         want = max(first * OVERSAMPLE, MIN_CANDIDATES)
@@ -294,32 +292,3 @@ async def _run(
                 f"{type(candidate).__name__}, not a Candidate"
             )
     return candidates[:count]
-
-
-def collect_recommenders(host: PluginHost, settings: Settings) -> list[Registered]:
-    """Every plugin's recommenders, checked; a bad or clashing one is a PluginError."""
-    return host.collect_named(
-        "register_recommenders", "recommender", Registered, check, settings=settings
-    )
-
-
-def check(strategy: Registered) -> None:
-    """Refuse at start-up a recommender that does not say what it is and what it reads."""
-    recommender = strategy.recommender
-    where = declared_where("recommender", strategy.plugin, recommender)
-    purpose = getattr(recommender, "purpose", None)
-    if purpose not in PURPOSES:
-        raise PluginError(f"{where}: purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
-    categories = getattr(recommender, "categories", None)
-    if not isinstance(categories, frozenset) or not all(
-        isinstance(c, DataCategory) for c in categories
-    ):
-        raise PluginError(f"{where}: categories must be a frozenset of gateway.DataCategory")
-    if purpose == NOT_PERSONAL and categories:
-        raise PluginError(f"{where}: a {NOT_PERSONAL} recommender cannot read personal data")
-    if purpose != NOT_PERSONAL and not categories:
-        raise PluginError(f"{where}: a personal recommender must declare what it reads")
-    subjects = getattr(recommender, "subjects", ALL_SUBJECTS)
-    if not isinstance(subjects, frozenset) or not all(isinstance(k, SubjectKind) for k in subjects):
-        raise PluginError(f"{where}: subjects must be a frozenset of gateway.SubjectKind")
-    require_async(where, recommender, "recommend")

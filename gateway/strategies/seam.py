@@ -6,7 +6,7 @@ not called at all; its reason is shown with the recommendations served instead.
 
 A non-personal strategy always runs. A personal one, for a customer, runs only
 when the consent gate allows its purpose and declared categories for that
-customer and this client (one call: ``context.gate.decide``, which also
+customer and this client (one call: the request gate's ``decide``, which also
 writes the read to the customer's access log); the Customer field's row rule
 and scope already decided that the token may ask about this customer at all.
 For a visit, the ``session`` field's row rule decided who may read it. An
@@ -17,17 +17,13 @@ for the customer's own recommendations: a withdrawal bites here too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.fields import Purpose
+from gateway.gate import RequestGate
 from gateway.strategies.types import Registered, StrategyDecision, Subject, SubjectKind
-
-if TYPE_CHECKING:
-    from gateway.context import Context
 
 
 async def strategy_allowed(
-    context: Context, strategy: Registered, subject: Subject, signed_in_as: str | None = None
+    gate: RequestGate, strategy: Registered, subject: Subject, signed_in_as: str | None = None
 ) -> StrategyDecision:
     """Whether ``strategy`` may run for ``subject`` in this request, and why.
 
@@ -43,7 +39,7 @@ async def strategy_allowed(
         if signed_in_as is None:
             return StrategyDecision(True, "the visit's own data")
         customer = signed_in_as
-    decision = await context.gate.decide(
+    decision = await gate.decide(
         purpose=Purpose(strategy.purpose),
         categories=strategy.categories,
         plugin=strategy.plugin,

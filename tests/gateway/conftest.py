@@ -14,8 +14,9 @@ from starlette.requests import Request
 
 from gateway import ANONYMOUS, ClientKind, Principal, create_app
 from gateway.gate.ids import VisitIds
+from gateway.host import collect
+from gateway.host.manager import load_plugins
 from gateway.linking import LinkingService
-from gateway.plugins import load_plugins
 from gateway.settings import Settings, load_settings
 from graph import Contact, Event, Graph, WriteResult, parse_event, set_consent, write_events
 from graph.sealed import seal_contact
@@ -110,7 +111,7 @@ def settings_for_tests(**overrides: Any) -> Settings:
     # than a second. The tests of those deadlines set their own.
     overrides.setdefault("graph_deadline", 20.0)
     overrides.setdefault("plugin_budget_seconds", 20.0)
-    # The warm-up (gateway/readiness.py) would send queries beside the tests'
+    # The warm-up (gateway/web/readiness.py) would send queries beside the tests'
     # requests and upset the ones that count round trips; its own tests turn it on.
     overrides.setdefault("warm_up", False)
     # Signing keys of test apps live in a throwaway directory, not the user's.
@@ -192,7 +193,7 @@ _LINKING: list[LinkingService] = []
 def linking_service() -> LinkingService:
     """The installed plugins' linkers under the tests' settings (built once)."""
     if not _LINKING:
-        _LINKING.append(LinkingService.from_host(load_plugins(), settings_for_tests()))
+        _LINKING.append(collect.linking_service(load_plugins(), settings_for_tests()))
     return _LINKING[0]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from gateway.cache import MISSING, VersionedCache
+from gateway.graphql.cache import MISSING, VersionedCache
 from graph import Graph
 from graph.ingest.load import load_file
 from tests.conftest import TEST_DATA_KEYS, TEST_PII_KEY

@@ -63,7 +63,7 @@ def errors_by_path(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 async def reads(app: Any, client: Any, query: str) -> tuple[int, dict[str, Any]]:
     graph: Graph = app.state.graph
     # The client's registered operations are read on its first request, then kept
-    # (gateway/operations.py): the count is of the query's own reads.
+    # (gateway/graphql/operations.py): the count is of the query's own reads.
     await gql(client, "{ __typename }")
     before = graph.round_trips
     body = await gql(client, query)

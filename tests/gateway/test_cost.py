@@ -17,7 +17,7 @@ from gateway import (
     RowRule,
     hookimpl,
 )
-from gateway.cost import Weights, document_costs
+from gateway.graphql.cost import Weights, document_costs
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
 

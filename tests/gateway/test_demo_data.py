@@ -1,11 +1,11 @@
-"""The core queries against the demo catalogue (graph/demo.py, written by graph/ingest/)."""
+"""The core queries against the demo catalogue (gateway/demo.py, written by graph/ingest/)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from gateway.demo import build_catalogue
 from graph import Graph
-from graph.demo import build_catalogue
 from graph.ingest import write_catalogue
 from tests.gateway.conftest import Serve, gql
 

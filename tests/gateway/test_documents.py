@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import parse
 
-from gateway.documents import DocumentCache
+from gateway.graphql.documents import DocumentCache
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
 

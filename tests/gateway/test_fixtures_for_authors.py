@@ -1,10 +1,10 @@
-"""The fixtures tightrope ships for plugins' test suites (gateway/testing.py, pytest11)."""
+"""The fixtures tightrope ships for plugins' tests (pytest11: gateway/authoring/testing.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.testing import Gateway
+from gateway.authoring.testing import Gateway
 
 
 async def test_tokens_carry_the_chosen_scopes_and_consents(tightrope_app: Gateway) -> None:

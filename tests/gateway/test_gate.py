@@ -9,8 +9,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from gateway import ClientKind, Principal
-from gateway.plugins import load_plugins
-from gateway.schema import build_schema, collect_registry
+from gateway.graphql.schema import build_schema, collect_registry
+from gateway.host.manager import load_plugins
 from graph import Graph
 from tests.gateway.conftest import Serve, gql, grant, settings_for_tests
 

@@ -1,4 +1,4 @@
-"""docs/hooks.md stays in step with gateway/hookspecs.py, and every hook has a test."""
+"""docs/hooks.md stays in step with gateway/host/hookspecs.py, and every hook has a test."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from gateway import hookspecs
+from gateway.host import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "hooks.md"

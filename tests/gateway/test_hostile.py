@@ -277,3 +277,86 @@ async def test_a_hostile_get_is_refused_cleanly(
         response = await client.get("/graphql", params=params)
     assert response.status_code < 500, (response.status_code, response.text[:300])
     assert not unmasked(response), unmasked(response)
+
+
+AT = "2026-01-01T00:00:00Z"
+# Requests that would learn names of the schema from its errors: (what, query, variables).
+PRYING: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("a misspelled field", '{ product(sku: "sku-001") { nmae } }', None),
+    ("a misspelled root field", '{ prodcut(sku: "sku-001") { name } }', None),
+    ("a misspelled argument", '{ product(skus: "sku-001") { name } }', None),
+    ("a missing argument", "{ product { name } }", None),
+    ("an object without a selection", '{ product(sku: "sku-001") }', None),
+    ("a misspelled type", "{ ... on Qeury { __typename } }", None),
+    ("a misspelled variable type", "query($s: Strng!) { product(sku: $s) { name } }", {"s": "x"}),
+    (
+        "a misspelled enum value",
+        f'mutation {{ trackEvents(events: [{{eventId: "1", type: VIWE, at: "{AT}"}}]) '
+        "{ accepted } }",
+        None,
+    ),
+    (
+        "a misspelled input field",
+        f'mutation {{ trackEvents(events: [{{eventid: "1", type: VIEW, at: "{AT}"}}]) '
+        "{ accepted } }",
+        None,
+    ),
+    (
+        "a misspelled enum value in variables",
+        TRACK,
+        {"events": [{"eventId": "1", "type": "VIWE", "at": AT}]},
+    ),
+    (
+        "a misspelled input field in variables",
+        TRACK,
+        {"events": [{"eventid": "1", "type": "VIEW", "at": AT}]},
+    ),
+]
+QUOTED = re.compile(r"'([^']*)'")
+
+
+def schema_names(schema: graphql.GraphQLSchema) -> set[str]:
+    """Every name the schema defines: types, fields, arguments, input fields, enum values."""
+    names: set[str] = set()
+    for name, type_ in schema.type_map.items():
+        if name.startswith("__") or name in graphql.specified_scalar_types:
+            continue
+        names.add(name)
+        if isinstance(type_, graphql.GraphQLEnumType):
+            names.update(type_.values)
+        elif isinstance(type_, graphql.GraphQLObjectType | graphql.GraphQLInputObjectType):
+            for field_name, field in type_.fields.items():
+                names.add(field_name)
+                names.update(getattr(field, "args", {}))
+    return names
+
+
+@pytest.mark.parametrize(("what", "query", "variables"), PRYING, ids=[p[0] for p in PRYING])
+async def test_errors_name_nothing_the_client_did_not_send_when_introspection_is_off(
+    demo_graph: Graph, served: Serve, what: str, query: str, variables: dict[str, Any] | None
+) -> None:
+    # Outside dev mode introspection is off: the schema must not be learnt from
+    # errors either, as graphql-core's "Did you mean ...?" would teach it.
+    async with served(settings_for_tests(dev_mode=False)) as (app, client):
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+        names = schema_names(served_schema(app))
+    errors = response.json()["errors"]
+    sent = set(re.findall(r"\w+", query + json.dumps(variables)))
+    assert errors and {e["extensions"]["code"] for e in errors} == {"BAD_USER_INPUT"}
+    for error in errors:
+        # (A suggestion may stay when it names only what was sent: "Did you mean
+        # 'product { ... }'?" for an object field without a selection.)
+        message = error["message"]
+        quoted = {w for span in QUOTED.findall(message) for w in re.findall(r"\w+", span)}
+        assert quoted & names <= sent, message
+    if what == "a misspelled field":
+        assert [e["message"] for e in errors] == ["Cannot query field 'nmae' on type '?'."]
+
+
+async def test_errors_still_suggest_names_when_introspection_is_on(
+    demo_graph: Graph, served: Serve
+) -> None:
+    # In development the schema is no secret: a suggestion helps whoever writes a query.
+    async with served(settings_for_tests(dev_mode=True)) as (_, client):
+        response = await client.post("/graphql", json={"query": PRYING[0][1]})
+    assert "Did you mean 'name'?" in response.json()["errors"][0]["message"]

@@ -22,7 +22,7 @@ from gateway import (
     Proposal,
     hookimpl,
 )
-from gateway.plugins import PluginError
+from gateway.host.manager import PluginError
 from graph import Graph
 from graph.pii import email_hmac
 from tests.conftest import TEST_PII_KEY

@@ -11,8 +11,8 @@ import pytest
 import strawberry
 
 from gateway import FieldSpec, create_app, hookimpl
-from gateway.logs import JsonFormatter, TextFormatter, scrub
-from gateway.requestid import RequestIdLogFilter, request_id
+from gateway.web.logs import JsonFormatter, TextFormatter, scrub
+from gateway.web.requestid import RequestIdLogFilter, request_id
 from graph import Graph
 from graph.pii import email_hmac
 from tests.conftest import TEST_PII_KEY

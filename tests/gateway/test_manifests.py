@@ -36,7 +36,7 @@ from gateway import (
 )
 from gateway.app import assemble
 from gateway.cli.plugins import describe
-from gateway.plugins import PluginError
+from gateway.host.manager import PluginError
 from graph import Graph, PurchasesKey, customers_who_bought
 from tests.gateway.conftest import ANA, Serve, codes, gql, settings_for_tests
 from tests.gateway.conftest import grant as grant_consent

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import hookimpl
-from gateway.requestid import RequestIdLogFilter
-from gateway.secheaders import graphiql_origins
+from gateway.web.requestid import RequestIdLogFilter
+from gateway.web.secheaders import graphiql_origins
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests
 from tests.gateway.test_errors import Leaky
@@ -169,7 +169,8 @@ def test_served_logs_name_the_request(capsys: pytest.CaptureFixture[str]) -> Non
     import logging
     import logging.config
 
-    from gateway.requestid import log_config, request_id
+    from gateway.web.logs import log_config
+    from gateway.web.requestid import request_id
 
     ours = logging.getLogger("tightrope")
     logging.config.dictConfig(log_config())  # what `tightrope serve` hands uvicorn

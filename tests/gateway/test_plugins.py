@@ -16,11 +16,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from strawberry.dataloader import DataLoader
 
-from gateway import FieldSpec, PluginDeprecationWarning, ScopeSpec, TypeSpec, hookimpl, hookspecs
+from gateway import FieldSpec, PluginDeprecationWarning, ScopeSpec, TypeSpec, hookimpl
 from gateway.app import assemble
 from gateway.cli.plugins import add_plugin_commands, describe
-from gateway.hookspecs import Deprecated
-from gateway.plugins import PluginError, constraints_of, load_plugins
+from gateway.host import hookspecs
+from gateway.host.hookspecs import Deprecated
+from gateway.host.manager import PluginError, constraints_of, load_plugins
 from graph import Graph
 from graph.schema import migrate
 from tests.gateway.conftest import Serve, codes, gql, settings_for_tests

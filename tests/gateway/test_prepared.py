@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.prepared import PreparedOperations
+from gateway.graphql.prepared import PreparedOperations
 from graph import Graph, revoke_grant
 from tests.differential import SESSION
 from tests.gateway.conftest import Serve, gql, grant, settings_for_tests

@@ -2,7 +2,7 @@
 
 A name added here is a promise to every plugin author (the minor version of
 ``tightrope.API_VERSION`` grows); a name removed breaks their plugins, so it
-first goes through ``gateway.hookspecs.DEPRECATED_EXPORTS`` for a release.
+first goes through ``gateway.host.hookspecs.DEPRECATED_EXPORTS`` for a release.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 import gateway
 import graph
 import tightrope
-from gateway.hookspecs import DEPRECATED_EXPORTS
-from gateway.plugins import PluginDeprecationWarning
+from gateway.host.hookspecs import DEPRECATED_EXPORTS
+from gateway.host.manager import PluginDeprecationWarning
 
 # Every name a plugin may import, as of plugin API 1.1.
 PUBLIC = [

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.oauth import OAuthService
 from gateway.oauth.devtokens import dev_token
-from gateway.ratelimit import Buckets
+from gateway.web.ratelimit import Buckets
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, settings_for_tests
 from tests.gateway.oauth.conftest import add_client

@@ -12,9 +12,9 @@ import asyncio
 
 import pytest
 
-import gateway.readiness
+import gateway.web.readiness
 import graph.warmup
-from gateway.readiness import SchemaMissing
+from gateway.web.readiness import SchemaMissing
 from graph import Graph
 from graph.schema import missing_schema
 from tests.gateway.conftest import Serve, seed, settings_for_tests
@@ -36,7 +36,7 @@ async def test_readyz_is_503_until_the_warm_up_is_done_then_200(
         sent.append(graph.round_trips - before)
         return took
 
-    monkeypatch.setattr(gateway.readiness, "warm_up", held_back)
+    monkeypatch.setattr(gateway.web.readiness, "warm_up", held_back)
     nodes = (await demo_graph.read(COUNT))[0]["n"]
     async with served(settings_for_tests(warm_up=True)) as (_, client):
         early = await client.get("/readyz")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gateway.authoring.scaffold import KINDS
 from gateway.cli import cli
-from gateway.scaffold import KINDS
 from graph.local import LocalServer, default_home
 from tests.gateway.test_faults import PORT as OWN_PORT
 from tests.packages import install, run_own_tests

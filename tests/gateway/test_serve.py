@@ -82,7 +82,7 @@ def server() -> Iterator[str]:
 
 async def test_serve_answers_graphql_over_a_socket(demo_graph: Graph, server: str) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
-        # Ready once its warm-up has run (gateway/readiness.py), as a load balancer waits.
+        # Ready once its warm-up has run (gateway/web/readiness.py), as a load balancer waits.
         for _ in range(120):
             ready = await client.get("/readyz")
             if ready.status_code == 200:
@@ -233,7 +233,7 @@ def _read_response(conn: socket.socket, buffer: bytearray, *, head_only: bool = 
 
 def test_each_response_arrives_whole_and_in_order_on_one_connection(server: str) -> None:
     # The served protocol sends a response's head with its body
-    # (gateway/protocol.py): pipelined requests, a HEAD (no body to carry its
+    # (gateway/web/protocol.py): pipelined requests, a HEAD (no body to carry its
     # head) and a 100 Continue (which the client waits for) must all still
     # arrive, in order, on a connection that stays usable.
     port = int(server.rsplit(":", 1)[1])

@@ -117,7 +117,7 @@ async def test_ana_sees_her_own_signed_out_browsing(demo_graph: Graph, served: S
     assert {"sku-007", "sku-008", anonymous, signed} <= seen(mine)
 
 
-async def test_a_device_id_the_gateway_did_not_issue_cannot_be_signed_in_on(
+async def test_a_device_or_visit_id_the_gateway_did_not_issue_cannot_be_signed_in_on(
     demo_graph: Graph, served: Serve
 ) -> None:
     await customers(demo_graph, ANA, MALLORY)
@@ -127,20 +127,27 @@ async def test_a_device_id_the_gateway_did_not_issue_cannot_be_signed_in_on(
                   event("view", 2, "s-ana-2", "d-ana-phone", sku="sku-007")]  # fmt: skip
         legacy[0]["customerId"] = ANA
         assert (await track(client, legacy, back_end=True))["accepted"] == 2
-        _, mallory_session = await visit(client)
-        attempt = await track(
-            client, [event("login", 3, mallory_session, "d-ana-phone")], customer=MALLORY
+        # As reported (2026-12-07): one LOGIN naming Ana's device, in a visit
+        # of Mallory's own; and one naming only Ana's signed-out visit.
+        by_device = await track(
+            client, [event("login", 3, "mallory-visit", "d-ana-phone")], customer=MALLORY
         )
+        by_session = [event("login", 4, "s-ana-2", "d-ana-phone")]
+        by_session[0]["deviceId"] = None
+        by_session_tried = await track(client, by_session, customer=MALLORY)
         await app.state.linking.drain()
         mine = await gql(client, MINE, customer=MALLORY)
-    assert attempt["accepted"] == 0
-    assert attempt["rejected"][0]["field"] == "device_id"
-    assert "startVisit" in attempt["rejected"][0]["message"]
+    assert by_device["accepted"] == 0 and by_session_tried["accepted"] == 0
+    assert by_device["rejected"][0]["field"] == "device_id"
+    assert "startVisit" in by_device["rejected"][0]["message"]
+    assert by_session_tried["rejected"][0]["field"] == "session_id"
     assert seen(mine) == set()
     owners = await demo_graph.read(
         "MATCH (:Device {id: 'd-ana-phone'})-[:USED_BY]->(c) RETURN c.id AS id"
     )
     assert owners == [{"id": ANA}]
+    signed = await demo_graph.read("MATCH (:Session {id: 's-ana-2'})-[:SIGNED_IN_AS]->(c) RETURN c")
+    assert signed == []  # Ana's visit is not locked to Mallory
 
 
 async def test_a_session_id_alone_cannot_be_signed_in_from_another_device(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from neo4j import AsyncManagedTransaction
+from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j.exceptions import TransientError
 
 from graph import Graph, GraphTimeout, GraphUnavailable, Neo4jSettings, connect
 
@@ -235,3 +236,75 @@ async def test_a_pause_shorter_than_two_deadlines_refuses_nobody(
         assert await graph.read("RETURN 2 AS ok") == [{"ok": 2}]
     finally:
         await graph.close()
+
+
+PROBES = "UNWIND [1, 2] AS id MERGE (p:DeadlockProbe {id: id}) SET p.by = []"
+LOCK_PROBE = "MATCH (p:DeadlockProbe {id: $id}) SET p.by = p.by + [$me]"
+
+
+class OppositeLocks:
+    """Write transactions that lock probes 1 and 2, each in the order it is given.
+
+    Each takes its first lock, then waits until the other holds its own, then
+    asks for the other's: two of them given opposite orders deadlock every
+    time, and Neo4j breaks that by failing one with ``DeadlockDetected``. A
+    retry finds the other gone and does not wait again.
+    """
+
+    def __init__(self) -> None:
+        self.holding = 0
+        self.both = asyncio.Event()
+
+    async def write(self, graph: Graph, first: int, second: int) -> None:
+        async def work(tx: AsyncManagedTransaction) -> None:
+            await (await tx.run(LOCK_PROBE, id=first, me=first)).consume()
+            if not self.both.is_set():
+                self.holding += 1
+                if self.holding == 2:
+                    self.both.set()
+                await self.both.wait()
+            await (await tx.run(LOCK_PROBE, id=second, me=first)).consume()
+
+        await graph.write_tx(work)
+
+
+async def test_two_writers_made_to_deadlock_both_commit(neo4j_settings: Neo4jSettings) -> None:
+    # As the gateway runs its graph: a write deadline, a cooldown (the deadline
+    # roomier than production's second: a shared test machine is slow at times).
+    # Neo4j fails one of two deadlocked writers; the caller must not hear of it.
+    graph = connect(replace(neo4j_settings, write_deadline=5.0, cooldown=0.5, query_timeout=10.0))
+    retried: list[tuple[str, str]] = []
+    graph.retry_observer = lambda kind, reason: retried.append((kind, reason))
+    holder = connect(neo4j_settings)
+    try:
+        await holder.write(PROBES)
+        await holder.write(LOCK_PROBE, {"id": 0, "me": 0})  # planned before the deadline holds
+        locks = OppositeLocks()
+        await asyncio.gather(locks.write(graph, 1, 2), locks.write(graph, 2, 1))
+        rows = await holder.read("MATCH (p:DeadlockProbe) RETURN p.by AS by ORDER BY p.id")
+    finally:
+        await holder.write("MATCH (p:DeadlockProbe) DELETE p")
+        await holder.close()
+        await graph.close()
+    assert retried and set(retried) == {("write", "DeadlockDetected")}
+    # Each committed once: the failed try left nothing behind.
+    assert [sorted(row["by"]) for row in rows] == [[1, 2], [1, 2]]
+
+
+async def test_a_transient_error_lasting_past_the_deadline_stands_once_no_time_is_left() -> None:
+    # The retry policy alone (Neo4j's own deadlocks are the test above): tried
+    # again and again while the deadline leaves time for the next pause, never
+    # after it, and then the caller hears the error (as UNAVAILABLE).
+    graph = Graph(cast(AsyncDriver, None), "neo4j")
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + 0.3
+    tries: list[float] = []
+
+    async def attempt() -> None:
+        tries.append(loop.time())
+        raise TransientError("try again")
+
+    with pytest.raises(TransientError):
+        await graph._retrying("write", attempt, lambda: ends - loop.time())
+    assert len(tries) >= 3
+    assert tries[-1] < ends

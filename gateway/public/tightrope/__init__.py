@@ -6,10 +6,10 @@ the host's API (``gateway/__init__.py``) and of the graph's
 wiring (``connect``, ``create_app``, ``set_consent``, ...) are not here: a
 plugin reads and writes through the gate and the graph the host hands it.
 ``API_VERSION`` is the version of this API and of the hooks
-(gateway/hookspecs.py); docs/plugin-api.md says how it moves.
+(gateway/host/hookspecs.py); docs/plugin-api.md says how it moves.
 
 A name exported by an earlier version and deprecated since
-(``gateway.hookspecs.DEPRECATED_EXPORTS``) still imports, with a
+(``gateway.host.hookspecs.DEPRECATED_EXPORTS``) still imports, with a
 ``PluginDeprecationWarning`` naming what to use instead, until the version that
 removes it.
 
@@ -108,7 +108,7 @@ from gateway import (
     reject_device,
     unlink_device,
 )
-from gateway.hookspecs import DEPRECATED_EXPORTS as _DEPRECATED
+from gateway.host.hookspecs import DEPRECATED_EXPORTS as _DEPRECATED
 from graph import (
     PURPOSES,
     AccessRecord,

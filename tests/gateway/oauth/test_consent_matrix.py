@@ -29,8 +29,8 @@ from graphql import (
     is_non_null_type,
 )
 
+from gateway.graphql.schema import sdl
 from gateway.oauth.devtokens import dev_token
-from gateway.schema import sdl
 from graph import PURPOSES, Graph
 from graph.oauth import merge_grant
 from tests.gateway.conftest import grant

@@ -13,12 +13,12 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from starlette.applications import Starlette
 
+from gateway.graphql.operations import OperationStore
 from gateway.oauth import InvalidToken, OAuthService
 from gateway.oauth.clients import register_client
 from gateway.oauth.keys import KEYS_FILE, UNKNOWN_KID_INTERVAL, KeyStore
 from gateway.oauth.resource import ResourceServer
 from gateway.oauth.scopes import ScopeCatalogue
-from gateway.operations import OperationStore
 from gateway.principal import ClientKind, Principal
 from gateway.settings import ExternalIssuer
 from graph import Graph

@@ -26,7 +26,7 @@ ME = {"query": "{ me { id } }"}
 @asynccontextmanager
 async def gateway(ttl: float) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     # The client's registered operations are read with every request here
-    # (gateway/operations.py keeps them 5 s by default): each request costs the
+    # (gateway/graphql/operations.py keeps them 5 s by default): each request costs the
     # same reads, so the counts below differ by the liveness read alone.
     settings = settings_for_tests(
         oauth_issuer=BASE, oauth_liveness_cache_seconds=ttl, operations_cache_seconds=0

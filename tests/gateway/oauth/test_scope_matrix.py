@@ -38,7 +38,7 @@ from graphql import (
 )
 
 from gateway.gate.ids import VisitIds
-from gateway.schema import sdl
+from gateway.graphql.schema import sdl
 from gateway.strategies import recompute
 from graph import PURPOSES, Event, Graph, parse_event, write_events
 from graph.oauth import merge_grant
@@ -172,6 +172,17 @@ def routes(
     return best
 
 
+def every_field_document(schema: GraphQLSchema, type_name: str, route: Route) -> str:
+    """A document that reaches objects of ``type_name`` by ``route`` and selects all its fields."""
+    owner = schema.get_type(type_name)
+    assert isinstance(owner, GraphQLObjectType)
+    inner = " ".join(
+        f"{name}{arguments(f, get_named_type(f.type).name)}{selection(f)}"
+        for name, f in owner.fields.items()
+    )
+    return route.document(inner)
+
+
 def parents(data: Any, steps: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
     level: list[Any] = [data]
     for name, _ in steps:
@@ -228,11 +239,7 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
             owner = schema.get_type(type_name)
             assert isinstance(owner, GraphQLObjectType)
             fields = owner.fields
-            inner = " ".join(
-                f"{name}{arguments(f, get_named_type(f.type).name)}{selection(f)}"
-                for name, f in fields.items()
-            )
-            document = route.document(inner)
+            document = every_field_document(schema, type_name, route)
             options = {frozenset()} | {frozenset({s}) for s in catalogue}
             options |= {required_scopes(f) for f in fields.values()}
             for option in sorted(options, key=sorted):

@@ -25,7 +25,7 @@ from gateway import (
     hookimpl,
 )
 from gateway.app import assemble
-from gateway.plugins import PluginError
+from gateway.host.manager import PluginError
 from graph import Graph
 from tests.gateway.conftest import Serve, codes, gql, grant, settings_for_tests
 from tests.gateway.recs.conftest import BASKETS, FIRST_VISIT

@@ -58,7 +58,7 @@ async def test_a_strategy_that_raises_or_hangs_loses_only_its_candidates(
         Plugin("stuck-recs", register_recommenders=lambda: [Stuck()]),
     ]
     # A budget run out while any graph query of the process has waited half of
-    # it is put down to the graph (gateway/isolation.py), and the built-in
+    # it is put down to the graph (gateway/host/isolation.py), and the built-in
     # strategies' queries run beside the stuck one: the budget is long enough
     # that a loaded machine's slow query does not make the hang look like Neo4j's.
     settings = settings_for_tests(plugin_budgets={"stuck-recs": 2.0})

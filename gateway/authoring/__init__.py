@@ -1,0 +1,1 @@
+"""For plugin authors: ``tightrope plugin new``'s templates and the pytest fixtures."""

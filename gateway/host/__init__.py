@@ -1,0 +1,1 @@
+"""The plugin host: the manager, the hook specifications, manifests, plugins' graphs, isolation."""

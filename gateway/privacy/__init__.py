@@ -1,0 +1,1 @@
+"""A customer's rights (export, erasure) and their privacy page, ``/privacy``."""

@@ -145,6 +145,16 @@ WITH {of: of, at: at, event_id: event_id, qty: qty, line_price: line_price,
     + "} AS row",
 )
 
+# After ``WITH <key> AS of, <time> AS at,`` with ``p`` in scope: the row of a
+# timed product list (a part's rows are maps: graph/together.py).
+_TIMED_PRODUCT_ROW: LiteralString = (
+    PRODUCT_FIELDS
+    + """
+WITH {of: of, at: at,"""
+    + PRODUCT_ROW
+    + "} AS row"
+)
+
 _VIEWS_RETURN: LiteralString = (
     """
   WITH k.limit AS lim, p, max(v.at) AS last ORDER BY last DESC, p.sku
@@ -153,11 +163,7 @@ _VIEWS_RETURN: LiteralString = (
   RETURN item.p AS p, item.last AS last
 }
 WITH k.key AS of, last AS at,"""
-    + PRODUCT_FIELDS
-    + """
-WITH {of: of, at: at,"""
-    + PRODUCT_ROW
-    + "} AS row"
+    + _TIMED_PRODUCT_ROW
 )
 
 # Parts (graph/together.py): each can share a request's exchange.
@@ -188,11 +194,7 @@ _CART_RETURN: LiteralString = (
   RETURN item.p AS p, item.added_at AS added_at
 }
 WITH k.key AS of, added_at AS at,"""
-    + PRODUCT_FIELDS
-    + """
-WITH {of: of, at: at,"""
-    + PRODUCT_ROW
-    + "} AS row"
+    + _TIMED_PRODUCT_ROW
 )
 
 # An add stays in the basket until the customer buys the product at or after

@@ -8,7 +8,9 @@ import pytest
 
 from graph import Graph, PurchasesKey, customers_by_id, purchases_of_customers, set_consent
 from graph.consent import consents_of_customers
-from graph.together import MOST_PARTS, Part, read_part, statement, together
+from graph.customers import CUSTOMERS_BY_ID
+from graph.shared_reads import SHARED_READS
+from graph.together import MOST_PARTS, Part, Shared, read_part, together
 
 PEOPLE = """
 CREATE (c:Customer {id: 'c1', created_at: datetime('2025-01-02T03:04:05Z')})
@@ -36,7 +38,7 @@ async def test_reads_of_one_moment_are_one_exchange_and_answer_as_alone(
     before = clean_graph.round_trips
     alone = await reads(clean_graph)
     alone_trips = clean_graph.round_trips - before
-    with together() as shared:
+    with together(SHARED_READS) as shared:
         before = clean_graph.round_trips
         joined = await reads(clean_graph)
         joined_trips = clean_graph.round_trips - before
@@ -51,7 +53,7 @@ async def test_reads_of_one_moment_are_one_exchange_and_answer_as_alone(
 
 async def test_a_read_alone_in_its_moment_is_its_own_statement(clean_graph: Graph) -> None:
     await clean_graph.write(PEOPLE)
-    with together() as shared:
+    with together(SHARED_READS) as shared:
         (customer,) = await customers_by_id(clean_graph, ["c1"])
     assert customer is not None and customer.id == "c1"
     assert (shared.exchanges, shared.parts) == (1, 1)
@@ -60,7 +62,7 @@ async def test_a_read_alone_in_its_moment_is_its_own_statement(clean_graph: Grap
 async def test_a_part_that_fails_fails_only_its_own_read(clean_graph: Graph) -> None:
     await clean_graph.write(PEOPLE)
     broken = Part("broken", "UNWIND keys AS k WITH {x: 1 / k} AS row")
-    with together():
+    with together(Shared((broken, CUSTOMERS_BY_ID))):
         failed, customers = await asyncio.gather(
             read_part(clean_graph, broken, [0]),
             customers_by_id(clean_graph, ["c1"]),
@@ -71,11 +73,27 @@ async def test_a_part_that_fails_fails_only_its_own_read(clean_graph: Graph) -> 
     assert [c.id for c in customers] == ["c1"]  # type: ignore[union-attr]
 
 
-def test_a_shared_statement_is_made_of_the_parts_only() -> None:
+async def test_every_moment_sends_the_one_statement_the_warm_up_plans(
+    clean_graph: Graph,
+) -> None:
+    await clean_graph.write(PEOPLE)
+    clean_graph.statements.clear()
+    with together(SHARED_READS):
+        await reads(clean_graph)
+        await asyncio.gather(
+            customers_by_id(clean_graph, ["c2"]), consents_of_customers(clean_graph, ["c2"])
+        )
+    # Two moments, other parts each time: one text, whichever parts are read.
+    assert clean_graph.statements == {SHARED_READS.statement}
+
+
+def test_a_shared_statement_joins_each_part_once() -> None:
     one, two = Part("one", "UNWIND keys AS k WITH k AS row"), Part("two", "WITH 1 AS row")
-    text = statement([one, two])
+    text = Shared((one, two)).statement
     assert text.count("UNION ALL") == 1 and "$k0" in text and "$k1" in text
     with pytest.raises(ValueError):
-        statement([one])
+        Shared((one,))
     with pytest.raises(ValueError):
-        statement([one] * (MOST_PARTS + 1))
+        Shared((one, one))
+    with pytest.raises(ValueError):
+        Shared([Part(str(i), "WITH 1 AS row") for i in range(MOST_PARTS + 1)])

@@ -41,6 +41,7 @@ from gateway.graphql.prepared.execute import Run
 from gateway.graphql.prepared.plan import Plan, Uncovered, compile_plan
 from gateway.host.isolation import collect_plugin_times
 from gateway.web.metrics import Metrics
+from graph.shared_reads import SHARED_READS
 from graph.together import together
 
 # As graphql-core's execute: variable coercion stops after this many errors.
@@ -189,7 +190,7 @@ class PreparedOperations:
         else:
             # The request's reads of one moment share a Bolt exchange (graph/together.py),
             # and what the plan knows it will read is read at once (prepared/ahead.py).
-            with together():
+            with together(SHARED_READS):
                 if plan.aheads:
                     read_ahead(plan.aheads, context, coerced)
                 run = Run(plan, self.graphql_schema, context, coerced, quiet=quiet)

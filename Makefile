@@ -15,7 +15,7 @@ BENCH_MEMORY := TIGHTROPE_NEO4J_HEAP=2g TIGHTROPE_NEO4J_PAGECACHE=2g
 $(BIN)/.installed: pyproject.toml $(wildcard tests/plugin_example/pyproject.toml) $(wildcard examples/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,evaluate]'
+	$(BIN)/pip install -q -e '.[dev,evaluate,insights]'
 	# The evaluation's data set only: recbole's own dependencies are not needed to read it.
 	$(BIN)/pip install -q --no-deps 'recbole==1.2.1'
 	if [ -d tests/plugin_example ]; then $(BIN)/pip install -q -e tests/plugin_example; fi

@@ -31,8 +31,9 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway.context import Context
-from gateway.fields import FieldRegistry
+from gateway.fields import FieldRegistry, Purpose
 from gateway.gate import AccessLog, Gatekeeper
+from gateway.gate.gpc import honour_gpc, sends_gpc
 from gateway.gate.ids import VisitIds
 from gateway.gate.loaders import LoaderFactory, OwnedLoaders
 from gateway.graphql.operations import OperationStore
@@ -48,6 +49,7 @@ from gateway.host.collect import (
 from gateway.host.manager import PluginError, PluginHost, constraints_of, load_plugins
 from gateway.host.manifests import Manifests
 from gateway.host.plugin_graph import PluginGraphs
+from gateway.insights.recorder import Analytics
 from gateway.linking import LinkingService, LinkQueue
 from gateway.oauth import OAuthService, oauth_routes
 from gateway.oauth.asgi import BearerTokens
@@ -67,6 +69,7 @@ from gateway.web.readiness import Readiness
 from gateway.web.requestid import RequestId
 from gateway.web.secheaders import SecurityHeaders
 from graph import Graph, connect
+from graph.insights import erase_served
 
 log = logging.getLogger("tightrope.app")
 
@@ -89,6 +92,36 @@ class Assembly:
     linking: LinkingService
     rights: CustomerRights
     metrics: Metrics | None = None
+
+    async def open(
+        self,
+        principal: Principal,
+        graph: Graph,
+        request: Request | None = None,
+        *,
+        source: str = "api",
+        **extra: Any,
+    ) -> Context:
+        """:meth:`context` for a request a browser sent: a customer's browser that
+        sends Global Privacy Control has its refusals recorded first, so that this
+        request already sees them (gateway/gate/gpc.py)."""
+        context = self.context(principal, graph, request, source=source, **extra)
+        if principal.customer_id is not None and sends_gpc(request):
+            await honour_gpc(context.gate, self.policy_version)
+        return context
+
+    @property
+    def policy_version(self) -> str:
+        """The privacy policy version in force: the consent plugin's setting. The host
+        knows no plugin by name, so it asks whichever settings declare one."""
+        return next(
+            (
+                str(value)
+                for settings in self.plugin_settings.values()
+                if (value := getattr(settings, "policy_version", None))
+            ),
+            "1",
+        )
 
     def context(
         self,
@@ -198,7 +231,7 @@ class GraphQLView(GraphQL[Context, None]):
         state = request.app.state
         graph: Graph = state.graph
         principal = await state.authenticate(request)
-        return self.assembly.context(
+        return await self.assembly.open(
             principal,
             graph,
             request if isinstance(request, Request) else None,
@@ -297,6 +330,9 @@ def create_app(
             assembly.metrics.watch_access_log(
                 lambda: access_log.pending, lambda: access_log.dropped
             )
+        # What recommendations serve is written in batches too (docs/insights.md).
+        analytics = Analytics(graph.patient(settings.query_timeout), settings)
+        assembly.recommendations.analytics = app.state.analytics = analytics
         # Events are linked to customers' devices after the response, by one
         # task per app; shutting down waits for it before the graph closes.
         linking = LinkQueue(assembly.linking, graph, settings.linking_queue_size)
@@ -308,6 +344,7 @@ def create_app(
             await _run_hook(assembly, "startup", app, graph, settings, stop_on_error=True)
             started = True
             access_log.start()
+            analytics.start()
             linking.start()
             readiness.start()
             yield
@@ -319,6 +356,8 @@ def create_app(
             # After the plugins' shutdown (which may still read), before the graph closes.
             await access_log.close()
             assembly.gate.access_log = None
+            await analytics.close()
+            assembly.recommendations.analytics = None
             await graph.close()
 
     limits = rate_limits(settings)
@@ -439,6 +478,9 @@ async def consent_withdrawn(
     serving = [s for s in strategies if s.purpose == purpose]
     if serving:
         await forget_customer(serving, graph, customer_id, graphs.of)
+    if purpose == Purpose.ANALYTICS.value:
+        # The lists served to them and their events were kept only to count.
+        await erase_served(graph, customer_id)
 
 
 async def _run_hook(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import GraphQLError
@@ -29,9 +30,17 @@ from graph import Graph
 if TYPE_CHECKING:
     from gateway.graphql.operations import Allowlist
     from gateway.host.plugin_graph import PluginGraphs
+    from gateway.insights.report import ShopReport
     from gateway.linking import Arrival, EventSignals, IgnoredSignal, LinkQueue
     from gateway.privacy.rights import CustomerRights
-    from gateway.strategies import Recommendation, RecommendationService, Subject
+    from gateway.strategies import (
+        Recommendation,
+        RecommendationService,
+        ServedList,
+        Shopper,
+        Subject,
+    )
+    from graph import Event
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -133,6 +142,7 @@ class Context:
         first: int,
         strategy: str | None = None,
         signed_in_as: str | None = None,
+        placement: str = "",
     ) -> list[Recommendation]:
         """Explained recommendations for ``subject``, from the strategies that may run.
 
@@ -141,19 +151,87 @@ class Context:
         FORBIDDEN). A visit's personal strategies then need the consent of the
         customer it was signed in as: the gate says who that is.
         ``signed_in_as`` is no longer read (the gate knows); it is kept so that
-        callers written against API 1.0 still work.
+        callers written against API 1.0 still work. ``placement``: where the
+        list is shown, for its figures (docs/insights.md).
         """
         if self.recommendations is None:
             raise LookupError("this app serves no recommendations")
+        owner = await self._admit(subject)
+        return await self.recommendations.recommend(
+            self.gate, self.host_graph, subject, first, strategy, owner, placement
+        )
+
+    async def _admit(self, subject: Subject, *, first_visit: bool = False) -> str | None:
+        """The subject's row rule (FORBIDDEN or NOT_FOUND when this token may not ask
+        about it); the customer a visit was signed in as."""
         where = f"recommendations for {subject.kind.value} {subject.id!r}"
-        owner: str | None = None
         if subject.kind is SubjectKind.CUSTOMER:
             self.gate.admit_customer(subject.id, where)
         elif subject.kind is SubjectKind.SESSION:
-            owner = await self.gate.admit_session(subject.id, where)
-        return await self.recommendations.recommend(
-            self.gate, self.host_graph, subject, first, strategy, owner
+            return await self.gate.admit_session(subject.id, where, first_visit=first_visit)
+        return None
+
+    async def serve_list(
+        self,
+        subject: Subject,
+        first: int,
+        *,
+        placement: str,
+        shopper: Shopper | None,
+        signed_in_as: str | None = None,
+    ) -> ServedList:
+        """One list for a placement: its opaque id and its items, numbered from 1.
+
+        The subject's row rule runs first, as for :meth:`recommend`; a visit the
+        graph has never seen (a first visit) has nothing to read and is
+        admitted as anonymous. ``signed_in_as`` is the gate's to say, as there.
+        """
+        if self.recommendations is None:
+            raise LookupError("this app serves no recommendations")
+        owner = await self._admit(subject, first_visit=True)
+        return await self.recommendations.serve(
+            self.gate,
+            self.host_graph,
+            subject,
+            first,
+            placement=placement,
+            shopper=shopper,
+            signed_in_as=owner,
         )
+
+    async def from_lists(
+        self, events: Sequence[tuple[Event, str | None, int | None]]
+    ) -> list[str | None]:
+        """Note stored events the client sent "from list X" (``listId``, ``position``).
+
+        Returns, per event, why its list id was not kept (None: kept, or none
+        given). Events whose shopper's consent does not allow ``analytics``
+        are not noted (docs/insights.md).
+        """
+        from gateway.insights.recorder import Analytics, FromList, list_reference
+
+        problems: list[str | None] = []
+        kept: list[FromList] = []
+        for event, list_id, position in events:
+            keep, problem = list_reference(event.type, list_id, position)
+            problems.append(problem)
+            if keep is not None:
+                kept.append(FromList(event, keep, position))
+        analytics = self.recommendations.analytics if self.recommendations else None
+        if kept and isinstance(analytics, Analytics):
+            await analytics.note_list_events(self.gate, kept)
+        return problems
+
+    def shop_report(self, days: int) -> ShopReport:
+        """The shop's figures over the last ``days`` days (docs/insights.md), each part made
+        on first use. For the back office's fields: nothing in it is one customer's."""
+        from gateway.insights.report import Options, ShopReport
+
+        options = Options(datetime.now(UTC), days)
+        # Reads over the whole shop: held to the query timeout, not the request
+        # path's one-second deadline (graph/driver.py ``patient``).
+        graph = self.host_graph.patient(self.settings.query_timeout)
+        return ShopReport(graph, self.gate.keeper.policies, self.settings, options)
 
     def read_signals(
         self,

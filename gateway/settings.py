@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.experiment import Experiment
 from graph import Neo4jSettings
 from graph.local import LocalNeo4jError, LocalServer
 from graph.pii import DEV_PII_KEY
@@ -335,6 +336,30 @@ class Settings(BaseSettings):
     # Other issuers whose tokens are accepted, as JSON:
     # [{"issuer": "...", "jwks_uri": "...", "audience": "...", "scope_claim": "scp"}]
     oauth_external_issuers: tuple[ExternalIssuer, ...] = ()
+
+    # What personalisation earns (docs/insights.md). A purchase counts for the
+    # list whose item the shopper last clicked on the same product at most this
+    # many days before.
+    attribution_window_days: int = Field(default=7, ge=1, le=90)
+    # Figures are made only over at least this many customers; smaller cells
+    # are suppressed (shown as such, without their numbers).
+    insights_min_customers: int = Field(default=10, ge=2, le=100_000)
+    # Served lists and the events sent back from them are kept this many days
+    # (`tightrope prune`); the figures look back at most this far.
+    retention_analytics_days: int = Field(default=90, ge=1, le=3_650)
+    # The share of shoppers who get the non-personal baseline, to measure what
+    # personalisation earns against (gateway/insights/experiment.py); 0: none.
+    holdout_share: float = Field(default=0.05, ge=0, le=0.5)
+    # An A/B test between blends, as JSON: {"name": "weights-2026-12", "variants":
+    # [{"name": "A", "share": 0.5}, {"name": "B", "share": 0.5, "weights":
+    # {"collaborative": 0.5}}]}; the first variant is the control.
+    experiment: Experiment | None = None
+    # Below this many shoppers (or 10 conversions) in either group a comparison
+    # says "not enough data yet" instead of a number.
+    insights_min_subjects: int = Field(default=100, ge=10, le=10_000_000)
+    # A kind of data nothing read for this many days is dormant: proposed for
+    # deletion (`tightrope prune --dormant --dry-run` shows what would go).
+    dormant_days: int = Field(default=90, ge=1, le=3_650)
 
     @field_validator("disabled_plugins", mode="before")
     @classmethod

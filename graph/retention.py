@@ -12,7 +12,9 @@ the same time only ever waits for one short batch:
   lifetime that no visit is on any more;
 * access records (who read a customer's data, and why) older than the access
   log's period: the log is itself personal data, and a long-lived customer's
-  would otherwise grow with every request for ever.
+  would otherwise grow with every request for ever;
+* served recommendation lists and the events sent back from them
+  (graph/insights/served.py) older than the analytics period.
 
 Customers, their consents and their history of consents, their grants and
 their contact details are not touched: they go when the customer is erased.
@@ -89,6 +91,22 @@ RETURN count(*) AS n
 """
 )
 
+# Served recommendation lists and the events sent back from them
+# (graph/insights/served.py).
+SERVED_LISTS: LiteralString = """
+MATCH (l:ServedList) WHERE l.at < $before
+WITH l LIMIT $batch
+DETACH DELETE l
+RETURN count(*) AS n
+"""
+
+LIST_EVENTS: LiteralString = """
+MATCH (e:ListEvent) WHERE e.at < $before
+WITH e LIMIT $batch
+DETACH DELETE e
+RETURN count(*) AS n
+"""
+
 ACCESS_RECORDS: LiteralString = """
 MATCH (a:AccessRecord) WHERE a.at < $before
 WITH a LIMIT $batch
@@ -129,8 +147,13 @@ async def prune(
     access_before: datetime,
     batch: int = 1_000,
     progress: Callable[[int], None] | None = None,
+    analytics_before: datetime | None = None,
 ) -> PruneReport:
-    """Remove what is past its period (see the module); safe while the gateway serves."""
+    """Remove what is past its period (see the module); safe while the gateway serves.
+
+    ``analytics_before``: served lists and the events sent back from them
+    (graph/insights/served.py) older than this go too.
+    """
     report = PruneReport()
     steps: list[tuple[str, LiteralString, datetime]] = [
         ("visits past the event period", OLD_SESSIONS, events_before),
@@ -139,6 +162,11 @@ async def prune(
         ("anonymous devices", ANONYMOUS_DEVICES, anonymous_before),
         ("access records", ACCESS_RECORDS, access_before),
     ]
+    if analytics_before is not None:
+        steps += [
+            ("served lists", SERVED_LISTS, analytics_before),
+            ("events from lists", LIST_EVENTS, analytics_before),
+        ]
     for name, query, before in steps:
         report.removed[name] = await _drain(graph, query, before, batch, progress)
     return report

@@ -14,6 +14,7 @@ from typing import LiteralString
 from graph.driver import Graph
 from graph.erasure import STATEMENTS as ERASURE_STATEMENTS
 from graph.households import STATEMENTS as HOUSEHOLD_STATEMENTS
+from graph.insights import STATEMENTS as INSIGHTS_STATEMENTS
 from graph.oauth import STATEMENTS as OAUTH_STATEMENTS
 from graph.operations import STATEMENTS as OPERATION_STATEMENTS
 from graph.retention import STATEMENTS as RETENTION_STATEMENTS
@@ -78,6 +79,7 @@ def _all(extra: Iterable[LiteralString]) -> tuple[LiteralString, ...]:
         *ERASURE_STATEMENTS,
         *RETENTION_STATEMENTS,
         *HOUSEHOLD_STATEMENTS,
+        *INSIGHTS_STATEMENTS,
         *extra,
     )
 

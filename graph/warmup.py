@@ -65,6 +65,7 @@ from graph.history import (
     views_of_sessions,
 )
 from graph.ingest import write_events
+from graph.insights.served import erase_served, export_served
 from graph.journey import journey_of
 from graph.link_evidence import (
     customers_with_email,
@@ -271,6 +272,7 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: category_use(g, NOBODY),
         lambda g: data_held(Rehearsal(g), NOBODY),
         lambda g: export_customer(Rehearsal(g), NOBODY),
+        lambda g: export_served(Rehearsal(g), NOBODY),
         lambda g: is_erased(g, NOBODY, pii_key),
         # ... and what they change: a consent, an app's grant, a device's link,
         # the guessed links, and the erasure itself (all rolled back).
@@ -284,6 +286,7 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: reject_device(Rehearsal(g), NOBODY, NOBODY, AT),
         lambda g: drop_links(Rehearsal(g), NOBODY, ["sign_in"]),
         lambda g: erase_customer(Rehearsal(g), NOBODY, pii_key),
+        lambda g: erase_served(Rehearsal(g), NOBODY),
     ]
 
 

@@ -121,7 +121,9 @@ class ConsentView:
     )
     answered: bool = strawberry.field(description="Whether the customer ever answered.")
     updated_at: datetime | None = strawberry.field(description="When they last answered.")
-    source: str | None = strawberry.field(description="Where: api, page or import.")
+    source: str | None = strawberry.field(
+        description="Where: api, page, import, or gpc (the browser's Global Privacy Control)."
+    )
     version: str | None = strawberry.field(description="The policy version they answered.")
 
 

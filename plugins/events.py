@@ -17,6 +17,11 @@ turned into keyed hashes at once (``info.context.read_signals``); the strings
 themselves are never stored. A malformed one is ignored, the event still
 stored, and ``ignoredSignals`` names it. Stored events are then handed to the
 linking queue, which links devices after the response (gateway/linking).
+
+A view, add-to-cart or purchase that follows from a recommendation list
+carries the list's ``listId`` (and the item's ``position``): it counts for
+that list's placement, strategy and blend (docs/insights.md). A malformed one
+is ignored like a signal: the event is stored and ``ignoredSignals`` says so.
 """
 
 from __future__ import annotations
@@ -115,6 +120,14 @@ class EventInput:
         "own services (a first-party token for no customer); from anyone else an email is "
         "only typed, a hint for a suggestion.",
     )
+    list_id: str | None = strawberry.field(
+        default=None,
+        description="The `listId` of the recommendation list this view, add-to-cart or "
+        "purchase came from, so that the list is credited with it.",
+    )
+    position: int | None = strawberry.field(
+        default=None, description="The item's `position` in that list (1 for the first)."
+    )
 
 
 @strawberry.type
@@ -129,7 +142,7 @@ class RejectedEvent:
 class IgnoredSignal:
     index: int
     event_id: str
-    field: str = strawberry.field(description="userAgent, network, email or emailVerified.")
+    field: str = strawberry.field(description="userAgent, network, email, emailVerified or listId.")
     message: str
 
 
@@ -215,6 +228,7 @@ async def track_events(
         [Arrival(e, s) for i, (e, s) in enumerate(zip(parsed, signals, strict=True))
          if i not in refused]
     )  # fmt: skip
+    await _from_lists(info, events, parsed, input_index, refused, ignored)
     for r in rejected:
         info.context.report(
             BadUserInput(
@@ -231,6 +245,32 @@ async def track_events(
         rejected=rejected,
         ignored_signals=[i for i in ignored if i.index not in {r.index for r in rejected}],
     )
+
+
+async def _from_lists(
+    info: Info,
+    events: list[EventInput],
+    parsed: list[Event],
+    input_index: list[int],
+    refused: set[int],
+    ignored: list[IgnoredSignal],
+) -> None:
+    """Note the stored events sent from a recommendation list; a bad listId is ignored."""
+    stored = [
+        (input_index[i], e) for i, e in enumerate(parsed)
+        if i not in refused and events[input_index[i]].list_id is not None
+    ]  # fmt: skip
+    if not stored:
+        return
+    context: Context = info.context
+    problems = await context.from_lists(
+        [(e, events[index].list_id, events[index].position) for index, e in stored]
+    )
+    for (index, e), problem in zip(stored, problems, strict=True):
+        if problem is not None:
+            ignored.append(
+                IgnoredSignal(index=index, event_id=e.event_id, field="listId", message=problem)
+            )
 
 
 def _signals(

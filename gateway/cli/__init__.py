@@ -13,6 +13,7 @@ from gateway.cli.data_keys import new_data_key_command, rotate_data_command
 from gateway.cli.evaluate import evaluate_group
 from gateway.cli.forget import forget_command
 from gateway.cli.graph import graph_group
+from gateway.cli.insights import insights_command
 from gateway.cli.load import load
 from gateway.cli.neo4j import neo4j
 from gateway.cli.oauth import (
@@ -52,6 +53,7 @@ cli.add_command(token_command)
 cli.add_command(recompute_command)
 cli.add_command(prune_command)
 cli.add_command(evaluate_group)
+cli.add_command(insights_command)
 cli.add_command(operations_group)
 
 

@@ -1,4 +1,4 @@
-"""``tightrope evaluate recs``: the recommenders measured offline on real data.
+"""``tightrope evaluate recs|linking|insights``: the recommenders, linkers and figures, measured.
 
 The evaluation loads its data into a Neo4j server of its own (port 7694 by
 default, started if it is not running), which it wipes on every run: never the
@@ -20,6 +20,18 @@ T = TypeVar("T")
 
 EVALUATION_PORT = 7694
 LINKING_PORT = 7695
+INSIGHTS_PORT = 7693
+
+
+def own_port(default: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """The ``--port`` option of every evaluation: its own local Neo4j, wiped on every run."""
+    return click.option(
+        "--port",
+        type=click.IntRange(1, 65535),
+        default=default,
+        show_default=True,
+        help="the evaluation's own local Neo4j (wiped on every run)",
+    )
 
 
 @click.group("evaluate")
@@ -31,13 +43,7 @@ def evaluate_group() -> None:
 @click.option("--dataset", type=click.Choice(["ml-100k"]), default="ml-100k", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="of the split and the models")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=EVALUATION_PORT,
-    show_default=True,
-    help="the evaluation's own local Neo4j (wiped on every run)",
-)
+@own_port(EVALUATION_PORT)
 @click.option("--users", type=click.IntRange(1), default=None, help="only the first N users")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 def recs(
@@ -63,13 +69,7 @@ def recs(
 @evaluate_group.command("linking")
 @click.option("--seed", type=int, default=1, show_default=True, help="of the generated shoppers")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=LINKING_PORT,
-    show_default=True,
-    help="the evaluation's own local Neo4j (wiped on every run)",
-)
+@own_port(LINKING_PORT)
 @click.option("--households", type=click.IntRange(1), default=250, show_default=True)
 @click.option("--visitors", type=click.IntRange(0), default=300, show_default=True)
 @click.option(
@@ -124,6 +124,40 @@ def linking(
     if fit:
         for name, model in sorted(fit_logistic(report.samples).items()):
             click.echo(f"fitted {name}: {json.dumps(model, indent=2)}", err=True)
+    _say_where_the_graph_stays(port)
+
+
+@evaluate_group.command("insights")
+@click.option(
+    "--seed", "seeds", type=int, multiple=True, default=(1,), show_default=True,
+    help="of the simulated shop; give it again for more seeds (one table)",
+)  # fmt: skip
+@click.option("--customers", type=click.IntRange(100), default=3000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of a table")
+@own_port(INSIGHTS_PORT)
+@click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
+def insights(
+    seeds: tuple[int, ...], customers: int, as_json: bool, port: int, progress: bool
+) -> None:
+    """A simulated shop with planted effects, through the write path, the app and the report."""
+    from gateway.evaluation.insights import evaluate, table
+
+    config = replace_port(load_settings(), port)
+    results: list[Any] = []
+    for seed in seeds:
+
+        def run(graph: Any, seed: int = seed) -> Any:
+            return evaluate(graph, config, seed, customers, progress)
+
+        results.append(on_own_graph(port, run))
+        if not as_json:
+            click.echo(f"seed {seed} done in {results[-1].seconds['all']:.0f}s", err=True)
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        click.echo(table(results))
+        for r in results:
+            click.echo(f"seed {r.seed} top 5 (* planted): {'; '.join(r.top5)}")
     _say_where_the_graph_stays(port)
 
 

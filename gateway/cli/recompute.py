@@ -64,7 +64,15 @@ def recompute_command(progress: bool, if_never_run: bool) -> None:
             if if_never_run and await derived_version(graph) is not None:
                 return None
             try:
-                return await recompute(strategies, graph, progress, graph_of, policies), True
+                done = await recompute(
+                    strategies,
+                    graph,
+                    progress,
+                    graph_of,
+                    policies,
+                    lambda plugin: manifests.of(plugin).categories,
+                )
+                return done, True
             except RecomputeFailed as failed:
                 return list(failed.results), False
 

@@ -254,7 +254,7 @@ async def hostile(
                     oauth,
                     client_id=client.client_id,
                     customer_id=p,
-                    scopes=every - {"customers:read"},
+                    scopes=catalogue.allowed_for("first_party", customer=True),
                 )
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:

@@ -15,6 +15,9 @@ see, so the shutdown does not give up after one failed write: it tries again
 until ``access_log_shutdown_seconds`` have passed (Neo4j restarting beside the
 gateway comes back within them), and only what still waits then is lost,
 logged at ERROR as a count (never the records themselves).
+
+The same buffer writes the lists recommendations served (gateway/insights/
+recorder.py), with its own write function and name.
 """
 
 from __future__ import annotations
@@ -23,14 +26,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
-from graph import AccessRecord, Graph, GraphUnavailable, write_access_records
+from graph import Graph, GraphUnavailable, write_access_records
 
 log = logging.getLogger("tightrope.access_log")
 
 # Between two tries of the shutdown's last writes (the graph's cooldown is 0.5 s).
 RETRY_SECONDS = 0.5
+
+
+# How a buffer's batch is written: the graph and the batch, in order.
+WriteBatch = Callable[[Graph, Sequence[Any]], Awaitable[Any]]
 
 
 class AccessLog:
@@ -42,14 +50,19 @@ class AccessLog:
         batch: int = 500,
         max_pending: int = 100_000,
         shutdown_seconds: float = 10.0,
+        write: WriteBatch = write_access_records,
+        what: str = "access log",
     ) -> None:
         self.graph = graph
+        self.write = write
+        # In the log's messages: what is buffered, and its records' name.
+        self.what = what
         self.interval = interval
         self.batch = batch
         self.max_pending = max_pending
         self.shutdown_seconds = shutdown_seconds
         self.dropped = 0
-        self._pending: list[AccessRecord] = []
+        self._pending: list[Any] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -58,19 +71,20 @@ class AccessLog:
     def pending(self) -> int:
         return len(self._pending)
 
-    def add(self, records: Iterable[AccessRecord]) -> None:
+    def add(self, records: Iterable[Any]) -> None:
         """Keep records for the next flush (called on the request path: no I/O)."""
         self._pending.extend(records)
         excess = len(self._pending) - self.max_pending
         if excess > 0:
             del self._pending[:excess]
             self.dropped += excess
-            log.error("access log: %d records dropped (the graph is not taking them)", excess)
+            log.error("%s: %d records dropped (the graph is not taking them)", self.what, excess)
         if len(self._pending) >= self.batch:
             self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="access-log")
+        name = self.what.replace(" ", "-")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
 
     async def _run(self) -> None:
         while True:
@@ -80,7 +94,7 @@ class AccessLog:
             try:
                 await self.flush()
             except Exception:
-                log.exception("access log: a flush failed; its records wait for the next")
+                log.exception("%s: a flush failed; its records wait for the next", self.what)
 
     async def flush(self) -> int:
         """Write what waits, in batches; return how many were written.
@@ -92,9 +106,9 @@ class AccessLog:
             while self._pending:
                 batch = self._pending[: self.batch]
                 try:
-                    await write_access_records(self.graph, batch)
+                    await self.write(self.graph, batch)
                 except GraphUnavailable:
-                    log.warning("access log: graph unavailable, %d records wait", self.pending)
+                    log.warning("%s: graph unavailable, %d records wait", self.what, self.pending)
                     break
                 # Only now: a batch that failed (or was cancelled) is written again.
                 del self._pending[: len(batch)]
@@ -117,7 +131,7 @@ class AccessLog:
             try:
                 await self.flush()
             except Exception:
-                log.exception("access log: a flush at shutdown failed")
+                log.exception("%s: a flush at shutdown failed", self.what)
             left = give_up - time.monotonic()
             if not self._pending or left <= 0:
                 break
@@ -125,7 +139,8 @@ class AccessLog:
         if self._pending:
             self.dropped += len(self._pending)
             log.error(
-                "access log: %d records could not be written within %ss of shutdown",
+                "%s: %d records could not be written within %ss of shutdown",
+                self.what,
                 self.pending,
                 self.shutdown_seconds,
             )

@@ -55,7 +55,9 @@ log = logging.getLogger("tightrope.gate")
 # Told when a customer withdraws consent for a purpose (the consent_withdrawn hook).
 Withdrawn = Callable[[str, str, Graph], Awaitable[None]]
 
-SOURCES = ("api", "page", "import")
+# Where an answer comes from: the API, the privacy page, a file, or the
+# browser's Global Privacy Control signal (gateway/gate/gpc.py).
+SOURCES = ("api", "page", "import", "gpc")
 
 
 async def _nobody_told(customer_id: str, purpose: str, graph: Graph) -> None:
@@ -173,16 +175,22 @@ class RequestGate:
         """
         return rows.customer(self.principal, self.scopes, customer_id, lambda: where)
 
-    async def admit_session(self, session_id: str, where: str) -> str | None:
+    async def admit_session(
+        self, session_id: str, where: str, *, first_visit: bool = False
+    ) -> str | None:
         """The row rule for a visit named by id; returns the customer it was signed in as.
 
         A visit a gated field of this request already admitted costs nothing;
-        another is read from the graph (NOT_FOUND when there is none).
+        another is read from the graph (NOT_FOUND when there is none, unless
+        ``first_visit``: a visit nothing was recorded for yet has nothing to
+        read, and is anonymous).
         """
         if session_id in self._sessions:
             return self._sessions[session_id]
         (row,) = await sessions_by_id(self.graph, [session_id])
         if row is None:
+            if first_visit:
+                return None
             raise NotFound(f"{where}: no session {session_id!r}", id=session_id)
         owner = rows.session_row(self.principal, self.scopes, row, lambda: where, self.keeper.ids)
         return self.passed_session(row.id, owner)
@@ -261,9 +269,10 @@ class RequestGate:
         )
         if stored is None:
             raise NotFound(f"no customer with id {customer!r}", id=customer)
-        # Later fields of this request see the change too.
-        if self._consents is not None:
-            self._consents.clear(customer)
+        # Later fields of this request see the change too. (Dropping the loader,
+        # not clearing one key: a second change in the request would find the
+        # key gone, and strawberry's clear raises KeyError then.)
+        self._consents = None
         self._decisions.clear()
         if not granted:
             await self.keeper.withdrawn(customer, purpose, self.graph)

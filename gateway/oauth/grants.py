@@ -141,9 +141,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             # Stored as sent: if the client named one, it must name the same at the
             # token endpoint (RFC 6749 §4.1.3); if it relied on the default, it need not.
             redirect_uri=request.payload.redirect_uri or "",
-            scopes=subject.approved
-            if subject.approved is not None
-            else tuple(parse(request.scope)),
+            scopes=tuple(
+                self.server.catalogue.for_customer(
+                    subject.approved if subject.approved is not None else parse(request.scope)
+                )
+            ),
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
             expires_at=_now() + self.server.config.code_ttl,

@@ -41,6 +41,7 @@ from strawberry import Schema
 
 from gateway.errors import ErrorCode
 from gateway.fields import FieldRegistry
+from gateway.gate.gpc import SOURCE as GPC_SOURCE
 from gateway.oauth.cookies import BrowserCookies
 from gateway.oauth.pages import SECURITY_HEADERS, html, render
 from gateway.oauth.service import OAuthService
@@ -190,7 +191,7 @@ async def _sign_in(request: Request, graph: Graph, typed: object) -> Response:
 # What the page shows and does, as operations on the app's own schema. The
 # dashboard's is assembled from the sections whose fields are served.
 SECTIONS = {
-    "consents": "consents { purpose granted answered }",
+    "consents": "consents { purpose granted answered source }",
     "authorisedApps": "authorisedApps { client clientName scopes }",
     "dataAboutMe": "dataAboutMe { category count newest usedBy { plugin purpose lastUsedAt } }",
     "accessLog": "accessLog(first: 20) { nodes { at client { id name } purpose categories } }",
@@ -255,7 +256,7 @@ class Served(Protocol):
     @property
     def schema(self) -> Schema: ...
 
-    def context(
+    async def open(
         self, principal: Principal, graph: Graph, request: Request | None = None, *, source: str
     ) -> Any: ...
 
@@ -279,7 +280,8 @@ class _Gate:
         principal = Principal(
             PAGE_CLIENT, ClientKind.FIRST_PARTY, self.customer, page_scopes(assembly.registry)
         )
-        context = assembly.context(principal, self.graph, self.request, source="page")
+        # A browser sending Global Privacy Control has its refusals recorded first.
+        context = await assembly.open(principal, self.graph, self.request, source="page")
         result = await assembly.schema.execute(
             document, variable_values=variables, context_value=context
         )
@@ -305,6 +307,8 @@ async def _dashboard(
             "name": p,
             "explanation": EXPLANATIONS.get(p, p),
             "granted": bool(answers[p]["granted"]) if answers.get(p, {}).get("answered") else None,
+            # Refused by the browser's Global Privacy Control (gateway/gate/gpc.py).
+            "by_browser": answers.get(p, {}).get("source") == GPC_SOURCE,
         }
         for p in PURPOSES
         if "consents" in me

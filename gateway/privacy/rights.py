@@ -47,6 +47,7 @@ from graph import Graph, GraphUnavailable
 from graph.contacts import contacts_by_id
 from graph.erasure import erase_customer, is_erased
 from graph.export import export_customer, plain
+from graph.insights import erase_served, export_served
 
 log = logging.getLogger("tightrope.rights")
 
@@ -137,6 +138,9 @@ class CustomerRights:
             if contact is None
             else {k: v for k, v in asdict(contact).items() if v is not None},
             **core,
+            # The recommendation lists shown to them and what they sent back from
+            # them (the host records these: gateway/insights/recorder.py).
+            "recommendations_served": plain(await export_served(graph, customer_id)),
         }
         document: dict[str, Any] = {
             "customer_id": customer_id,
@@ -189,10 +193,15 @@ class CustomerRights:
                 ) from None
             if count:
                 by_plugin[name] = int(count)
+        # What the host recorded of the lists served to them, while their visits
+        # and devices can still be found (idempotent, like a plugin's part).
+        served = await erase_served(graph, customer_id)
         removed = await self._erase_in_graph(graph, customer_id)
         if removed is None:  # erased by someone else meanwhile
             await self._refuse_missing(graph, customer_id)
             raise AssertionError("unreachable")
+        if served:
+            removed = {**removed, "recommendation lists and their events": served}
         return Erasure(customer_id, removed, by_plugin)
 
     async def _erase_in_graph(self, graph: Graph, customer_id: str) -> dict[str, int] | None:

@@ -24,12 +24,14 @@ import logging
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
-from gateway.fields import Purpose
+from gateway.fields import DataCategory, Purpose
 from gateway.strategies.types import CustomersAllowed, ForgetsCustomers, Recomputes, Registered
 from graph import Graph
+from graph.insights import Noted, note_uses
 from graph.recs import bump_derived_version
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 # A plugin's graph over the app's (gateway/host/plugin_graph.py: what its
 # manifest declares), as the assembly hands it over: (graph, plugin) -> graph.
 GraphOf = Callable[[Graph, str], Graph]
+# The categories a plugin's manifest declares (gateway/host/manifests.py).
+Declared = Callable[[str], Collection[DataCategory]]
 
 log = logging.getLogger("tightrope.plugins")
 
@@ -102,6 +106,7 @@ async def recompute(
     progress: bool = False,
     graph_of: GraphOf | None = None,
     policies: Policies | None = None,
+    declared: Declared | None = None,
 ) -> list[Recomputed]:
     """Rebuild every strategy's derived data, one after another: summaries and seconds.
 
@@ -110,7 +115,9 @@ async def recompute(
     about individual customers (it can ``forget_customer``) and whose
     ``recompute`` takes ``allowed`` derives only for the customers whose
     consent lets it; one that does not take it is warned about. Without
-    ``policies`` (a test's shortcut), every customer counts.
+    ``policies`` (a test's shortcut), every customer counts. What each read
+    (``declared``: its plugin's manifest; else the strategy's own categories)
+    goes to the dormant-data report's ledger.
 
     A strategy that fails does not stop the others: once every one has run
     and the version is bumped, :class:`RecomputeFailed` carries every result.
@@ -128,6 +135,7 @@ async def recompute(
             else:
                 done.append(Recomputed(strategy, summary, _since(began)))
     await bump_derived_version(graph)
+    await note_uses(graph, _reads_of(done, declared))
     if any(result.failed for result in done):
         raise RecomputeFailed(done)
     return done
@@ -156,6 +164,20 @@ def _failure(strategy: Registered, exc: Exception) -> str:
             exc_info=exc,
         )
     return f"FAILED: {what}"
+
+
+def _reads_of(done: Sequence[Recomputed], declared: Declared | None) -> list[Noted]:
+    """What each recompute read, for the dormant-data report's ledger: the categories
+    its plugin declared (a non-personal ranking reads everyone's history)."""
+    now = datetime.now(UTC)
+    found = []
+    for result in done:
+        strategy = result.strategy
+        reads = declared(strategy.plugin) if declared else strategy.categories
+        for category in reads:
+            reader = f"recompute {strategy.name}"
+            found.append(Noted(strategy.plugin, reader, strategy.purpose, category.value, now))
+    return found
 
 
 async def forget_customer(

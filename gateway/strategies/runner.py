@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.errors import BadUserInput, ConsentRequired, GatewayError
 from gateway.fields import DataCategory
@@ -45,9 +47,12 @@ from gateway.strategies.data import Aggregates, StrategyData, profile_needs
 from gateway.strategies.seam import strategy_allowed
 from gateway.strategies.types import (
     BlendRequest,
+    BlendVariant,
     Candidate,
     Recommendation,
     Registered,
+    ServedList,
+    Shopper,
     Skipped,
     StrategyDecision,
     StrategyResult,
@@ -59,6 +64,7 @@ from graph import Graph, GraphUnavailable
 from graph.recs import Profile, ProfileKey, profile_of
 
 if TYPE_CHECKING:
+    from gateway.experiment import Assignment
     from gateway.settings import Settings
 
 # Each strategy is asked for this many times what the page needs (and at least
@@ -68,6 +74,28 @@ OVERSAMPLE = 3
 MIN_CANDIDATES = 30
 
 log = logging.getLogger("tightrope.plugins")
+
+# Why a personal strategy did not run for a shopper in the holdout group.
+HELD_OUT = (
+    "this shopper is in the group that sees what everyone sees, "
+    "to measure what personal suggestions add"
+)
+
+
+class Recorder(Protocol):
+    """What the runner tells the shop's figures (gateway/insights/recorder.py
+    ``Analytics``): the shopper's group, each list served, and reads of an
+    anonymous visit's data that no customer's access log shows."""
+
+    async def group_of(self, gate: RequestGate, shopper: Shopper | None) -> Assignment | None: ...
+
+    def note_served(
+        self, served: ServedList, shopper: Shopper | None, group: Assignment
+    ) -> None: ...
+
+    def note_reads(
+        self, plugin: str, reader: str, purpose: str, categories: Iterable[DataCategory]
+    ) -> None: ...
 
 
 class RecommendationService:
@@ -86,6 +114,9 @@ class RecommendationService:
         self.aggregates = aggregates
         self.plugin_settings = plugin_settings or {}
         self.budget = budget
+        # Records what is served, for the shop's figures; set when the app
+        # starts (it needs the graph), None until then and outside an app.
+        self.analytics: Recorder | None = None
 
     @classmethod
     def from_settings(
@@ -104,6 +135,39 @@ class RecommendationService:
         )
         return cls(strategies, blend, aggregates, plugin_settings, settings.plugin_budget)
 
+    async def serve(
+        self,
+        gate: RequestGate,
+        graph: Graph,
+        subject: Subject,
+        first: int,
+        *,
+        placement: str,
+        shopper: Shopper | None = None,
+        strategy: str | None = None,
+        signed_in_as: str | None = None,
+    ) -> ServedList:
+        """One list for ``subject`` at ``placement``: an opaque id, and its items numbered.
+
+        ``shopper`` is who sees it, as far as the request knows (None: nobody
+        known, such as a product page without a visit). The shopper's group
+        (gateway/insights/experiment.py) decides whether personal strategies
+        run at all (not in the holdout) and with which blend weights.
+        """
+        group = None
+        if self.analytics is not None:
+            group = await self.analytics.group_of(gate, shopper)
+        items = await self._recommend(gate, graph, subject, first, strategy, signed_in_as, group)
+        list_id = new_list_id()
+        numbered = tuple(
+            replace(item, list_id=list_id, position=position)
+            for position, item in enumerate(items, start=1)
+        )
+        served = ServedList(list_id, placement, numbered)
+        if self.analytics is not None and group is not None:
+            self.analytics.note_served(served, shopper, group)
+        return served
+
     async def recommend(
         self,
         gate: RequestGate,
@@ -112,6 +176,7 @@ class RecommendationService:
         first: int,
         strategy: str | None = None,
         signed_in_as: str | None = None,
+        placement: str = "",
     ) -> list[Recommendation]:
         """Up to ``first`` explained recommendations for ``subject``; ``strategy`` names one.
 
@@ -119,8 +184,34 @@ class RecommendationService:
         the app's (the subject's profile and the catalogue are read from it).
 
         ``signed_in_as``: the customer a visit was signed in as, whose consent
-        its personal strategies need (gateway/strategies/seam.py).
+        its personal strategies need (gateway/strategies/seam.py). The items
+        carry the id of their list and their position in it; ``placement``
+        names where the list is shown (the field's name when the client did
+        not say).
         """
+        shopper = _shopper_of(subject, signed_in_as)
+        served = await self.serve(
+            gate,
+            graph,
+            subject,
+            first,
+            placement=placement or subject.kind.value,
+            shopper=shopper,
+            strategy=strategy,
+            signed_in_as=signed_in_as,
+        )
+        return list(served.items)
+
+    async def _recommend(
+        self,
+        gate: RequestGate,
+        graph: Graph,
+        subject: Subject,
+        first: int,
+        strategy: str | None,
+        signed_in_as: str | None,
+        group: Assignment | None = None,
+    ) -> list[Recommendation]:
         if strategy is not None and strategy not in self.strategies:
             known = ", ".join(sorted(self.strategies)) or "none"
             raise BadUserInput(
@@ -128,12 +219,18 @@ class RecommendationService:
                 argument="strategy",
             )
         decisions: dict[str, StrategyDecision] = {}
+        held_out = group is not None and group.holdout
         for name, registered in self.strategies.items():
-            decisions[name] = await strategy_allowed(gate, registered, subject, signed_in_as)
+            if held_out and registered.personal:
+                decisions[name] = StrategyDecision(False, HELD_OUT)
+            else:
+                decisions[name] = await strategy_allowed(gate, registered, subject, signed_in_as)
         selected = [strategy] if strategy is not None else list(self.strategies)
         selected = [n for n in selected if self.strategies[n].serves(subject)]
-        if strategy in selected and not decisions[strategy].allowed:
-            raise refused_by_consent(self.strategies[strategy], decisions[strategy])
+        # A held-out shopper is not refused: the list says why it is not personal.
+        named = decisions.get(strategy or "")
+        if strategy in selected and named and not named.allowed and named.reason != HELD_OUT:
+            raise refused_by_consent(self.strategies[strategy], named)
         allowed = [self.strategies[n] for n in selected if decisions[n].allowed]
         skipped = tuple(
             Skipped(self.strategies[n], decisions[n].reason)
@@ -158,6 +255,14 @@ class RecommendationService:
             StrategyResult(s, () if isinstance(a, Exception) else a)
             for s, a in zip(allowed, answers, strict=True)
         )
+        if self.analytics is not None and subject.kind is SubjectKind.SESSION and not signed_in_as:
+            # An anonymous visit's own data, read with no customer's access log to
+            # show it: noted for the dormant-data report.
+            for s in allowed:
+                if s.personal:
+                    self.analytics.note_reads(
+                        s.plugin, f"strategy {s.name}", s.purpose, s.categories
+                    )
         skus = list(dict.fromkeys(c.sku for r in results for c in r.candidates))
         found = await loaders.product.load_many(skus)
         request = BlendRequest(
@@ -170,6 +275,9 @@ class RecommendationService:
             excluded=_excluded(subject, profile),
             fallback=strategy is None,
             plugin_settings=self.plugin_settings,
+            variant=BlendVariant(group.blend, dict(group.weights))
+            if group is not None and group.experiment is not None
+            else None,
         )
         blended = _blend(self._blend, request)
         if blended is None:
@@ -195,6 +303,20 @@ class RecommendationService:
                     DataCategory.BROWSING_HISTORY,
                 }
         return ProfileKey(**profile_needs(subject, categories))
+
+
+def new_list_id() -> str:
+    """An opaque id for a served list: 96 random bits, URL-safe (16 characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def _shopper_of(subject: Subject, signed_in_as: str | None) -> Shopper | None:
+    """Who sees a list the client asked for by subject (the fields before placements)."""
+    if subject.kind is SubjectKind.CUSTOMER:
+        return Shopper(customer_id=subject.id)
+    if subject.kind is SubjectKind.SESSION:
+        return Shopper(customer_id=signed_in_as, session_id=subject.id)
+    return None
 
 
 def _excluded(subject: Subject, profile: Profile) -> frozenset[str]:

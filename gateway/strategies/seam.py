@@ -34,6 +34,8 @@ async def strategy_allowed(
         return StrategyDecision(True, "reads nothing personal")
     if subject.kind is SubjectKind.PRODUCT:
         return StrategyDecision(False, "a product page has no shopper to personalise for")
+    if subject.kind is SubjectKind.CATEGORY:
+        return StrategyDecision(False, "a category page has no shopper to personalise for")
     customer = subject.id
     if subject.kind is SubjectKind.SESSION:
         if signed_in_as is None:

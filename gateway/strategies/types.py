@@ -43,10 +43,13 @@ class SubjectKind(StrEnum):
     CUSTOMER = "customer"
     SESSION = "session"
     PRODUCT = "product"
+    # A category's page: what to show there, for nobody in particular.
+    CATEGORY = "category"
 
 
-# What a recommender serves unless it says otherwise.
-ALL_SUBJECTS: Final = frozenset(SubjectKind)
+# What a recommender serves unless it says otherwise. A category's page came
+# later: a strategy serves it only if it names it in its ``subjects``.
+ALL_SUBJECTS: Final = frozenset({SubjectKind.CUSTOMER, SubjectKind.SESSION, SubjectKind.PRODUCT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,14 @@ class Subject:
     def product(cls, sku: str) -> Subject:
         return cls(SubjectKind.PRODUCT, sku)
 
+    @classmethod
+    def category(cls, category_id: str) -> Subject:
+        return cls(SubjectKind.CATEGORY, category_id)
+
     @property
     def personal(self) -> bool:
-        """A customer or a visit has personal data; a product does not."""
-        return self.kind is not SubjectKind.PRODUCT
+        """A customer or a visit has personal data; a product or a category does not."""
+        return self.kind in (SubjectKind.CUSTOMER, SubjectKind.SESSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +109,46 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """One item of a blended list: the product, its score, the strategy that chose it, why."""
+    """One item of a blended list: the product, its score, the strategy that chose it, why.
+
+    ``list_id`` and ``position`` (1 for the first item) are set by the host
+    once the list is blended: a client sends them back with the events that
+    follow, so that what the list led to is attributed to it.
+    """
 
     product: Product
     score: float
     strategy: str
     reasons: tuple[Reason, ...]
+    list_id: str = ""
+    position: int = 0
 
     @property
     def sku(self) -> str:
         return self.product.sku
+
+
+@dataclass(frozen=True, slots=True)
+class Shopper:
+    """Who a list is shown to, as far as the request knows.
+
+    ``customer_id``: the token's customer, or the one the visit is signed in
+    as; ``session_id`` and ``device_id``: the visit and the browser or app, as
+    the client named them. Any may be None (a product page with no visit).
+    """
+
+    customer_id: str | None = None
+    session_id: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    """A list as served: its opaque id, where it was shown, and its items in order."""
+
+    id: str
+    placement: str
+    items: tuple[Recommendation, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +265,18 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class BlendVariant:
+    """The A/B test variant a list is blended for: its name and its strategy weights.
+
+    ``weights`` replace the blend's own for the strategies they name
+    (docs/insights.md, "A/B tests between blends").
+    """
+
+    name: str
+    weights: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class BlendRequest:
     """Everything ``blend_recommendations`` gets: candidates and the facts to filter them.
@@ -237,7 +286,8 @@ class BlendRequest:
     the day of the last purchase (the blend decides what may be bought again);
     ``excluded`` SKUs never to show (the product itself on its own page, the
     basket). ``fallback`` is False when the caller named one strategy: then
-    nothing else may fill the list.
+    nothing else may fill the list. ``variant`` is the A/B test variant the
+    shopper is in (None outside a test).
     """
 
     subject: Subject
@@ -249,6 +299,7 @@ class BlendRequest:
     excluded: frozenset[str] = frozenset()
     fallback: bool = True
     plugin_settings: dict[type, Any] = field(default_factory=dict)
+    variant: BlendVariant | None = None
 
     def settings_of(self, model: type[Any]) -> Any:
         """A plugin's validated settings model instance (as registered with register_settings)."""

@@ -22,7 +22,9 @@ Marked ``trylast``: a plugin of a retailer's own that implements
 When a client names one strategy, only that strategy's candidates are used,
 filtered the same way but for the per-brand cap (how many of a brand to show
 is then the strategy's own choice: a brand-loyal strategy may fill the page
-with one brand), with no fallback.
+with one brand), with no fallback. A shopper in an A/B test between blends
+(``TIGHTROPE_EXPERIMENT``) is blended with their variant's weights over these
+(docs/insights.md).
 """
 
 from __future__ import annotations
@@ -147,9 +149,12 @@ def blend_recommendations(request: BlendRequest) -> list[Recommendation]:
     fallback = list(settings.fallback) if request.fallback else []
     blended: dict[str, float] = defaultdict(float)
     parts: dict[str, list[tuple[float, str, tuple[Reason, ...]]]] = defaultdict(list)
+    weights = dict(settings.weights)
+    if request.variant is not None:
+        weights.update(request.variant.weights)
     for result in request.results:
         name = result.strategy.name
-        weight = settings.weights.get(name, 1.0) if request.fallback else 1.0
+        weight = weights.get(name, 1.0) if request.fallback else 1.0
         if name in fallback or weight <= 0:
             continue
         for sku, score, reasons in _scaled(result):

@@ -8,7 +8,8 @@ a view), halved for every ``half_life_days`` of age before the newest event in
 the graph.
 
 For a customer or a visit it suggests the overall ranking; on a product's
-page, the ranking of the product's own category.
+page, the ranking of the product's own category; on a category's page, that
+category's (its products and those of its subcategories).
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ class Trending:
     name = KIND
     purpose = NOT_PERSONAL
     categories: frozenset[DataCategory] = frozenset()
+    subjects = frozenset(SubjectKind)
 
     def __init__(self, settings: TrendingSettings) -> None:
         self.settings = settings
 
     async def recommend(self, subject: Subject, count: int, data: StrategyData) -> list[Candidate]:
         scope = "*"
+        if subject.kind is SubjectKind.CATEGORY:
+            scope = f"category:{subject.id}"
         if subject.kind is SubjectKind.PRODUCT:
             product = (await data.products([subject.id])).get(subject.id)
             if product is not None and product.category_id is not None:

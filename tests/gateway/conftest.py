@@ -103,6 +103,25 @@ _TEST_KEYS = tempfile.mkdtemp(prefix="tightrope-test-keys-")
 # that store a visit a shopper's browser then names (gateway/gate/ids.py).
 ISSUED = VisitIds(TEST_PII_KEY)
 
+# A customer's token names only ids the gateway issued (gateway/gate/ids.py):
+# these stand for what shoppers' browsers got from startVisit, by name.
+_issued_devices: dict[str, str] = {}
+_issued_sessions: dict[str, str] = {}
+
+
+def device(name: str) -> str:
+    return _issued_devices.setdefault(name, ISSUED.new_device())
+
+
+def session(name: str, on: str | None = None) -> str:
+    """An issued session id, of the device named ``on`` (by default its own name's)."""
+    return _issued_sessions.setdefault(name, ISSUED.new_session(device(on or f"{name}-device")))
+
+
+def visit(name: str) -> dict[str, str]:
+    """The ids an event of the visit ``name`` carries."""
+    return {"sessionId": session(name), "deviceId": device(f"{name}-device")}
+
 
 def settings_for_tests(**overrides: Any) -> Settings:
     overrides.setdefault("dev_mode", True)

@@ -100,14 +100,15 @@ async def test_third_party_plugin_field_is_served(demo_graph: Graph, served: Ser
 # vocabulary at the top is a room of its own. graph/ is one more: Neo4j and
 # nothing else, so it imports no room of gateway/.
 
-VOCABULARY = {"principal", "settings", "errors", "fields"}
+VOCABULARY = {"principal", "settings", "errors", "fields", "experiment"}
 
 # What each room may import besides itself. Every import counts: at the top of a
 # module, under TYPE_CHECKING, or inside a function.
 MAY_IMPORT: dict[str, set[str]] = {
     "graph": set(),
     "principal": set(),
-    "settings": {"graph"},
+    "settings": {"experiment", "graph"},
+    "experiment": set(),
     # A masked INTERNAL error names its request's id (web/requestid.py).
     "errors": {"graph", "web"},
     # FieldRegistry.scopes_for asks the gate's one scope table.
@@ -125,12 +126,15 @@ MAY_IMPORT: dict[str, set[str]] = {
     "web": VOCABULARY | {"context", "graphql", "linking", "graph"},
     "graphql": VOCABULARY | {"gate", "host", "web", "graph"},
     "oauth": VOCABULARY | {"gate", "graphql", "host", "web", "graph"},
-    "privacy": VOCABULARY | {"host", "oauth", "graph"},
+    # The page marks a refusal Global Privacy Control made (gate/gpc.py's source).
+    "privacy": VOCABULARY | {"gate", "host", "oauth", "graph"},
+    # The shop's figures: lists served (strategies' types), counted by consent.
+    "insights": VOCABULARY | {"gate", "strategies", "graph"},
     "context": VOCABULARY
-    | {"gate", "graphql", "host", "linking", "privacy", "strategies", "graph"},
+    | {"gate", "graphql", "host", "insights", "linking", "privacy", "strategies", "graph"},
     "app": VOCABULARY
-    | {"context", "gate", "graphql", "host", "linking", "oauth", "privacy", "strategies", "web"}
-    | {"graph"},
+    | {"context", "gate", "graphql", "host", "insights", "linking", "oauth", "privacy"}
+    | {"strategies", "web", "graph"},
     "__init__": VOCABULARY
     | {"app", "context", "gate", "graphql", "host", "linking", "oauth", "privacy", "strategies"}
     | {"graph"},
@@ -141,6 +145,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "app",
         "demo",
         "host",
+        "insights",
         "linking",
         "oauth",
         "principal",
@@ -149,8 +154,8 @@ MAY_IMPORT: dict[str, set[str]] = {
         "graph",
     },
     "cli": VOCABULARY
-    | {"app", "authoring", "demo", "evaluation", "gate", "graphql", "host", "oauth", "privacy"}
-    | {"strategies", "web", "graph"},
+    | {"app", "authoring", "demo", "evaluation", "gate", "graphql", "host", "insights"}
+    | {"oauth", "privacy", "strategies", "web", "graph"},
     # The plugin API re-exports what gateway/__init__.py and graph/ export.
     "public": {"__init__", "host", "graph"},
 }

@@ -9,27 +9,7 @@ from starlette.requests import Request
 
 from gateway import ClientKind, Principal
 from graph import Graph
-from tests.gateway.conftest import ISSUED, Serve, codes, gql
-
-# A customer's token names only ids the gateway issued (gateway/gate/ids.py):
-# these stand for what shoppers' browsers got from startVisit, by name.
-_devices: dict[str, str] = {}
-_sessions: dict[str, str] = {}
-
-
-def device(name: str) -> str:
-    return _devices.setdefault(name, ISSUED.new_device())
-
-
-def session(name: str, on: str | None = None) -> str:
-    """An issued session id, of the device named ``on`` (by default its own name's)."""
-    return _sessions.setdefault(name, ISSUED.new_session(device(on or f"{name}-device")))
-
-
-def visit(name: str) -> dict[str, str]:
-    """The ids an event of the visit ``name`` carries."""
-    return {"sessionId": session(name), "deviceId": device(f"{name}-device")}
-
+from tests.gateway.conftest import Serve, codes, device, gql, session, visit
 
 TRACK = """
 mutation Track($events: [EventInput!]!) {

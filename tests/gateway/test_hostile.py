@@ -44,6 +44,9 @@ LEAKS = re.compile(
 )
 
 
+STRING_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
 def _datetime_node(moment: datetime) -> graphql.StringValueNode:
     return graphql.StringValueNode(value=moment.isoformat())
 
@@ -76,13 +79,22 @@ def generated(strategy: st.SearchStrategy[str], count: int) -> list[str]:
     return found
 
 
-def unmasked(response: httpx.Response) -> list[str]:
-    """What is wrong with an answer, as a list of reasons (empty: nothing)."""
+def unmasked(response: httpx.Response, document: str = "") -> list[str]:
+    """What is wrong with an answer, as a list of reasons (empty: nothing).
+
+    A string the document itself sent (an argument's value echoed in the
+    error that refuses it) is not a leak: Hypothesis draws strings from the
+    constants of the code it runs beside, ``"neo4j.notifications"`` among them.
+    """
     problems: list[str] = []
     if response.status_code >= 500:
         problems.append(f"status {response.status_code}")
-    if LEAKS.search(response.text):
-        problems.append(f"leak: {LEAKS.search(response.text)!r}")
+    text = response.text
+    for literal in STRING_LITERAL.findall(document):
+        if literal:
+            text = text.replace(literal, "")
+    if LEAKS.search(text):
+        problems.append(f"leak: {LEAKS.search(text)!r}")
     if not response.headers.get("content-type", "").startswith("application/json"):
         return problems
     try:
@@ -108,7 +120,7 @@ async def send_all(
     failures: dict[str, list[str]] = {}
     for document in documents:
         response = await client.post("/graphql", json={"query": document}, headers=headers)
-        problems = unmasked(response)
+        problems = unmasked(response, document)
         if problems:
             failures[document] = problems
     return failures

@@ -76,7 +76,8 @@ async def answer_only(graph: Graph, withdrawn: str | None) -> None:
 
 
 async def test_every_field_answers_exactly_when_its_purpose_is_allowed(demo_graph: Graph) -> None:
-    async with gateway() as (app, http):
+    # Hundreds of requests in a few seconds: the matrix is about scopes, not rate limits.
+    async with gateway(rate_limit_per_second=0) as (app, http):
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
         await store_history(demo_graph)
@@ -128,7 +129,8 @@ async def test_every_field_answers_exactly_when_its_purpose_is_allowed(demo_grap
 async def test_a_third_party_reads_no_personal_field_without_third_party_sharing(
     demo_graph: Graph,
 ) -> None:
-    async with gateway() as (app, http):
+    # Hundreds of requests in a few seconds: the matrix is about scopes, not rate limits.
+    async with gateway(rate_limit_per_second=0) as (app, http):
         service = app.state.oauth
         allowed = sorted(service.catalogue.allowed_for("third_party"))
         third = await add_client(app, "third_party", " ".join(allowed))

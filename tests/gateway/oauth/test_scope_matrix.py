@@ -12,7 +12,7 @@ a ``FORBIDDEN`` error at its path; any other field must not be refused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,7 +206,8 @@ def errors_at(body: dict[str, Any], path: list[str]) -> list[str]:
 async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Graph) -> None:
     # Hundreds of requests with one token: at full speed they outrun the default
     # bucket (100, then 50/s), and this matrix is about scopes, not rate limits.
-    async with gateway(rate_limit_per_second=0) as (app, http):
+    # The shop's figures stand on two customers here (the fewest a setting allows).
+    async with gateway(rate_limit_per_second=0, insights_min_customers=2) as (app, http):
         # Data for every type: the seed, plus an app the customer authorised.
         third = await add_client(app, "third_party", "profile:read")
         await merge_grant(demo_graph, CUSTOMER, third.client_id, ["profile:read"], int(time.time()))
@@ -217,6 +218,15 @@ async def test_every_field_answers_exactly_when_the_scopes_allow(demo_graph: Gra
         # ... every consent granted (this matrix is about scopes; test_consent_matrix.py
         # is about consents), and a read in the access log.
         await grant(demo_graph, CUSTOMER, *PURPOSES)
+        # ... and a second customer who bought the same, for the shop's figures.
+        await demo_graph.write("CREATE (:Customer {id: 'c2', created_at: datetime()})")
+        bought = [
+            replace(e, event_id=f"c2-{e.event_id}", customer_id="c2")
+            for e in history_of(CUSTOMER, SAMPLE_IDS["Session"])
+            if e.type == "purchase"
+        ]
+        await write_events(demo_graph, bought, pii_key=TEST_PII_KEY)
+        await grant(demo_graph, "c2", "analytics")
         reader = await bearer_for(app, CUSTOMER, {"profile:read"})
         await _post(http, "{ me { createdAt } }", reader)
         await app.state.access_log.flush()

@@ -41,6 +41,7 @@ from strawberry.http import process_result
 
 from gateway.gate import RequestGate
 from gateway.graphql.prepared import PreparedOperations
+from gateway.strategies.runner import Recorder
 from graph import Graph
 
 
@@ -75,6 +76,7 @@ class Mismatch:
 
 
 VOLATILE = "<differs from itself>"
+SORTED = orjson.OPT_SORT_KEYS
 
 
 @dataclass
@@ -144,6 +146,23 @@ class Differential:
                 self.mismatches.append(Mismatch(query, variables, what, generic, planned))
 
 
+class Unrecorded:
+    """The app's recorder of the shop's figures for the second run: the shopper's
+    group as it says, nothing served or read noted (the figures count requests)."""
+
+    def __init__(self, inner: Recorder) -> None:
+        self.inner = inner
+
+    async def group_of(self, gate: RequestGate, shopper: Any) -> Any:
+        return await self.inner.group_of(gate, shopper)
+
+    def note_served(self, served: Any, shopper: Any, group: Any) -> None:
+        pass
+
+    def note_reads(self, plugin: str, reader: str, purpose: str, categories: Any) -> None:
+        pass
+
+
 def _second_context(context: Any) -> Any:
     """The request's context again, fresh: no loaders, no decisions, its own gate and graph."""
     graph = OffTheBooks(context.host_graph)
@@ -152,13 +171,32 @@ def _second_context(context: Any) -> Any:
     keeper = copy.copy(gate.keeper)
     keeper.access_log = None
     second_gate = RequestGate(keeper, gate.principal, graph, gate.source)
+    recommendations = context.recommendations
+    if recommendations is not None and recommendations.analytics is not None:
+        recommendations = copy.copy(recommendations)
+        recommendations.analytics = Unrecorded(recommendations.analytics)
     return dataclasses.replace(
-        context, host_graph=graph, gate=second_gate, reported_errors=[], _loaders={}
+        context,
+        host_graph=graph,
+        gate=second_gate,
+        recommendations=recommendations,
+        reported_errors=[],
+        _loaders={},
     )
 
 
 def _json(result: Any) -> Any:
-    return orjson.loads(orjson.dumps(process_result(result), default=lambda e: e.formatted))
+    """The response as the client reads it, its errors in the order of their paths.
+
+    graphql-core lists errors as their fields fail, and concurrent fields fail
+    in an order that differs from one run of the same path to the next (two
+    generic runs of one hostile operation listed them in two orders); the
+    GraphQL specification gives the list no order.
+    """
+    body = orjson.loads(orjson.dumps(process_result(result), default=lambda e: e.formatted))
+    if body.get("errors"):
+        body["errors"] = sorted(body["errors"], key=lambda e: orjson.dumps(e, option=SORTED))
+    return body
 
 
 def _code(error: Any) -> Any:

@@ -6,7 +6,10 @@
   The bench turns its rate limit off (``TIGHTROPE_RATE_LIMIT_PER_SECOND=0``):
   the default 50 requests/s per client would otherwise be what is measured.
   Access tokens live an hour (``TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL=3600``), so
-  the tokens minted at the start outlive the run.
+  the tokens minted at the start outlive the run. No shopper is held out
+  (``TIGHTROPE_HOLDOUT_SHARE=0``): W2 measures the personal path, and a held-out
+  customer would get the cheaper non-personal list the raw system never serves;
+  the lists served are still recorded for the shop's figures, as in production.
 * ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server),
   as that many Node processes (``PEER_PROCESSES``: a node:cluster whose
   primary hands connections to its workers in turn).
@@ -75,6 +78,7 @@ def gateway_env(port: int, state_dir: Path) -> dict[str, str]:
         "TIGHTROPE_PII_KEY": BENCH_PII_KEY,
         "TIGHTROPE_DATA_KEYS": BENCH_DATA_KEYS,
         "TIGHTROPE_RATE_LIMIT_PER_SECOND": "0",
+        "TIGHTROPE_HOLDOUT_SHARE": "0",
         "TIGHTROPE_OAUTH_ACCESS_TOKEN_TTL": "3600",
         "TIGHTROPE_OAUTH_ISSUER": f"http://127.0.0.1:{port}",
         "TIGHTROPE_OAUTH_KEYS_DIR": str(state_dir / "oauth"),

@@ -130,6 +130,9 @@ class RequestGate:
         self._first_read: datetime | None = None
         # Sessions whose row rule this request passed, with their customer.
         self._sessions: dict[str, str | None] = {}
+        # Visits admitted as a first visit (no row yet): asked again in this
+        # request, they cost no second read.
+        self._first_visits: set[str] = set()
         # The records finish() last handed to the access log (for checks of the
         # two ways an operation runs: gateway/graphql/prepared/).
         self.handed_over: tuple[AccessRecord, ...] = ()
@@ -187,9 +190,12 @@ class RequestGate:
         """
         if session_id in self._sessions:
             return self._sessions[session_id]
+        if first_visit and session_id in self._first_visits:
+            return None
         (row,) = await sessions_by_id(self.graph, [session_id])
         if row is None:
             if first_visit:
+                self._first_visits.add(session_id)
                 return None
             raise NotFound(f"{where}: no session {session_id!r}", id=session_id)
         owner = rows.session_row(self.principal, self.scopes, row, lambda: where, self.keeper.ids)

@@ -42,8 +42,9 @@ Routes (POST, JSON bodies; answers are JSON of its own plain shape):
   token. The events are the same JSON objects ``trackEvents`` gets.
 * ``/typename``: ``{"data": {"__typename": "Query"}}`` without touching Neo4j.
 
-Run: ``python -m bench.raw --port P`` with NEO4J_URI, NEO4J_USER and
-NEO4J_PASSWORD set.
+Run: ``python -m bench.raw --port P [--workers N]`` with NEO4J_URI,
+NEO4J_USER and NEO4J_PASSWORD set; with N processes each binds the port
+itself, as the gateway's workers do (gateway/web/workers.py).
 """
 
 from __future__ import annotations
@@ -51,8 +52,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import re
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,6 +64,7 @@ import uvicorn
 
 from bench.dataset import BENCH_PII_KEY
 from bench.raw_recs import RawRecommendations, Unprepared
+from gateway.web.workers import reuse_port_socket
 from graph import (
     Graph,
     Neo4jSettings,
@@ -199,10 +203,8 @@ def make_app(raw: Raw) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
+def app_from_environment() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The raw app for uvicorn's factory: one driver per process, as the gateway connects."""
     # As the gateway connects (gateway/app.py): 1 s to connect, no retries.
     settings = Neo4jSettings(
         os.environ["NEO4J_URI"],
@@ -212,10 +214,42 @@ def main() -> None:
         retry_time=0.0,
         query_timeout=QUERY_TIMEOUT,
     )
-    uvicorn.run(
-        make_app(Raw(connect(settings))), host="127.0.0.1", port=args.port, log_level="warning"
-    )
+    return make_app(Raw(connect(settings)))
 
+
+def _serve(port: int) -> None:
+    """One process of several on ``port``, each with its own socket (as the gateway's workers)."""
+    sock = reuse_port_socket("127.0.0.1", port)
+    config = uvicorn.Config(APP, factory=True, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes, as `tightrope serve --workers`"
+    )
+    args = parser.parse_args()
+    if args.workers <= 1:
+        uvicorn.run(APP, factory=True, host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_serve, args=(args.port,)) for _ in range(args.workers)]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for process in processes:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+
+
+APP = "bench.raw:app_from_environment"
 
 if __name__ == "__main__":
     main()

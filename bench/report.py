@@ -24,16 +24,33 @@ TITLES = {
 COLOURS = {"tightrope": "#d9534f", "peer": "#5bc0de", "raw": "#777777"}
 
 
+# Upper bounds (ms) of the latency histogram kept in the results: the tail's shape.
+BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+
+
+def histogram_ms(run: Run) -> dict[str, int]:
+    """How many requests took at most each bound (and "more"), from wrk's whole histogram."""
+    counts = dict.fromkeys([*(str(b) for b in BUCKETS_MS), "more"], 0)
+    for micros, n in run.histogram.items():
+        bound = next((str(b) for b in BUCKETS_MS if micros <= b * 1000), "more")
+        counts[bound] += n
+    return counts
+
+
 def cell(run: Run, cpu_pids: dict[str, str]) -> dict[str, Any]:
     """One (system, concurrency) figure set; CPU per request per process, in ms."""
     out: dict[str, Any] = {
         "rps": round(run.rps, 1),
         "p50": run.percentile_ms(50),
+        "p90": run.percentile_ms(90),
         "p95": run.percentile_ms(95),
         "p99": run.percentile_ms(99),
+        "p999": run.percentile_ms(99.9),
+        "max": run.percentile_ms(100),
         "requests": run.requests,
         "seconds": round(run.seconds, 2),
         "errors": dict(run.errors),
+        "histogram_ms": histogram_ms(run),
     }
     for label, name in cpu_pids.items():
         if run.requests and name in run.cpu:
@@ -95,7 +112,8 @@ def write_json(path: Path, results: dict[str, Any]) -> None:
 
 
 def table(results: dict[str, Any], concurrency: str) -> str:
-    """A Markdown table of one concurrency: rps and p50/p99 per workload and system."""
+    """A Markdown table of one process count and concurrency: rps and p50/p99 per workload
+    and system (``results``: one entry of the results' ``processes``)."""
     lines = [
         "| workload | tightrope rps | peer rps | raw rps | tightrope p50 / p99 ms "
         "| peer p50 / p99 ms | raw p50 / p99 ms | ratio peer | ratio raw |",
@@ -122,39 +140,47 @@ def table(results: dict[str, Any], concurrency: str) -> str:
 
 
 def chart(path: Path, results: dict[str, Any]) -> None:
-    """Throughput (both concurrencies) and p50/p99 at the highest, per workload and system."""
+    """Per process count: throughput (both concurrencies) and p50/p99 at the highest."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    workloads = [w for w in WORKLOADS if w in results]
+    shapes = results["processes"]
+    workloads = [w for w in WORKLOADS if any(w in by_w for by_w in shapes.values())]
     concurrencies = [str(c) for c in results["settings"]["concurrency"]]
     top = concurrencies[-1]
-    fig, axes = plt.subplots(2, len(workloads), figsize=(4.2 * len(workloads), 7.5), squeeze=False)
+    fig, axes = plt.subplots(
+        2 * len(shapes),
+        len(workloads),
+        figsize=(4.2 * len(workloads), 7.0 * len(shapes)),
+        squeeze=False,
+    )
     width = 0.8 / len(SYSTEMS)
-    for col, w in enumerate(workloads):
-        ax = axes[0][col]
-        for i, s in enumerate(SYSTEMS):
-            cells = results[w].get(s) or {}
-            values = [(cells.get(c) or {}).get("rps", 0) for c in concurrencies]
-            xs = [j + (i - 1) * width for j in range(len(concurrencies))]
-            ax.bar(xs, values, width, label=s, color=COLOURS[s])
-        ax.set_xticks(range(len(concurrencies)), [f"{c} conn." for c in concurrencies])
-        ax.set_title(TITLES[w], fontsize=10)
-        if col == 0:
-            ax.set_ylabel("requests / s")
-            ax.legend(fontsize=8)
-        ax = axes[1][col]
-        for i, s in enumerate(SYSTEMS):
-            c = (results[w].get(s) or {}).get(top)
-            if not c or c["p50"] is None:
-                continue
-            ax.bar(i, c["p50"], 0.6, color=COLOURS[s])
-            ax.plot([i - 0.3, i + 0.3], [c["p99"], c["p99"]], color="black", linewidth=2)
-        ax.set_xticks(range(len(SYSTEMS)), list(SYSTEMS))
-        if col == 0:
-            ax.set_ylabel(f"latency ms at {top} conn.\n(bar p50, line p99)")
+    for block, (n, by_workload) in enumerate(shapes.items()):
+        for col, w in enumerate(workloads):
+            entry = by_workload.get(w) or {}
+            ax = axes[2 * block][col]
+            for i, s in enumerate(SYSTEMS):
+                cells = entry.get(s) or {}
+                values = [(cells.get(c) or {}).get("rps", 0) for c in concurrencies]
+                xs = [j + (i - 1) * width for j in range(len(concurrencies))]
+                ax.bar(xs, values, width, label=s, color=COLOURS[s])
+            ax.set_xticks(range(len(concurrencies)), [f"{c} conn." for c in concurrencies])
+            ax.set_title(f"{TITLES[w]}\n{n} process(es) each", fontsize=10)
+            if col == 0:
+                ax.set_ylabel("requests / s")
+                ax.legend(fontsize=8)
+            ax = axes[2 * block + 1][col]
+            for i, s in enumerate(SYSTEMS):
+                c = (entry.get(s) or {}).get(top)
+                if not c or c["p50"] is None:
+                    continue
+                ax.bar(i, c["p50"], 0.6, color=COLOURS[s])
+                ax.plot([i - 0.3, i + 0.3], [c["p99"], c["p99"]], color="black", linewidth=2)
+            ax.set_xticks(range(len(SYSTEMS)), list(SYSTEMS))
+            if col == 0:
+                ax.set_ylabel(f"latency ms at {top} conn.\n(bar p50, line p99)")
     load = results.get("load", {})
     fig.suptitle(
         f"tightrope vs @neo4j/graphql (peer) vs raw driver — {results['machine']['cores']} cores, "

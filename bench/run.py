@@ -1,17 +1,21 @@
 """``make bench``: tightrope, the peer and the raw driver, side by side on one graph.
 
 Steps: find or build the seeded graph (bench/dataset.py); start the three
-systems (bench/systems.py); mint the tokens (bench/fixtures.py); check that
-every system answers the same data for every id (W1, W3) and fail loudly if
-not; then, per workload and concurrency, warm every system up and run the
-measured rounds interleaved (A, B, C, A, B, C...), so drift on this shared
-machine hits all of them; write bench/results/<date>.json and .png.
+systems (bench/systems.py), each as one process; mint the tokens
+(bench/fixtures.py); check that every system answers the same data for every
+id (W1, W3) and fail loudly if not; then, per workload and concurrency, warm
+every system up and run the measured rounds interleaved (A, B, C, A, B, C...),
+so drift on this shared machine hits all of them. Then the same again with
+every system as N processes (N gateway workers, N Node processes, N raw
+processes; N is one per core): the 1-vs-1 and N-vs-N ratios. Write
+bench/results/<date>.json and .png.
 
 Knobs (``make bench BENCH_ARGS="..."``): ``--quick``, ``--duration`` (measured
 seconds per system and cell, split over ``--rounds``), ``--warmup``,
 ``--concurrency 4,16``, ``--workloads w1,w2,w3,w4,typename``,
-``--systems tightrope,peer,raw``, ``--workers N`` (the gateway's processes;
-default one per core, ``BENCH_WORKERS``), ``--recompute`` (run ``tightrope
+``--systems tightrope,peer,raw``, ``--processes 1,N`` (the process counts each
+system is measured with, every system alike; default 1 and one per core,
+``BENCH_WORKERS``), ``--recompute`` (run ``tightrope
 recompute`` again though the marker says it ran), ``--keep-running`` (leave the servers up,
 say for a profiler; Ctrl-C stops them).
 """
@@ -75,11 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", default="4,16", help="comma-separated connection counts")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    cores = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1))
     p.add_argument(
-        "--workers",
-        type=int,
-        default=int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1)),
-        help="the gateway's worker processes (tightrope serve --workers; default: one per core)",
+        "--processes",
+        default=f"1,{cores}" if cores > 1 else "1",
+        help="process counts, each system alike (tightrope serve --workers N, N Node "
+        "processes, N raw processes); default: 1, then one per core",
     )
     p.add_argument("--neo4j-port", type=int, default=int(os.environ.get("BENCH_PORT", 7689)))
     p.add_argument("--ports", default="8691,8692,8693", help="tightrope,peer,raw HTTP ports")
@@ -99,6 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.workloads = [w for w in args.workloads.split(",") if w]
     args.systems = [s for s in args.systems.split(",") if s]
+    args.processes = list(dict.fromkeys(int(n) for n in args.processes.split(",") if n))
     unknown = set(args.workloads) - set(WORKLOADS) | set(args.systems) - set(SYSTEMS)
     if unknown:
         p.error(f"unknown workloads or systems: {', '.join(sorted(unknown))}")
@@ -302,15 +308,13 @@ def delete_w4(graph: BenchGraph) -> None:
         session.run(DELETE_W4, {"prefix": W4_PREFIX}).consume()
 
 
-def assemble(
-    args: argparse.Namespace,
-    graph: BenchGraph,
-    measured: dict[str, dict[str, dict[int, Run]]],
-    extra: dict[str, Any],
+def workload_results(
+    args: argparse.Namespace, measured: dict[str, dict[str, dict[int, Run]]], processes: int
 ) -> dict[str, Any]:
+    """One process count's figures per workload: every system's cells and the ratios."""
     results: dict[str, Any] = {}
     for w, by_system in measured.items():
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = {"processes": processes}
         for s in SYSTEMS:
             if s not in by_system:
                 entry[s] = None
@@ -333,19 +337,30 @@ def assemble(
         if w == "w4":
             entry["batch"] = W4_BATCH
         results[w] = entry
+    return results
+
+
+def assemble(
+    args: argparse.Namespace,
+    graph: BenchGraph,
+    measured: dict[int, dict[str, dict[str, dict[int, Run]]]],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     return {
-        **results,
+        "processes": {str(n): workload_results(args, m, n) for n, m in measured.items()},
         "settings": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "rounds": args.rounds,
             "concurrency": args.concurrency,
+            "processes": args.processes,
             "quick": args.quick,
             "rotation": 200,
             "graph": {**graph.spec.params(), "reused": graph.reused},
             "rate_limit": "off (TIGHTROPE_RATE_LIMIT_PER_SECOND=0)",
-            "gateway": f"tightrope serve --workers {args.workers}, dev mode off",
-            "peer": "one Node process (Apollo Server's standalone server)",
+            "gateway": "tightrope serve --workers N, dev mode off",
+            "peer": "N Node processes: one Apollo standalone server, or a node:cluster of N",
+            "raw": "python -m bench.raw --workers N (uvicorn, each process binds the port)",
         },
         **extra,
     }
@@ -371,50 +386,46 @@ def main(argv: list[str] | None = None) -> None:
     state = args.home / "state"
     ports = dict(zip(SYSTEMS, (int(p) for p in args.ports.split(",")), strict=True))
     logs = args.home / "logs"
-    all_systems = make_systems(graph.env(), ports, state, logs, workers=args.workers)
-    systems = {s: all_systems[s] for s in args.systems}
     nonce = uuid.uuid4().hex[:8]
     scripts = args.home / "scripts"
+    measured: dict[int, dict[str, dict[str, dict[int, Run]]]] = {}
+    written: dict[str, dict[str, int]] = {}
+    f: Fixtures | None = None
+    agreed: dict[str, int] = {}
     try:
-        # All three start at once: each spends most of its start-up waiting.
-        for s in systems.values():
-            s.launch()
-        for s in systems.values():
-            s.wait_ready()
-            log(f"{s.name} up at {s.url} (pid {s.pid}; log {s.log})")
-        f = fixtures(graph, all_systems["tightrope"], state)
-        log(f"{len(f.customers)} customers, {len(f.skus)} SKUs, tokens minted")
-        delete_w4(graph)
-        bought = bought_by(graph.uri, graph.user, graph.password, f.customers)
-        graph = finish_recompute(graph)
-        if {"w2", "w3"} & set(args.workloads):
-            log("warming Neo4j with W2's and W3's reads (no time limit)")
-            asyncio.run(warm(graph.uri, graph.user, graph.password, f.customers, f.skus))
-        agreed = check_equivalence(systems, args.workloads, f, bought)
-        measured = measure(systems, args, f, graph.server.pid(), scripts, nonce)
-        written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
-        for name, stored in written.items():
-            w4_runs: dict[int, Run] = measured["w4"][name] if "w4" in measured else {}
-            sent = sum(r.requests for r in w4_runs.values())
-            if stored < W4_BATCH * sent:
-                raise SystemExit(
-                    f"W4: {name} stored {stored} views for {sent} measured requests of "
-                    f"{W4_BATCH}: its writes did not all happen"
-                )
-        if args.keep_running:
-            log("servers left running (--keep-running); Ctrl-C to stop them")
+        for processes in args.processes:
+            all_systems = make_systems(graph.env(), ports, state, logs, workers=processes)
+            systems = {s: all_systems[s] for s in args.systems}
             try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+                # All three start at once: each spends most of its start-up waiting.
+                for s in systems.values():
+                    s.launch()
+                for s in systems.values():
+                    s.wait_ready()
+                    log(f"{s.name} up at {s.url} (pid {s.pid}, {processes} process(es))")
+                if f is None:
+                    f, graph, agreed = prepare(args, graph, all_systems["tightrope"], systems)
+                shape = f"{nonce}p{processes}"
+                log(f"measuring with {processes} process(es) per system")
+                measured[processes] = measure(systems, args, f, graph.server.pid(), scripts, shape)
+                written[str(processes)] = check_w4(
+                    graph, shape, systems, measured[processes].get("w4", {})
+                )
+                if args.keep_running:
+                    log("servers left running (--keep-running); Ctrl-C to stop them")
+                    try:
+                        while True:
+                            time.sleep(3600)
+                    except KeyboardInterrupt:
+                        pass
+            finally:
+                for s in systems.values():
+                    s.stop()
         delete_w4(graph)
         version = graph_version(graph)
     finally:
         if graph.recomputing is not None:
             graph.recomputing.process.terminate()
-        for s in systems.values():
-            s.stop()
         if not args.keep_graph:
             graph.server.stop()
     load_after = [round(x, 2) for x in os.getloadavg()]
@@ -428,7 +439,7 @@ def main(argv: list[str] | None = None) -> None:
             "after": load_after,
             "note": "1/5/15-minute load averages (os.getloadavg); the machine is shared",
         },
-        "equivalence": {w: _agreement(w, n, systems) for w, n in agreed.items()},
+        "equivalence": {w: _agreement(w, n, args.systems) for w, n in agreed.items()},
         "w4_views_stored": written,
         "graph_build_seconds": round(graph.build_seconds, 1),
         "recompute": {
@@ -446,12 +457,43 @@ def main(argv: list[str] | None = None) -> None:
     json_path = report.fresh_path(args.out / f"{name}.json")
     report.write_json(json_path, results)
     report.chart(json_path.with_suffix(".png"), results)
-    for c in args.concurrency:
-        print(f"\n{c} connections:\n" + report.table(results, str(c)))
+    for n, by_workload in results["processes"].items():
+        for c in args.concurrency:
+            print(f"\n{n} process(es) each, {c} connections:\n" + report.table(by_workload, str(c)))
     print(f"\nresults: {json_path} (+ .png); {results['elapsed_seconds']:.0f}s in all")
 
 
-def _agreement(workload: str, ids: int, systems: dict[str, System]) -> str:
+def prepare(
+    args: argparse.Namespace, graph: BenchGraph, gateway: System, systems: dict[str, System]
+) -> tuple[Fixtures, BenchGraph, dict[str, int]]:
+    """Once per run, on the first systems up: tokens, derived data, warm reads, the same data."""
+    f = fixtures(graph, gateway, args.home / "state")
+    log(f"{len(f.customers)} customers, {len(f.skus)} SKUs, tokens minted")
+    delete_w4(graph)
+    bought = bought_by(graph.uri, graph.user, graph.password, f.customers)
+    graph = finish_recompute(graph)
+    if {"w2", "w3"} & set(args.workloads):
+        log("warming Neo4j with W2's and W3's reads (no time limit)")
+        asyncio.run(warm(graph.uri, graph.user, graph.password, f.customers, f.skus))
+    return f, graph, check_equivalence(systems, args.workloads, f, bought)
+
+
+def check_w4(
+    graph: BenchGraph, nonce: str, systems: dict[str, System], w4_runs: dict[str, dict[int, Run]]
+) -> dict[str, int]:
+    """Views each writing system stored; SystemExit when fewer than its measured requests sent."""
+    written = w4_written(graph, nonce, [s for s in systems if s != "peer"])
+    for name, stored in written.items():
+        sent = sum(r.requests for r in w4_runs.get(name, {}).values())
+        if stored < W4_BATCH * sent:
+            raise SystemExit(
+                f"W4: {name} stored {stored} views for {sent} measured requests of "
+                f"{W4_BATCH}: its writes did not all happen"
+            )
+    return written
+
+
+def _agreement(workload: str, ids: int, systems: list[str]) -> str:
     names = [s for s in systems if not (s == "peer" and workload in PEER_NULL)]
     if workload == "w2":
         return (

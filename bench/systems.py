@@ -10,8 +10,14 @@
   (``TIGHTROPE_HOLDOUT_SHARE=0``): W2 measures the personal path, and a held-out
   customer would get the cheaper non-personal list the raw system never serves;
   the lists served are still recorded for the shop's figures, as in production.
-* ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server).
-* ``raw``: ``python -m bench.raw`` (the gateway's Cypher on the bare driver).
+* ``peer``: ``node bench/peer/server.mjs`` (@neo4j/graphql + Apollo Server),
+  as that many Node processes (``PEER_PROCESSES``: a node:cluster whose
+  primary hands connections to its workers in turn).
+* ``raw``: ``python -m bench.raw`` (the gateway's Cypher on the bare driver),
+  that many processes on the port (``--workers``).
+
+``make_systems(..., workers=N)`` gives all three N processes: the bench
+compares equal process counts.
 
 Each process's CPU time is read from /proc/<pid>/stat before and after a
 measured run: CPU per request is the figure that explains a throughput.
@@ -170,7 +176,12 @@ def make_systems(
             "peer",
             f"http://127.0.0.1:{peer_port}",
             ["node", "server.mjs"],
-            {**base, "PEER_PORT": str(peer_port), "PEER_JWT_SECRET": PEER_JWT_SECRET},
+            {
+                **base,
+                "PEER_PORT": str(peer_port),
+                "PEER_JWT_SECRET": PEER_JWT_SECRET,
+                "PEER_PROCESSES": str(workers),
+            },
             PEER_DIR,
             logs / "peer.log",
             "/",
@@ -178,7 +189,7 @@ def make_systems(
         "raw": System(
             "raw",
             f"http://127.0.0.1:{raw_port}",
-            [python, "-m", "bench.raw", "--port", str(raw_port)],
+            [python, "-m", "bench.raw", "--port", str(raw_port), "--workers", str(workers)],
             base,
             ROOT,
             logs / "raw.log",

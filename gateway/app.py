@@ -37,6 +37,7 @@ from gateway.gate.gpc import honour_gpc, sends_gpc
 from gateway.gate.ids import VisitIds
 from gateway.gate.loaders import LoaderFactory, OwnedLoaders
 from gateway.graphql.operations import OperationStore
+from gateway.graphql.prepared import PreparedOperations
 from gateway.graphql.schema import build_schema, collect_registry
 from gateway.host.collect import (
     check_declared,
@@ -363,7 +364,11 @@ def create_app(
     metrics = assembly.metrics
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(GraphQLView(assembly)), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLEndpoint(GraphQLView(assembly), prepared_operations(assembly)),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics_endpoint(settings))] if metrics else []),
@@ -405,6 +410,21 @@ def create_app(
     app.state.oauth = oauth
     app.state.authenticate = authenticate or oauth.authenticate
     return app
+
+
+def prepared_operations(assembly: Assembly) -> PreparedOperations | None:
+    """The app's prepared operations (gateway/graphql/prepared/), over its document cache."""
+    documents = getattr(assembly.schema, "documents", None)
+    if documents is None or not assembly.settings.prepared_operations:
+        return None
+    return PreparedOperations(
+        assembly.schema,
+        assembly.schema._schema,
+        documents,
+        assembly.registry,
+        assembly.metrics,
+        assembly.loaders.owners,
+    )
 
 
 def rate_limits(settings: Settings) -> dict[str, Buckets | None]:

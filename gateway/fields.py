@@ -9,7 +9,7 @@ only fetch; the gate decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,6 +78,28 @@ CORE_TYPES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class ReadAhead:
+    """What a field's resolver will load, worked out before it runs (optional).
+
+    A query that runs from its plan (gateway/graphql/prepared/) loads these at its
+    start, so that a customer and what the request asks of them share one Bolt
+    exchange instead of one each, one after the other. The resolver still
+    loads the same key from the same loader (and finds it loaded); the gate
+    still decides, field by field, what is returned.
+
+    ``loader`` is one of the plugin's own loaders. ``key(row, arguments,
+    context)`` is the key the resolver will load for the row whose id is
+    ``row`` (None: it will load nothing). A field of ``Query`` that answers one
+    customer also names that customer: ``row(arguments, context)``, the id its
+    sub-fields read ahead with.
+    """
+
+    loader: str
+    key: Callable[[str, Mapping[str, Any], Any], Any]
+    row: Callable[[Mapping[str, Any], Any], str | None] | None = None
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     """One field of one type, as a plugin registers it.
 
@@ -108,6 +130,8 @@ class FieldSpec:
     plugin: str = ""
     purpose: Purpose | None = None
     row: RowRule | None = None
+    # Optional: what the resolver will load, read ahead by prepared operations.
+    ahead: ReadAhead | None = None
 
     @property
     def gated(self) -> bool:

@@ -273,6 +273,10 @@ class Settings(BaseSettings):
     # Allowlisted operations (gateway/graphql/operations.py): seconds a client's list of
     # registered operations (and its mode) is kept before it is read again.
     operations_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Prepared operations (gateway/graphql/prepared/): a query text seen before runs
+    # from a plan compiled once. Off, every request takes the generic path
+    # (the same answers, more CPU): a switch for an operator who suspects it.
+    prepared_operations: bool = True
 
     # Plugin isolation (gateway/host/isolation.py): a plugin's resolver or strategy
     # that runs longer than its budget (seconds) is cut off, costing only its own

@@ -26,6 +26,13 @@ PRODUCT_FIELDS: LiteralString = """
   head([(p)-[:IN_CATEGORY]->(c:Category) | c.id]) AS category_id
 """
 
+# The same, for a part of a shared statement (graph/together.py), whose row is a
+# map: after ``WITH ..., PRODUCT_FIELDS``, these are its product entries.
+PRODUCT_ROW: LiteralString = """
+  sku: sku, name: name, price: price, in_stock: in_stock, brand_id: brand_id,
+  category_id: category_id
+"""
+
 PRODUCTS_BY_SKU: LiteralString = (
     """
 UNWIND $skus AS sku

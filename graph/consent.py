@@ -20,13 +20,16 @@ from graph.batch import many_per_key
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
 from graph.model import Consent
+from graph.together import Part, read_part
 
-CONSENTS_OF_CUSTOMERS: LiteralString = """
-UNWIND $ids AS id
+# A part (graph/together.py): the gate's consent read can share a request's exchange.
+CONSENTS_OF_CUSTOMERS = Part(
+    "consents_of_customers",
+    """UNWIND keys AS id
 MATCH (:Customer {id: id})-[k:CONSENT]->(:Purpose)
-RETURN id AS of, k.purpose AS purpose, k.granted AS granted, k.at AS at,
-       k.version AS version, k.source AS source
-"""
+WITH {of: id, purpose: k.purpose, granted: k.granted, at: k.at,
+      version: k.version, source: k.source} AS row""",
+)
 
 # The property set and removed is how Cypher takes the customer's write lock
 # before reading the counter (graph/ingest/cypher.py LOCK_SESSIONS does the same).
@@ -72,7 +75,7 @@ def _consent(customer_id: str, row: Mapping[str, Any]) -> Consent:
 @reads("profile")
 async def consents_of_customers(graph: Graph, ids: Sequence[str]) -> list[dict[str, Consent]]:
     """Each customer's current answer per purpose; a purpose never answered is absent."""
-    rows = await graph.read(CONSENTS_OF_CUSTOMERS, {"ids": list(ids)})
+    rows = await read_part(graph, CONSENTS_OF_CUSTOMERS, list(ids))
     grouped = many_per_key(ids, rows, lambda row: row)
     return [
         {row["purpose"]: _consent(customer_id, row) for row in found}

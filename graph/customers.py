@@ -14,12 +14,15 @@ from typing import Any, LiteralString
 from graph.batch import many_per_key, one_per_key
 from graph.driver import Graph, reads
 from graph.model import Customer, Device, Link, LinkedDevice, Session
+from graph.together import Part, read_part
 
-CUSTOMERS_BY_ID: LiteralString = """
-UNWIND $ids AS id
+# A part (graph/together.py): a request's customer read can share its exchange.
+CUSTOMERS_BY_ID = Part(
+    "customers_by_id",
+    """UNWIND keys AS id
 MATCH (c:Customer {id: id})
-RETURN c.id AS id, c.created_at AS created_at
-"""
+WITH {id: c.id, created_at: c.created_at} AS row""",
+)
 
 SESSIONS_BY_ID: LiteralString = """
 UNWIND $ids AS id
@@ -87,7 +90,7 @@ def _session(row: dict[str, Any]) -> Session:
 
 @reads("profile")
 async def customers_by_id(graph: Graph, ids: Sequence[str]) -> list[Customer | None]:
-    rows = await graph.read(CUSTOMERS_BY_ID, {"ids": list(ids)})
+    rows = await read_part(graph, CUSTOMERS_BY_ID, list(ids))
     return one_per_key(ids, rows, lambda row: Customer(row["id"], to_datetime(row["created_at"])))
 
 

@@ -35,11 +35,12 @@ from datetime import datetime
 from typing import Any, LiteralString, TypeVar
 
 from graph.batch import many_per_key
-from graph.catalogue import PRODUCT_FIELDS, product_from_row
+from graph.catalogue import PRODUCT_FIELDS, PRODUCT_ROW, product_from_row
 from graph.customers import to_datetime
 from graph.driver import Graph, reads
 from graph.model import Product
 from graph.sessions import OWN_SESSIONS, SESSION_OWNER
+from graph.together import Part, read_part
 
 T = TypeVar("T")
 
@@ -118,9 +119,10 @@ _CUSTOMER_SESSIONS: LiteralString = (
 )
 
 # The keyset condition is written with < and > only (see the module docstring).
-PURCHASES_OF_CUSTOMERS: LiteralString = (
-    """
-UNWIND $keys AS k
+# A part (graph/together.py): a customer's purchases can share a request's exchange.
+PURCHASES_OF_CUSTOMERS = Part(
+    "purchases_of_customers",
+    """UNWIND keys AS k
 CALL (k) {
   MATCH (:Customer {id: k.id})-[r:PURCHASED]->(p:Product)
   WHERE r.at IS NOT NULL
@@ -133,9 +135,24 @@ CALL (k) {
   RETURN line.r AS r, line.p AS p
 }
 WITH k, r, p
-RETURN k.key AS of, r.at AS at, r.event_id AS event_id, r.qty AS qty, r.price AS line_price,
-       coalesce(r.order_id, r.event_id) AS order_id,"""
+WITH k.key AS of, r.at AS at, r.event_id AS event_id, r.qty AS qty, r.price AS line_price,
+     coalesce(r.order_id, r.event_id) AS order_id,"""
     + PRODUCT_FIELDS
+    + """
+WITH {of: of, at: at, event_id: event_id, qty: qty, line_price: line_price,
+      order_id: order_id,"""
+    + PRODUCT_ROW
+    + "} AS row",
+)
+
+# After ``WITH <key> AS of, <time> AS at,`` with ``p`` in scope: the row of a
+# timed product list (a part's rows are maps: graph/together.py).
+_TIMED_PRODUCT_ROW: LiteralString = (
+    PRODUCT_FIELDS
+    + """
+WITH {of: of, at: at,"""
+    + PRODUCT_ROW
+    + "} AS row"
 )
 
 _VIEWS_RETURN: LiteralString = (
@@ -145,28 +162,28 @@ _VIEWS_RETURN: LiteralString = (
   UNWIND items[..lim] AS item
   RETURN item.p AS p, item.last AS last
 }
-WITH k, p, last
-RETURN k.key AS of, last AS at,"""
-    + PRODUCT_FIELDS
+WITH k.key AS of, last AS at,"""
+    + _TIMED_PRODUCT_ROW
 )
 
-VIEWS_OF_CUSTOMERS: LiteralString = (
-    """
-UNWIND $keys AS k
+# Parts (graph/together.py): each can share a request's exchange.
+VIEWS_OF_CUSTOMERS = Part(
+    "views_of_customers",
+    """UNWIND keys AS k
 CALL (k) {
   MATCH (c:Customer {id: k.id})"""
     + _CUSTOMER_SESSIONS
     + """
   MATCH (s)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
-    + _VIEWS_RETURN
+    + _VIEWS_RETURN,
 )
 
-VIEWS_OF_SESSIONS: LiteralString = (
-    """
-UNWIND $keys AS k
+VIEWS_OF_SESSIONS = Part(
+    "views_of_sessions",
+    """UNWIND keys AS k
 CALL (k) {
   MATCH (:Session {id: k.id})-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
-    + _VIEWS_RETURN
+    + _VIEWS_RETURN,
 )
 
 _CART_RETURN: LiteralString = (
@@ -176,16 +193,15 @@ _CART_RETURN: LiteralString = (
   UNWIND items[..lim] AS item
   RETURN item.p AS p, item.added_at AS added_at
 }
-WITH k, p, added_at
-RETURN k.key AS of, added_at AS at,"""
-    + PRODUCT_FIELDS
+WITH k.key AS of, added_at AS at,"""
+    + _TIMED_PRODUCT_ROW
 )
 
 # An add stays in the basket until the customer buys the product at or after
 # the last add (on any device or in a shop).
-CARTS_OF_CUSTOMERS: LiteralString = (
-    """
-UNWIND $keys AS k
+CARTS_OF_CUSTOMERS = Part(
+    "carts_of_customers",
+    """UNWIND keys AS k
 CALL (k) {
   MATCH (c:Customer {id: k.id})"""
     + _CUSTOMER_SESSIONS
@@ -194,14 +210,14 @@ CALL (k) {
   WHERE a.at > datetime(k.since)
   WITH k.limit AS lim, c, p, max(a.at) AS added_at
   WHERE NOT EXISTS { (c)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
-    + _CART_RETURN
+    + _CART_RETURN,
 )
 
 # A visitor's basket empties of what the customer the session is an own session
 # of (graph/sessions.py) bought since: the same reach as above, reversed.
-CARTS_OF_SESSIONS: LiteralString = (
-    """
-UNWIND $keys AS k
+CARTS_OF_SESSIONS = Part(
+    "carts_of_sessions",
+    """UNWIND keys AS k
 CALL (k) {
   MATCH (s:Session {id: k.id})
   WITH k, s, k.min_confidence AS min_confidence"""
@@ -212,7 +228,7 @@ CALL (k) {
   WITH k.limit AS lim, owner, p, max(a.at) AS added_at
   WHERE owner IS NULL
      OR NOT EXISTS { (owner)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
-    + _CART_RETURN
+    + _CART_RETURN,
 )
 
 
@@ -245,7 +261,7 @@ async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> 
         }
         for i, key in enumerate(keys)
     ]
-    rows = await graph.read(PURCHASES_OF_CUSTOMERS, {"keys": params})
+    rows = await read_part(graph, PURCHASES_OF_CUSTOMERS, params)
     pages = []
     for key, found in zip(keys, _grouped(rows, len(keys)), strict=True):
         lines = sorted(
@@ -269,12 +285,12 @@ async def purchases_of_customers(graph: Graph, keys: Sequence[PurchasesKey]) -> 
 
 async def _timed_products(
     graph: Graph,
-    query: LiteralString,
+    part: Part,
     params: list[dict[str, Any]],
     make: Callable[[Product, datetime], T],
 ) -> list[list[T]]:
     """One read for many keys' product lists; each list newest first (ties by SKU)."""
-    rows = await graph.read(query, {"keys": [{"key": i, **p} for i, p in enumerate(params)]})
+    rows = await read_part(graph, part, [{"key": i, **p} for i, p in enumerate(params)])
     lists = []
     for found in _grouped(rows, len(params)):
         timed = sorted(

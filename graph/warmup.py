@@ -100,6 +100,7 @@ from graph.recs import (
     rankings_of,
     related_of,
 )
+from graph.shared_reads import SHARED_READS
 from graph.suggestions import confirm_device, reject_device, suggestions_of_customers
 
 NOBODY = "\x00warm-up"  # an id nothing in the graph has
@@ -211,6 +212,9 @@ def _steps(pii_key: str) -> list[Step]:
         lambda g: views_of_customers(g, [ViewsKey(NOBODY, 1)]),
         lambda g: views_of_sessions(g, [ViewsKey(NOBODY, 1)]),
         lambda g: carts_of_customers(g, [CartKey(NOBODY, AT, 1)]),
+        # The one statement a planned request's first reads share (graph/together.py),
+        # whichever of its parts the request reads.
+        lambda g: g.read(SHARED_READS.statement, SHARED_READS.params({})),
         lambda g: devices_of_customers(g, [NOBODY]),
         lambda g: sessions_by_id(g, [NOBODY]),
         lambda g: profile_of(

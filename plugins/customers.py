@@ -28,6 +28,7 @@ from tightrope import (
     NotFound,
     Principal,
     Purpose,
+    ReadAhead,
     RowRule,
     Session,
     Settings,
@@ -60,6 +61,23 @@ def register_loaders() -> dict[str, Any]:
         "device": batch_loader(devices_by_id),
         "customer_devices": batch_loader(devices_of_customers),
     }
+
+
+# What the resolvers below will load, so that a query run from its plan reads
+# a customer and what it asks of them in one exchange (tightrope.ReadAhead).
+CUSTOMER_AHEAD = ReadAhead("customer", key=lambda row, arguments, context: row)
+# customer(id:): the row is the id asked for.
+BACK_OFFICE_AHEAD = ReadAhead(
+    "customer",
+    key=lambda row, arguments, context: row,
+    row=lambda arguments, context: str(arguments["id"]),
+)
+# me: the token's customer; read only when the token's check did not find it.
+ME_AHEAD = ReadAhead(
+    "customer",
+    key=lambda row, arguments, context: None if context.principal.customer_exists else row,
+    row=lambda arguments, context: context.principal.customer_id,
+)
 
 
 async def _customer(info: Info, customer_id: str) -> Customer:
@@ -132,6 +150,7 @@ def register_fields() -> list[FieldSpec]:
             scopes=frozenset({CUSTOMERS_READ}),
             purpose=service,
             row=RowRule.BACK_OFFICE,
+            ahead=BACK_OFFICE_AHEAD,
         ),
         FieldSpec(
             "Query",
@@ -142,6 +161,7 @@ def register_fields() -> list[FieldSpec]:
             data_category=profile,
             purpose=service,
             row=RowRule.SELF,
+            ahead=ME_AHEAD,
         ),
         FieldSpec(
             "Query",
@@ -164,6 +184,7 @@ def register_fields() -> list[FieldSpec]:
             scopes=frozenset({"profile:read"}),
             purpose=service,
             row=RowRule.CUSTOMER,
+            ahead=CUSTOMER_AHEAD,
         ),
         FieldSpec(
             "Customer",

@@ -35,6 +35,7 @@ from tightrope import (
     PurchasePage,
     PurchasesKey,
     Purpose,
+    ReadAhead,
     RowRule,
     Session,
     Settings,
@@ -102,22 +103,44 @@ def _after(after: str | None) -> tuple[datetime | None, str | None]:
     return (None, None) if position is None else position
 
 
+def _purchases_key(
+    context: Any, customer_id: str, first: int | None, after: str | None
+) -> PurchasesKey:
+    settings: Settings = context.settings
+    size = page_size(first, settings.default_page_size, settings.max_page_size)
+    after_at, after_id = _after(after)
+    return PurchasesKey(customer_id, size, after_at, after_id)
+
+
+# The key customer_purchases will load, for a query run from its plan to read
+# ahead with the customer (tightrope.ReadAhead).
+PURCHASES_AHEAD = ReadAhead(
+    "customer_purchases",
+    key=lambda row, arguments, context: _purchases_key(
+        context, row, arguments.get("first"), arguments.get("after")
+    ),
+)
+
+
 async def customer_purchases(
     root: CustomerRef, info: Info, first: int | None = None, after: str | None = None
 ) -> Connection:
-    settings: Settings = info.context.settings
-    size = page_size(first, settings.default_page_size, settings.max_page_size)
-    after_at, after_id = _after(after)
-    key = PurchasesKey(root.id, size, after_at, after_id)
+    key = _purchases_key(info.context, root.id, first, after)
     page: PurchasePage = await info.context.loader("customer_purchases").load(key)
     cursors = [encode_cursor({"at": p.at.isoformat(), "id": p.event_id}) for p in page.purchases]
     return make_connection(page.purchases, cursors, page.has_next)
 
 
-def _views_key(info: Info, id: str, first: int | None) -> ViewsKey:
-    settings: Settings = info.context.settings
+def _views_key(context: Any, id: str, first: int | None) -> ViewsKey:
+    settings: Settings = context.settings
     size = page_size(first, settings.default_page_size, settings.max_page_size)
     return ViewsKey(id, size, settings.history_min_link_confidence)
+
+
+VIEWS_AHEAD = ReadAhead(
+    "customer_views",
+    key=lambda row, arguments, context: _views_key(context, row, arguments.get("first")),
+)
 
 
 def _cart_key(info: Info, id: str) -> CartKey:
@@ -131,7 +154,7 @@ def _cart_key(info: Info, id: str) -> CartKey:
 async def customer_recently_viewed(
     root: CustomerRef, info: Info, first: int | None = None
 ) -> list[ViewedProduct]:
-    key = _views_key(info, root.id, first)
+    key = _views_key(info.context, root.id, first)
     found: list[ViewedProduct] = await info.context.loader("customer_views").load(key)
     return found
 
@@ -144,7 +167,7 @@ async def customer_cart(root: CustomerRef, info: Info) -> list[CartItem]:
 
 
 async def session_views(root: Session, info: Info, first: int | None = None) -> list[ViewedProduct]:
-    key = _views_key(info, root.id, first)
+    key = _views_key(info.context, root.id, first)
     found: list[ViewedProduct] = await info.context.loader("session_views").load(key)
     return found
 
@@ -172,6 +195,7 @@ def register_fields() -> list[FieldSpec]:
             scopes=purchases_read,
             purpose=service,
             row=customer,
+            ahead=PURCHASES_AHEAD,
         ),
         FieldSpec(
             "Customer",
@@ -184,6 +208,7 @@ def register_fields() -> list[FieldSpec]:
             scopes=browsing_read,
             purpose=Purpose.PERSONALISATION,
             row=customer,
+            ahead=VIEWS_AHEAD,
         ),
         FieldSpec(
             "Customer",

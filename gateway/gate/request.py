@@ -133,6 +133,9 @@ class RequestGate:
         # Visits admitted as a first visit (no row yet): asked again in this
         # request, they cost no second read.
         self._first_visits: set[str] = set()
+        # The records finish() last handed to the access log (for checks of the
+        # two ways an operation runs: gateway/graphql/prepared/).
+        self.handed_over: tuple[AccessRecord, ...] = ()
 
     # -- what plugins call ------------------------------------------------------
 
@@ -237,9 +240,14 @@ class RequestGate:
 
     async def consents(self, customer_id: str) -> Mapping[str, Consent]:
         """The customer's current consents; read at most once per request."""
+        return await self.consents_ahead(customer_id)
+
+    def consents_ahead(self, customer_id: str) -> Awaitable[Mapping[str, Consent]]:
+        """Start reading the customer's consents now (a plan reads them with its other
+        reads: gateway/graphql/prepared/ahead.py); :meth:`consents` then finds them read."""
         if self._consents is None:
             self._consents = DataLoader(load_fn=partial(consents_of_customers, self.graph))
-        return await self._consents.load(customer_id)
+        return self._consents.load(customer_id)
 
     async def set_consent(
         self, purpose: str, granted: bool, *, version: str, source: str | None = None
@@ -275,6 +283,12 @@ class RequestGate:
         if not granted:
             await self.keeper.withdrawn(customer, purpose, self.graph)
         return stored
+
+    @property
+    def decisions(self) -> dict[tuple[object, ...], Decision]:
+        """The decisions made in this request so far, by (customer, purpose, categories,
+        plugin): what the gate answered, never kept beyond the request."""
+        return dict(self._decisions)
 
     # -- what the field gate calls ----------------------------------------------
 
@@ -359,6 +373,7 @@ class RequestGate:
             for (subject, purpose, plugin), read in self._reads.items()
         ]
         self._reads = {}
+        self.handed_over = tuple(records)
         if self.keeper.access_log is not None:
             self.keeper.access_log.add(records)
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, validate
@@ -46,10 +46,15 @@ from gateway.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """A query text that validated: its document and the cost of each of its operations."""
+    """A query text that validated: its document and the cost of each of its operations.
+
+    ``plans`` holds, per operation name, its prepared plan once compiled
+    (gateway/graphql/prepared/): it lives as long as the document is kept.
+    """
 
     document: DocumentNode
     costs: dict[str | None, Cost]
+    plans: dict[str | None, Any] = field(default_factory=dict, compare=False)
 
 
 class DocumentCache:
@@ -99,6 +104,18 @@ def conceal(errors: Iterable[GraphQLError], *sent: str) -> None:
 
     for error in errors:
         error.message = _QUOTED.sub(keep_or_hide, error.message)
+
+
+def conceal_request_errors(
+    errors: Iterable[GraphQLError], query: str | None, variables: Any
+) -> None:
+    """:func:`conceal` in the request's own errors (its variables did not coerce).
+
+    Not in a field's: those are the gateway's messages, which name no schema.
+    """
+    requests = [error for error in errors if error.path is None]
+    if requests:
+        conceal(requests, query or "", json.dumps(variables, default=str))
 
 
 class WithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
@@ -192,12 +209,9 @@ class DocumentGuard(SchemaExtension):
         yield
         result = self.execution_context.result
         if self.quiet and result is not None and result.errors:
-            # The request's own errors (its variables did not coerce), not a
-            # field's: those are the gateway's messages, which name no schema.
-            requests = [error for error in result.errors if error.path is None]
-            if requests:
-                variables = json.dumps(self.execution_context.variables, default=str)
-                conceal(requests, self.execution_context.query or "", variables)
+            conceal_request_errors(
+                result.errors, self.execution_context.query, self.execution_context.variables
+            )
 
     def _refusals(self, known: Known) -> list[GraphQLError]:
         context = self.execution_context
@@ -209,11 +223,27 @@ class DocumentGuard(SchemaExtension):
         return [to_graphql_error(refusal)] if refusal is not None else []
 
 
-def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> Callable[[], Any]:
-    """The factory of the schema's DocumentGuard: one cache and one set of rules per schema."""
-    cache = DocumentCache(size)
-    rules = limit_rules(settings)
-    weights = Weights.of(registry, settings)
-    limits = CostLimits.of(settings)
-    quiet = not settings.introspection_enabled
-    return lambda: DocumentGuard(cache, rules, settings.max_tokens, weights, limits, quiet=quiet)
+class DocumentGuards:
+    """The factory of the schema's DocumentGuard: one cache and one set of rules per schema.
+
+    Prepared operations (gateway/graphql/prepared/) read the same cache and limits.
+    """
+
+    def __init__(self, registry: FieldRegistry, settings: Settings, size: int) -> None:
+        self.cache = DocumentCache(size)
+        self.rules = limit_rules(settings)
+        self.max_tokens = settings.max_tokens
+        self.weights = Weights.of(registry, settings)
+        self.limits = CostLimits.of(settings)
+        # Introspection is off: errors describe no more than the request sent.
+        self.quiet = not settings.introspection_enabled
+
+    def __call__(self) -> DocumentGuard:
+        return DocumentGuard(
+            self.cache, self.rules, self.max_tokens, self.weights, self.limits, quiet=self.quiet
+        )
+
+
+def document_guard(registry: FieldRegistry, settings: Settings, size: int) -> DocumentGuards:
+    """The factory of the schema's DocumentGuard (see :class:`DocumentGuards`)."""
+    return DocumentGuards(registry, settings, size)

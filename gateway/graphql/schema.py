@@ -23,7 +23,7 @@ from strawberry.types import ExecutionContext, Info
 from gateway.fields import CORE_SCOPES, CORE_TYPES, FieldRegistry, FieldSpec, ScopeSpec, TypeSpec
 from gateway.gate import extensions_for
 from gateway.graphql.after_operation import AfterOperation
-from gateway.graphql.documents import WithoutSuggestions, document_guard
+from gateway.graphql.documents import DocumentGuards, WithoutSuggestions, document_guard
 from gateway.host.isolation import isolate
 from gateway.host.manager import PluginError, PluginHost
 from gateway.settings import Settings
@@ -143,7 +143,13 @@ def _with_plugin(spec: FieldSpec, plugin: str) -> FieldSpec:
 
 
 class GatewaySchema(strawberry.Schema):
-    """Strawberry's schema, minus its logging of every error: label_errors logs internal ones."""
+    """Strawberry's schema, minus its logging of every error: label_errors logs internal ones.
+
+    ``documents`` holds its document cache and query limits, which prepared
+    operations (gateway/graphql/prepared/) share.
+    """
+
+    documents: DocumentGuards | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -168,17 +174,17 @@ def build_schema(
     for name, cls in classes.items():
         strawberry.type(cls, name=name, description=cls.__doc__)
     after = AfterOperation  # looked up now: bench/consent_gate.py swaps it while building
-    return GatewaySchema(
+    documents = document_guard(registry, settings, DOCUMENT_CACHE_SIZE)
+    schema = GatewaySchema(
         query=classes["Query"],
         mutation=classes.get("Mutation"),
         # With introspection off, no suggestion names a field or value the
         # client did not send (gateway/graphql/documents.py).
         execution_context_class=None if settings.introspection_enabled else WithoutSuggestions,
-        extensions=[
-            lambda: after(metrics),
-            document_guard(registry, settings, DOCUMENT_CACHE_SIZE),
-        ],
+        extensions=[lambda: after(metrics), documents],
     )
+    schema.documents = documents
+    return schema
 
 
 def _python_name(spec: FieldSpec) -> str:

@@ -177,6 +177,7 @@ async def test_hook_register_types(graph: Graph, served: Serve) -> None:
     assert "type Shelf" in app.state.schema.as_str()
 
 
+@pytest.mark.single_run  # counts what its plugin is asked
 async def test_hook_register_loaders(graph: Graph, served: Serve) -> None:
     batches: list[list[int]] = []
 

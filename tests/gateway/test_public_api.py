@@ -98,6 +98,7 @@ PUBLIC = [
     "Ranked",
     "Ranking",
     "RateLimited",
+    "ReadAhead",
     "Reason",
     "Recommendation",
     "Recommender",

@@ -367,6 +367,7 @@ def test_hook_register_recommenders_refuses_what_does_not_say_what_it_reads() ->
             assemble(settings_for_tests(), [Plugin("p", register_recommenders=lambda c=cls: [c()])])
 
 
+@pytest.mark.single_run  # counts what its plugin is asked
 async def test_hook_blend_recommendations_a_plugin_replaces_the_built_in_blend(
     shop: Graph, served: Serve
 ) -> None:

@@ -113,6 +113,7 @@ async def test_the_pages_example_lists_a_brands_products_from_recommend(
     assert sorted(skus) == ["ankle", "desert", "rain-boots"]
 
 
+@pytest.mark.single_run  # counts what its plugin is asked
 async def test_a_ranking_kind_nothing_derives_is_empty_and_warned_about_once(
     shop: Graph, served: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -40,7 +40,10 @@ from graph.customers import to_datetime
 from graph.driver import Graph, reads
 from graph.model import Product
 from graph.sessions import OWN_SESSIONS, SESSION_OWNER
-from graph.together import Part, read_part
+from graph.together import NOTHING, Part, read_part
+
+# A cart part's key that matches nothing carries a time of the same type as a real one's.
+EPOCH = "1970-01-01T00:00:00+00:00"
 
 T = TypeVar("T")
 
@@ -143,6 +146,7 @@ WITH {of: of, at: at, event_id: event_id, qty: qty, line_price: line_price,
       order_id: order_id,"""
     + PRODUCT_ROW
     + "} AS row",
+    nothing={"key": 0, "id": NOTHING, "limit": 0, "after_at": None, "after_event_id": ""},
 )
 
 # After ``WITH <key> AS of, <time> AS at,`` with ``p`` in scope: the row of a
@@ -176,6 +180,7 @@ CALL (k) {
     + """
   MATCH (s)-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
     + _VIEWS_RETURN,
+    nothing={"key": 0, "id": NOTHING, "limit": 0, "min_confidence": 1.0},
 )
 
 VIEWS_OF_SESSIONS = Part(
@@ -184,6 +189,7 @@ VIEWS_OF_SESSIONS = Part(
 CALL (k) {
   MATCH (:Session {id: k.id})-[v:VIEWED]->(p:Product) WHERE v.at IS NOT NULL"""
     + _VIEWS_RETURN,
+    nothing={"key": 0, "id": NOTHING, "limit": 0, "min_confidence": 1.0},
 )
 
 _CART_RETURN: LiteralString = (
@@ -211,6 +217,7 @@ CALL (k) {
   WITH k.limit AS lim, c, p, max(a.at) AS added_at
   WHERE NOT EXISTS { (c)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
     + _CART_RETURN,
+    nothing={"key": 0, "id": NOTHING, "since": EPOCH, "limit": 0, "min_confidence": 1.0},
 )
 
 # A visitor's basket empties of what the customer the session is an own session
@@ -229,6 +236,7 @@ CALL (k) {
   WHERE owner IS NULL
      OR NOT EXISTS { (owner)-[b:PURCHASED]->(p) WHERE NOT b.at < added_at }"""
     + _CART_RETURN,
+    nothing={"key": 0, "id": NOTHING, "since": EPOCH, "limit": 0, "min_confidence": 1.0},
 )
 
 

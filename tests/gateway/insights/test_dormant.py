@@ -24,7 +24,9 @@ def row(found: DormantReport, kind: str):  # type: ignore[no-untyped-def]
 
 
 async def held(graph: Graph, what: str) -> int:
-    rows = await graph.read(f"MATCH ()-[r:{what}]->() RETURN count(r) AS n")
+    rows = await graph.read(
+        "MATCH ()-[r]->() WHERE type(r) = $what RETURN count(r) AS n", {"what": what}
+    )
     return int(rows[0]["n"])
 
 

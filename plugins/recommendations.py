@@ -144,10 +144,11 @@ async def placement_recommendations(
         if problem is not None:
             argument = "sessionId" if problem[0] == "session_id" else "deviceId"
             raise BadUserInput(f"{argument}: {problem[1]}", argument=argument)
-    visit = await _visit(info, session)
     customer = gate.principal.customer_id or signed_in
-    if device is None and visit is not None:
-        device = visit.device_id
+    if device is None:
+        # Only then is the visit read for its device (the app usually names it).
+        visit = await _visit(info, session)
+        device = visit.device_id if visit is not None else None
     subject = await _subject(info, placement, gate, session, signed_in, category_id, sku)
     shopper = Shopper(customer_id=customer, session_id=session, device_id=device)
     served: ServedList = await info.context.serve_list(

@@ -70,7 +70,7 @@ def recompute_command(progress: bool, if_never_run: bool) -> None:
                     progress,
                     graph_of,
                     policies,
-                    lambda plugin: manifests.of(plugin).categories,
+                    manifests.categories_of,
                 )
                 return done, True
             except RecomputeFailed as failed:

@@ -253,7 +253,7 @@ async def evaluate(
         False,
         assembly.graphs.of,
         policies,
-        lambda plugin: assembly.manifests.of(plugin).categories,
+        assembly.manifests.categories_of,
     )
     started = datetime.now(UTC)
     seconds["recompute"] = (started - clock).total_seconds() - seconds["load"]

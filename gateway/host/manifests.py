@@ -70,3 +70,7 @@ class Manifests:
 
     def of(self, plugin: str) -> Manifest:
         return self.by_plugin.get(plugin, NOTHING)
+
+    def categories_of(self, plugin: str) -> frozenset[DataCategory]:
+        """The data categories ``plugin`` declared (what a recompute of its reads)."""
+        return self.of(plugin).categories
